@@ -1,0 +1,5 @@
+"""Switchboard's Django project and tenancy app."""
+
+from portal.celery import app as celery_app
+
+__all__ = ["celery_app"]

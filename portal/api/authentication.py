@@ -1,0 +1,71 @@
+"""Organization API keys for the REST API: `Authorization: Api-Key <key>`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from portal.models import Organization, OrganizationAPIKey
+
+KEYWORD = "Api-Key"
+
+
+class ApiKeyClient:
+    """The principal of a request made with an organization API key: it acts for
+    the key's organization only and holds no user's permissions."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_finance = False
+    is_superuser = False
+    pk = None
+
+    def __init__(self, api_key: OrganizationAPIKey) -> None:
+        self.api_key = api_key
+        self.organization: Organization = api_key.organization
+
+    def __str__(self) -> str:
+        return f"API key {self.api_key.prefix} of {self.organization.slug}"
+
+
+class OrganizationApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[ApiKeyClient, OrganizationAPIKey] | None:
+        header = authentication.get_authorization_header(request).decode(errors="replace")
+        keyword, _, secret = header.partition(" ")
+        if keyword != KEYWORD:
+            return None
+        secret = secret.strip()
+        if not secret:
+            raise exceptions.AuthenticationFailed("The API key is missing after “Api-Key”.")
+        prefix = secret.partition(".")[0]
+        api_key = (
+            OrganizationAPIKey.objects.select_related("organization")
+            .filter(prefix=prefix, revoked=False)
+            .first()
+        )
+        if api_key is None or not api_key.is_valid(secret):
+            raise exceptions.AuthenticationFailed("This API key is not valid or was revoked.")
+        if api_key.has_expired:
+            raise exceptions.AuthenticationFailed("This API key has expired.")
+        # Last use is shown to admins; minute precision spares a write per request.
+        now = timezone.now()
+        if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+            OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        return ApiKeyClient(api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return KEYWORD
+
+
+def request_organizations(request: Request) -> Any:
+    """The organizations the caller may act for, as a queryset."""
+    user = request.user
+    if isinstance(user, ApiKeyClient):
+        return Organization.objects.filter(pk=user.organization.pk)
+    if user.is_staff or getattr(user, "is_finance", False):
+        return Organization.objects.all()
+    return Organization.objects.filter(memberships__user=user)

@@ -1,0 +1,23 @@
+"""Periodic housekeeping tasks of the tenancy app, run by Celery beat."""
+
+from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
+
+from portal import actions
+
+HEARTBEAT_KEY = "portal:worker-heartbeat"
+
+
+@shared_task
+def record_heartbeat() -> str:
+    """Leave a timestamp in the shared cache: the health page shows how long ago a
+    worker last ran a task, which tells whether beat and a worker are alive."""
+    stamp = timezone.now().isoformat()
+    cache.set(HEARTBEAT_KEY, stamp, timeout=None)
+    return stamp
+
+
+@shared_task
+def expire_invitations() -> int:
+    return actions.expire_invitations()

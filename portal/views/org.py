@@ -1,0 +1,183 @@
+"""Pages of an organization's own users: home, members and invitations, API
+keys, and switching between organizations."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from portal import actions, queries
+from portal.access import get_for_org, org_role_required, origin_of
+from portal.forms import ApiKeyForm, InviteForm, RoleForm
+from portal.middleware import SESSION_KEY
+from portal.models import MANAGING_ROLES, Invitation, Membership, OrganizationAPIKey
+
+MANAGERS = tuple(MANAGING_ROLES)
+
+
+@org_role_required()
+def home(request: HttpRequest) -> HttpResponse:
+    organization = request.organization  # type: ignore[attr-defined]
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "member_count": queries.members_of(organization).count(),
+            "pending_count": queries.pending_invitations_of(organization).count(),
+            "activity": queries.recent_activity(organization),
+        },
+    )
+
+
+@login_required
+@require_POST
+def switch_organization(request: HttpRequest) -> HttpResponse:
+    membership = (
+        Membership.objects.filter(user=request.user, organization__slug=request.POST.get("organization", ""))
+        .select_related("organization")
+        .first()
+    )
+    if membership is None:
+        messages.error(request, "You are not a member of that organization.")
+    else:
+        request.session[SESSION_KEY] = membership.organization_id
+        messages.success(request, f"You are now working in {membership.organization.name}.")
+    return redirect("home")
+
+
+@org_role_required()
+def members(request: HttpRequest) -> HttpResponse:
+    organization = request.organization  # type: ignore[attr-defined]
+    can_manage = request.membership.can_manage  # type: ignore[attr-defined]
+    invite_form = InviteForm()
+    if request.method == "POST":
+        if not can_manage:
+            return render(request, "403.html", {"exception": "Only owners and admins invite members."}, status=403)
+        invite_form = InviteForm(request.POST)
+        if invite_form.is_valid():
+            try:
+                invitation = actions.invite_member(
+                    request.user,  # type: ignore[arg-type]
+                    organization,
+                    email=invite_form.cleaned_data["email"],
+                    role=invite_form.cleaned_data["role"],
+                    origin=origin_of(request),
+                )
+            except actions.ActionError as error:
+                invite_form.add_error("email", error.message)
+            else:
+                messages.success(request, f"Invitation sent to {invitation.email}.")
+                return redirect("members")
+    return render(
+        request,
+        "portal/members.html",
+        {
+            "memberships": queries.members_of(organization),
+            "invitations": queries.pending_invitations_of(organization),
+            "invite_form": invite_form,
+            "can_manage": can_manage,
+            "roles": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+        },
+        status=400 if invite_form.errors else 200,
+    )
+
+
+@org_role_required(*MANAGERS)
+@require_POST
+def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = get_for_org(request, Membership.objects.select_related("user"), pk=membership_id)
+    form = RoleForm(request.POST)
+    error = None
+    if not form.is_valid():
+        error = "Choose one of the listed roles."
+    else:
+        try:
+            membership = actions.change_member_role(
+                request.user,  # type: ignore[arg-type]
+                membership,
+                role=form.cleaned_data["role"],
+                origin=origin_of(request),
+            )
+        except actions.ActionError as action_error:
+            error = action_error.message
+    if request.htmx:  # type: ignore[attr-defined]
+        membership.refresh_from_db()
+        return render(
+            request,
+            "portal/members.html#member-row",
+            {
+                "membership": membership,
+                "can_manage": True,
+                "roles": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+                "row_error": error,
+                "row_saved": error is None,
+            },
+            status=400 if error else 200,
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
+    return redirect("members")
+
+
+@org_role_required(*MANAGERS)
+@require_POST
+def remove_member(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = get_for_org(request, Membership.objects.select_related("user"), pk=membership_id)
+    try:
+        actions.remove_member(request.user, membership, origin=origin_of(request))  # type: ignore[arg-type]
+    except actions.ActionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{membership.user.email} no longer belongs to {membership.organization.name}.")
+    return redirect("members")
+
+
+@org_role_required(*MANAGERS)
+@require_POST
+def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = get_for_org(request, Invitation.objects.all(), pk=invitation_id)
+    try:
+        actions.revoke_invitation(request.user, invitation, origin=origin_of(request))  # type: ignore[arg-type]
+    except actions.ActionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"The invitation of {invitation.email} is revoked.")
+    return redirect("members")
+
+
+@org_role_required(*MANAGERS)
+def api_keys(request: HttpRequest) -> HttpResponse:
+    organization = request.organization  # type: ignore[attr-defined]
+    form = ApiKeyForm(request.POST or None)
+    new_secret = None
+    if request.method == "POST" and form.is_valid():
+        api_key, new_secret = actions.create_api_key(
+            request.user,  # type: ignore[arg-type]
+            organization,
+            name=form.cleaned_data["name"],
+            origin=origin_of(request),
+        )
+        messages.success(request, f"API key “{api_key.name}” created. Copy it now: it is shown only once.")
+        form = ApiKeyForm()
+    return render(
+        request,
+        "portal/api_keys.html",
+        {"api_keys": queries.api_keys_of(organization), "form": form, "new_secret": new_secret},
+        status=400 if form.errors else 200,
+    )
+
+
+@org_role_required(*MANAGERS)
+@require_POST
+def revoke_api_key(request: HttpRequest, key_prefix: str) -> HttpResponse:
+    api_key = get_for_org(request, OrganizationAPIKey.objects.all(), prefix=key_prefix)
+    try:
+        actions.revoke_api_key(request.user, api_key, origin=origin_of(request))  # type: ignore[arg-type]
+    except actions.ActionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"API key “{api_key.name}” is revoked; requests using it now fail.")
+    return redirect("api_keys")
