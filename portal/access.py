@@ -13,8 +13,28 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django_htmx.middleware import HtmxDetails
 
 from portal.actions import Origin
+from portal.models import Membership, Organization, User
+
+
+class AuthenticatedRequest(HttpRequest):
+    """A request of a signed-in person (what `login_required` guarantees)."""
+
+    user: User  # type: ignore[assignment]
+    membership: Membership | None
+    organization: Organization | None
+    htmx: HtmxDetails
+
+
+class OrgRequest(AuthenticatedRequest):
+    """A request that `org_role_required` let through: the user is a member of an
+    active organization."""
+
+    membership: Membership
+    organization: Organization
+
 
 ViewFunc = Callable[..., HttpResponse]
 M = TypeVar("M", bound=Model)
@@ -52,8 +72,7 @@ def org_role_required(*roles: str) -> Callable[[ViewFunc], ViewFunc]:
                 )
             if roles and membership.role not in roles:
                 raise PermissionDenied(
-                    "Your role in this organization does not allow this. "
-                    "Ask an owner or admin."
+                    "Your role in this organization does not allow this. Ask an owner or admin."
                 )
             return view(request, *args, **kwargs)
 
@@ -81,7 +100,7 @@ def platform_required(*, finance: bool = False) -> Callable[[ViewFunc], ViewFunc
     return decorator
 
 
-def get_for_org(request: HttpRequest, queryset: QuerySet[M], **lookup: Any) -> M:
+def get_for_org(request: OrgRequest, queryset: QuerySet[M], **lookup: Any) -> M:
     """Fetch one row of the current organization's, or 404 — also when the row
     exists in another organization, so outsiders learn nothing."""
-    return get_object_or_404(queryset, organization=request.organization, **lookup)  # type: ignore[attr-defined]
+    return get_object_or_404(queryset, organization=request.organization, **lookup)

@@ -5,7 +5,7 @@ until the transaction has committed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -59,7 +59,7 @@ def record_audit(
         actor_email=actor.email if actor is not None and actor.pk else actor_email,
         organization=organization,
         action=action,
-        target_type=target._meta.model_name if target is not None else "",
+        target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_repr=str(target)[:200] if target is not None else "",
         ip_address=origin.ip_address if origin else None,
@@ -70,9 +70,7 @@ def record_audit(
 def _acts_as_owner(actor: User, organization: Organization) -> bool:
     if actor.is_staff:
         return True
-    return Membership.objects.filter(
-        user=actor, organization=organization, role=Role.OWNER
-    ).exists()
+    return Membership.objects.filter(user=actor, organization=organization, role=Role.OWNER).exists()
 
 
 def _owner_count(organization: Organization) -> int:
@@ -103,9 +101,7 @@ def create_organization(
         owner = User.objects.filter(email__iexact=owner_email).first()
         invitation = None
         if owner is not None:
-            membership = Membership.objects.create(
-                user=owner, organization=organization, role=Role.OWNER
-            )
+            membership = Membership.objects.create(user=owner, organization=organization, role=Role.OWNER)
             record_audit(
                 actor,
                 "membership.created",
@@ -320,9 +316,7 @@ def accept_invitation(
     return membership
 
 
-def revoke_invitation(
-    actor: User, invitation: Invitation, *, origin: Origin | None = None
-) -> Invitation:
+def revoke_invitation(actor: User, invitation: Invitation, *, origin: Origin | None = None) -> Invitation:
     with transaction.atomic(durable=True):
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if not invitation.is_pending:
@@ -441,9 +435,10 @@ def create_api_key(
 ) -> tuple[OrganizationAPIKey, str]:
     """Create a key and return it with its secret, which is never stored."""
     with transaction.atomic(durable=True):
-        api_key, secret = OrganizationAPIKey.objects.create_key(
+        created, secret = OrganizationAPIKey.objects.create_key(
             name=name, organization=organization, created_by=actor
         )
+        api_key = cast(OrganizationAPIKey, created)
         record_audit(
             actor,
             "api_key.created",

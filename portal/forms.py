@@ -41,7 +41,9 @@ class AcceptInvitationForm(forms.Form):
     """Creates the account of an invited person who has none yet."""
 
     full_name = forms.CharField(max_length=150, label="Your name")
-    password1 = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password1 = forms.CharField(
+        label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
     password2 = forms.CharField(
         label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )

@@ -7,11 +7,7 @@ from portal.models import AuditEntry, Invitation, Membership, Organization, Orga
 
 
 def members_of(organization: Organization) -> QuerySet[Membership]:
-    return (
-        Membership.objects.filter(organization=organization)
-        .select_related("user")
-        .order_by("user__email")
-    )
+    return Membership.objects.filter(organization=organization).select_related("user").order_by("user__email")
 
 
 def pending_invitations_of(organization: Organization) -> QuerySet[Invitation]:

@@ -23,15 +23,13 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="quickstart")
 if DJANGO_ENV not in {"quickstart", "production", "test"}:
-    raise ImproperlyConfigured(
-        f"DJANGO_ENV must be quickstart, production or test, not {DJANGO_ENV!r}"
-    )
+    raise ImproperlyConfigured(f"DJANGO_ENV must be quickstart, production or test, not {DJANGO_ENV!r}")
 PRODUCTION = DJANGO_ENV == "production"
 
 # Where the quickstart keeps its database, broker queue and cache files.
 VAR_DIR = Path(env.str("SWITCHBOARD_VAR_DIR", default=str(BASE_DIR / "var")))
 
-INSECURE_SECRET_KEY = "insecure-quickstart-key-do-not-use-in-production"
+INSECURE_SECRET_KEY = "insecure-quickstart-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list(
@@ -118,8 +116,7 @@ else:
             "OPTIONS": {
                 # WAL lets the web server, the worker and beat read while one writes.
                 "init_command": (
-                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"
-                    "PRAGMA busy_timeout=10000"
+                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=10000"
                 ),
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
@@ -306,9 +303,7 @@ if PRODUCTION:
     if not REDIS_URL:
         _problems.append("REDIS_URL must point at Redis")
     if _problems:
-        raise ImproperlyConfigured(
-            "Refusing to start in production: " + "; ".join(_problems) + "."
-        )
+        raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems) + ".")
 
 LOGGING = {
     "version": 1,

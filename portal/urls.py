@@ -80,4 +80,3 @@ urlpatterns = [
 handler403 = "portal.views.errors.permission_denied"
 handler404 = "portal.views.errors.page_not_found"
 handler500 = "portal.views.errors.server_error"
-

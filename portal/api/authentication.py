@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from portal.models import Organization, OrganizationAPIKey
+from portal.models import Organization, OrganizationAPIKey, User
 
 KEYWORD = "Api-Key"
 
@@ -68,4 +68,4 @@ def request_organizations(request: Request) -> Any:
         return Organization.objects.filter(pk=user.organization.pk)
     if user.is_staff or getattr(user, "is_finance", False):
         return Organization.objects.all()
-    return Organization.objects.filter(memberships__user=user)
+    return Organization.objects.filter(memberships__user=cast(User, user))

@@ -6,7 +6,7 @@ from django.db import migrations
 POSTGRES_UP = """
 CREATE OR REPLACE FUNCTION portal_audit_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'portal_auditentry is append-only: % refused', TG_OP;
+    RAISE EXCEPTION USING MESSAGE = 'portal_auditentry is append-only: ' || TG_OP || ' refused';
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER portal_auditentry_append_only

@@ -5,24 +5,24 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from portal import actions, queries
-from portal.access import origin_of, platform_required
+from portal.access import AuthenticatedRequest, origin_of, platform_required
 from portal.filtersets import AuditFilter, OrganizationFilter
 from portal.forms import InviteForm, OrganizationCreateForm, RoleForm, SuspendForm
-from portal.models import Invitation, Membership, Organization
+from portal.models import Invitation, Membership, Organization, Role
 from portal.tables import AuditTable, OrganizationTable
 from portal.tasks import HEARTBEAT_KEY
 from portal.views.health import check_broker, check_cache, check_database
 
 
 @platform_required(finance=True)
-def organizations(request: HttpRequest) -> HttpResponse:
+def organizations(request: AuthenticatedRequest) -> HttpResponse:
     filterset = OrganizationFilter(request.GET or None, queryset=queries.tenants())
     table = OrganizationTable(filterset.qs)
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
@@ -30,17 +30,17 @@ def organizations(request: HttpRequest) -> HttpResponse:
         "total": Organization.objects.count(),
         "suspended": Organization.objects.filter(status=Organization.Status.SUSPENDED).count(),
     }
-    template = "manage/organizations.html#tenant-table" if request.htmx else "manage/organizations.html"  # type: ignore[attr-defined]
+    template = "manage/organizations.html#tenant-table" if request.htmx else "manage/organizations.html"
     return render(request, template, {"filter": filterset, "table": table, "counts": counts})
 
 
 @platform_required()
-def create_organization(request: HttpRequest) -> HttpResponse:
+def create_organization(request: AuthenticatedRequest) -> HttpResponse:
     form = OrganizationCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             organization, invitation = actions.create_organization(
-                request.user,  # type: ignore[arg-type]
+                request.user,
                 name=form.cleaned_data["name"],
                 slug=form.cleaned_data["slug"],
                 owner_email=form.cleaned_data["owner_email"],
@@ -66,7 +66,7 @@ def _organization(slug: str) -> Organization:
 
 
 @platform_required(finance=True)
-def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def organization_detail(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organization = _organization(slug)
     return render(
         request,
@@ -78,14 +78,14 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "activity": queries.recent_activity(organization, limit=15),
             "suspend_form": SuspendForm(),
             "invite_form": InviteForm(),
-            "roles": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+            "roles": Role.choices,
         },
     )
 
 
 @platform_required()
 @require_POST
-def suspend_organization(request: HttpRequest, slug: str) -> HttpResponse:
+def suspend_organization(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organization = _organization(slug)
     form = SuspendForm(request.POST)
     if not form.is_valid():
@@ -93,21 +93,26 @@ def suspend_organization(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("manage:organization", slug=slug)
     try:
         actions.suspend_organization(
-            request.user, organization, reason=form.cleaned_data["reason"], origin=origin_of(request)  # type: ignore[arg-type]
+            request.user,
+            organization,
+            reason=form.cleaned_data["reason"],
+            origin=origin_of(request),
         )
     except actions.ActionError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{organization.name} is suspended. Its users can no longer use the portal.")
+        messages.success(
+            request, f"{organization.name} is suspended. Its users can no longer use the portal."
+        )
     return redirect("manage:organization", slug=slug)
 
 
 @platform_required()
 @require_POST
-def reactivate_organization(request: HttpRequest, slug: str) -> HttpResponse:
+def reactivate_organization(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organization = _organization(slug)
     try:
-        actions.reactivate_organization(request.user, organization, origin=origin_of(request))  # type: ignore[arg-type]
+        actions.reactivate_organization(request.user, organization, origin=origin_of(request))
     except actions.ActionError as error:
         messages.error(request, error.message)
     else:
@@ -117,7 +122,7 @@ def reactivate_organization(request: HttpRequest, slug: str) -> HttpResponse:
 
 @platform_required()
 @require_POST
-def invite(request: HttpRequest, slug: str) -> HttpResponse:
+def invite(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organization = _organization(slug)
     form = InviteForm(request.POST)
     if not form.is_valid():
@@ -125,7 +130,7 @@ def invite(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("manage:organization", slug=slug)
     try:
         invitation = actions.invite_member(
-            request.user,  # type: ignore[arg-type]
+            request.user,
             organization,
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
@@ -140,7 +145,7 @@ def invite(request: HttpRequest, slug: str) -> HttpResponse:
 
 @platform_required()
 @require_POST
-def change_role(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+def change_role(request: AuthenticatedRequest, slug: str, membership_id: int) -> HttpResponse:
     organization = _organization(slug)
     membership = get_object_or_404(Membership, organization=organization, pk=membership_id)
     form = RoleForm(request.POST)
@@ -149,7 +154,10 @@ def change_role(request: HttpRequest, slug: str, membership_id: int) -> HttpResp
         return redirect("manage:organization", slug=slug)
     try:
         membership = actions.change_member_role(
-            request.user, membership, role=form.cleaned_data["role"], origin=origin_of(request)  # type: ignore[arg-type]
+            request.user,
+            membership,
+            role=form.cleaned_data["role"],
+            origin=origin_of(request),
         )
     except actions.ActionError as error:
         messages.error(request, error.message)
@@ -160,11 +168,13 @@ def change_role(request: HttpRequest, slug: str, membership_id: int) -> HttpResp
 
 @platform_required()
 @require_POST
-def remove_member(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+def remove_member(request: AuthenticatedRequest, slug: str, membership_id: int) -> HttpResponse:
     organization = _organization(slug)
-    membership = get_object_or_404(Membership.objects.select_related("user"), organization=organization, pk=membership_id)
+    membership = get_object_or_404(
+        Membership.objects.select_related("user"), organization=organization, pk=membership_id
+    )
     try:
-        actions.remove_member(request.user, membership, origin=origin_of(request))  # type: ignore[arg-type]
+        actions.remove_member(request.user, membership, origin=origin_of(request))
     except actions.ActionError as error:
         messages.error(request, error.message)
     else:
@@ -174,11 +184,11 @@ def remove_member(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
 
 @platform_required()
 @require_POST
-def revoke_invitation(request: HttpRequest, slug: str, invitation_id: int) -> HttpResponse:
+def revoke_invitation(request: AuthenticatedRequest, slug: str, invitation_id: int) -> HttpResponse:
     organization = _organization(slug)
     invitation = get_object_or_404(Invitation, organization=organization, pk=invitation_id)
     try:
-        actions.revoke_invitation(request.user, invitation, origin=origin_of(request))  # type: ignore[arg-type]
+        actions.revoke_invitation(request.user, invitation, origin=origin_of(request))
     except actions.ActionError as error:
         messages.error(request, error.message)
     else:
@@ -187,16 +197,16 @@ def revoke_invitation(request: HttpRequest, slug: str, invitation_id: int) -> Ht
 
 
 @platform_required()
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: AuthenticatedRequest) -> HttpResponse:
     filterset = AuditFilter(request.GET or None, queryset=queries.audit_log())
     table = AuditTable(filterset.qs if filterset.is_bound else queries.audit_log())
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
-    template = "manage/audit_log.html#audit-table" if request.htmx else "manage/audit_log.html"  # type: ignore[attr-defined]
+    template = "manage/audit_log.html#audit-table" if request.htmx else "manage/audit_log.html"
     return render(request, template, {"filter": filterset, "table": table})
 
 
 @platform_required()
-def health(request: HttpRequest) -> HttpResponse:
+def health(request: AuthenticatedRequest) -> HttpResponse:
     checks = {
         "Database": check_database(),
         "Broker": check_broker(),

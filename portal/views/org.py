@@ -3,22 +3,22 @@ keys, and switching between organizations."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from portal import actions, queries
-from portal.access import get_for_org, org_role_required, origin_of
+from portal.access import AuthenticatedRequest, OrgRequest, get_for_org, org_role_required, origin_of
 from portal.forms import ApiKeyForm, InviteForm, RoleForm
 from portal.middleware import SESSION_KEY
-from portal.models import MANAGING_ROLES, Invitation, Membership, OrganizationAPIKey
+from portal.models import MANAGING_ROLES, Invitation, Membership, OrganizationAPIKey, Role
 
 MANAGERS = tuple(MANAGING_ROLES)
 
 
 @org_role_required()
-def home(request: HttpRequest) -> HttpResponse:
-    organization = request.organization  # type: ignore[attr-defined]
+def home(request: OrgRequest) -> HttpResponse:
+    organization = request.organization
     return render(
         request,
         "portal/home.html",
@@ -32,7 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def switch_organization(request: HttpRequest) -> HttpResponse:
+def switch_organization(request: AuthenticatedRequest) -> HttpResponse:
     membership = (
         Membership.objects.filter(user=request.user, organization__slug=request.POST.get("organization", ""))
         .select_related("organization")
@@ -47,18 +47,20 @@ def switch_organization(request: HttpRequest) -> HttpResponse:
 
 
 @org_role_required()
-def members(request: HttpRequest) -> HttpResponse:
-    organization = request.organization  # type: ignore[attr-defined]
-    can_manage = request.membership.can_manage  # type: ignore[attr-defined]
+def members(request: OrgRequest) -> HttpResponse:
+    organization = request.organization
+    can_manage = request.membership.can_manage
     invite_form = InviteForm()
     if request.method == "POST":
         if not can_manage:
-            return render(request, "403.html", {"exception": "Only owners and admins invite members."}, status=403)
+            return render(
+                request, "403.html", {"exception": "Only owners and admins invite members."}, status=403
+            )
         invite_form = InviteForm(request.POST)
         if invite_form.is_valid():
             try:
                 invitation = actions.invite_member(
-                    request.user,  # type: ignore[arg-type]
+                    request.user,
                     organization,
                     email=invite_form.cleaned_data["email"],
                     role=invite_form.cleaned_data["role"],
@@ -77,7 +79,7 @@ def members(request: HttpRequest) -> HttpResponse:
             "invitations": queries.pending_invitations_of(organization),
             "invite_form": invite_form,
             "can_manage": can_manage,
-            "roles": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+            "roles": Role.choices,
         },
         status=400 if invite_form.errors else 200,
     )
@@ -85,7 +87,7 @@ def members(request: HttpRequest) -> HttpResponse:
 
 @org_role_required(*MANAGERS)
 @require_POST
-def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+def change_role(request: OrgRequest, membership_id: int) -> HttpResponse:
     membership = get_for_org(request, Membership.objects.select_related("user"), pk=membership_id)
     form = RoleForm(request.POST)
     error = None
@@ -94,14 +96,14 @@ def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     else:
         try:
             membership = actions.change_member_role(
-                request.user,  # type: ignore[arg-type]
+                request.user,
                 membership,
                 role=form.cleaned_data["role"],
                 origin=origin_of(request),
             )
         except actions.ActionError as action_error:
             error = action_error.message
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         membership.refresh_from_db()
         return render(
             request,
@@ -109,7 +111,7 @@ def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
             {
                 "membership": membership,
                 "can_manage": True,
-                "roles": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+                "roles": Role.choices,
                 "row_error": error,
                 "row_saved": error is None,
             },
@@ -124,23 +126,25 @@ def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @org_role_required(*MANAGERS)
 @require_POST
-def remove_member(request: HttpRequest, membership_id: int) -> HttpResponse:
+def remove_member(request: OrgRequest, membership_id: int) -> HttpResponse:
     membership = get_for_org(request, Membership.objects.select_related("user"), pk=membership_id)
     try:
-        actions.remove_member(request.user, membership, origin=origin_of(request))  # type: ignore[arg-type]
+        actions.remove_member(request.user, membership, origin=origin_of(request))
     except actions.ActionError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{membership.user.email} no longer belongs to {membership.organization.name}.")
+        messages.success(
+            request, f"{membership.user.email} no longer belongs to {membership.organization.name}."
+        )
     return redirect("members")
 
 
 @org_role_required(*MANAGERS)
 @require_POST
-def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def revoke_invitation(request: OrgRequest, invitation_id: int) -> HttpResponse:
     invitation = get_for_org(request, Invitation.objects.all(), pk=invitation_id)
     try:
-        actions.revoke_invitation(request.user, invitation, origin=origin_of(request))  # type: ignore[arg-type]
+        actions.revoke_invitation(request.user, invitation, origin=origin_of(request))
     except actions.ActionError as error:
         messages.error(request, error.message)
     else:
@@ -149,13 +153,13 @@ def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
 
 
 @org_role_required(*MANAGERS)
-def api_keys(request: HttpRequest) -> HttpResponse:
-    organization = request.organization  # type: ignore[attr-defined]
+def api_keys(request: OrgRequest) -> HttpResponse:
+    organization = request.organization
     form = ApiKeyForm(request.POST or None)
     new_secret = None
     if request.method == "POST" and form.is_valid():
         api_key, new_secret = actions.create_api_key(
-            request.user,  # type: ignore[arg-type]
+            request.user,
             organization,
             name=form.cleaned_data["name"],
             origin=origin_of(request),
@@ -172,10 +176,10 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 @org_role_required(*MANAGERS)
 @require_POST
-def revoke_api_key(request: HttpRequest, key_prefix: str) -> HttpResponse:
+def revoke_api_key(request: OrgRequest, key_prefix: str) -> HttpResponse:
     api_key = get_for_org(request, OrganizationAPIKey.objects.all(), prefix=key_prefix)
     try:
-        actions.revoke_api_key(request.user, api_key, origin=origin_of(request))  # type: ignore[arg-type]
+        actions.revoke_api_key(request.user, api_key, origin=origin_of(request))
     except actions.ActionError as error:
         messages.error(request, error.message)
     else:

@@ -10,7 +10,7 @@ from django.db import transaction
 from portal.actions import record_audit
 from portal.models import Membership, Organization, Role, User
 
-DEMO_PASSWORD = "switchboard-demo"
+DEMO_PASSWORD = "switchboard-demo"  # noqa: S105 (published quickstart password)
 
 ORGANIZATIONS = [("Acme Corp", "acme"), ("Globex", "globex")]
 PEOPLE: list[dict[str, Any]] = [
@@ -35,8 +35,14 @@ class Command(BaseCommand):
                 organization, created = Organization.objects.get_or_create(slug=slug, defaults={"name": name})
                 organizations[slug] = organization
                 if created:
-                    record_audit(None, "organization.created", organization=organization, target=organization,
-                                 actor_email="seed_demo", details={"name": name, "slug": slug})
+                    record_audit(
+                        None,
+                        "organization.created",
+                        organization=organization,
+                        target=organization,
+                        actor_email="seed_demo",
+                        details={"name": name, "slug": slug},
+                    )
             for person in PEOPLE:
                 user = User.objects.filter(email=person["email"]).first()
                 if user is None:
@@ -49,13 +55,22 @@ class Command(BaseCommand):
                     )
                 if "org" in person:
                     membership, created = Membership.objects.get_or_create(
-                        user=user, organization=organizations[person["org"]], defaults={"role": person["role"]}
+                        user=user,
+                        organization=organizations[person["org"]],
+                        defaults={"role": person["role"]},
                     )
                     if created:
-                        record_audit(None, "membership.created", organization=membership.organization,
-                                     target=membership, actor_email="seed_demo",
-                                     details={"email": user.email, "role": membership.role})
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo data ready: {len(ORGANIZATIONS)} organizations, {len(PEOPLE)} people, "
-            f"password “{DEMO_PASSWORD}”."
-        ))
+                        record_audit(
+                            None,
+                            "membership.created",
+                            organization=membership.organization,
+                            target=membership,
+                            actor_email="seed_demo",
+                            details={"email": user.email, "role": membership.role},
+                        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {len(ORGANIZATIONS)} organizations, {len(PEOPLE)} people, "
+                f"password “{DEMO_PASSWORD}”."
+            )
+        )

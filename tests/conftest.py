@@ -1,0 +1,77 @@
+"""Shared fixtures: the demo cast (as in `seed_demo`) and signed-in clients.
+
+acme: alice (owner), bob (member), carol (billing). globex: gina (owner).
+Platform: ivan (IT admin), fiona (finance).
+"""
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from portal.models import Organization, Role, User
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+
+@pytest.fixture
+def acme(db) -> Organization:
+    return OrganizationFactory(name="Acme Corp", slug="acme")
+
+
+@pytest.fixture
+def globex(db) -> Organization:
+    return OrganizationFactory(name="Globex", slug="globex")
+
+
+def _member(email: str, name: str, organization: Organization, role: str) -> User:
+    user = UserFactory(email=email, full_name=name)
+    MembershipFactory(user=user, organization=organization, role=role)
+    return user
+
+
+@pytest.fixture
+def alice(acme) -> User:
+    return _member("alice@acme.test", "Alice Archer", acme, Role.OWNER)
+
+
+@pytest.fixture
+def bob(acme) -> User:
+    return _member("bob@acme.test", "Bob Baker", acme, Role.MEMBER)
+
+
+@pytest.fixture
+def carol(acme) -> User:
+    return _member("carol@acme.test", "Carol Chen", acme, Role.BILLING)
+
+
+@pytest.fixture
+def gina(globex) -> User:
+    return _member("gina@globex.test", "Gina Gomez", globex, Role.OWNER)
+
+
+@pytest.fixture
+def ivan(db) -> User:
+    return UserFactory(email="ivan@switchboard.test", full_name="Ivan Ito", is_staff=True)
+
+
+@pytest.fixture
+def fiona(db) -> User:
+    return UserFactory(email="fiona@switchboard.test", full_name="Fiona Fox", is_finance=True)
+
+
+@pytest.fixture
+def cast(alice, bob, carol, gina, ivan, fiona) -> dict[str, User]:
+    """Everyone at once, by first name."""
+    return {"alice": alice, "bob": bob, "carol": carol, "gina": gina, "ivan": ivan, "fiona": fiona}
+
+
+@pytest.fixture
+def client_for(db) -> Callable[[User], Client]:
+    """A test client signed in as the given user."""
+
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
