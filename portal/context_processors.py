@@ -5,12 +5,13 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from portal.models import Membership
+from portal.models import Membership, User
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    # An API key's principal (ApiKeyClient) is not a person: no navigation.
+    if not isinstance(user, User) or not user.is_authenticated:
         return {}
     membership = getattr(request, "membership", None)
     memberships = Membership.objects.filter(user=user).select_related("organization")

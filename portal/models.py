@@ -203,7 +203,7 @@ class AuditEntry(models.Model):
     )
     action = models.CharField(max_length=64, db_index=True)
     target_type = models.CharField(max_length=64, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=160, blank=True)
     target_repr = models.CharField(max_length=200, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)

@@ -1,0 +1,498 @@
+"""Tenant isolation across every URL of the project: gina (globex) never sees or
+changes acme's data, whatever URL she opens and however she authenticates.
+
+Every URL pattern must be classified in `REGISTRY`, so a new page or endpoint
+fails `test_every_url_is_classified` until it says how an outsider is kept out.
+Add an entry next to the URL's siblings when you add a URL:
+
+- `AcmeObject`: the URL names one of acme's rows (an id, a prefix, a slug of
+  acme's). An outsider gets 404, as `portal.access.get_for_org` answers.
+- `CurrentOrganization`: no object in the URL; the page or endpoint shows or
+  changes the caller's current organization. An outsider sees only their own.
+- `Platform`: platform staff pages (/manage/). Organization users get 403.
+- `NotTenantScoped`: shows no tenant's data (sign-in, probes, API schema);
+  say why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from drf_spectacular.generators import SchemaGenerator
+
+from portal import actions
+from portal.middleware import SESSION_KEY
+from portal.models import (
+    AuditEntry,
+    Invitation,
+    Membership,
+    Organization,
+    OrganizationAPIKey,
+    Role,
+    User,
+)
+from tests.factories import InvitationFactory
+
+ACME_INVITATION_TOKEN = "acme-invitation-token-for-dan"
+
+
+@dataclass
+class World:
+    """The rows the registry builds URLs from: acme's, which gina must not
+    reach, and globex's, which she must see."""
+
+    acme: Organization
+    globex: Organization
+    alice: User
+    bob: User
+    gina: User
+    bob_membership: Membership
+    acme_invitation: Invitation
+    acme_api_key: OrganizationAPIKey
+    acme_api_secret: str
+    globex_invitation: Invitation
+    globex_api_key: OrganizationAPIKey
+    globex_api_secret: str
+
+    def acme_markers(self) -> list[str]:
+        """Strings that appear only in acme's data: its name, slug and member
+        emails all contain "acme"; its key prefix is random."""
+        return ["acme", self.acme_api_key.prefix]
+
+
+Kwargs = Callable[[World], dict[str, Any]]
+
+
+def no_kwargs(world: World) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class AcmeObject:
+    """The URL names one of acme's rows: an outsider gets 404 and acme is unchanged."""
+
+    kwargs: Kwargs
+    methods: tuple[str, ...]
+    data: Kwargs = no_kwargs
+
+
+@dataclass(frozen=True)
+class CurrentOrganization:
+    """No object in the URL: shows or changes the caller's current organization.
+    `shows` lists what a GET must contain for globex, so the check cannot pass
+    on an empty page."""
+
+    methods: tuple[str, ...]
+    shows: Callable[[World], list[str]]
+    data: Kwargs = no_kwargs
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A platform staff page: organization users get 403, whatever it names."""
+
+    methods: tuple[str, ...]
+    kwargs: Kwargs = no_kwargs
+    data: Kwargs = no_kwargs
+
+
+@dataclass(frozen=True)
+class NotTenantScoped:
+    """Shows no tenant's data; `reason` says why. Still fetched (GET) as gina to
+    check that no acme data appears."""
+
+    reason: str
+    kwargs: Kwargs = no_kwargs
+
+
+Entry = AcmeObject | CurrentOrganization | Platform | NotTenantScoped
+
+
+def _bob_membership(world: World) -> dict[str, Any]:
+    return {"membership_id": world.bob_membership.pk}
+
+
+def _acme_invitation(world: World) -> dict[str, Any]:
+    return {"invitation_id": world.acme_invitation.pk}
+
+
+def _acme_slug(world: World) -> dict[str, Any]:
+    return {"slug": world.acme.slug}
+
+
+def _manage_bob(world: World) -> dict[str, Any]:
+    return {"slug": world.acme.slug, "membership_id": world.bob_membership.pk}
+
+
+def _manage_invitation(world: World) -> dict[str, Any]:
+    return {"slug": world.acme.slug, "invitation_id": world.acme_invitation.pk}
+
+
+def _make_admin(world: World) -> dict[str, Any]:
+    return {"role": Role.ADMIN}
+
+
+REGISTRY: dict[str, Entry] = {
+    # --- organization pages -------------------------------------------------
+    "home": CurrentOrganization(methods=("GET",), shows=lambda w: ["Globex"]),
+    "switch_organization": CurrentOrganization(
+        methods=("POST",), shows=lambda w: ["Globex"], data=lambda w: {"organization": w.acme.slug}
+    ),
+    "members": CurrentOrganization(
+        methods=("GET", "POST"),
+        shows=lambda w: [w.gina.email, w.globex_invitation.email],
+        # An invitation sent from gina's session lands in globex, never acme.
+        data=lambda w: {"email": "eve@example.test", "role": Role.MEMBER, "organization": w.acme.slug},
+    ),
+    "member_role": AcmeObject(_bob_membership, methods=("POST",), data=_make_admin),
+    "member_remove": AcmeObject(_bob_membership, methods=("POST",)),
+    "invitation_revoke": AcmeObject(_acme_invitation, methods=("POST",)),
+    # The token is the credential. Guessing it from what an outsider might know
+    # of acme's invitation (its id, its email) must find nothing.
+    "invitation_accept": AcmeObject(lambda w: {"token": str(w.acme_invitation.pk)}, methods=("GET", "POST")),
+    "api_keys": CurrentOrganization(
+        methods=("GET", "POST"),
+        shows=lambda w: [w.globex_api_key.prefix],
+        data=lambda w: {"name": "outsider key", "organization": w.acme.slug},
+    ),
+    "api_key_revoke": AcmeObject(lambda w: {"key_prefix": w.acme_api_key.prefix}, methods=("POST",)),
+    # --- accounts -------------------------------------------------------------
+    "login": NotTenantScoped("sign-in form; a signed-in user is sent home"),
+    "logout": NotTenantScoped("ends the caller's own session"),
+    "password_change": NotTenantScoped("the caller's own password"),
+    "password_change_done": NotTenantScoped("static confirmation"),
+    "password_reset": NotTenantScoped("asks for an email address; tells nothing about accounts"),
+    "password_reset_done": NotTenantScoped("static confirmation"),
+    "password_reset_confirm": NotTenantScoped(
+        "the token is the credential; a wrong one shows an invalid-link page",
+        kwargs=lambda w: {"uidb64": urlsafe_base64_encode(force_bytes(w.bob.pk)), "token": "wrong-token"},
+    ),
+    "password_reset_complete": NotTenantScoped("static confirmation"),
+    # --- platform staff (/manage/) -------------------------------------------
+    "manage:organizations": Platform(methods=("GET",)),
+    "manage:organization_create": Platform(
+        methods=("GET", "POST"),
+        data=lambda w: {"name": "Acme Two", "slug": "acme-two", "owner_email": w.gina.email},
+    ),
+    "manage:organization": Platform(methods=("GET",), kwargs=_acme_slug),
+    "manage:organization_suspend": Platform(
+        methods=("POST",), kwargs=_acme_slug, data=lambda w: {"reason": "outsider"}
+    ),
+    "manage:organization_reactivate": Platform(methods=("POST",), kwargs=_acme_slug),
+    "manage:organization_invite": Platform(
+        methods=("POST",),
+        kwargs=_acme_slug,
+        data=lambda w: {"email": w.gina.email, "role": Role.OWNER},
+    ),
+    "manage:member_role": Platform(methods=("POST",), kwargs=_manage_bob, data=_make_admin),
+    "manage:member_remove": Platform(methods=("POST",), kwargs=_manage_bob),
+    "manage:invitation_revoke": Platform(methods=("POST",), kwargs=_manage_invitation),
+    "manage:audit": Platform(methods=("GET",)),
+    "manage:health": Platform(methods=("GET",)),
+    # --- probes ---------------------------------------------------------------
+    "healthz": NotTenantScoped("liveness probe"),
+    "readyz": NotTenantScoped("readiness probe; names failing services only"),
+    # --- API ------------------------------------------------------------------
+    "organization-list": CurrentOrganization(methods=("GET",), shows=lambda w: [w.globex.slug]),
+    "api-schema": NotTenantScoped("the OpenAPI document describes endpoints, not rows"),
+    "api-docs": NotTenantScoped("Swagger UI page around the schema"),
+}
+
+
+# --- walking the URL configuration --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    route: str
+    name: str | None
+
+
+def walk(resolver: URLResolver, prefix: str = "", namespace: str = "") -> Iterator[Route]:
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = namespace
+            if pattern.namespace:
+                inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            yield from walk(pattern, prefix + str(pattern.pattern), inner)
+        elif isinstance(pattern, URLPattern):
+            name = pattern.name and (f"{namespace}:{pattern.name}" if namespace else pattern.name)
+            yield Route("/" + prefix + str(pattern.pattern), name)
+
+
+ROUTES = list(walk(get_resolver()))
+
+
+def _entries_of(kind: type) -> list[str]:
+    return [name for name, entry in REGISTRY.items() if isinstance(entry, kind)]
+
+
+def test_every_url_is_classified():
+    unnamed = [route.route for route in ROUTES if not route.name]
+    assert not unnamed, f"Name these URL patterns so they can be classified: {unnamed}"
+    missing = sorted({route.name for route in ROUTES} - set(REGISTRY))
+    assert not missing, (
+        f"Add these URL names to REGISTRY in {__name__} (how an outsider is kept out): {missing}"
+    )
+
+
+def test_registry_names_only_existing_urls():
+    stale = sorted(set(REGISTRY) - {route.name for route in ROUTES})
+    assert not stale, f"REGISTRY names URLs that no longer exist: {stale}"
+
+
+def test_every_api_route_is_classified():
+    """Every path of the OpenAPI document is a classified URL pattern, so an API
+    route added any way (router, include) is covered."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    api_routes = {_normalized(route.route) for route in ROUTES if route.route.startswith("/api/")}
+    unknown = sorted(path for path in schema["paths"] if _normalized(path) not in api_routes)
+    assert not unknown, f"API paths not found among the URL patterns: {unknown}"
+    assert "/api/v1/organizations/" in schema["paths"]
+
+
+def _normalized(route: str) -> str:
+    """`/a/<int:id>/` and `/a/{id}/` both become `/a/{}/`."""
+    return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", route)
+
+
+# --- the world and the outsiders ---------------------------------------------
+
+
+@pytest.fixture
+def world(acme, globex, alice, bob, carol, gina) -> World:
+    acme_invitation = InvitationFactory(
+        organization=acme, email="dan@acme.test", invited_by=alice, token=ACME_INVITATION_TOKEN
+    )
+    globex_invitation = InvitationFactory(organization=globex, email="hank@globex.test", invited_by=gina)
+    acme_key, acme_secret = actions.create_api_key(alice, acme, name="acme deploy key")
+    globex_key, globex_secret = actions.create_api_key(gina, globex, name="x")
+    return World(
+        acme=acme,
+        globex=globex,
+        alice=alice,
+        bob=bob,
+        gina=gina,
+        bob_membership=Membership.objects.get(user=bob, organization=acme),
+        acme_invitation=acme_invitation,
+        acme_api_key=acme_key,
+        acme_api_secret=acme_secret,
+        globex_invitation=globex_invitation,
+        globex_api_key=globex_key,
+        globex_api_secret=globex_secret,
+    )
+
+
+def acme_state(acme: Organization) -> dict[str, Any]:
+    """Everything of acme's an outsider's request could change."""
+    return {
+        "organizations": list(Organization.objects.order_by("slug").values_list("slug", "name", "status")),
+        "memberships": list(
+            Membership.objects.filter(organization=acme).order_by("pk").values_list("user__email", "role")
+        ),
+        "invitations": list(
+            Invitation.objects.filter(organization=acme)
+            .order_by("pk")
+            .values_list("email", "role", "revoked_at", "accepted_at")
+        ),
+        "api_keys": list(
+            OrganizationAPIKey.objects.filter(organization=acme)
+            .order_by("pk")
+            .values_list("prefix", "name", "revoked", "revoked_at")
+        ),
+        "audit_entries": AuditEntry.objects.filter(organization=acme).count(),
+    }
+
+
+@dataclass
+class Outsider:
+    """One way gina reaches the portal: her browser session, or globex's API key
+    (API routes only)."""
+
+    label: str
+    client: Client
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def request(self, method: str, url: str, data: dict[str, Any]) -> Any:
+        call = getattr(self.client, method.lower())
+        if method == "GET":
+            return call(url, headers=self.headers)
+        if url.startswith("/api/"):
+            return call(url, data, content_type="application/json", headers=self.headers)
+        return call(url, data, headers=self.headers)
+
+
+def outsiders(world: World, url: str, client_for: Callable[[User], Client]) -> list[Outsider]:
+    found = [Outsider("gina's session", client_for(world.gina))]
+    if url.startswith("/api/"):
+        found.append(
+            Outsider("globex API key", Client(), {"Authorization": f"Api-Key {world.globex_api_secret}"})
+        )
+    return found
+
+
+def methods_to_try(entry: AcmeObject | CurrentOrganization | Platform) -> list[str]:
+    """GET and POST always, plus whatever else the URL accepts (PATCH, DELETE)."""
+    return list(dict.fromkeys(("GET", "POST", *entry.methods)))
+
+
+def assert_no_acme_data(response: Any, world: World, context: str) -> None:
+    body = response.content.decode(errors="replace").lower()
+    for marker in world.acme_markers():
+        assert marker.lower() not in body, f"{context}: the response shows acme's {marker!r}"
+    location = response.headers.get("Location", "").lower()
+    assert world.acme_api_key.prefix.lower() not in location, f"{context}: redirected with acme's key"
+
+
+def _scoped(kind: type) -> list[Any]:
+    return [pytest.param(name, id=name) for name in _entries_of(kind)]
+
+
+# --- the checks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", _scoped(AcmeObject))
+def test_outsider_gets_404_for_acme_objects(name, world, client_for):
+    entry = REGISTRY[name]
+    assert isinstance(entry, AcmeObject)
+    url = reverse(name, kwargs=entry.kwargs(world))
+    before = acme_state(world.acme)
+    for outsider in outsiders(world, url, client_for):
+        for method in methods_to_try(entry):
+            context = f"{method} {url} as {outsider.label}"
+            response = outsider.request(method, url, entry.data(world))
+            # A method the view does not take is refused before any lookup.
+            allowed = {404} if method in entry.methods else {404, 405}
+            assert response.status_code in allowed, f"{context}: {response.status_code}"
+            assert_no_acme_data(response, world, context)
+            assert acme_state(world.acme) == before, f"{context} changed acme's data"
+
+
+@pytest.mark.parametrize("name", _scoped(Platform))
+def test_outsider_gets_403_on_platform_pages(name, world, client_for):
+    entry = REGISTRY[name]
+    assert isinstance(entry, Platform)
+    url = reverse(name, kwargs=entry.kwargs(world))
+    before = acme_state(world.acme)
+    for outsider in outsiders(world, url, client_for):
+        for method in methods_to_try(entry):
+            context = f"{method} {url} as {outsider.label}"
+            response = outsider.request(method, url, entry.data(world))
+            assert response.status_code == 403, f"{context}: {response.status_code}"
+            assert_no_acme_data(response, world, context)
+            assert acme_state(world.acme) == before, f"{context} changed acme's data"
+
+
+@pytest.mark.parametrize("forged_session", [False, True], ids=["own-session", "session-names-acme"])
+@pytest.mark.parametrize("name", _scoped(CurrentOrganization))
+def test_current_organization_pages_show_only_the_callers_organization(
+    name, forged_session, world, client_for
+):
+    """Also when gina's session claims acme is her current organization: the
+    middleware only ever picks one of her own."""
+    entry = REGISTRY[name]
+    assert isinstance(entry, CurrentOrganization)
+    url = reverse(name)
+    before = acme_state(world.acme)
+    for outsider in outsiders(world, url, client_for):
+        if forged_session and outsider.label == "gina's session":
+            session = outsider.client.session
+            session[SESSION_KEY] = world.acme.pk
+            session.save()
+        for method in methods_to_try(entry):
+            context = f"{method} {url} as {outsider.label}"
+            response = outsider.request(method, url, entry.data(world))
+            # A method the view does not list may be refused (405) or, for a
+            # plain page, answered like GET; either way acme stays out of it.
+            limit = 400 if method in entry.methods else 500
+            assert response.status_code < limit, f"{context}: {response.status_code}"
+            assert_no_acme_data(response, world, context)
+            if method == "GET" and method in entry.methods:
+                body = response.content.decode()
+                for expected in entry.shows(world):
+                    assert expected in body, f"{context}: globex's {expected!r} is missing"
+            assert acme_state(world.acme) == before, f"{context} changed acme's data"
+
+
+def test_switching_to_acme_keeps_gina_in_globex(world, client_for):
+    client = client_for(world.gina)
+    response = client.post(reverse("switch_organization"), {"organization": world.acme.slug}, follow=True)
+    assert b"You are not a member of that organization." in response.content
+    assert b"Globex" in response.content
+    assert client.session.get(SESSION_KEY) != world.acme.pk
+
+
+def test_invitation_sent_from_gina_goes_to_globex(world, client_for):
+    client_for(world.gina).post(
+        reverse("members"), {"email": "eve@example.test", "role": Role.MEMBER, "organization": "acme"}
+    )
+    invitation = Invitation.objects.get(email="eve@example.test")
+    assert invitation.organization == world.globex
+
+
+def test_gina_cannot_accept_acmes_invitation_with_its_token(world, client_for):
+    """Holding the token of an invitation addressed to someone else does not let
+    gina join acme."""
+    url = reverse("invitation_accept", kwargs={"token": ACME_INVITATION_TOKEN})
+    before = acme_state(world.acme)
+    response = client_for(world.gina).post(url)
+    assert response.status_code == 400
+    assert b"This invitation is for dan@acme.test" in response.content
+    assert acme_state(world.acme) == before
+    assert not Membership.objects.filter(user=world.gina, organization=world.acme).exists()
+
+
+@pytest.mark.parametrize("name", _scoped(NotTenantScoped))
+def test_unscoped_urls_show_no_acme_data(name, world, client_for):
+    entry = REGISTRY[name]
+    assert isinstance(entry, NotTenantScoped)
+    url = reverse(name, kwargs=entry.kwargs(world))
+    for outsider in outsiders(world, url, client_for):
+        response = outsider.request("GET", url, {})
+        context = f"GET {url} as {outsider.label}"
+        assert response.status_code < 500, f"{context}: {response.status_code}"
+        assert_no_acme_data(response, world, context)
+
+
+# --- the organizations API, by caller ---------------------------------------------
+
+
+def _listed_slugs(response: Any) -> list[str]:
+    assert response.status_code == 200, response.content
+    return [row["slug"] for row in response.json()["results"]]
+
+
+def test_api_lists_only_globex_for_gina(world, client_for):
+    response = client_for(world.gina).get(reverse("organization-list"))
+    assert _listed_slugs(response) == ["globex"]
+
+
+def test_api_lists_only_globex_for_a_globex_key(world):
+    response = Client().get(
+        reverse("organization-list"), headers={"Authorization": f"Api-Key {world.globex_api_secret}"}
+    )
+    assert _listed_slugs(response) == ["globex"]
+
+
+def test_api_lists_only_acme_for_an_acme_key(world):
+    response = Client().get(
+        reverse("organization-list"), headers={"Authorization": f"Api-Key {world.acme_api_secret}"}
+    )
+    assert _listed_slugs(response) == ["acme"]
+
+
+def test_the_key_decides_the_organization_not_the_session(world, client_for):
+    """The key decides the organization: a globex key sent from a browser signed
+    in as alice (acme) still lists globex only."""
+    response = client_for(world.alice).get(
+        reverse("organization-list"), headers={"Authorization": f"Api-Key {world.globex_api_secret}"}
+    )
+    assert _listed_slugs(response) == ["globex"]

@@ -1,0 +1,88 @@
+"""A real Celery worker in a subprocess, pointed at the test database, for tests
+whose flow crosses the broker (pytest-django's test DB is committed to with
+`transactional_db`, so the worker sees the rows)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def worker_environment() -> dict[str, str]:
+    """The current process's environment, with DATABASE_URL naming the test DB."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "DATABASE_POOL": "false", "PYTHONUNBUFFERED": "1"}
+
+
+@contextmanager
+def celery_worker(
+    queues: str = "celery", *, pool: str = "solo", timeout: float = 60
+) -> Iterator[subprocess.Popen[str]]:
+    """Start `celery worker` for `queues`, wait until it is ready, stop it after."""
+    assert settings.CELERY_BROKER_URL.startswith("redis://"), "worker tests run on Redis"
+    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    log = tempfile.NamedTemporaryFile("w+", prefix="celery-worker-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool",
+            pool,
+            "--queues",
+            queues,
+            "--hostname",
+            name,
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=worker_environment(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: "ready." in Path(log.name).read_text(), timeout, "the worker to start")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        output = Path(log.name).read_text()
+        Path(log.name).unlink(missing_ok=True)
+        # Show the worker's log in the test report when something went wrong.
+        print(output[-5000:])
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll `condition` until it is truthy; fail after `timeout` seconds. A
+    deadline for a process to finish, never an assertion on speed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"Timed out after {timeout:.0f}s waiting for {what}")
