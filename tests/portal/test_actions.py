@@ -123,7 +123,7 @@ class TestInvitations:
 
     def test_invitation_for_someone_else_is_refused(self, alice, bob, acme):
         InvitationFactory(token="for-dave", organization=acme, invited_by=alice, email="dave@acme.test")
-        with pytest.raises(actions.ActionError, match="is for dave@acme.test"):
+        with pytest.raises(actions.ActionError, match=r"is for dave@acme\.test"):
             actions.accept_invitation("for-dave", user=bob)
 
     def test_duplicate_invitations_and_members_are_refused(self, alice, bob, acme):
