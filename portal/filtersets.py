@@ -1,6 +1,7 @@
 """Filters of the IT admin lists (django-filter)."""
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 
 from portal.models import AuditEntry, Organization
@@ -26,8 +27,15 @@ class AuditFilter(django_filters.FilterSet):
     )
     actor = django_filters.CharFilter(field_name="actor_email", lookup_expr="icontains", label="Actor email")
     action = django_filters.CharFilter(lookup_expr="istartswith", label="Action starts with")
-    since = django_filters.DateFilter(field_name="at", lookup_expr="date__gte", label="From")
-    until = django_filters.DateFilter(field_name="at", lookup_expr="date__lte", label="Until")
+    since = django_filters.DateFilter(
+        field_name="at", lookup_expr="date__gte", label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = django_filters.DateFilter(
+        field_name="at",
+        lookup_expr="date__lte",
+        label="Until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     class Meta:
         model = AuditEntry

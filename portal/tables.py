@@ -24,7 +24,7 @@ class OrganizationTable(tables.Table):
 
 
 class AuditTable(tables.Table):
-    at = tables.DateTimeColumn(verbose_name="When", format="Y-m-d H:i:s")
+    at = tables.DateTimeColumn(verbose_name="When", format="Y-m-d H:i:s", attrs={"td": {"class": "nowrap"}})
     actor_email = tables.Column(verbose_name="Who", default="system")
     organization = tables.Column(verbose_name="Organization", default="—")
     action = tables.Column()
