@@ -90,10 +90,12 @@ def _sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    # Wait for the signed-in page, so a following `goto` can't cancel the sign-in.
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 @pytest.fixture
 def sign_in() -> Callable[..., None]:
     """`sign_in(page, email, password=PASSWORD)`: sign in through the form, as
-    a person would."""
+    a person would, and wait until signed in."""
     return _sign_in
