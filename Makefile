@@ -17,7 +17,6 @@ help:
 	@echo "make test-fast  the suite without the browser tests"
 	@echo "make lint       ruff check, ruff format --check, import-linter"
 	@echo "make format     apply ruff's formatting and fixes"
-	@echo "make bench      run the benchmarks under bench/"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
