@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "portal",
+    "capabilities",
+    # Capability apps: each one is a Django app whose AppConfig subclasses
+    # capabilities.registry.CapabilityConfig (added by later issues).
 ]
 
 MIDDLEWARE = [
@@ -73,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.CurrentOrganizationMiddleware",
+    "capabilities.middleware.CapabilityGateMiddleware",
     # Axes goes last so it sees the outcome of every login attempt.
     "axes.middleware.AxesMiddleware",
 ]
@@ -91,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
+                "capabilities.context_processors.capability_navigation",
             ],
         },
     },
@@ -249,7 +254,11 @@ REST_FRAMEWORK = {
         "portal.api.authentication.OrganizationApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Every API view: authenticated, and a capability's routes only while it is on.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "capabilities.api.permissions.CapabilityEnabledForRoute",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

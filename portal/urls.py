@@ -1,4 +1,5 @@
-"""Root URL configuration."""
+"""Root URL configuration: composes every app's routes (so it alone may import
+the layers above the tenancy app; see the import-linter contracts)."""
 
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
@@ -6,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from capabilities import urls as capability_urls
 from portal.views import accounts, health, manage, org
 
 api_docs = SpectacularSwaggerSplitView.as_view(url_name="api-schema")
@@ -37,6 +39,7 @@ manage_patterns = (
             manage.revoke_invitation,
             name="invitation_revoke",
         ),
+        *capability_urls.manage_urlpatterns,
         path("audit/", manage.audit_log, name="audit"),
         path("health/", manage.health, name="health"),
     ],
@@ -63,7 +66,9 @@ account_patterns = [
 ]
 
 urlpatterns = [
-    path("", org.home, name="home"),
+    *capability_urls.urlpatterns,
+    *capability_urls.capability_page_patterns(),
+    path("overview/", org.overview, name="overview"),
     path("switch/", org.switch_organization, name="switch_organization"),
     path("members/", org.members, name="members"),
     path("members/<int:membership_id>/role/", org.change_role, name="member_role"),
@@ -77,6 +82,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include("portal.api.urls")),
+    path("api/v1/", include("capabilities.api.urls")),
+    path("api/v1/", include(capability_urls.capability_api_patterns())),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI sets inline styles as it renders; its scripts stay 'self'-only.
     path(

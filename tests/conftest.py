@@ -75,3 +75,13 @@ def client_for(db) -> Callable[[User], Client]:
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_toggle_snapshots():
+    """Each test starts with no in-process toggle snapshots."""
+    from capabilities.gate import forget_snapshots
+
+    forget_snapshots()
+    yield
+    forget_snapshots()

@@ -28,6 +28,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
+from capabilities.actions import set_capability_enabled
+from capabilities.models import FeatureToggle, ToggleChange
 from portal import actions
 from portal.middleware import SESSION_KEY
 from portal.models import (
@@ -93,6 +95,7 @@ class CurrentOrganization:
     methods: tuple[str, ...]
     shows: Callable[[World], list[str]]
     data: Kwargs = no_kwargs
+    kwargs: Kwargs = no_kwargs  # e.g. a capability key: not a row of any tenant
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,30 @@ def _make_admin(world: World) -> dict[str, Any]:
     return {"role": Role.ADMIN}
 
 
+def _ocr(world: World) -> dict[str, Any]:
+    return {"key": "ocr"}
+
+
 REGISTRY: dict[str, Entry] = {
     # --- organization pages -------------------------------------------------
-    "home": CurrentOrganization(methods=("GET",), shows=lambda w: ["Globex"]),
+    "home": CurrentOrganization(methods=("GET",), shows=lambda w: ["Globex", "Text recognition"]),
+    "overview": CurrentOrganization(methods=("GET",), shows=lambda w: ["Globex", "capability.enabled"]),
+    # --- capabilities: catalog, pages, toggles ------------------------------
+    "capability": CurrentOrganization(methods=("GET",), kwargs=_ocr, shows=lambda w: ["globex pilot"]),
+    "capability_toggle": CurrentOrganization(
+        methods=("GET", "POST"),
+        kwargs=_ocr,
+        shows=lambda w: ["Switch off Text recognition"],
+        # Gina switching ocr off switches globex's (and its dependents), never acme's.
+        data=lambda w: {"reason": "outsider", "include_related": "on", "organization": w.acme.slug},
+    ),
+    "summaries:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["Summaries home", "Globex"]),
+    "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
+    "manage:capability_force": Platform(
+        methods=("POST",),
+        kwargs=lambda w: {"slug": w.acme.slug, "key": "ocr"},
+        data=lambda w: {"action": "force_off", "reason": "outsider"},
+    ),
     "switch_organization": CurrentOrganization(
         methods=("POST",), shows=lambda w: ["Globex"], data=lambda w: {"organization": w.acme.slug}
     ),
@@ -202,6 +226,19 @@ REGISTRY: dict[str, Entry] = {
     "readyz": NotTenantScoped("readiness probe; names failing services only"),
     # --- API ------------------------------------------------------------------
     "organization-list": CurrentOrganization(methods=("GET",), shows=lambda w: [w.globex.slug]),
+    "capability-list": CurrentOrganization(
+        methods=("GET",), shows=lambda w: ['"key":"ocr","name":"Text recognition"']
+    ),
+    "capability-toggle": CurrentOrganization(
+        methods=("PUT",),
+        kwargs=_ocr,
+        shows=lambda w: [],
+        data=lambda w: {"enabled": False, "include_related": True},
+    ),
+    "capability-history": CurrentOrganization(
+        methods=("GET",), kwargs=_ocr, shows=lambda w: ["globex pilot"]
+    ),
+    "summaries-api:count": CurrentOrganization(methods=("GET",), shows=lambda w: ['"summaries":0']),
     "api-schema": NotTenantScoped("the OpenAPI document describes endpoints, not rows"),
     "api-docs": NotTenantScoped("Swagger UI page around the schema"),
 }
@@ -275,6 +312,13 @@ def world(acme, globex, alice, bob, carol, gina) -> World:
     globex_invitation = InvitationFactory(organization=globex, email="hank@globex.test", invited_by=gina)
     acme_key, acme_secret = actions.create_api_key(alice, acme, name="acme deploy key")
     globex_key, globex_secret = actions.create_api_key(gina, globex, name="x")
+    # Both organizations use capabilities; acme's history names acme, so a leak shows.
+    set_capability_enabled(
+        alice, acme, "summaries", enabled=True, include_related=True, reason="acme rollout"
+    )
+    set_capability_enabled(
+        gina, globex, "summaries", enabled=True, include_related=True, reason="globex pilot"
+    )
     return World(
         acme=acme,
         globex=globex,
@@ -309,6 +353,12 @@ def acme_state(acme: Organization) -> dict[str, Any]:
             .values_list("prefix", "name", "revoked", "revoked_at")
         ),
         "audit_entries": AuditEntry.objects.filter(organization=acme).count(),
+        "toggles": list(
+            FeatureToggle.objects.filter(organization=acme)
+            .order_by("capability_key")
+            .values_list("capability_key", "enabled", "locked")
+        ),
+        "toggle_changes": ToggleChange.objects.filter(organization=acme).count(),
     }
 
 
@@ -400,7 +450,7 @@ def test_current_organization_pages_show_only_the_callers_organization(
     middleware only ever picks one of her own."""
     entry = REGISTRY[name]
     assert isinstance(entry, CurrentOrganization)
-    url = reverse(name)
+    url = reverse(name, kwargs=entry.kwargs(world))
     before = acme_state(world.acme)
     for outsider in outsiders(world, url, client_for):
         if forged_session and outsider.label == "gina's session":

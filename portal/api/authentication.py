@@ -69,3 +69,21 @@ def request_organizations(request: Request) -> Any:
     if user.is_staff or getattr(user, "is_finance", False):
         return Organization.objects.all()
     return Organization.objects.filter(memberships__user=cast(User, user))
+
+
+def request_organization(request: Request) -> Organization | None:
+    """The organization an API request acts for: the API key's, or the signed-in
+    user's current organization (chosen in the portal)."""
+    user = request.user
+    if isinstance(user, ApiKeyClient):
+        return user.organization
+    return getattr(request._request, "organization", None)
+
+
+def request_actor(request: Request) -> User:
+    """The user an API change is attributed to: the signed-in user, or for an API
+    key the owner/admin who created it."""
+    user = request.user
+    if isinstance(user, ApiKeyClient):
+        return user.api_key.created_by
+    return cast(User, user)

@@ -17,11 +17,11 @@ MANAGERS = tuple(MANAGING_ROLES)
 
 
 @org_role_required()
-def home(request: OrgRequest) -> HttpResponse:
+def overview(request: OrgRequest) -> HttpResponse:
     organization = request.organization
     return render(
         request,
-        "portal/home.html",
+        "portal/overview.html",
         {
             "member_count": queries.members_of(organization).count(),
             "pending_count": queries.pending_invitations_of(organization).count(),

@@ -31,6 +31,14 @@
       if (!fresh(button)) return;
       button.addEventListener("click", function () { button.parentElement.remove(); });
     });
+    // Cancel in a confirmation panel (capability switches) closes the panel.
+    root.querySelectorAll("[data-close-panel]").forEach(function (button) {
+      if (!fresh(button)) return;
+      button.addEventListener("click", function () {
+        var panel = button.closest(".confirm-panel");
+        if (panel) panel.remove();
+      });
+    });
     root.querySelectorAll("[data-copy]").forEach(function (button) {
       if (!fresh(button)) return;
       button.addEventListener("click", function () {

@@ -21,7 +21,11 @@ SAFE = {
 def _check(*args: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
     # A deployment's environment: none of the test-only switches (the browser
     # tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process).
-    env = {k: v for k, v in os.environ.items() if k not in {*SAFE, "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {*SAFE, "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_SETTINGS_MODULE"}
+    }
     env.update(SAFE)
     for key, value in overrides.items():
         if value is None:

@@ -16,9 +16,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
     assert response["Location"] == "/accounts/login/?next=/members/"
 
 
-def test_home_shows_the_organization_and_its_activity(client_for, alice, bob):
+def test_overview_shows_the_organization_and_its_activity(client_for, alice, bob):
     actions.change_member_role(alice, bob.memberships.get(), role=Role.ADMIN)
-    response = client_for(bob).get("/")
+    response = client_for(bob).get("/overview/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "<h1>Acme Corp</h1>" in page
@@ -170,7 +170,7 @@ class TestSuspended:
     def test_members_of_a_suspended_organization_can_use_nothing(self, client_for, ivan, alice, acme):
         actions.suspend_organization(ivan, acme, reason="Contract ended")
         client = client_for(alice)
-        for url in ("/", "/members/", "/api-keys/"):
+        for url in ("/", "/overview/", "/members/", "/api-keys/"):
             response = client.get(url)
             assert response.status_code == 403
             assert b"Acme Corp is suspended" in response.content
@@ -190,5 +190,5 @@ class TestSuspended:
 def test_unrelated_organization_rows_do_not_leak_into_home(client_for, alice):
     other = OrganizationFactory(name="Hooli")
     MembershipFactory(organization=other, user=UserFactory(email="gavin@hooli.test"))
-    page = client_for(alice).get("/").content.decode()
+    page = client_for(alice).get("/overview/").content.decode()
     assert "Hooli" not in page and "gavin@hooli.test" not in page

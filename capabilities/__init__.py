@@ -1,0 +1,6 @@
+"""The capability framework: registry, feature toggles, enforcement and the job
+runner. Ask whether a capability is on with `capabilities.is_enabled(org, key)`."""
+
+from capabilities.gate import enabled_keys, is_enabled
+
+__all__ = ["enabled_keys", "is_enabled"]

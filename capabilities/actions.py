@@ -1,0 +1,301 @@
+"""State changes of capability toggles. One function changes toggles: it keeps
+the dependency rule (no enabled capability without its enabled dependencies),
+writes the rows, their history and the audit log in one transaction, and after
+commit announces the change to every process and to billing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from capabilities.gate import bump_version
+from capabilities.models import FeatureToggle, Job, ToggleChange
+from capabilities.registry import registry
+from capabilities.signals import capability_toggled
+from portal.actions import ActionError, Origin, record_audit
+from portal.models import Organization, User
+
+
+class CapabilityLocked(ActionError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "capability_locked")
+
+
+class DependencyConflict(ActionError):
+    """The change needs other capabilities switched too; `others` lists them."""
+
+    def __init__(self, message: str, code: str, others: list[str]) -> None:
+        super().__init__(message, code)
+        self.others = others
+
+
+@dataclass(frozen=True)
+class ToggleResult:
+    changed: dict[str, bool]  # capability key -> new state, for every toggle that changed
+
+
+def _titles(keys: Iterable[str]) -> str:
+    return ", ".join(registry().get(key).title for key in keys)
+
+
+def plan_change(organization: Organization, key: str, enabled: bool) -> list[str]:
+    """The other capabilities that must switch with `key` to keep the dependency
+    rule: the missing requirements when switching on, the enabled dependents
+    when switching off."""
+    current = {
+        toggle.capability_key: toggle.enabled
+        for toggle in FeatureToggle.objects.filter(organization=organization)
+    }
+    if enabled:
+        return [dep for dep in registry().requirements(key) if not current.get(dep, False)]
+    return [other for other in registry().dependents(key) if current.get(other, False)]
+
+
+def set_capability_enabled(
+    actor: User,
+    organization: Organization,
+    key: str,
+    *,
+    enabled: bool,
+    reason: str = "",
+    include_related: bool = False,
+    origin: Origin | None = None,
+) -> ToggleResult:
+    """Switch `key` on or off for `organization` as the organization does.
+
+    When the dependency rule needs other capabilities switched too, this
+    refuses with DependencyConflict unless `include_related` is set, in which
+    case they switch in the same transaction. Locked toggles refuse."""
+    return _apply(
+        actor,
+        organization,
+        key,
+        enabled=enabled,
+        reason=reason,
+        include_related=include_related,
+        origin=origin,
+        force=False,
+        lock=None,
+    )
+
+
+def force_capability(
+    actor: User,
+    organization: Organization,
+    key: str,
+    *,
+    enabled: bool,
+    reason: str,
+    lock: bool = True,
+    origin: Origin | None = None,
+) -> ToggleResult:
+    """An IT admin sets `key` for the organization, overriding its lock, and
+    locks it (with `reason`) unless `lock` is False. Related capabilities follow
+    the dependency rule; they are switched but not locked."""
+    if not actor.is_staff:
+        raise ActionError("Only IT admins can force a capability.", "it_admin_required")
+    if not reason.strip():
+        raise ActionError("Give a reason: the organization sees it.", "reason_required")
+    return _apply(
+        actor,
+        organization,
+        key,
+        enabled=enabled,
+        reason=reason,
+        include_related=True,
+        origin=origin,
+        force=True,
+        lock=lock,
+    )
+
+
+def unlock_capability(
+    actor: User, organization: Organization, key: str, *, reason: str = "", origin: Origin | None = None
+) -> None:
+    if not actor.is_staff:
+        raise ActionError("Only IT admins can unlock a capability.", "it_admin_required")
+    registry().get(key)
+    with transaction.atomic(durable=True):
+        toggle = _lock_rows(organization, [key])[key]
+        if not toggle.locked:
+            raise ActionError(f"{registry().get(key).title} is not locked.", "not_locked")
+        toggle.locked = False
+        toggle.locked_reason = ""
+        toggle.updated_by = actor
+        toggle.updated_at = timezone.now()
+        toggle.save()
+        ToggleChange.objects.create(
+            organization=organization,
+            capability_key=key,
+            from_enabled=toggle.enabled,
+            to_enabled=toggle.enabled,
+            locked=False,
+            actor=actor,
+            actor_email=actor.email,
+            reason=reason or "Unlocked",
+            source=ToggleChange.Source.IT_ADMIN,
+        )
+        record_audit(
+            actor,
+            "capability.unlocked",
+            organization=organization,
+            target=toggle,
+            origin=origin,
+            details={"capability": key, "reason": reason},
+        )
+
+
+def _lock_rows(organization: Organization, keys: list[str]) -> dict[str, FeatureToggle]:
+    for key in keys:
+        FeatureToggle.objects.get_or_create(organization=organization, capability_key=key)
+    rows = FeatureToggle.objects.select_for_update().filter(
+        organization=organization, capability_key__in=keys
+    )
+    return {row.capability_key: row for row in rows.order_by("capability_key")}
+
+
+def _apply(
+    actor: User,
+    organization: Organization,
+    key: str,
+    *,
+    enabled: bool,
+    reason: str,
+    include_related: bool,
+    origin: Origin | None,
+    force: bool,
+    lock: bool | None,
+) -> ToggleResult:
+    capability = registry().get(key)
+    reason = reason.strip()[:300]
+    with transaction.atomic(durable=True):
+        # Lock the organization's whole toggle set: concurrent changes of related
+        # capabilities then see each other's result, never a half-applied rule.
+        all_keys = registry().keys()
+        rows = _lock_rows(organization, all_keys)
+        target = rows[key]
+        if target.locked and not force:
+            raise CapabilityLocked(
+                f"{capability.title} is locked by your platform administrator"
+                f"{': ' + target.locked_reason if target.locked_reason else ''}. Contact them to change it."
+            )
+        if enabled:
+            related = [dep for dep in registry().requirements(key) if not rows[dep].enabled]
+            conflict_code = "dependencies_disabled"
+            message = f"{capability.title} needs {_titles(related)} switched on too."
+        else:
+            related = [other for other in registry().dependents(key) if rows[other].enabled]
+            conflict_code = "dependents_enabled"
+            verb = "needs" if len(related) == 1 else "need"
+            message = f"{_titles(related)} {verb} {capability.title}; switching it off switches them off too."
+        if related and not include_related:
+            raise DependencyConflict(message, conflict_code, related)
+        locked_related = [other for other in related if rows[other].locked]
+        if locked_related:
+            raise CapabilityLocked(
+                f"{_titles(locked_related)} {'is' if len(locked_related) == 1 else 'are'} locked "
+                f"{'on' if not enabled else 'off'} by your platform administrator, so {capability.title} "
+                "cannot change."
+            )
+
+        changed: dict[str, bool] = {}
+        now = timezone.now()
+        source = ToggleChange.Source.IT_ADMIN if force else ToggleChange.Source.ORGANIZATION
+        for other in [key, *related]:
+            row = rows[other]
+            new_lock = (lock if lock is not None else row.locked) if other == key else row.locked
+            if row.enabled == enabled and row.locked == new_lock:
+                continue
+            from_enabled = row.enabled
+            row.enabled = enabled
+            row.locked = new_lock
+            if other == key and force:
+                row.locked_reason = reason if new_lock else ""
+            row.updated_by = actor
+            row.updated_at = now
+            row.save()
+            why = (
+                reason
+                if other == key
+                else f"Needed by the change of {capability.title}" + (f": {reason}" if reason else "")
+            )
+            ToggleChange.objects.create(
+                organization=organization,
+                capability_key=other,
+                from_enabled=from_enabled,
+                to_enabled=enabled,
+                locked=new_lock,
+                actor=actor,
+                actor_email=actor.email,
+                reason=why,
+                source=source if other == key else ToggleChange.Source.DEPENDENCY,
+                at=now,
+            )
+            record_audit(
+                actor,
+                f"capability.{'forced' if force else 'enabled' if enabled else 'disabled'}",
+                organization=organization,
+                target=row,
+                origin=origin,
+                details={"capability": other, "enabled": enabled, "locked": new_lock, "reason": why},
+            )
+            if from_enabled != enabled:
+                changed[other] = enabled
+
+        def announce() -> None:
+            bump_version(organization.pk)
+            for changed_key, state in changed.items():
+                capability_toggled.send(
+                    sender=FeatureToggle,
+                    organization=organization,
+                    capability_key=changed_key,
+                    enabled=state,
+                    actor=actor,
+                )
+
+        transaction.on_commit(announce)
+    return ToggleResult(changed=changed)
+
+
+class CapabilityDisabled(ActionError):
+    def __init__(self, title: str) -> None:
+        super().__init__(f"{title} is switched off for your organization.", "capability_disabled")
+
+
+def start_job(
+    actor: User | None,
+    organization: Organization,
+    capability_key: str,
+    *,
+    kind: str,
+    job_input: dict | None = None,
+) -> Job:
+    """Queue a job of a capability on the capability's own queue."""
+    from capabilities import is_enabled
+    from capabilities.jobs import job_function, run_job
+
+    capability = registry().get(capability_key)
+    if not is_enabled(organization, capability_key):
+        raise CapabilityDisabled(capability.title)
+    try:
+        job_function(capability_key, kind)
+    except LookupError as missing:
+        raise ActionError(str(missing), "unknown_job_kind") from None
+    with transaction.atomic(durable=True):
+        job = Job.objects.create(
+            organization=organization,
+            capability=capability_key,
+            kind=kind,
+            input=job_input or {},
+            requested_by=actor,
+        )
+
+        def enqueue() -> None:
+            message = run_job.apply_async(args=[job.pk], queue=capability.queue)
+            Job.objects.filter(pk=job.pk).update(celery_task_id=message.id)
+
+        transaction.on_commit(enqueue)
+    return job

@@ -1,0 +1,36 @@
+"""Enforcement for the API: routes of a capability answer 403
+`capability_disabled` while it is off for the caller's organization."""
+
+from typing import Any
+
+from rest_framework import exceptions, permissions
+from rest_framework.request import Request
+
+from capabilities.gate import is_enabled
+from capabilities.middleware import capability_of_route
+from capabilities.registry import registry
+from portal.api.authentication import request_organization
+
+
+class CapabilityDisabledError(exceptions.PermissionDenied):
+    default_code = "capability_disabled"
+
+    def __init__(self, title: str) -> None:
+        super().__init__(
+            f"{title} is switched off for your organization. An owner or admin can switch it on."
+        )
+
+
+class CapabilityEnabledForRoute(permissions.BasePermission):
+    """Applies to every API view; acts only on routes inside a capability's namespace."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        key = capability_of_route(request._request) or getattr(view, "capability_key", None)
+        if key is None:
+            return True
+        organization = request_organization(request)
+        if organization is None:
+            return True  # authentication / organization checks answer first
+        if not is_enabled(organization, key):
+            raise CapabilityDisabledError(registry().get(key).title)
+        return True

@@ -1,0 +1,53 @@
+"""Serializers of the capabilities API."""
+
+from rest_framework import serializers
+
+from capabilities.models import ToggleChange
+
+
+class MeterSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    unit = serializers.CharField()
+    aggregation = serializers.CharField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=6, coerce_to_string=True)
+    currency = serializers.CharField()
+
+
+class CapabilitySerializer(serializers.Serializer):
+    key = serializers.CharField(source="capability.key")
+    name = serializers.CharField(source="capability.title")
+    summary = serializers.CharField(source="capability.summary")
+    category = serializers.CharField(source="capability.category")
+    version = serializers.CharField(source="capability.version")
+    dependencies = serializers.SerializerMethodField()
+    meters = MeterSerializer(source="capability.meters", many=True)
+    enabled = serializers.BooleanField()
+    locked = serializers.BooleanField()
+    locked_reason = serializers.CharField()
+
+    def get_dependencies(self, entry) -> list[str]:  # type: ignore[no-untyped-def]
+        return [dependency.key for dependency in entry.dependencies]
+
+
+class ToggleRequestSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    include_related = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also switch the capabilities the dependency rule requires (on: missing dependencies; "
+        "off: enabled dependents). Without it such a change answers 409.",
+    )
+
+
+class ToggleResultSerializer(serializers.Serializer):
+    changed = serializers.DictField(child=serializers.BooleanField())
+    capability = CapabilitySerializer()
+
+
+class ToggleChangeSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_email")
+
+    class Meta:
+        model = ToggleChange
+        fields = ["at", "from_enabled", "to_enabled", "locked", "actor", "reason", "source"]

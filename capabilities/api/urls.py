@@ -1,0 +1,11 @@
+"""Routes of the capabilities API, mounted under /api/v1/."""
+
+from django.urls import path
+
+from capabilities.api import views
+
+urlpatterns = [
+    path("capabilities/", views.CapabilityList.as_view(), name="capability-list"),
+    path("capabilities/<slug:key>/toggle", views.CapabilityToggle.as_view(), name="capability-toggle"),
+    path("capabilities/<slug:key>/history", views.CapabilityHistory.as_view(), name="capability-history"),
+]

@@ -1,0 +1,19 @@
+"""App configuration of the capability framework."""
+
+from django.apps import AppConfig
+
+
+class CapabilitiesConfig(AppConfig):
+    name = "capabilities"
+    verbose_name = "Capability framework"
+
+    def ready(self) -> None:
+        from kombu import Queue
+
+        from capabilities.registry import registry
+        from portal.celery import app as celery_app
+
+        # Workers consume the default queue and one queue per capability, unless
+        # started with -Q for a subset (`celery -A portal worker -Q cap.<key>`).
+        installed = registry()
+        celery_app.conf.task_queues = [Queue("celery"), *(Queue(c.queue) for c in installed)]

@@ -1,0 +1,106 @@
+"""The one way to ask "is this capability on for this organization?".
+
+Every request and every job asks, so the answer comes from an in-process
+snapshot of each organization's enabled set. A snapshot is trusted for
+`STALENESS` seconds; after that one cache read of the organization's version
+stamp either confirms it or triggers a reload from the database. A change
+writes a new stamp after it commits, so every process sees it within
+`STALENESS` plus one cache round trip (well under the 1 s target).
+
+Job runners don't use this: they read the toggle row itself (`enabled_in_database`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.core.cache import cache
+
+if TYPE_CHECKING:
+    from portal.models import Organization
+
+STALENESS = 0.5  # seconds a snapshot is trusted without looking at its stamp
+_VERSION_KEY = "capabilities:toggles:v:{}"
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    version: str
+    enabled: frozenset[str]
+    validated_at: float
+
+
+_snapshots: dict[int, _Snapshot] = {}
+_lock = threading.Lock()
+_clock = time.monotonic
+
+
+def is_enabled(organization: Organization | int, key: str) -> bool:
+    """True when capability `key` is switched on for `organization` (an
+    Organization or its primary key)."""
+    org_id = organization if isinstance(organization, int) else organization.pk
+    snapshot = _snapshots.get(org_id)
+    if snapshot is None or _clock() - snapshot.validated_at > STALENESS:
+        snapshot = _refresh(org_id, snapshot)
+    return key in snapshot.enabled
+
+
+def enabled_keys(organization: Organization | int) -> frozenset[str]:
+    """The set of capabilities switched on for `organization`."""
+    org_id = organization if isinstance(organization, int) else organization.pk
+    snapshot = _snapshots.get(org_id)
+    if snapshot is None or _clock() - snapshot.validated_at > STALENESS:
+        snapshot = _refresh(org_id, snapshot)
+    return snapshot.enabled
+
+
+def _refresh(org_id: int, snapshot: _Snapshot | None) -> _Snapshot:
+    with _lock:
+        # Read the stamp before the rows: a change commits its rows before it
+        # writes a new stamp, so rows read after a stamp are at least that new.
+        version = cache.get(_VERSION_KEY.format(org_id))
+        if version is None:
+            version = uuid.uuid4().hex
+            if not cache.add(_VERSION_KEY.format(org_id), version, timeout=None):
+                version = cache.get(_VERSION_KEY.format(org_id)) or version
+        now = _clock()
+        if snapshot is not None and snapshot.version == version:
+            snapshot.validated_at = now
+            return snapshot
+        fresh = _Snapshot(version=version, enabled=_load(org_id), validated_at=now)
+        _snapshots[org_id] = fresh
+        return fresh
+
+
+def _load(org_id: int) -> frozenset[str]:
+    from capabilities.models import FeatureToggle
+    from capabilities.registry import registry
+
+    installed = registry()
+    keys = FeatureToggle.objects.filter(organization_id=org_id, enabled=True).values_list(
+        "capability_key", flat=True
+    )
+    # A toggle of an app that was uninstalled is not a capability any more.
+    return frozenset(key for key in keys if key in installed)
+
+
+def bump_version(org_id: int) -> None:
+    """Announce a committed change of `org_id`'s toggles to every process."""
+    cache.set(_VERSION_KEY.format(org_id), uuid.uuid4().hex, timeout=None)
+    _snapshots.pop(org_id, None)
+
+
+def enabled_in_database(org_id: int, key: str) -> bool:
+    """The authoritative answer, read from the toggle row (for job runners)."""
+    from capabilities.models import FeatureToggle
+
+    return FeatureToggle.objects.filter(organization_id=org_id, capability_key=key, enabled=True).exists()
+
+
+def forget_snapshots() -> None:
+    """Drop this process's snapshots (tests, benchmarks)."""
+    _snapshots.clear()

@@ -1,0 +1,131 @@
+"""Per-organization feature toggles, their append-only history, and jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from portal.models import Organization, User
+
+
+class FeatureToggle(models.Model):
+    """Whether a capability is on for an organization; one row per pair. A
+    locked toggle was forced by an IT admin and the organization cannot change it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="toggles")
+    capability_key = models.CharField(max_length=64)
+    enabled = models.BooleanField(default=False)
+    locked = models.BooleanField(default=False)
+    locked_reason = models.CharField(max_length=300, blank=True)
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "capability_key"], name="one_toggle_per_capability"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "enabled"])]
+
+    def __str__(self) -> str:
+        return f"{self.capability_key} {'on' if self.enabled else 'off'} for {self.organization}"
+
+
+class ToggleChangeQuerySet(models.QuerySet["ToggleChange"]):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("Toggle history is append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Toggle history is append-only")
+
+
+class ToggleChange(models.Model):
+    """One change of a toggle: from, to, who, why, when. Never edited."""
+
+    class Source(models.TextChoices):
+        ORGANIZATION = "organization", "Organization"
+        DEPENDENCY = "dependency", "Dependency rule"
+        IT_ADMIN = "it_admin", "IT admin"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    capability_key = models.CharField(max_length=64)
+    from_enabled = models.BooleanField()
+    to_enabled = models.BooleanField()
+    locked = models.BooleanField(default=False)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_email = models.CharField(max_length=254, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.ORGANIZATION)
+    at = models.DateTimeField(default=timezone.now)
+
+    objects = ToggleChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["organization", "capability_key", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.capability_key}: {self.from_enabled} -> {self.to_enabled} by {self.actor_email}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("Toggle history is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Toggle history is append-only")
+
+
+class Job(models.Model):
+    """One run of a capability's job function for an organization."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        REFUSED = "refused", "Refused"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.REFUSED, Status.CANCELLED})
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="jobs")
+    capability = models.CharField(max_length=64)
+    kind = models.CharField(max_length=64)
+    input = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    requested_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-queued_at"]),
+            models.Index(fields=["organization", "capability", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} {self.capability}.{self.kind} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(100, self.progress_done * 100 // self.progress_total)

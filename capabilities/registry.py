@@ -1,0 +1,162 @@
+"""The capability registry: every installed app whose AppConfig subclasses
+`CapabilityConfig` is a capability. The catalog, the API, the price book,
+navigation and the Celery queues are all derived from what is declared here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from typing import ClassVar
+
+from django.apps import AppConfig, apps
+from django.core.exceptions import ImproperlyConfigured
+
+
+@dataclass(frozen=True)
+class Meter:
+    """A unit a capability bills by, e.g. pages processed."""
+
+    key: str
+    unit: str  # singular label: "page", "report", "message"
+    unit_price: Decimal  # default price per unit, in `currency`
+    currency: str = "usd"
+    aggregation: str = "sum"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.unit_price, Decimal):
+            raise ImproperlyConfigured(f"Meter {self.key}: unit_price must be a Decimal, never a float")
+        if self.aggregation != "sum":
+            raise ImproperlyConfigured(f"Meter {self.key}: only 'sum' aggregation is supported")
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    url_name: str  # resolved inside the capability's namespace, e.g. "index"
+
+
+class CapabilityConfig(AppConfig):
+    """Base class of a capability app's AppConfig. Subclasses declare:
+
+    key          stable identifier, also the URL segment and the queue `cap.<key>`
+    verbose_name the name shown in the catalog
+    summary      one line for the catalog card
+    category     groups cards in the catalog
+    meters       the meters its usage is billed by
+    job_kinds    job kind -> dotted path of the job function
+    nav          its entry in the navigation, or None
+    dependencies keys of the capabilities it needs switched on
+    version      the app's version
+    """
+
+    # Django picks the one AppConfig subclass in an app's apps.py; the imported
+    # base must not count as a candidate, while every subclass does.
+    default = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "default" not in cls.__dict__:
+            cls.default = True
+
+    key: ClassVar[str]
+    summary: ClassVar[str] = ""
+    category: ClassVar[str] = "General"
+    meters: ClassVar[tuple[Meter, ...]] = ()
+    job_kinds: ClassVar[dict[str, str]] = {}
+    nav: ClassVar[NavEntry | None] = None
+    dependencies: ClassVar[tuple[str, ...]] = ()
+    version: ClassVar[str] = "1.0.0"
+
+    @property
+    def queue(self) -> str:
+        return f"cap.{self.key}"
+
+    @property
+    def title(self) -> str:
+        return str(self.verbose_name)
+
+    @property
+    def is_paid(self) -> bool:
+        return any(meter.unit_price > 0 for meter in self.meters)
+
+    def meter(self, key: str) -> Meter:
+        for meter in self.meters:
+            if meter.key == key:
+                return meter
+        raise KeyError(f"{self.key} has no meter {key!r}")
+
+    def urls_module(self) -> str:
+        return f"{self.name}.urls"
+
+    def api_urls_module(self) -> str:
+        return f"{self.name}.api.urls"
+
+
+@dataclass
+class Registry:
+    capabilities: dict[str, CapabilityConfig] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[CapabilityConfig]:
+        return iter(sorted(self.capabilities.values(), key=lambda c: (c.category, c.title)))
+
+    def __len__(self) -> int:
+        return len(self.capabilities)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.capabilities
+
+    def get(self, key: str) -> CapabilityConfig:
+        try:
+            return self.capabilities[key]
+        except KeyError:
+            raise LookupError(f"No capability {key!r} is installed") from None
+
+    def keys(self) -> list[str]:
+        return sorted(self.capabilities)
+
+    def requirements(self, key: str) -> list[str]:
+        """Every capability `key` needs, directly or through others, nearest first."""
+        found: list[str] = []
+        pending = list(self.get(key).dependencies)
+        while pending:
+            dependency = pending.pop(0)
+            if dependency not in found:
+                found.append(dependency)
+                pending.extend(self.get(dependency).dependencies)
+        return found
+
+    def dependents(self, key: str) -> list[str]:
+        """Every capability that needs `key`, directly or through others."""
+        return [other for other in self.keys() if key in self.requirements(other)]
+
+    def validate(self) -> None:
+        for capability in self.capabilities.values():
+            for dependency in capability.dependencies:
+                if dependency not in self.capabilities:
+                    raise ImproperlyConfigured(
+                        f"Capability {capability.key!r} depends on {dependency!r}, which is not installed"
+                    )
+        for key in self.capabilities:
+            if key in self.requirements(key):
+                raise ImproperlyConfigured(
+                    f"Capability {key!r} depends on itself through {self.requirements(key)}"
+                )
+
+
+@cache
+def registry() -> Registry:
+    """The registry of installed capabilities, built once the app registry is ready."""
+    apps.check_apps_ready()
+    found = Registry()
+    for config in apps.get_app_configs():
+        if isinstance(config, CapabilityConfig):
+            if not getattr(config, "key", None):
+                raise ImproperlyConfigured(f"{config.name}: a CapabilityConfig needs a key")
+            if config.key in found.capabilities:
+                raise ImproperlyConfigured(f"Two capability apps declare the key {config.key!r}")
+            found.capabilities[config.key] = config
+    found.validate()
+    return found

@@ -1,0 +1,57 @@
+"""Catalog and toggle routes, and the mount points of every capability app's
+own pages (`/c/<key>/…`, namespace `<key>`), derived from the registry."""
+
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.urls import URLPattern, URLResolver, include, path
+
+from capabilities import views
+from capabilities.registry import registry
+
+urlpatterns = [
+    path("", views.catalog, name="home"),
+    path("capabilities/<slug:key>/", views.capability_detail, name="capability"),
+    path("capabilities/<slug:key>/toggle/", views.toggle, name="capability_toggle"),
+]
+
+manage_urlpatterns = [
+    path("organizations/<slug:slug>/capabilities/", views.manage_toggles, name="capabilities"),
+    path("organizations/<slug:slug>/capabilities/<slug:key>/", views.manage_force, name="capability_force"),
+]
+
+
+def _module_patterns(module_name: str) -> list[URLPattern | URLResolver] | None:
+    if find_spec(module_name) is None:
+        return None
+    return import_module(module_name).urlpatterns
+
+
+def capability_page_patterns() -> list[URLResolver]:
+    """`/c/<key>/` for each capability app that has a `urls` module."""
+    patterns = []
+    for capability in registry():
+        module = _module_patterns(capability.urls_module())
+        if module is not None:
+            patterns.append(
+                path(f"c/{capability.key}/", include((module, capability.key), namespace=capability.key))
+            )
+    return patterns
+
+
+def capability_api_patterns() -> list[URLResolver]:
+    """`/api/v1/c/<key>/` (namespace `<key>-api`) for each capability app that has an `api.urls` module."""
+    patterns = []
+    for capability in registry():
+        try:
+            module = _module_patterns(capability.api_urls_module())
+        except ModuleNotFoundError:
+            module = None
+        if module is not None:
+            patterns.append(
+                path(
+                    f"c/{capability.key}/",
+                    include((module, f"{capability.key}-api"), namespace=f"{capability.key}-api"),
+                )
+            )
+    return patterns

@@ -1,0 +1,161 @@
+"""Catalog, capability pages and the toggle flow (htmx), plus the IT admin's
+per-tenant toggle page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from capabilities import actions, queries
+from capabilities.forms import ForceForm, ToggleForm
+from capabilities.registry import registry
+from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, origin_of, platform_required
+from portal.actions import ActionError
+from portal.models import MANAGING_ROLES, Organization
+
+MANAGERS = tuple(MANAGING_ROLES)
+
+
+def _installed(key: str) -> None:
+    if key not in registry():
+        raise Http404("No such capability")
+
+
+@org_role_required()
+def catalog(request: OrgRequest) -> HttpResponse:
+    entries = queries.catalog(request.organization)
+    return render(
+        request,
+        "capabilities/catalog.html",
+        {
+            "entries": entries,
+            "can_toggle": request.membership.can_manage,
+            "enabled_count": sum(e.enabled for e in entries),
+        },
+    )
+
+
+@org_role_required()
+def capability_detail(request: OrgRequest, key: str) -> HttpResponse:
+    _installed(key)
+    return render(
+        request,
+        "capabilities/detail.html",
+        {
+            "entry": queries.catalog_entry(request.organization, key),
+            "history": queries.history(request.organization, key)[:100],
+            "dependents": [registry().get(other) for other in registry().dependents(key)],
+            "can_toggle": request.membership.can_manage,
+        },
+    )
+
+
+@org_role_required(*MANAGERS)
+def toggle(request: OrgRequest, key: str) -> HttpResponse:
+    """GET: the confirmation (prices, related capabilities, billing note).
+    POST: the change; htmx gets the refreshed catalog grid back."""
+    _installed(key)
+    organization = request.organization
+    entry = queries.catalog_entry(organization, key)
+    if request.method == "GET":
+        enabled = request.GET.get("enabled") == "1"
+        related = [registry().get(other) for other in actions.plan_change(organization, key, enabled)]
+        template = "capabilities/catalog.html#confirm" if request.htmx else "capabilities/confirm.html"
+        return render(request, template, {"entry": entry, "turn_on": enabled, "related": related})
+
+    form = ToggleForm(request.POST)
+    error = None
+    if not form.is_valid():
+        error = "The switch request was malformed; reload the page and try again."
+    else:
+        try:
+            result = actions.set_capability_enabled(
+                request.user,
+                organization,
+                key,
+                enabled=form.cleaned_data["enabled"],
+                reason=form.cleaned_data["reason"],
+                include_related=form.cleaned_data["include_related"],
+                origin=origin_of(request),
+            )
+        except ActionError as refusal:
+            error = refusal.message
+        else:
+            message = _describe(result.changed) or f"{entry.capability.title} was already in that state."
+    if request.htmx:
+        return render(
+            request,
+            "capabilities/catalog.html#catalog-grid",
+            {
+                "entries": queries.catalog(organization),
+                "can_toggle": True,
+                "notice": error or message,
+                "notice_kind": "error" if error else "success",
+            },
+            status=409 if error else 200,
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, message)
+    return redirect("home")
+
+
+def _describe(changed: dict[str, bool]) -> str:
+    on = [registry().get(key).title for key, state in changed.items() if state]
+    off = [registry().get(key).title for key, state in changed.items() if not state]
+    parts = []
+    if on:
+        parts.append(f"Switched on: {', '.join(on)}.")
+    if off:
+        parts.append(f"Switched off: {', '.join(off)}. Usage so far this period is still billed.")
+    return " ".join(parts)
+
+
+@platform_required(finance=True)
+def manage_toggles(request: AuthenticatedRequest, slug: str) -> HttpResponse:
+    organization = get_object_or_404(Organization, slug=slug)
+    return render(
+        request,
+        "capabilities/manage_toggles.html",
+        {"organization": organization, "entries": queries.catalog(organization), "form": ForceForm()},
+    )
+
+
+@platform_required()
+@require_POST
+def manage_force(request: AuthenticatedRequest, slug: str, key: str) -> HttpResponse:
+    organization = get_object_or_404(Organization, slug=slug)
+    _installed(key)
+    form = ForceForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(str(error) for error in errors))
+        return redirect("manage:capabilities", slug=slug)
+    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
+    title = registry().get(key).title
+    try:
+        if action == "unlock":
+            actions.unlock_capability(
+                request.user, organization, key, reason=reason, origin=origin_of(request)
+            )
+            messages.success(request, f"{title} is unlocked: {organization.name} can switch it again.")
+        else:
+            result = actions.force_capability(
+                request.user,
+                organization,
+                key,
+                enabled=action == "force_on",
+                reason=reason,
+                origin=origin_of(request),
+            )
+            state = "on" if action == "force_on" else "off"
+            messages.success(
+                request,
+                f"{title} is forced {state} and locked for {organization.name}. {_describe(result.changed)}",
+            )
+    except ActionError as refusal:
+        messages.error(request, refusal.message)
+    return redirect("manage:capabilities", slug=slug)

@@ -1,0 +1,16 @@
+"""Test capability: recognises text in pages (no real OCR; a fixture for the framework)."""
+
+from decimal import Decimal
+
+from capabilities.registry import CapabilityConfig, Meter
+
+
+class OcrConfig(CapabilityConfig):
+    name = "tests.capability_apps.ocr"
+    label = "test_ocr"
+    key = "ocr"
+    verbose_name = "Text recognition"
+    summary = "Turns scanned pages into text."
+    category = "Documents"
+    meters = (Meter("pages", "page", Decimal("0.010")),)
+    job_kinds = {"recognize": "tests.capability_apps.ocr.jobs.recognize"}

@@ -1,0 +1,22 @@
+"""Job of the test OCR capability: walks through `pages` pages, optionally
+waiting on a file to appear (so a test can hold it mid-run) or failing."""
+
+import time
+from pathlib import Path
+
+from capabilities.jobs import JobContext, JobFailed
+
+
+def recognize(ctx: JobContext) -> dict:
+    pages = int(ctx.input.get("pages", 1))
+    hold = ctx.input.get("hold_until_exists")
+    for page in range(1, pages + 1):
+        if hold:
+            deadline = time.monotonic() + 60
+            while not Path(hold).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        ctx.progress(page, pages)
+    if ctx.input.get("fail"):
+        raise JobFailed("The scan was unreadable.")
+    ctx.meter("pages", pages)
+    return {"pages": pages, "text": "recognised"}

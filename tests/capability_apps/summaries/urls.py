@@ -1,0 +1,5 @@
+from django.urls import path
+
+from tests.capability_apps.summaries import views
+
+urlpatterns = [path("", views.index, name="index")]
