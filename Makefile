@@ -9,7 +9,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help venv run worker migrate seed test test-fast lint format typecheck services browser clean
+.PHONY: help venv run worker migrate seed test test-fast lint format typecheck services browser bench clean
 
 help:
 	@echo "make run        start the portal, a Celery worker and beat with demo data (http://127.0.0.1:$(PORT))"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-fast  the suite without the browser tests"
 	@echo "make lint       ruff check, ruff format --check, import-linter"
 	@echo "make format     apply ruff's formatting and fixes"
+	@echo "make bench      run the benchmarks under bench/ (results in bench/results/)"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +63,10 @@ test-fast: venv services
 	DJANGO_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/pytest -m "not e2e"
 
+
+bench: venv services
+	DJANGO_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/python -m bench
 
 clean:
 	rm -rf var staticfiles .pytest_cache .mypy_cache .ruff_cache

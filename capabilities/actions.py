@@ -275,7 +275,8 @@ def start_job(
 ) -> Job:
     """Queue a job of a capability on the capability's own queue."""
     from capabilities import is_enabled
-    from capabilities.jobs import job_function, run_job
+    from capabilities.jobs import job_function
+    from capabilities.tasks import run_job
 
     capability = registry().get(capability_key)
     if not is_enabled(organization, capability_key):

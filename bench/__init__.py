@@ -1,0 +1,1 @@
+"""Benchmarks of Switchboard, run with `make bench`; results in bench/results/."""

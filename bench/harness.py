@@ -1,0 +1,88 @@
+"""Shared pieces of the benchmarks: a database of their own, timing, and the
+result file format."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def bench_database_url() -> str:
+    """DATABASE_URL with `_bench` appended to the database name, so a benchmark
+    never touches the data of a running portal or a test run."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: `make bench` does.")
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "switchboard"
+    return urlunsplit(parts._replace(path=f"/{name}_bench"))
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def per_call_ns(call: Callable[[], Any], *, calls: int, batches: int) -> list[float]:
+    """Nanoseconds per call, one figure per batch of `calls` calls."""
+    call()  # warm up
+    figures = []
+    for _ in range(batches):
+        start = time.perf_counter_ns()
+        for _ in range(calls):
+            call()
+        figures.append((time.perf_counter_ns() - start) / calls)
+    return figures
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def write_result(
+    name: str,
+    *,
+    metric: str,
+    unit: str,
+    ours: float,
+    baseline: float,
+    baseline_name: str,
+    higher_is_better: bool,
+    target: str,
+    runs: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    ratio = ours / baseline if higher_is_better else baseline / ours
+    result = {
+        "name": name,
+        "metric": metric,
+        "unit": unit,
+        "ours": round(ours, 4),
+        "baseline": round(baseline, 4),
+        "baseline_name": baseline_name,
+        "ratio": round(ratio, 2),
+        "higher_is_better": higher_is_better,
+        "target": target,
+        "runs": runs,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **extra,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
