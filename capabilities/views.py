@@ -85,11 +85,13 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
         else:
             message = _describe(result.changed) or f"{entry.capability.title} was already in that state."
     if request.htmx:
+        entries = queries.catalog(organization)
         return render(
             request,
             "capabilities/catalog.html#catalog-grid",
             {
-                "entries": queries.catalog(organization),
+                "entries": entries,
+                "enabled_count": sum(entry.enabled for entry in entries),
                 "can_toggle": True,
                 "notice": error or message,
                 "notice_kind": "error" if error else "success",
@@ -104,13 +106,15 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
 
 
 def _describe(changed: dict[str, bool]) -> str:
-    on = [registry().get(key).title for key, state in changed.items() if state]
-    off = [registry().get(key).title for key, state in changed.items() if not state]
+    on = [registry().get(key) for key, state in changed.items() if state]
+    off = [registry().get(key) for key, state in changed.items() if not state]
     parts = []
     if on:
-        parts.append(f"Switched on: {', '.join(on)}.")
+        parts.append(f"Switched on: {', '.join(c.title for c in on)}.")
     if off:
-        parts.append(f"Switched off: {', '.join(off)}. Usage so far this period is still billed.")
+        parts.append(f"Switched off: {', '.join(c.title for c in off)}.")
+        if any(c.meters for c in off):
+            parts.append("Usage so far this period is still billed.")
     return " ".join(parts)
 
 

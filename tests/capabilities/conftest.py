@@ -38,7 +38,8 @@ def force(django_capture_on_commit_callbacks) -> Callable[..., actions.ToggleRes
 
     def run(actor: User, organization: Organization, key: str, *, enabled: bool, reason: str, **options):
         with django_capture_on_commit_callbacks(execute=True):
-            return actions.force_capability(actor, organization, key, enabled=enabled, reason=reason, **options)
+            return actions.force_capability(
+                actor, organization, key, enabled=enabled, reason=reason, **options
+            )
 
     return run
-

@@ -368,7 +368,9 @@ def test_the_history_cannot_be_rewritten_through_the_orm(alice, acme, switch):
     with pytest.raises(PermissionError):
         change.delete()
 
-    assert history(acme, "ocr") == [(False, True, "alice@acme.test", "Scanning supplier invoices", "organization")]
+    assert history(acme, "ocr") == [
+        (False, True, "alice@acme.test", "Scanning supplier invoices", "organization")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -381,10 +383,16 @@ def test_the_history_cannot_be_rewritten_through_the_orm(alice, acme, switch):
 def test_the_database_refuses_to_rewrite_the_history(alice, acme, switch, statement):
     switch(alice, acme, "ocr", enabled=True, reason="Scanning supplier invoices")
 
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(statement)
 
-    assert history(acme, "ocr") == [(False, True, "alice@acme.test", "Scanning supplier invoices", "organization")]
+    assert history(acme, "ocr") == [
+        (False, True, "alice@acme.test", "Scanning supplier invoices", "organization")
+    ]
 
 
 def test_plan_change_names_what_would_switch_too(alice, acme, switch):

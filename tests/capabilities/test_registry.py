@@ -124,7 +124,9 @@ def test_a_dependency_on_an_uninstalled_capability_is_refused():
 
 
 def test_a_dependency_cycle_is_refused():
-    built = registry_of(handmade("archive", "search"), handmade("index", "archive"), handmade("search", "index"))
+    built = registry_of(
+        handmade("archive", "search"), handmade("index", "archive"), handmade("search", "index")
+    )
     with pytest.raises(ImproperlyConfigured, match="'archive' depends on itself"):
         built.validate()
 

@@ -15,7 +15,7 @@ def test_alice_signs_in_and_sees_her_organization(page: Page, sign_in, alice):
 
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Acme Corp")
-    expect(page.get_by_text("You are owner of this organization.")).to_be_visible()
+    expect(page.get_by_text("Switch capabilities on and off for your organization")).to_be_visible()
 
     page.get_by_role("button", name="Sign out").click()
 

@@ -23,7 +23,7 @@ def test_gina_switches_from_acme_to_globex(page: Page, sign_in, gina, acme):
     expect(page.get_by_role("heading", level=1)).to_have_text("Globex")
     expect(page.get_by_role("status")).to_contain_text("You are now working in Globex.")
     expect(page.get_by_label("Switch organization")).to_have_value("globex")
-    expect(page.get_by_text("You are owner of this organization.")).to_be_visible()
+    expect(page.get_by_text("Switch capabilities on and off for your organization")).to_be_visible()
 
     # The choice sticks to her session.
     page.reload()
