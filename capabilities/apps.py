@@ -10,6 +10,7 @@ class CapabilitiesConfig(AppConfig):
     def ready(self) -> None:
         from kombu import Queue
 
+        from capabilities import checks  # noqa: F401  (registers the system checks)
         from capabilities.registry import registry
         from portal.celery import app as celery_app
 

@@ -10,6 +10,7 @@ from capabilities.gate import is_enabled
 from capabilities.middleware import capability_of_route
 from capabilities.registry import registry
 from portal.api.authentication import request_organization
+from portal.api.permissions import NoOrganization, OrganizationSuspended
 
 
 class CapabilityDisabledError(exceptions.PermissionDenied):
@@ -30,7 +31,9 @@ class CapabilityEnabledForRoute(permissions.BasePermission):
             return True
         organization = request_organization(request)
         if organization is None:
-            return True  # authentication / organization checks answer first
+            raise NoOrganization()
+        if not organization.is_active:
+            raise OrganizationSuspended()
         if not is_enabled(organization, key):
             raise CapabilityDisabledError(registry().get(key).title)
         return True
