@@ -279,6 +279,8 @@ def start_job(
     from capabilities.tasks import run_job
 
     capability = registry().get(capability_key)
+    if not organization.is_active:
+        raise ActionError(f"{organization.name} is suspended; no job can start.", "organization_suspended")
     if not is_enabled(organization, capability_key):
         raise CapabilityDisabled(capability.title)
     try:

@@ -15,6 +15,7 @@ from capabilities.gate import enabled_in_database
 from capabilities.jobs import JobContext, JobFailed, job_function
 from capabilities.models import Job
 from capabilities.registry import registry
+from portal.models import Organization
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,15 @@ def _claim(job_id: int) -> Job | None:
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status != Job.Status.QUEUED:
+            return None
+        if not Organization.objects.filter(
+            pk=job.organization_id, status=Organization.Status.ACTIVE
+        ).exists():
+            job.status = Job.Status.REFUSED
+            job.error = "The organization was suspended before this job started."
+            job.error_code = "organization_suspended"
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "error", "error_code", "finished_at"])
             return None
         if not enabled_in_database(job.organization_id, job.capability):
             # Switched off while the job waited: refuse it, bill nothing.

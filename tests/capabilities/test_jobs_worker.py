@@ -61,3 +61,15 @@ def test_jobs_of_one_capability_wait_for_a_worker_of_its_queue(alice, acme):
     assert _status(job) == Job.Status.QUEUED
     with celery_worker(queues="cap.ocr"):
         wait_for(lambda: _status(job) == Job.Status.SUCCEEDED, 60, "the cap.ocr worker to run it")
+
+
+def test_queued_job_of_a_suspended_organization_is_refused(alice, acme, ivan):
+    from portal.actions import suspend_organization
+
+    actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
+    job = actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 1})
+    suspend_organization(ivan, acme, reason="unpaid")
+    with celery_worker(queues="cap.ocr"):
+        wait_for(lambda: _status(job) != Job.Status.QUEUED, 60, "the worker to pick the job up")
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (Job.Status.REFUSED, "organization_suspended")
