@@ -18,3 +18,8 @@ class CapabilitiesConfig(AppConfig):
         # started with -Q for a subset (`celery -A portal worker -Q cap.<key>`).
         installed = registry()
         celery_app.conf.task_queues = [Queue("celery"), *(Queue(c.queue) for c in installed)]
+
+        from capabilities.pricing import RegistryMeterCatalog
+        from metering import catalog
+
+        catalog.register(RegistryMeterCatalog())

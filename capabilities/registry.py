@@ -32,6 +32,12 @@ class Meter:
             raise ImproperlyConfigured(f"Meter {self.key}: only 'sum' aggregation is supported")
 
 
+# Meters every capability has, recorded by the platform itself: calls made with
+# an organization API key to its endpoints, and its jobs' compute time.
+API_CALLS = "api_calls"
+COMPUTE_SECONDS = "compute_seconds"
+
+
 @dataclass(frozen=True)
 class NavEntry:
     label: str
@@ -69,6 +75,9 @@ class CapabilityConfig(AppConfig):
     nav: ClassVar[NavEntry | None] = None
     dependencies: ClassVar[tuple[str, ...]] = ()
     version: ClassVar[str] = "1.0.0"
+    # Prices of the platform meters (per API call, per started second of a job).
+    api_call_price: ClassVar[Decimal] = Decimal("0")
+    compute_second_price: ClassVar[Decimal] = Decimal("0")
 
     @property
     def queue(self) -> str:
@@ -79,11 +88,31 @@ class CapabilityConfig(AppConfig):
         return str(self.verbose_name)
 
     @property
+    def all_meters(self) -> tuple[Meter, ...]:
+        """Declared meters plus the platform's API-call and compute meters."""
+        declared = {meter.key for meter in self.meters}
+        platform = (
+            Meter(API_CALLS, "API call", self.api_call_price, description="Calls made with an API key"),
+            Meter(
+                COMPUTE_SECONDS,
+                "second",
+                self.compute_second_price,
+                description="Job run time, per started second",
+            ),
+        )
+        return self.meters + tuple(meter for meter in platform if meter.key not in declared)
+
+    @property
+    def listed_meters(self) -> tuple[Meter, ...]:
+        """What the catalog shows: declared meters and any priced platform meter."""
+        return tuple(meter for meter in self.all_meters if meter in self.meters or meter.unit_price > 0)
+
+    @property
     def is_paid(self) -> bool:
-        return any(meter.unit_price > 0 for meter in self.meters)
+        return any(meter.unit_price > 0 for meter in self.all_meters)
 
     def meter(self, key: str) -> Meter:
-        for meter in self.meters:
+        for meter in self.all_meters:
             if meter.key == key:
                 return meter
         raise KeyError(f"{self.key} has no meter {key!r}")

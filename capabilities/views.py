@@ -113,7 +113,7 @@ def _describe(changed: dict[str, bool]) -> str:
         parts.append(f"Switched on: {', '.join(c.title for c in on)}.")
     if off:
         parts.append(f"Switched off: {', '.join(c.title for c in off)}.")
-        if any(c.meters for c in off):
+        if any(c.is_paid for c in off):
             parts.append("Usage so far this period is still billed.")
     return " ".join(parts)
 

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "portal",
+    "metering",
     "capabilities",
     # Capability apps: each one is a Django app whose AppConfig subclasses
     # capabilities.registry.CapabilityConfig (added by later issues).

@@ -161,6 +161,8 @@ REGISTRY: dict[str, Entry] = {
         data=lambda w: {"reason": "outsider", "include_related": "on", "organization": w.acme.slug},
     ),
     "summaries:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["Summaries home", "Globex"]),
+    # --- jobs ----------------------------------------------------------------
+    # --- metering: usage pages, finance, usage API ---------------------------
     "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
     "manage:capability_force": Platform(
         methods=("POST",),

@@ -20,7 +20,7 @@ class CapabilitySerializer(serializers.Serializer):
     category = serializers.CharField(source="capability.category")
     version = serializers.CharField(source="capability.version")
     dependencies = serializers.SerializerMethodField()
-    meters = MeterSerializer(source="capability.meters", many=True)
+    meters = MeterSerializer(source="capability.all_meters", many=True)
     enabled = serializers.BooleanField()
     locked = serializers.BooleanField()
     locked_reason = serializers.CharField()

@@ -64,7 +64,22 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
                 "aggregation": "sum",
                 "unit_price": "0.010000",
                 "currency": "usd",
-            }
+            },
+            # Platform meters every capability has; free unless the capability prices them.
+            {
+                "key": "api_calls",
+                "unit": "API call",
+                "aggregation": "sum",
+                "unit_price": "0.000000",
+                "currency": "usd",
+            },
+            {
+                "key": "compute_seconds",
+                "unit": "second",
+                "aggregation": "sum",
+                "unit_price": "0.000000",
+                "currency": "usd",
+            },
         ],
         "enabled": False,
         "locked": False,
@@ -73,7 +88,7 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
     assert catalog["summaries"]["dependencies"] == ["ocr"]
     assert catalog["summaries"]["meters"][0]["unit_price"] == "0.050000"
     assert catalog["glossary"]["enabled"] is True
-    assert catalog["glossary"]["meters"] == []
+    assert [meter["key"] for meter in catalog["glossary"]["meters"]] == ["api_calls", "compute_seconds"]
 
 
 def test_an_api_key_lists_the_catalog_of_its_organization(ivan, acme, acme_key, force):

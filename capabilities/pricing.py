@@ -1,0 +1,23 @@
+"""The meter catalog metering reads: every installed capability's meters with
+their default prices from the registry (billing's price book overrides it)."""
+
+from __future__ import annotations
+
+from capabilities.registry import registry
+from metering.catalog import MeterInfo
+
+
+class RegistryMeterCatalog:
+    def meters(self) -> list[MeterInfo]:
+        return [
+            MeterInfo(
+                capability=capability.key,
+                capability_title=capability.title,
+                meter=meter.key,
+                unit=meter.unit,
+                unit_price=meter.unit_price,
+                currency=meter.currency,
+            )
+            for capability in registry()
+            for meter in capability.all_meters
+        ]

@@ -1,0 +1,8 @@
+"""App configuration of metering."""
+
+from django.apps import AppConfig
+
+
+class MeteringConfig(AppConfig):
+    name = "metering"
+    verbose_name = "Usage metering"

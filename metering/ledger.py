@@ -1,0 +1,208 @@
+"""Writing to the usage ledger. Two paths, one rule: an event whose idempotency
+key is already in the ledger is ignored, and the hourly rollups grow by exactly
+the events that were inserted, in the same transaction.
+
+- `append(records)`: a handful of events inside the caller's transaction (the
+  job runner commits a job's result, its usage and the rollups together).
+- `ingest(records)`: high-volume batches (API-call flushes, imports, synthetic
+  data). On PostgreSQL the rows go through COPY into a staging table and one
+  statement inserts them and increments the rollups.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+
+from metering.models import EventKind
+
+EVENT_COLUMNS = (
+    "organization_id",
+    "capability",
+    "meter",
+    "quantity",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "idempotency_key",
+    "job_id",
+    "reason",
+    "created_by_id",
+    "properties",
+)
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    organization_id: int
+    capability: str
+    meter: str
+    quantity: int
+    occurred_at: datetime
+    idempotency_key: str
+    kind: str = EventKind.UNITS
+    job_id: int | None = None
+    reason: str = ""
+    created_by_id: int | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.quantity, int) or isinstance(self.quantity, bool):
+            raise TypeError("Usage quantities are whole numbers")
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must be timezone-aware")
+
+    @property
+    def hour(self) -> datetime:
+        return self.occurred_at.replace(minute=0, second=0, microsecond=0)
+
+
+def _require_transaction() -> None:
+    if not connection.in_atomic_block:
+        raise RuntimeError("Ledger writes must run inside the caller's transaction")
+
+
+def append(records: Sequence[UsageRecord]) -> list[UsageRecord]:
+    """Insert `records` (skipping known idempotency keys) and increment the
+    rollups by what was inserted. Returns the records that were new."""
+    _require_transaction()
+    inserted: list[UsageRecord] = []
+    for start in range(0, len(records), CHUNK):
+        inserted.extend(_insert_chunk(records[start : start + CHUNK]))
+    _increment_rollups(inserted)
+    return inserted
+
+
+def _insert_chunk(records: Sequence[UsageRecord]) -> list[UsageRecord]:
+    if not records:
+        return []
+    vendor = connection.vendor
+    json_placeholder = "%s::jsonb" if vendor == "postgresql" else "%s"
+    row = "(" + ", ".join(["%s"] * (len(EVENT_COLUMNS) - 1) + [json_placeholder]) + ")"
+    now = _now()
+    params: list[Any] = []
+    for record in records:
+        params.extend(
+            [
+                record.organization_id,
+                record.capability,
+                record.meter,
+                record.quantity,
+                str(record.kind),
+                record.occurred_at,
+                now,
+                record.idempotency_key,
+                record.job_id,
+                record.reason,
+                record.created_by_id,
+                json.dumps(record.properties),
+            ]
+        )
+    sql = (
+        f"INSERT INTO metering_usageevent ({', '.join(EVENT_COLUMNS)}) VALUES "
+        + ", ".join([row] * len(records))
+        + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        new_keys = {key for (key,) in cursor.fetchall()}
+    return [record for record in records if record.idempotency_key in new_keys]
+
+
+def _increment_rollups(records: Iterable[UsageRecord]) -> None:
+    totals: dict[tuple[int, str, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    for record in records:
+        total = totals[(record.organization_id, record.capability, record.meter, record.hour)]
+        total[0] += record.quantity
+        total[1] += 1
+    if not totals:
+        return
+    # A fixed order: concurrent transactions lock rollup rows in the same order.
+    rows = sorted(totals.items())
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        params: list[Any] = []
+        for (org_id, capability, meter, hour), (quantity, events) in chunk:
+            params.extend([org_id, capability, meter, hour, quantity, events])
+        sql = (
+            "INSERT INTO metering_usagerollup"
+            " (organization_id, capability, meter, hour, quantity, events) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            + " ON CONFLICT (organization_id, capability, meter, hour) DO UPDATE SET"
+            " quantity = metering_usagerollup.quantity + excluded.quantity,"
+            " events = metering_usagerollup.events + excluded.events"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def ingest(records: Iterable[UsageRecord]) -> int:
+    """Record a large batch in its own transaction; returns how many were new."""
+    if connection.vendor != "postgresql":
+        batch = list(records)
+        with transaction.atomic():
+            return len(append(batch))
+    staging = f"usage_staging_{uuid.uuid4().hex[:12]}"
+    now = _now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {staging} (LIKE metering_usageevent INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        columns = ", ".join(EVENT_COLUMNS)
+        with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for record in records:
+                copy.write_row(
+                    (
+                        record.organization_id,
+                        record.capability,
+                        record.meter,
+                        record.quantity,
+                        str(record.kind),
+                        record.occurred_at,
+                        now,
+                        record.idempotency_key,
+                        record.job_id,
+                        record.reason,
+                        record.created_by_id,
+                        json.dumps(record.properties),
+                    )
+                )
+        cursor.execute(
+            f"""
+            WITH inserted AS (
+                INSERT INTO metering_usageevent ({columns})
+                SELECT DISTINCT ON (idempotency_key) {columns} FROM {staging}
+                ON CONFLICT (idempotency_key) DO NOTHING
+                RETURNING organization_id, capability, meter,
+                          date_trunc('hour', occurred_at) AS hour, quantity
+            ), totals AS (
+                SELECT organization_id, capability, meter, hour, sum(quantity) AS quantity, count(*) AS events
+                FROM inserted GROUP BY organization_id, capability, meter, hour
+                ORDER BY organization_id, capability, meter, hour
+            ), rolled AS (
+                INSERT INTO metering_usagerollup (organization_id, capability, meter, hour, quantity, events)
+                SELECT organization_id, capability, meter, hour, quantity, events FROM totals
+                ON CONFLICT (organization_id, capability, meter, hour) DO UPDATE SET
+                    quantity = metering_usagerollup.quantity + excluded.quantity,
+                    events = metering_usagerollup.events + excluded.events
+                RETURNING 1
+            )
+            SELECT coalesce(sum(events), 0) FROM totals
+            """
+        )
+        (count,) = cursor.fetchone()
+    return int(count)
+
+
+def _now() -> datetime:
+    from django.utils import timezone
+
+    return timezone.now()

@@ -1,0 +1,92 @@
+"""The usage ledger and its hourly rollups.
+
+`UsageEvent` is append-only: a correction is a new event, never an edit. Each
+event has an idempotency key, unique in the ledger, so a retried or duplicated
+delivery can never count twice. `UsageRollup` is what dashboards read: per
+organization, capability, meter and hour, incremented in the same transaction
+as the events it sums.
+
+Jobs are referred to by id only: metering sits below the capability framework.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from portal.models import Organization, User
+
+
+class EventKind(models.TextChoices):
+    UNITS = "units", "Units of work"
+    API_CALLS = "api_calls", "API calls"
+    COMPUTE = "compute", "Compute time"
+    CORRECTION = "correction", "Correction"
+
+
+class UsageEventQuerySet(models.QuerySet["UsageEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("The usage ledger is append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The usage ledger is append-only")
+
+
+class UsageEvent(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    capability = models.CharField(max_length=64)
+    meter = models.CharField(max_length=64)
+    quantity = models.BigIntegerField()  # whole units; negative only for corrections
+    kind = models.CharField(max_length=16, choices=EventKind.choices, default=EventKind.UNITS)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    job_id = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    properties = models.JSONField(default=dict, blank=True)
+
+    objects = UsageEventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "occurred_at"]),
+            models.Index(fields=["occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.occurred_at:%Y-%m-%d %H:%M}"
+        return f"{self.organization_id} {self.capability}.{self.meter} {self.quantity:+d} @ {when}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("The usage ledger is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The usage ledger is append-only")
+
+
+class UsageRollup(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    capability = models.CharField(max_length=64)
+    meter = models.CharField(max_length=64)
+    hour = models.DateTimeField()  # start of the UTC hour
+    quantity = models.BigIntegerField(default=0)
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "capability", "meter", "hour"], name="one_rollup_per_hour"
+            )
+        ]
+        indexes = [models.Index(fields=["hour"]), models.Index(fields=["organization", "hour"])]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.organization_id} {self.capability}.{self.meter} {self.hour:%Y-%m-%d %H}h: {self.quantity}"
+        )
