@@ -302,3 +302,30 @@ def start_job(
 
         transaction.on_commit(enqueue)
     return job
+
+
+def cancel_job(actor: User, job: Job, *, origin: Origin | None = None) -> Job:
+    """Cancel a job that has not started. A running job cannot be cancelled:
+    it was accepted and finishes."""
+    with transaction.atomic(durable=True):
+        cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+            status=Job.Status.CANCELLED,
+            finished_at=timezone.now(),
+            error=f"Cancelled by {actor.email} before it started.",
+            error_code="cancelled",
+        )
+        if not cancelled:
+            current = Job.objects.get(pk=job.pk)
+            raise ActionError(
+                f"Only queued jobs can be cancelled; this one is {current.get_status_display().lower()}.",
+                "not_queued",
+            )
+        record_audit(
+            actor,
+            "job.cancelled",
+            organization=job.organization,
+            target=job,
+            origin=origin,
+            details={"capability": job.capability, "kind": job.kind},
+        )
+    return Job.objects.get(pk=job.pk)

@@ -6,13 +6,17 @@ from importlib.util import find_spec
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from capabilities import views
+from capabilities import job_views, views
 from capabilities.registry import registry
 
 urlpatterns = [
     path("", views.catalog, name="home"),
     path("capabilities/<slug:key>/", views.capability_detail, name="capability"),
     path("capabilities/<slug:key>/toggle/", views.toggle, name="capability_toggle"),
+    path("capabilities/<slug:key>/jobs/", job_views.start_job, name="job_start"),
+    path("jobs/", job_views.job_list, name="jobs"),
+    path("jobs/<int:job_id>/", job_views.job_detail, name="job"),
+    path("jobs/<int:job_id>/cancel/", job_views.cancel_job, name="job_cancel"),
 ]
 
 manage_urlpatterns = [

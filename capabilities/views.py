@@ -9,13 +9,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from capabilities import actions, queries
-from capabilities.forms import ForceForm, ToggleForm
+from capabilities.forms import ForceForm, StartJobForm, ToggleForm
+from capabilities.models import Job
 from capabilities.registry import registry
 from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, origin_of, platform_required
 from portal.actions import ActionError
-from portal.models import MANAGING_ROLES, Organization
+from portal.models import MANAGING_ROLES, Organization, Role
 
 MANAGERS = tuple(MANAGING_ROLES)
+# Billing users read usage and invoices; they don't run jobs.
+JOB_STARTERS = (Role.OWNER, Role.ADMIN, Role.MEMBER)
 
 
 def _installed(key: str) -> None:
@@ -48,6 +51,10 @@ def capability_detail(request: OrgRequest, key: str) -> HttpResponse:
             "history": queries.history(request.organization, key)[:100],
             "dependents": [registry().get(other) for other in registry().dependents(key)],
             "can_toggle": request.membership.can_manage,
+            "job_form": StartJobForm(kinds=list(registry().get(key).job_kinds))
+            if registry().get(key).job_kinds and request.membership.role in JOB_STARTERS
+            else None,
+            "recent_jobs": Job.objects.filter(organization=request.organization, capability=key)[:5],
         },
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,7 +22,7 @@ def record_correction(
     meter: str,
     quantity: int,
     reason: str,
-    occurred_at: timezone.datetime | None = None,
+    occurred_at: datetime | None = None,
     origin: Origin | None = None,
 ) -> UsageEvent:
     """Add a correction (positive or negative) as a new, audited ledger event."""

@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.CurrentOrganizationMiddleware",
     "capabilities.middleware.CapabilityGateMiddleware",
+    "metering.middleware.ApiCallMeteringMiddleware",
     # Axes goes last so it sees the outcome of every login attempt.
     "axes.middleware.AxesMiddleware",
 ]
@@ -176,6 +177,10 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "portal.tasks.record_heartbeat",
         "schedule": 30.0,
+    },
+    "flush-api-calls": {
+        "task": "metering.flush_api_calls",
+        "schedule": 60.0,
     },
     "expire-invitations": {
         "task": "portal.tasks.expire_invitations",

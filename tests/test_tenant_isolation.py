@@ -28,8 +28,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
-from capabilities.actions import set_capability_enabled
-from capabilities.models import FeatureToggle, ToggleChange
+from capabilities.actions import set_capability_enabled, start_job
+from capabilities.models import FeatureToggle, Job, ToggleChange
 from portal import actions
 from portal.middleware import SESSION_KEY
 from portal.models import (
@@ -63,6 +63,8 @@ class World:
     globex_invitation: Invitation
     globex_api_key: OrganizationAPIKey
     globex_api_secret: str
+    acme_job: Job
+    globex_job: Job
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -162,6 +164,23 @@ REGISTRY: dict[str, Entry] = {
     ),
     "summaries:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["Summaries home", "Globex"]),
     # --- jobs ----------------------------------------------------------------
+    "jobs": CurrentOrganization(methods=("GET",), shows=lambda w: [f"#{w.globex_job.pk}"]),
+    "job": AcmeObject(lambda w: {"job_id": w.acme_job.pk}, methods=("GET",)),
+    "job_cancel": AcmeObject(lambda w: {"job_id": w.acme_job.pk}, methods=("POST",)),
+    "job_start": CurrentOrganization(
+        methods=("POST",),
+        kwargs=_ocr,
+        shows=lambda w: [],
+        # A job started from gina's session is globex's, whatever the form says.
+        data=lambda w: {"kind": "recognize", "input": '{"pages": 1}', "organization": w.acme.slug},
+    ),
+    "job-list": CurrentOrganization(
+        methods=("GET", "POST"),
+        shows=lambda w: [f'"id":{w.globex_job.pk}'],
+        data=lambda w: {"capability": "ocr", "kind": "recognize", "input": {"pages": 1}},
+    ),
+    "job-detail": AcmeObject(lambda w: {"job_id": w.acme_job.pk}, methods=("GET",)),
+    "job-cancel": AcmeObject(lambda w: {"job_id": w.acme_job.pk}, methods=("POST",)),
     # --- metering: usage pages, finance, usage API ---------------------------
     "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
     "manage:capability_force": Platform(
@@ -321,6 +340,9 @@ def world(acme, globex, alice, bob, carol, gina) -> World:
     set_capability_enabled(
         gina, globex, "summaries", enabled=True, include_related=True, reason="globex pilot"
     )
+    # Queued jobs (no worker runs here): acme's must stay queued and unseen.
+    acme_job = start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 2, "note": "acme scan"})
+    globex_job = start_job(gina, globex, "ocr", kind="recognize", job_input={"pages": 1})
     return World(
         acme=acme,
         globex=globex,
@@ -334,6 +356,8 @@ def world(acme, globex, alice, bob, carol, gina) -> World:
         globex_invitation=globex_invitation,
         globex_api_key=globex_key,
         globex_api_secret=globex_secret,
+        acme_job=acme_job,
+        globex_job=globex_job,
     )
 
 
@@ -361,6 +385,9 @@ def acme_state(acme: Organization) -> dict[str, Any]:
             .values_list("capability_key", "enabled", "locked")
         ),
         "toggle_changes": ToggleChange.objects.filter(organization=acme).count(),
+        "jobs": list(
+            Job.objects.filter(organization=acme).order_by("pk").values_list("pk", "status", "input")
+        ),
     }
 
 

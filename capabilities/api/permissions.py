@@ -36,4 +36,5 @@ class CapabilityEnabledForRoute(permissions.BasePermission):
             raise OrganizationSuspended()
         if not is_enabled(organization, key):
             raise CapabilityDisabledError(registry().get(key).title)
+        request._request.metered_capability = key  # type: ignore[attr-defined]  # counted by metering
         return True

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from capabilities.models import ToggleChange
+from capabilities.models import Job, ToggleChange
 
 
 class MeterSerializer(serializers.Serializer):
@@ -51,3 +51,42 @@ class ToggleChangeSerializer(serializers.ModelSerializer):
     class Meta:
         model = ToggleChange
         fields = ["at", "from_enabled", "to_enabled", "locked", "actor", "reason", "source"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+    requested_by = serializers.EmailField(source="requested_by.email", default=None, read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "capability",
+            "kind",
+            "status",
+            "progress",
+            "input",
+            "result",
+            "error",
+            "error_code",
+            "requested_by",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+    def get_progress(self, job: Job) -> dict[str, int]:
+        return {"done": job.progress_done, "total": job.progress_total, "percent": job.percent}
+
+
+class JobRequestSerializer(serializers.Serializer):
+    capability = serializers.CharField(max_length=64)
+    kind = serializers.CharField(max_length=64)
+    input = serializers.JSONField(required=False, default=dict)
+
+    def validate_input(self, value: object) -> dict:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("The input must be a JSON object.")
+        return value

@@ -8,4 +8,7 @@ urlpatterns = [
     path("capabilities/", views.CapabilityList.as_view(), name="capability-list"),
     path("capabilities/<slug:key>/toggle", views.CapabilityToggle.as_view(), name="capability-toggle"),
     path("capabilities/<slug:key>/history", views.CapabilityHistory.as_view(), name="capability-history"),
+    path("jobs/", views.JobListCreate.as_view(), name="job-list"),
+    path("jobs/<int:job_id>", views.JobDetail.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/cancel", views.JobCancel.as_view(), name="job-cancel"),
 ]

@@ -3,7 +3,9 @@ capabilities, and their history."""
 
 from __future__ import annotations
 
+import django_filters
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import IsAuthenticated
@@ -12,15 +14,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from capabilities import actions, queries
+from capabilities.api.permissions import CapabilityDisabledError
 from capabilities.api.serializers import (
     CapabilitySerializer,
+    JobRequestSerializer,
+    JobSerializer,
     ToggleChangeSerializer,
     ToggleRequestSerializer,
     ToggleResultSerializer,
 )
+from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
+from capabilities.views import JOB_STARTERS
 from portal.actions import ActionError, Origin
-from portal.api.authentication import request_actor
+from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.permissions import OrganizationMember, organization_of
 
 
@@ -102,6 +109,121 @@ class CapabilityHistory(generics.ListAPIView):
     permission_classes = [IsAuthenticated, OrganizationMember]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):
+            return ToggleChange.objects.none()
         key = self.kwargs["key"]
         _installed(key)
         return queries.history(organization_of(self.request), key)
+
+
+class JobFilter(django_filters.FilterSet):
+    capability = django_filters.CharFilter()
+    status = django_filters.ChoiceFilter(choices=Job.Status.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="lt")
+
+    class Meta:
+        model = Job
+        fields = ["capability", "status", "since", "until"]
+
+
+def _meter_call(request: Request, capability_key: str) -> None:
+    """Count this request as an API call of `capability_key` (see metering)."""
+    request._request.metered_capability = capability_key  # type: ignore[attr-defined]
+
+
+class JobListCreate(generics.ListCreateAPIView):
+    permission_classes = [IsAuthenticated, OrganizationMember]
+    managing_roles_for: set[str] = set()
+    serializer_class = JobSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = JobFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular builds the schema without a caller
+            return Job.objects.none()
+        return Job.objects.filter(organization=organization_of(self.request)).select_related("requested_by")
+
+    @extend_schema(summary="List jobs", description="The organization's jobs, newest first, with filters.")
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Start a job",
+        request=JobRequestSerializer,
+        responses={
+            202: JobSerializer,
+            400: OpenApiResponse(description="Unknown capability or job kind, or invalid input"),
+            403: OpenApiResponse(description="`capability_disabled`, or a billing user"),
+        },
+    )
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        payload = JobRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        key = payload.validated_data["capability"]
+        if key not in registry():
+            raise exceptions.ValidationError({"capability": [f"No capability {key!r} is installed."]})
+        _meter_call(request, key)
+        membership = getattr(request._request, "membership", None)
+        if not isinstance(request.user, ApiKeyClient) and (
+            membership is None or membership.role not in JOB_STARTERS
+        ):
+            raise exceptions.PermissionDenied("Billing users can read usage but not start jobs.")
+        try:
+            job = actions.start_job(
+                request_actor(request) if not isinstance(request.user, ApiKeyClient) else None,
+                organization_of(request),
+                key,
+                kind=payload.validated_data["kind"],
+                job_input=payload.validated_data["input"],
+            )
+        except actions.CapabilityDisabled:
+            raise CapabilityDisabledError(registry().get(key).title) from None
+        except ActionError as refusal:
+            raise exceptions.ValidationError({"kind": [refusal.message]}, code=refusal.code) from None
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _job_of(request: Request, job_id: int) -> Job:
+    job = (
+        Job.objects.select_related("requested_by")
+        .filter(organization=organization_of(request), pk=job_id)
+        .first()
+    )
+    if job is None:
+        raise Http404("No such job")
+    _meter_call(request, job.capability)
+    return job
+
+
+class JobDetail(APIView):
+    permission_classes = [IsAuthenticated, OrganizationMember]
+
+    @extend_schema(summary="A job", responses={200: JobSerializer})
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(JobSerializer(_job_of(request, job_id)).data)
+
+
+class JobCancel(APIView):
+    permission_classes = [IsAuthenticated, OrganizationMember]
+
+    @extend_schema(
+        summary="Cancel a queued job",
+        request=None,
+        responses={
+            200: JobSerializer,
+            409: OpenApiResponse(description="`not_queued`: it started or finished"),
+        },
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        job = _job_of(request, job_id)
+        membership = getattr(request._request, "membership", None)
+        if not isinstance(request.user, ApiKeyClient) and (
+            membership is None or membership.role not in JOB_STARTERS
+        ):
+            raise exceptions.PermissionDenied("Billing users can read usage but not cancel jobs.")
+        try:
+            job = actions.cancel_job(request_actor(request), job)
+        except ActionError as refusal:
+            raise Conflict(refusal.message, code=refusal.code) from None
+        return Response(JobSerializer(job).data)

@@ -1,0 +1,84 @@
+"""Jobs pages: start a job from a capability's page, the jobs list with
+filters, and a job's page with a live progress bar (htmx polling)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from django_tables2 import RequestConfig
+
+from capabilities import actions
+from capabilities.filtersets import JobFilter
+from capabilities.forms import StartJobForm
+from capabilities.models import Job
+from capabilities.registry import registry
+from capabilities.tables import JobTable
+from capabilities.views import JOB_STARTERS, _installed
+from metering.models import UsageEvent
+from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
+from portal.actions import ActionError
+
+
+@org_role_required(*JOB_STARTERS)
+@require_POST
+def start_job(request: OrgRequest, key: str) -> HttpResponse:
+    _installed(key)
+    capability = registry().get(key)
+    form = StartJobForm(request.POST, kinds=list(capability.job_kinds))
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(str(error) for error in errors))
+        return redirect("capability", key=key)
+    try:
+        job = actions.start_job(
+            request.user,
+            request.organization,
+            key,
+            kind=form.cleaned_data["kind"],
+            job_input=form.cleaned_data["input"],
+        )
+    except ActionError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("capability", key=key)
+    messages.success(request, f"Job #{job.pk} is queued.")
+    return redirect("job", job_id=job.pk)
+
+
+@org_role_required()
+def job_list(request: OrgRequest) -> HttpResponse:
+    jobs = Job.objects.filter(organization=request.organization).select_related("requested_by")
+    filterset = JobFilter(request.GET or None, queryset=jobs)
+    table = JobTable(filterset.qs)
+    RequestConfig(request, paginate={"per_page": 25}).configure(table)
+    template = "capabilities/jobs.html#job-table" if request.htmx else "capabilities/jobs.html"
+    return render(request, template, {"filter": filterset, "table": table, "has_jobs": jobs.exists()})
+
+
+@org_role_required()
+def job_detail(request: OrgRequest, job_id: int) -> HttpResponse:
+    job = get_for_org(request, Job.objects.select_related("requested_by"), pk=job_id)
+    usage = UsageEvent.objects.filter(organization=request.organization, job_id=job.pk).order_by("meter")
+    context = {
+        "job": job,
+        "usage": usage,
+        "capability": registry().get(job.capability) if job.capability in registry() else None,
+        "can_cancel": job.status == Job.Status.QUEUED and request.membership.role in JOB_STARTERS,
+    }
+    if request.htmx:
+        return render(request, "capabilities/job.html#job-status", context)
+    return render(request, "capabilities/job.html", context)
+
+
+@org_role_required(*JOB_STARTERS)
+@require_POST
+def cancel_job(request: OrgRequest, job_id: int) -> HttpResponse:
+    job = get_for_org(request, Job.objects.all(), pk=job_id)
+    try:
+        actions.cancel_job(request.user, job, origin=origin_of(request))
+    except ActionError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, f"Job #{job.pk} is cancelled; nothing was billed.")
+    return redirect("job", job_id=job.pk)

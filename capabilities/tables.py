@@ -1,0 +1,43 @@
+"""Tables of the jobs pages (django-tables2)."""
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+
+from capabilities.models import Job
+from capabilities.registry import registry
+
+
+class JobTable(tables.Table):
+    id = tables.Column(verbose_name="Job", linkify=lambda record: reverse("job", args=[record.pk]))
+    capability = tables.Column()
+    kind = tables.Column()
+    status = tables.Column()
+    progress = tables.Column(empty_values=(), orderable=False)
+    queued_at = tables.DateTimeColumn(
+        verbose_name="Queued", format="Y-m-d H:i:s", attrs={"td": {"class": "nowrap"}}
+    )
+    requested_by = tables.Column(accessor="requested_by__email", verbose_name="By", default="API")
+
+    class Meta:
+        model = Job
+        fields = ["id", "capability", "kind", "status", "progress", "queued_at", "requested_by"]
+        attrs = {"class": "table"}
+        empty_text = "No job matches these filters."
+
+    def render_id(self, value: int) -> str:
+        return f"#{value}"
+
+    def render_capability(self, value: str) -> str:
+        return registry().get(value).title if value in registry() else value
+
+    def render_status(self, value: str, record: Job) -> str:
+        return format_html('<span class="badge badge-job-{}">{}</span>', record.status, value)
+
+    def render_progress(self, record: Job) -> str:
+        return format_html(
+            '<progress max="100" value="{}" aria-label="Progress of job {}">{}%</progress>',
+            record.percent,
+            record.pk,
+            record.percent,
+        )
