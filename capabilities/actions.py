@@ -5,6 +5,7 @@ commit announces the change to every process and to billing."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -287,6 +288,7 @@ def start_job(
         job_function(capability_key, kind)
     except LookupError as missing:
         raise ActionError(str(missing), "unknown_job_kind") from None
+    task_id = str(uuid.uuid4())  # known before the message exists: one write, one commit
     with transaction.atomic(durable=True):
         job = Job.objects.create(
             organization=organization,
@@ -294,13 +296,11 @@ def start_job(
             kind=kind,
             input=job_input or {},
             requested_by=actor,
+            celery_task_id=task_id,
         )
-
-        def enqueue() -> None:
-            message = run_job.apply_async(args=[job.pk], queue=capability.queue)
-            Job.objects.filter(pk=job.pk).update(celery_task_id=message.id)
-
-        transaction.on_commit(enqueue)
+        transaction.on_commit(
+            lambda: run_job.apply_async(args=[job.pk], queue=capability.queue, task_id=task_id)
+        )
     return job
 
 

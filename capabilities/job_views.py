@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
@@ -52,8 +53,10 @@ def job_list(request: OrgRequest) -> HttpResponse:
     filterset = JobFilter(request.GET or None, queryset=jobs)
     table = JobTable(filterset.qs)
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
-    template = "capabilities/jobs.html#job-table" if request.htmx else "capabilities/jobs.html"
-    return render(request, template, {"filter": filterset, "table": table, "has_jobs": jobs.exists()})
+    template = "capabilities/jobs.html#job-table" if _wants_partial(request) else "capabilities/jobs.html"
+    response = render(request, template, {"filter": filterset, "table": table, "has_jobs": jobs.exists()})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @org_role_required()
@@ -66,9 +69,17 @@ def job_detail(request: OrgRequest, job_id: int) -> HttpResponse:
         "capability": registry().get(job.capability) if job.capability in registry() else None,
         "can_cancel": job.status == Job.Status.QUEUED and request.membership.role in JOB_STARTERS,
     }
-    if request.htmx:
-        return render(request, "capabilities/job.html#job-status", context)
-    return render(request, "capabilities/job.html", context)
+    template = "capabilities/job.html#job-status" if _wants_partial(request) else "capabilities/job.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _wants_partial(request: OrgRequest) -> bool:
+    """An htmx request swaps a fragment in; htmx restoring a page of its history
+    (a cache miss after Back) needs the whole page, like the browser's cache
+    (hence `Vary: HX-Request`: the same URL answers both)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @org_role_required(*JOB_STARTERS)

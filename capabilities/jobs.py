@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
 from django.utils.module_loading import import_string
 
 from capabilities.models import Job
@@ -29,7 +30,13 @@ class JobContext:
 
     def progress(self, done: int, total: int) -> None:
         """Report progress; the job page's bar follows it."""
-        Job.objects.filter(pk=self.job.pk).update(progress_done=max(0, done), progress_total=max(0, total))
+        from capabilities.tasks import relax_durability
+
+        with transaction.atomic():
+            relax_durability()  # progress is redrawn by the next call if lost
+            Job.objects.filter(pk=self.job.pk).update(
+                progress_done=max(0, done), progress_total=max(0, total)
+            )
 
     def meter(self, meter_key: str, quantity: int) -> None:
         """Count `quantity` units of the capability's meter `meter_key`. Units are

@@ -144,7 +144,15 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    # A message taken by a worker that dies unacknowledged (acks_late) is handed
+    # out again after this many seconds; workers sweep for such messages often
+    # enough that a short timeout is honoured.
+    _visibility = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "visibility_timeout": _visibility,
+        "unacked_restore_interval": min(10, max(1, _visibility // 3)),
+        "unacked_restore_throttle": 1 if _visibility < 600 else 10,
+    }
 else:
     # The quickstart's processes share a file cache and a file-system broker, so
     # nothing has to be installed or started besides `make run`.

@@ -29,9 +29,15 @@ def worker_environment() -> dict[str, str]:
 
 @contextmanager
 def celery_worker(
-    queues: str = "celery", *, pool: str = "solo", timeout: float = 60
+    queues: str = "celery",
+    *,
+    pool: str = "solo",
+    concurrency: int = 1,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
-    """Start `celery worker` for `queues`, wait until it is ready, stop it after."""
+    """Start `celery worker` for `queues`, wait until it is ready, stop it after
+    (if it is still alive: a test may have killed it)."""
     assert settings.CELERY_BROKER_URL.startswith("redis://"), "worker tests run on Redis"
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
     log = tempfile.NamedTemporaryFile("w+", prefix="celery-worker-", suffix=".log", delete=False)  # noqa: SIM115
@@ -45,6 +51,8 @@ def celery_worker(
             "worker",
             "--pool",
             pool,
+            "--concurrency",
+            str(concurrency),
             "--queues",
             queues,
             "--hostname",
@@ -55,7 +63,7 @@ def celery_worker(
             "--without-gossip",
         ],
         cwd=ROOT,
-        env=worker_environment(),
+        env={**worker_environment(), **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
@@ -64,7 +72,8 @@ def celery_worker(
         wait_for(lambda: "ready." in Path(log.name).read_text(), timeout, "the worker to start")
         yield process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -4,7 +4,6 @@ capabilities, and their history."""
 from __future__ import annotations
 
 import django_filters
-from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
@@ -38,7 +37,7 @@ class Conflict(exceptions.APIException):
 
 def _installed(key: str) -> None:
     if key not in registry():
-        raise Http404("No such capability")
+        raise exceptions.NotFound("No such capability")
 
 
 @extend_schema(
@@ -191,7 +190,7 @@ def _job_of(request: Request, job_id: int) -> Job:
         .first()
     )
     if job is None:
-        raise Http404("No such job")
+        raise exceptions.NotFound("No such job")
     _meter_call(request, job.capability)
     return job
 

@@ -13,4 +13,8 @@ class OcrConfig(CapabilityConfig):
     summary = "Turns scanned pages into text."
     category = "Documents"
     meters = (Meter("pages", "page", Decimal("0.010")),)
-    job_kinds = {"recognize": "tests.capability_apps.ocr.jobs.recognize"}
+    job_kinds = {
+        "recognize": "tests.capability_apps.ocr.jobs.recognize",
+        "noop": "tests.capability_apps.ocr.jobs.noop",
+        "explode": "tests.capability_apps.ocr.jobs.explode",
+    }

@@ -20,3 +20,16 @@ def recognize(ctx: JobContext) -> dict:
         raise JobFailed("The scan was unreadable.")
     ctx.meter("pages", pages)
     return {"pages": pages, "text": "recognised"}
+
+
+def noop(ctx: JobContext) -> dict:
+    """The smallest metered job: counts one page. Used by the job-overhead
+    benchmark and tests of the runner."""
+    ctx.meter("pages", 1)
+    return {}
+
+
+def explode(ctx: JobContext) -> dict:
+    """Meters, then crashes: nothing it metered may be recorded."""
+    ctx.meter("pages", 7)
+    raise RuntimeError("disk on fire")

@@ -1,0 +1,77 @@
+"""Throughput of a no-op metered job through the whole path (toggle check, Job
+row, enqueue on cap.<key>, claim re-reading the toggle, usage events and rollup
+in the result's transaction) against a bare no-op Celery task on the same
+broker and the same worker, side by side in alternating runs.
+Target: at least half the bare task's throughput."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+JOBS = 600
+RUNS = 3
+
+
+def _wait(condition, what: str, timeout: float = 300) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def run() -> dict[str, Any]:
+    import redis
+    from django.conf import settings
+
+    from bench.fixtures import bench_organization
+    from bench.harness import median, write_result
+    from capabilities import actions, is_enabled
+    from capabilities.models import Job
+    from tests.capability_apps.ocr.tasks import bare_noop
+    from tests.workers import celery_worker
+
+    organization, owner = bench_organization()
+    if not is_enabled(organization, "ocr"):
+        actions.set_capability_enabled(owner, organization, "ocr", enabled=True, reason="benchmark")
+    counter = redis.Redis.from_url(settings.REDIS_URL)
+
+    ours: list[float] = []
+    bare: list[float] = []
+    # Production settings: pooled database connections in the worker.
+    with celery_worker(queues="celery,cap.ocr", pool="prefork", concurrency=2, env={"DATABASE_POOL": "true"}):
+        for _ in range(RUNS):
+            key = f"bench:bare:{uuid.uuid4().hex}"
+            start = time.perf_counter()
+            for _ in range(JOBS):
+                bare_noop.apply_async(args=[key], queue="celery")
+            _wait(lambda: int(counter.get(key) or 0) >= JOBS, "the bare tasks")  # noqa: B023
+            bare.append(JOBS / (time.perf_counter() - start))
+            counter.delete(key)
+
+            start = time.perf_counter()
+            ids = [actions.start_job(owner, organization, "ocr", kind="noop").pk for _ in range(JOBS)]
+            _wait(
+                lambda: Job.objects.filter(pk__in=ids, status=Job.Status.SUCCEEDED).count() >= JOBS,  # noqa: B023
+                "the metered jobs",
+            )
+            ours.append(JOBS / (time.perf_counter() - start))
+
+    return write_result(
+        "job_overhead",
+        metric="no-op jobs completed per second, enqueue to done",
+        unit="jobs/s",
+        ours=median(ours),
+        baseline=median(bare),
+        baseline_name="bare no-op Celery task (one Redis INCR) on the same broker and worker",
+        higher_is_better=True,
+        target="ratio >= 0.5",
+        runs=RUNS,
+        jobs_per_run=JOBS,
+        worker="celery prefork, concurrency 2, queues celery + cap.ocr",
+        ours_runs=[round(value, 1) for value in ours],
+        baseline_runs=[round(value, 1) for value in bare],
+        meets_target=median(ours) / median(bare) >= 0.5,
+    )
