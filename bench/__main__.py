@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-BENCHMARKS = ["toggle_check", "toggle_propagation"]
+BENCHMARKS = ["toggle_check", "toggle_propagation", "ledger_ingest", "finance_dashboard", "job_overhead"]
 
 
 def main(names: list[str]) -> None:

@@ -95,7 +95,8 @@ def _flush_hash(key: str) -> int:
                 kind=EventKind.API_CALLS,
             )
         )
-    if records:
-        ledger.ingest(records)
+    inserted = ledger.ingest(records) if records else 0
     client.delete(key)
-    return sum(record.quantity for record in records)
+    # A flush hash goes to the ledger in one transaction: all of it is new, or
+    # none (a leftover whose ledger write committed before a crash).
+    return sum(record.quantity for record in records) if inserted else 0

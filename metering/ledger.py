@@ -16,7 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -62,7 +62,9 @@ class UsageRecord:
 
     @property
     def hour(self) -> datetime:
-        return self.occurred_at.replace(minute=0, second=0, microsecond=0)
+        """Start of the UTC hour: truncating in the event's own zone would give
+        the half-hour of a UTC+05:30 timestamp."""
+        return self.occurred_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _require_transaction() -> None:
@@ -71,19 +73,28 @@ def _require_transaction() -> None:
 
 
 def append(records: Sequence[UsageRecord]) -> list[UsageRecord]:
-    """Insert `records` (skipping known idempotency keys) and increment the
-    rollups by what was inserted. Returns the records that were new."""
+    """Insert `records` (skipping known idempotency keys; of a key repeated in
+    `records`, the first) and increment the rollups by what was inserted.
+    Returns the records that were new, in the order given."""
     _require_transaction()
-    inserted: list[UsageRecord] = []
-    for start in range(0, len(records), CHUNK):
-        inserted.extend(_insert_chunk(records[start : start + CHUNK]))
+    first: dict[str, UsageRecord] = {}
+    for record in records:
+        first.setdefault(record.idempotency_key, record)
+    # Keys in one fixed order (ingest's too): two transactions writing the same
+    # keys wait for each other instead of deadlocking.
+    ordered = sorted(first.values(), key=lambda record: record.idempotency_key)
+    new_keys: set[str] = set()
+    for start in range(0, len(ordered), CHUNK):
+        new_keys |= _insert_chunk(ordered[start : start + CHUNK])
+    inserted = [record for record in first.values() if record.idempotency_key in new_keys]
     _increment_rollups(inserted)
     return inserted
 
 
-def _insert_chunk(records: Sequence[UsageRecord]) -> list[UsageRecord]:
+def _insert_chunk(records: Sequence[UsageRecord]) -> set[str]:
+    """Insert rows with distinct keys; returns the keys that were new."""
     if not records:
-        return []
+        return set()
     vendor = connection.vendor
     json_placeholder = "%s::jsonb" if vendor == "postgresql" else "%s"
     row = "(" + ", ".join(["%s"] * (len(EVENT_COLUMNS) - 1) + [json_placeholder]) + ")"
@@ -113,8 +124,7 @@ def _insert_chunk(records: Sequence[UsageRecord]) -> list[UsageRecord]:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        new_keys = {key for (key,) in cursor.fetchall()}
-    return [record for record in records if record.idempotency_key in new_keys]
+        return {key for (key,) in cursor.fetchall()}
 
 
 def _increment_rollups(records: Iterable[UsageRecord]) -> None:
@@ -145,20 +155,28 @@ def _increment_rollups(records: Iterable[UsageRecord]) -> None:
 
 
 def ingest(records: Iterable[UsageRecord]) -> int:
-    """Record a large batch in its own transaction; returns how many were new."""
+    """Record a large batch in its own transaction; returns how many were new.
+    Of a key repeated in the batch, the first is the one recorded."""
     if connection.vendor != "postgresql":
         batch = list(records)
         with transaction.atomic():
             return len(append(batch))
     staging = f"usage_staging_{uuid.uuid4().hex[:12]}"
+    columns = ", ".join(EVENT_COLUMNS)
     now = _now()
+    seen: set[str] = set()
     with transaction.atomic(), connection.cursor() as cursor:
+        # The event columns only: no id (an identity column, which LIKE would
+        # copy as a bare NOT NULL), no indexes, no constraints, no WAL (temporary).
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {staging} (LIKE metering_usageevent INCLUDING DEFAULTS) ON COMMIT DROP"
+            f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS"
+            f" SELECT {columns} FROM metering_usageevent WITH NO DATA"
         )
-        columns = ", ".join(EVENT_COLUMNS)
         with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
             for record in records:
+                if record.idempotency_key in seen:
+                    continue
+                seen.add(record.idempotency_key)
                 copy.write_row(
                     (
                         record.organization_id,
@@ -175,18 +193,22 @@ def ingest(records: Iterable[UsageRecord]) -> int:
                         json.dumps(record.properties),
                     )
                 )
+        if not seen:
+            return 0
+        # Keys and rollups in the same fixed order as `append` (byte order, as
+        # Python sorts): concurrent writers wait for each other, never deadlock.
         cursor.execute(
             f"""
             WITH inserted AS (
                 INSERT INTO metering_usageevent ({columns})
-                SELECT DISTINCT ON (idempotency_key) {columns} FROM {staging}
+                SELECT {columns} FROM {staging} ORDER BY idempotency_key COLLATE "C"
                 ON CONFLICT (idempotency_key) DO NOTHING
                 RETURNING organization_id, capability, meter,
-                          date_trunc('hour', occurred_at) AS hour, quantity
+                          date_trunc('hour', occurred_at, 'UTC') AS hour, quantity
             ), totals AS (
                 SELECT organization_id, capability, meter, hour, sum(quantity) AS quantity, count(*) AS events
                 FROM inserted GROUP BY organization_id, capability, meter, hour
-                ORDER BY organization_id, capability, meter, hour
+                ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", hour
             ), rolled AS (
                 INSERT INTO metering_usagerollup (organization_id, capability, meter, hour, quantity, events)
                 SELECT organization_id, capability, meter, hour, quantity, events FROM totals

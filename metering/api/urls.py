@@ -1,5 +1,10 @@
 """Routes of the usage API, mounted under /api/v1/."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from metering.api import views
+
+urlpatterns = [
+    path("usage/", views.UsageReport.as_view(), name="usage-report"),
+    path("usage/events/", views.UsageEventList.as_view(), name="usage-events"),
+]
