@@ -14,6 +14,7 @@ Without Redis (the quickstart) each call goes straight to the ledger.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from functools import cache
@@ -24,10 +25,14 @@ from django.utils import timezone
 
 from metering import ledger
 from metering.models import EventKind
+from portal.models import Organization
+
+logger = logging.getLogger(__name__)
 
 METER = "api_calls"
 PENDING = "metering:api_calls:pending"
 FLUSHING = "metering:api_calls:flushing:"
+DEAD = "metering:api_calls:failed:"
 
 
 @cache
@@ -66,7 +71,7 @@ def flush() -> int:
     recorded = 0
     # Leftovers of a flush that stopped half-way go first.
     for key in sorted(client.scan_iter(f"{FLUSHING}*")):
-        recorded += _flush_hash(key.decode())
+        recorded += _flush_safely(key.decode())
     target = f"{FLUSHING}{timezone.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     try:
         client.rename(PENDING, target)
@@ -74,27 +79,51 @@ def flush() -> int:
         if "no such key" in str(error).lower():
             return recorded
         raise
-    return recorded + _flush_hash(target)
+    return recorded + _flush_safely(target)
+
+
+def _flush_safely(key: str) -> int:
+    """Flush one hash; one that cannot be written is set aside (kept, logged,
+    shown on the health page) so it never blocks the flushes after it."""
+    try:
+        return _flush_hash(key)
+    except Exception:
+        logger.exception("API-call flush %s failed; moved aside for inspection", key)
+        _redis().rename(key, DEAD + key.removeprefix(FLUSHING))
+        return 0
+
+
+def set_aside() -> list[str]:
+    """Flush hashes that failed and wait for an operator."""
+    return sorted(key.decode() for key in _redis().scan_iter(f"{DEAD}*")) if settings.REDIS_URL else []
 
 
 def _flush_hash(key: str) -> int:
     client = _redis()
     counts = client.hgetall(key)
     flush_id = key.removeprefix(FLUSHING)
-    records = []
+    parsed = []
     for field, value in counts.items():
         org_id, capability, hour = field.decode().split("|")
-        records.append(
-            ledger.UsageRecord(
-                organization_id=int(org_id),
-                capability=capability,
-                meter=METER,
-                quantity=int(value),
-                occurred_at=datetime.fromtimestamp(int(hour), tz=UTC),
-                idempotency_key=f"api:{flush_id}:{org_id}:{capability}:{hour}",
-                kind=EventKind.API_CALLS,
-            )
+        parsed.append((int(org_id), capability, int(hour), int(value)))
+    # Calls counted for an organization that no longer exists cannot be billed.
+    known = set(Organization.objects.filter(pk__in={row[0] for row in parsed}).values_list("pk", flat=True))
+    for org_id, capability, _hour, value in parsed:
+        if org_id not in known:
+            logger.warning("Dropping %s API calls of unknown organization %s (%s)", value, org_id, capability)
+    records = [
+        ledger.UsageRecord(
+            organization_id=org_id,
+            capability=capability,
+            meter=METER,
+            quantity=value,
+            occurred_at=datetime.fromtimestamp(hour, tz=UTC),
+            idempotency_key=f"api:{flush_id}:{org_id}:{capability}:{hour}",
+            kind=EventKind.API_CALLS,
         )
+        for org_id, capability, hour, value in parsed
+        if org_id in known
+    ]
     inserted = ledger.ingest(records) if records else 0
     client.delete(key)
     # A flush hash goes to the ledger in one transaction: all of it is new, or

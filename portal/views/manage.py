@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
 
 from portal import actions, queries
@@ -22,6 +23,7 @@ from portal.views.health import check_broker, check_cache, check_database
 
 
 @platform_required(finance=True)
+@vary_on_headers("HX-Request")  # the same URL answers with the page or the table
 def organizations(request: AuthenticatedRequest) -> HttpResponse:
     filterset = OrganizationFilter(request.GET or None, queryset=queries.tenants())
     table = OrganizationTable(filterset.qs)
@@ -197,6 +199,7 @@ def revoke_invitation(request: AuthenticatedRequest, slug: str, invitation_id: i
 
 
 @platform_required()
+@vary_on_headers("HX-Request")
 def audit_log(request: AuthenticatedRequest) -> HttpResponse:
     filterset = AuditFilter(request.GET or None, queryset=queries.audit_log())
     table = AuditTable(filterset.qs if filterset.is_bound else queries.audit_log())

@@ -64,7 +64,7 @@ def test_declarations_are_read_from_the_app_config():
     assert ocr.meter("pages") == Meter("pages", "page", Decimal("0.010"))
     assert ocr.is_paid
     assert not registry().get("glossary").is_paid
-    assert ocr.job_kinds == {"recognize": "tests.capability_apps.ocr.jobs.recognize"}
+    assert ocr.job_kinds["recognize"] == "tests.capability_apps.ocr.jobs.recognize"
     assert registry().get("summaries").nav.label == "Summaries"
     with pytest.raises(KeyError, match="no meter 'words'"):
         ocr.meter("words")
