@@ -190,7 +190,7 @@ def ingest(records: Iterable[UsageRecord]) -> int:
                         record.job_id,
                         record.reason,
                         record.created_by_id,
-                        json.dumps(record.properties),
+                        json.dumps(record.properties) if record.properties else "{}",
                     )
                 )
         if not seen:

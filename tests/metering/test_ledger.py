@@ -1,0 +1,369 @@
+"""The usage ledger: every unit counted exactly once, rollups that always equal
+the events they sum, and no edits, whoever asks."""
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncHour
+
+from metering import ledger
+from metering.models import EventKind, UsageEvent, UsageRollup
+
+T0 = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+
+
+def usage(organization, key: str, quantity: int = 1, *, at: datetime = T0, **fields) -> ledger.UsageRecord:
+    fields.setdefault("capability", "ocr")
+    fields.setdefault("meter", "pages")
+    return ledger.UsageRecord(
+        organization_id=organization.pk, quantity=quantity, occurred_at=at, idempotency_key=key, **fields
+    )
+
+
+def append(records: list[ledger.UsageRecord]) -> int:
+    with transaction.atomic():
+        return len(ledger.append(records))
+
+
+def rollups() -> dict[tuple, tuple[int, int]]:
+    return {
+        (row.organization_id, row.capability, row.meter, row.hour): (row.quantity, row.events)
+        for row in UsageRollup.objects.all()
+    }
+
+
+def events_by_hour() -> dict[tuple, tuple[int, int]]:
+    """The same answer as the rollups, by GROUP BY over the raw ledger."""
+    rows = (
+        UsageEvent.objects.annotate(hour=TruncHour("occurred_at", tzinfo=UTC))
+        .values("organization_id", "capability", "meter", "hour")
+        .annotate(total=Sum("quantity"), count=Count("id"))
+    )
+    return {
+        (row["organization_id"], row["capability"], row["meter"], row["hour"]): (row["total"], row["count"])
+        for row in rows
+    }
+
+
+# --- transactions ------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_append_refuses_to_run_outside_a_transaction(acme):
+    with pytest.raises(RuntimeError, match="inside the caller's transaction"):
+        ledger.append([usage(acme, "k1")])
+    assert not UsageEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingest_commits_in_its_own_transaction(acme):
+    assert ledger.ingest([usage(acme, "k1", 3), usage(acme, "k2", 4)]) == 2
+    assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (7, 2)}
+
+
+def test_append_rolls_back_with_the_caller(acme):
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        ledger.append([usage(acme, "k1", 5)])
+        1 / 0  # noqa: B018
+    assert not UsageEvent.objects.exists()
+    assert not UsageRollup.objects.exists()
+
+
+# --- idempotency -------------------------------------------------------------
+
+
+def test_a_key_repeated_in_one_append_counts_once(acme):
+    inserted = append([usage(acme, "dup", 5), usage(acme, "other", 1), usage(acme, "dup", 5)])
+
+    assert inserted == 2
+    assert UsageEvent.objects.count() == 2
+    assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (6, 2)}
+
+
+def test_the_first_of_repeated_keys_in_one_append_is_the_one_recorded(acme):
+    with transaction.atomic():
+        new = ledger.append([usage(acme, "dup", 5), usage(acme, "dup", 9)])
+
+    assert [record.quantity for record in new] == [5]
+    assert UsageEvent.objects.get(idempotency_key="dup").quantity == 5
+    assert rollups() == events_by_hour()
+
+
+def test_a_key_repeated_across_appends_counts_once(acme):
+    assert append([usage(acme, "a", 2), usage(acme, "b", 3)]) == 2
+    assert append([usage(acme, "b", 3), usage(acme, "c", 4)]) == 1
+    assert append([usage(acme, "a", 2), usage(acme, "b", 3), usage(acme, "c", 4)]) == 0
+
+    assert UsageEvent.objects.count() == 3
+    assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (9, 3)}
+
+
+def test_a_key_repeated_across_chunks_of_one_append_counts_once(acme, monkeypatch):
+    monkeypatch.setattr(ledger, "CHUNK", 2)
+    records = [usage(acme, f"k{i % 3}", 1) for i in range(7)]
+
+    assert append(records) == 3
+    assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (3, 3)}
+
+
+def test_keys_are_shared_between_append_and_ingest(acme):
+    assert append([usage(acme, "a", 2), usage(acme, "b", 3)]) == 2
+    assert ledger.ingest([usage(acme, "b", 3), usage(acme, "c", 4)]) == 1
+    assert append([usage(acme, "c", 4), usage(acme, "d", 5)]) == 1
+
+    assert sorted(UsageEvent.objects.values_list("idempotency_key", flat=True)) == ["a", "b", "c", "d"]
+    assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (14, 4)}
+
+
+def test_ingest_counts_a_key_repeated_in_the_same_batch_once(acme):
+    batch = [usage(acme, "dup", 5), usage(acme, "one", 1), usage(acme, "dup", 5), usage(acme, "dup", 5)]
+
+    assert ledger.ingest(batch) == 2
+    assert ledger.ingest(batch) == 0
+    assert UsageEvent.objects.count() == 2
+    assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (6, 2)}
+
+
+def test_ingest_records_the_first_of_repeated_keys_in_a_batch(acme):
+    assert ledger.ingest([usage(acme, "dup", 5), usage(acme, "dup", 9), usage(acme, "dup", 7)]) == 1
+
+    assert UsageEvent.objects.get(idempotency_key="dup").quantity == 5
+    assert rollups() == events_by_hour()
+
+
+def test_ingest_of_nothing_records_nothing(acme):
+    assert ledger.ingest([]) == 0
+    assert ledger.ingest(iter(())) == 0
+    assert not UsageRollup.objects.exists()
+
+
+def test_ingest_takes_any_iterable(acme):
+    assert ledger.ingest(usage(acme, f"gen-{i}", i) for i in range(1, 11)) == 10
+    assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (55, 10)}
+
+
+# --- rollups -----------------------------------------------------------------
+
+
+def _mixed_usage(acme, globex, prefix: str) -> list[ledger.UsageRecord]:
+    records = []
+    for i in range(60):
+        organization = acme if i % 3 else globex
+        capability, meter = [("ocr", "pages"), ("ocr", "api_calls"), ("summaries", "summaries")][i % 3]
+        at = T0 + timedelta(minutes=17 * i)
+        records.append(usage(organization, f"{prefix}-{i}", i + 1, at=at, capability=capability, meter=meter))
+    return records
+
+
+def test_rollups_equal_the_events_grouped_by_hour(acme, globex):
+    records = _mixed_usage(acme, globex, "mix")
+    append(records[:25])
+    ledger.ingest(records[10:50])  # overlaps the append
+    append(records[45:])
+
+    assert UsageEvent.objects.count() == 60
+    grouped = events_by_hour()
+    assert len(grouped) > 10
+    assert rollups() == grouped
+    assert sum(quantity for quantity, _ in grouped.values()) == sum(range(1, 61))
+
+
+def test_rollup_hours_are_utc_hours_whatever_the_zone_of_the_event(acme):
+    kolkata = ZoneInfo("Asia/Kolkata")  # UTC+05:30: its hours start at half past UTC hours
+    at = datetime(2026, 3, 2, 15, 10, tzinfo=kolkata)  # 09:40 UTC
+    append([usage(acme, "appended", 2, at=at)])
+    ledger.ingest([usage(acme, "ingested", 3, at=at + timedelta(minutes=5))])
+
+    assert rollups() == {(acme.pk, "ocr", "pages", datetime(2026, 3, 2, 9, tzinfo=UTC)): (5, 2)}
+    assert rollups() == events_by_hour()
+
+
+def test_negative_corrections_reduce_the_rollup_and_count_as_events(acme, fiona):
+    append([usage(acme, "job:1:pages", 10), usage(acme, "job:2:pages", 5)])
+    correction = usage(
+        acme, "correction:1", -4, kind=EventKind.CORRECTION, reason="Duplicate upload", created_by_id=fiona.pk
+    )
+    append([correction])
+    append([correction])
+
+    event = UsageEvent.objects.get(idempotency_key="correction:1")
+    assert (event.quantity, event.kind, event.reason, event.created_by) == (
+        -4,
+        EventKind.CORRECTION,
+        "Duplicate upload",
+        fiona,
+    )
+    assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (11, 3)}
+    assert rollups() == events_by_hour()
+
+
+def test_event_fields_are_stored_as_given(acme):
+    append(
+        [usage(acme, "k", 7, kind=EventKind.COMPUTE, meter="compute_seconds", job_id=42, properties={"a": 1})]
+    )
+    ledger.ingest(
+        [usage(acme, "i", 8, kind=EventKind.API_CALLS, meter="api_calls", properties={"b": [1, 2]})]
+    )
+
+    appended = UsageEvent.objects.get(idempotency_key="k")
+    ingested = UsageEvent.objects.get(idempotency_key="i")
+    assert (appended.kind, appended.meter, appended.job_id, appended.properties) == (
+        EventKind.COMPUTE,
+        "compute_seconds",
+        42,
+        {"a": 1},
+    )
+    assert (ingested.kind, ingested.properties, ingested.occurred_at) == (
+        EventKind.API_CALLS,
+        {"b": [1, 2]},
+        T0,
+    )
+
+
+# --- what a record may hold ----------------------------------------------------
+
+
+@pytest.mark.parametrize("quantity", [1.0, 2.5, True, False, "3"])
+def test_quantities_are_whole_numbers(acme, quantity):
+    with pytest.raises(TypeError, match="whole numbers"):
+        usage(acme, "k", quantity)
+
+
+def test_naive_datetimes_are_refused(acme):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        usage(acme, "k", at=datetime(2026, 3, 2, 9, 15))
+
+
+# --- append-only -------------------------------------------------------------
+
+
+@pytest.fixture
+def recorded(acme) -> UsageEvent:
+    append([usage(acme, "k", 5)])
+    return UsageEvent.objects.get(idempotency_key="k")
+
+
+def test_the_orm_refuses_to_update_or_delete_events(recorded):
+    with pytest.raises(PermissionError, match="append-only"):
+        UsageEvent.objects.filter(pk=recorded.pk).update(quantity=50)
+    with pytest.raises(PermissionError, match="append-only"):
+        UsageEvent.objects.all().delete()
+    recorded.quantity = 50
+    with pytest.raises(PermissionError, match="append-only"):
+        recorded.save()
+    with pytest.raises(PermissionError, match="append-only"):
+        recorded.delete()
+    assert UsageEvent.objects.get(pk=recorded.pk).quantity == 5
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE metering_usageevent SET quantity = 50 WHERE id = %s",
+        "DELETE FROM metering_usageevent WHERE id = %s",
+    ],
+)
+def test_the_database_refuses_to_update_or_delete_events(recorded, sql):
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [recorded.pk])
+    assert UsageEvent.objects.get(pk=recorded.pk).quantity == 5
+
+
+# --- concurrency -------------------------------------------------------------
+
+
+def _append_count(records: list[ledger.UsageRecord]) -> int:
+    return len(ledger.append(records))
+
+
+WRITERS: dict[str, Callable[[list[ledger.UsageRecord]], int]] = {
+    "append": _append_count,
+    "ingest": ledger.ingest,
+}
+
+
+def _wait_for_a_lock_wait(deadline: float) -> None:
+    """Block until another backend of this database waits on a lock."""
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("The second writer never waited for the first one's keys")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("append", "append"), ("append", "ingest"), ("ingest", "append"), ("ingest", "ingest")],
+)
+def test_two_connections_writing_the_same_keys_at_once_count_them_once(acme, first, second):
+    """The second writer reaches the keys while the first one's transaction,
+    which inserted them, is still open: it must wait, then skip them all."""
+    records = [usage(acme, f"job:7:{meter}", 3, meter=meter) for meter in ("pages", "compute_seconds")]
+    inserted_by_first = threading.Event()
+    commit_first = threading.Event()
+
+    def write(writer: str, before_commit: Callable[[], None] = lambda: None) -> int:
+        try:
+            with transaction.atomic():
+                count = WRITERS[writer](records)
+                before_commit()
+            return count
+        finally:
+            connection.close()
+
+    def hold_until_told() -> None:
+        inserted_by_first.set()
+        commit_first.wait(timeout=30)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        try:
+            first_result = pool.submit(write, first, hold_until_told)
+            assert inserted_by_first.wait(timeout=30) or first_result.result()
+            second_result = pool.submit(write, second)
+            _wait_for_a_lock_wait(time.monotonic() + 30)
+        finally:
+            commit_first.set()
+        assert (first_result.result(timeout=60), second_result.result(timeout=60)) == (2, 0)
+
+    assert UsageEvent.objects.count() == 2
+    assert rollups() == events_by_hour()
+    assert set(rollups().values()) == {(3, 1)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_connections_racing_with_the_same_batch_count_it_once(acme, globex):
+    records = _mixed_usage(acme, globex, "race")
+    writers = ("append", "ingest") * 2
+    start = threading.Barrier(len(writers))
+
+    def write(writer: str) -> int:
+        try:
+            start.wait(timeout=30)
+            with transaction.atomic():
+                return WRITERS[writer](records)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(writers)) as pool:
+        counts = list(pool.map(write, writers, timeout=60))
+
+    assert sorted(counts) == [0, 0, 0, 60]
+    assert UsageEvent.objects.count() == 60
+    assert rollups() == events_by_hour()
