@@ -182,6 +182,22 @@ REGISTRY: dict[str, Entry] = {
     "job-detail": AcmeObject(lambda w: {"job_id": w.acme_job.pk}, methods=("GET",)),
     "job-cancel": AcmeObject(lambda w: {"job_id": w.acme_job.pk}, methods=("POST",)),
     # --- metering: usage pages, finance, usage API ---------------------------
+    "usage": CurrentOrganization(methods=("GET",), shows=lambda w: ["What Globex used"]),
+    "usage_export": CurrentOrganization(methods=("GET",), shows=lambda w: ["period,capability,"]),
+    "finance": Platform(methods=("GET",)),
+    "finance_export": Platform(methods=("GET",)),
+    "finance_corrections": Platform(
+        methods=("GET", "POST"),
+        data=lambda w: {
+            "organization": w.acme.slug,
+            "meter": "ocr.pages",
+            "quantity": "-5",
+            "reason": "outsider",
+        },
+    ),
+    "usage-report": CurrentOrganization(methods=("GET",), shows=lambda w: ['"organization":"globex"']),
+    # The world has no usage events; tests/metering/test_api.py checks whose rows are listed.
+    "usage-events": CurrentOrganization(methods=("GET",), shows=lambda w: ['"results":[]']),
     "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
     "manage:capability_force": Platform(
         methods=("POST",),

@@ -1,0 +1,165 @@
+"""Usage API: the caller organization's usage grouped as asked, and its ledger
+events with cursor pagination. Platform finance may read any organization's
+usage by slug."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from metering import formatting, queries
+from metering.api.serializers import (
+    DEFAULT_GROUPING,
+    GROUPINGS,
+    UsageEventSerializer,
+    UsageQuerySerializer,
+    UsageReportSerializer,
+)
+from metering.filtersets import UsageEventFilter
+from metering.models import UsageEvent
+from portal.api.authentication import ApiKeyClient
+from portal.api.permissions import OrganizationMember, organization_of
+from portal.models import Organization
+
+
+class FinanceRequired(exceptions.PermissionDenied):
+    default_detail = "Only platform finance can read another organization's usage."
+    default_code = "finance_required"
+
+
+def _is_finance(request: Request) -> bool:
+    return not isinstance(request.user, ApiKeyClient) and bool(getattr(request.user, "is_finance", False))
+
+
+class UsageReader(OrganizationMember):
+    """The caller's organization (API key, or a session member whose role may read
+    usage: owner, admin, billing); platform finance naming an organization."""
+
+    message = (
+        "Your role in this organization does not allow reading its usage: owners, admins and billing can."
+    )
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if _is_finance(request) and request.query_params.get("organization"):
+            return True
+        if not super().has_permission(request, view):
+            return False
+        if isinstance(request.user, ApiKeyClient):
+            return True
+        membership = getattr(request._request, "membership", None)
+        return membership is not None and membership.role in queries.USAGE_ROLES
+
+
+def _organization_to_read(request: Request, slug: str | None) -> Organization:
+    """The caller's organization, or for finance the one named by `slug`. Anyone
+    else naming another organization gets 403, whether it exists or not."""
+    if slug and _is_finance(request):
+        organization = Organization.objects.filter(slug=slug).first()
+        if organization is None:
+            raise exceptions.ValidationError({"organization": [f"No organization has the slug {slug!r}."]})
+        return organization
+    own = organization_of(request)
+    if slug and slug != own.slug:
+        raise FinanceRequired()
+    return own
+
+
+@extend_schema(
+    summary="Usage and cost",
+    description=(
+        "Usage of the caller's organization between two days (UTC, both included; default: "
+        "the current billing period, a calendar month), grouped by any of "
+        f"{', '.join(GROUPINGS)}. Costs are exact decimal strings from the price book, "
+        "one row per grouping and currency. Owners, admins, billing users and API keys; "
+        "platform finance may name any organization."
+    ),
+    parameters=[
+        OpenApiParameter("start", OpenApiTypes.DATE, description="First day, YYYY-MM-DD."),
+        OpenApiParameter("end", OpenApiTypes.DATE, description="Last day (included), YYYY-MM-DD."),
+        OpenApiParameter(
+            "group_by",
+            OpenApiTypes.STR,
+            description=f"Comma-separated subset of {', '.join(GROUPINGS)} (default {DEFAULT_GROUPING}).",
+        ),
+        OpenApiParameter(
+            "organization", OpenApiTypes.STR, description="Platform finance only: an organization's slug."
+        ),
+    ],
+    responses={
+        200: UsageReportSerializer,
+        400: OpenApiResponse(description="Invalid dates, range or grouping (`invalid`)"),
+        403: OpenApiResponse(description="A role that may not read usage, or `finance_required`"),
+    },
+)
+class UsageReport(APIView):
+    permission_classes = [IsAuthenticated, UsageReader]
+
+    def get(self, request: Request) -> Response:
+        query = UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        organization = _organization_to_read(request, params.get("organization"))
+        if params.get("start"):
+            period = queries.days_period(params["start"], params["end"])
+        else:
+            period = queries.billing_period(timezone.now())
+        group_by: list[str] = params["group_by"] or DEFAULT_GROUPING.split(",")
+        rows = queries.usage_report(queries.organization_rollups(organization), period, group_by)
+        totals = queries.totals_of_report(rows)
+        return Response(
+            {
+                "organization": organization.slug,
+                "start": period.start.date(),
+                "end": period.last_day,
+                "group_by": group_by,
+                "rows": [{**row.as_dict(), "cost": formatting.exact(row.cost)} for row in rows],
+                "totals": [
+                    {"cost": formatting.exact(amount), "currency": currency}
+                    for currency, amount in totals.items()
+                ],
+            }
+        )
+
+
+class EventCursor(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+@extend_schema(
+    summary="Usage events",
+    description=(
+        "The caller organization's ledger events, newest first, with cursor pagination (follow "
+        "`next`). Corrections have kind `correction` and a reason. Owners, admins, billing users "
+        "and API keys; platform finance may name any organization."
+    ),
+    parameters=[
+        OpenApiParameter(
+            "organization", OpenApiTypes.STR, description="Platform finance only: an organization's slug."
+        ),
+    ],
+)
+class UsageEventList(generics.ListAPIView):  # type: ignore[type-arg]
+    permission_classes = [IsAuthenticated, UsageReader]
+    serializer_class = UsageEventSerializer
+    pagination_class = EventCursor
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = UsageEventFilter
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular builds the schema without a caller
+            return UsageEvent.objects.none()
+        organization = _organization_to_read(self.request, self.request.query_params.get("organization"))
+        return UsageEvent.objects.filter(organization=organization)

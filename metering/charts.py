@@ -1,0 +1,160 @@
+"""Server-rendered charts: the geometry of a stacked bar chart of cost over time,
+drawn by a template as inline SVG with class names and coordinates only (the
+CSP allows no inline styles or scripts; colours live in switchboard.css)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from metering import formatting
+from metering.queries import HOUR, Trend
+
+WIDTH = 720
+HEIGHT = 240
+LEFT = 64  # room for the y-axis labels
+RIGHT = 8
+TOP = 10
+BOTTOM = 26  # room for the x-axis labels
+SERIES_CLASSES = 8  # .chart-s0 … .chart-s7 in the stylesheet
+MAX_LABELS = 8
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    css_class: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class XLabel:
+    x: float
+    text: str
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    css_class: str
+    title: str
+
+
+@dataclass(frozen=True)
+class BarChart:
+    width: int
+    height: int
+    left: int
+    right_edge: int
+    baseline: float
+    bars: list[Bar]
+    ticks: list[Tick]
+    labels: list[XLabel]
+    legend: list[LegendEntry]
+    description: str
+
+
+def nice_ceiling(value: Decimal) -> Decimal:
+    """The smallest 1, 2, 4, 6 or 8 times a power of ten that is >= value: its
+    quarters (the grid lines) are round numbers too."""
+    if value <= 0:
+        return Decimal(1)
+    magnitude = Decimal(1).scaleb(value.adjusted())
+    for step in (1, 2, 4, 6, 8):
+        if step * magnitude >= value:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def _tick_label(amount: Decimal, currency: str) -> str:
+    """Cents when they are exact, else as many decimals as needed ($0.025)."""
+    if amount == amount.quantize(formatting.CENT):
+        return formatting.money(amount, currency)
+    return formatting.unit_price(amount, currency)
+
+
+def _bucket_label(bucket: datetime, hourly: bool) -> str:
+    return f"{bucket:%H:%M}" if hourly else f"{bucket:%b} {bucket.day}"
+
+
+def stacked_bar_chart(trend: Trend) -> BarChart:
+    """Bars per bucket, one segment per capability, stacked from the baseline.
+    Negative amounts (corrections) are not drawn; the table shows them."""
+    hourly = trend.period.bucket == HOUR
+    buckets = trend.buckets
+    plot_width = WIDTH - LEFT - RIGHT
+    plot_height = HEIGHT - TOP - BOTTOM
+    baseline = float(TOP + plot_height)
+    totals = [
+        sum((max(trend.cost_at(bucket, key), Decimal(0)) for key in trend.series), Decimal(0))
+        for bucket in buckets
+    ]
+    ceiling = nice_ceiling(max(totals, default=Decimal(0)))
+    classes = {key: f"chart-s{index % SERIES_CLASSES}" for index, key in enumerate(trend.series)}
+
+    slot = plot_width / max(len(buckets), 1)
+    bar_width = round(max(slot * 0.72, 1.0), 2)
+    bars: list[Bar] = []
+    for index, bucket in enumerate(buckets):
+        x = round(LEFT + index * slot + (slot - bar_width) / 2, 2)
+        top = baseline
+        for key, title in trend.series.items():
+            amount = trend.cost_at(bucket, key)
+            if amount <= 0:
+                continue
+            height = float(amount / ceiling) * plot_height
+            top -= height
+            bars.append(
+                Bar(
+                    x=x,
+                    y=round(top, 2),
+                    width=bar_width,
+                    height=round(max(height, 0.5), 2),
+                    css_class=classes[key],
+                    title=f"{_bucket_label(bucket, hourly)} · {title}: "
+                    f"{formatting.money(amount, trend.currency)}",
+                )
+            )
+
+    ticks = [
+        Tick(
+            y=round(baseline - plot_height * step / 4, 2),
+            label=_tick_label(ceiling * step / 4, trend.currency),
+        )
+        for step in range(5)
+    ]
+    every = max(1, math.ceil(len(buckets) / MAX_LABELS))
+    labels = [
+        XLabel(x=round(LEFT + index * slot + slot / 2, 2), text=_bucket_label(bucket, hourly))
+        for index, bucket in enumerate(buckets)
+        if index % every == 0
+    ]
+    legend = [LegendEntry(classes[key], title) for key, title in trend.series.items()]
+    span = "hour" if hourly else "day"
+    description = (
+        f"Cost per {span} from {_bucket_label(buckets[0], hourly) if buckets else ''}, "
+        f"stacked by capability; the highest {span} is "
+        f"{formatting.money(max(totals, default=Decimal(0)), trend.currency)}."
+    )
+    return BarChart(
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        right_edge=WIDTH - RIGHT,
+        baseline=baseline,
+        bars=bars,
+        ticks=ticks,
+        labels=labels,
+        legend=legend,
+        description=description,
+    )

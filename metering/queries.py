@@ -1,0 +1,507 @@
+"""Read models of the usage pages, the finance dashboard and the usage API.
+
+Every figure comes from the hourly rollups, never the raw ledger: one GROUP BY
+in the database per panel, priced afterwards per (capability, meter) from the
+meter catalog, so a panel costs one query whatever the number of events.
+Periods are half-open UTC intervals aligned to hours; billing periods are
+calendar months starting 00:00 UTC on the 1st.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import TruncDay
+
+from metering import catalog
+from metering.models import EventKind, UsageEvent, UsageRollup
+from portal.models import Organization, Role
+
+# Who may read an organization's usage and costs: the page, the CSV and the API.
+USAGE_ROLES = (Role.OWNER, Role.ADMIN, Role.BILLING)
+
+DASH = " \N{EN DASH} "
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+# --- periods ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open interval [start, end) of UTC time."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def last_day(self) -> date:
+        """The last day the period touches (its end is exclusive)."""
+        return (self.end - timedelta(microseconds=1)).date()
+
+    @property
+    def bucket(self) -> timedelta:
+        """The bar width of a chart over this period: hours up to two days, else days."""
+        return HOUR if self.end - self.start <= 2 * DAY else DAY
+
+    def buckets(self) -> list[datetime]:
+        step = self.bucket
+        first = self.start if step == HOUR else _midnight(self.start.date())
+        found = []
+        moment = first
+        while moment < self.end:
+            found.append(moment)
+            moment += step
+        return found
+
+    @property
+    def label(self) -> str:
+        """Its days, e.g. "1 Nov 2026 to 30 Nov 2026" (with an en dash), and its
+        hours when it does not start at midnight."""
+        if self.start.time() == time.min and self.end.time() == time.min:
+            first, last = _day_text(self.start.date()), _day_text(self.last_day)
+            return first if first == last else f"{first}{DASH}{last}"
+        start = f"{_day_text(self.start.date())} {self.start:%H:%M}"
+        return f"{start}{DASH}{_day_text(self.end.date())} {self.end:%H:%M} UTC"
+
+
+def _day_text(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, UTC)
+
+
+def _hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def billing_period(at: datetime) -> Period:
+    """The calendar month (UTC) that contains `at`."""
+    moment = at.astimezone(UTC)
+    start = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+    end = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+    return Period(start, end)
+
+
+def days_period(first: date, last: date) -> Period:
+    """Whole UTC days from `first` to `last`, both included."""
+    return Period(_midnight(first), _midnight(last) + DAY)
+
+
+RANGES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "This month", "custom": "Custom"}
+
+
+def period_for(
+    range_key: str, now: datetime, *, first: date | None = None, last: date | None = None
+) -> Period:
+    """The period a range selector means at `now`: the last 24 hours (whole
+    hours, the current one included), the last 7 days (today included), the
+    current billing period, or custom days."""
+    if range_key == "day":
+        end = _hour_of(now) + HOUR
+        return Period(end - DAY, end)
+    if range_key == "week":
+        today = now.astimezone(UTC).date()
+        return days_period(today - timedelta(days=6), today)
+    if range_key == "custom":
+        if first is None or last is None:
+            raise ValueError("A custom range needs its first and last day")
+        return days_period(first, last)
+    return billing_period(now)
+
+
+# --- priced lines -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageLine:
+    """Usage of one meter of one capability, priced."""
+
+    capability: str
+    capability_title: str
+    meter: str
+    unit: str
+    quantity: int
+    unit_price: Decimal
+    currency: str
+    events: int = 0
+
+    @property
+    def cost(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class PriceList:
+    """The meter catalog's prices, read once for a query's rows (the catalog
+    builds its list on every call)."""
+
+    def __init__(self) -> None:
+        self._known = catalog.lookup()
+
+    def line(self, capability: str, meter: str, quantity: int, events: int = 0) -> UsageLine:
+        info = self._known.get((capability, meter)) or catalog.describe(capability, meter)
+        return UsageLine(
+            capability=capability,
+            capability_title=info.capability_title,
+            meter=meter,
+            unit=info.unit,
+            quantity=quantity,
+            unit_price=info.unit_price,
+            currency=info.currency,
+            events=events,
+        )
+
+
+def totals_by_currency(lines: Iterable[UsageLine]) -> dict[str, Decimal]:
+    """Total cost per currency (amounts in different currencies never add up)."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        totals[line.currency] += line.cost
+    return dict(sorted(totals.items()))
+
+
+def _in_period(rollups: QuerySet[UsageRollup], period: Period) -> QuerySet[UsageRollup]:
+    return rollups.filter(hour__gte=period.start, hour__lt=period.end)
+
+
+def _sorted_lines(lines: Iterable[UsageLine]) -> list[UsageLine]:
+    return sorted(lines, key=lambda line: (line.capability_title.lower(), line.capability, line.meter))
+
+
+def usage_by_meter(rollups: QuerySet[UsageRollup], period: Period) -> list[UsageLine]:
+    """Quantity and cost per capability and meter (one query)."""
+    rows = (
+        _in_period(rollups, period)
+        .values("capability", "meter")
+        .annotate(total=Sum("quantity"), event_count=Sum("events"))
+        .order_by()
+    )
+    prices = PriceList()
+    return _sorted_lines(
+        prices.line(row["capability"], row["meter"], int(row["total"]), int(row["event_count"]))
+        for row in rows
+    )
+
+
+def organization_rollups(organization: Organization) -> QuerySet[UsageRollup]:
+    """The one way to read an organization's rollups."""
+    return UsageRollup.objects.filter(organization=organization)
+
+
+# --- usage over time ----------------------------------------------------------------
+
+
+@dataclass
+class Trend:
+    """Cost per chart bucket (hour or day) and capability, for a stacked chart."""
+
+    period: Period
+    buckets: list[datetime]
+    # capability key -> title, in legend order
+    series: dict[str, str] = field(default_factory=dict)
+    # (bucket, capability) -> cost
+    costs: dict[tuple[datetime, str], Decimal] = field(default_factory=dict)
+    currency: str = "usd"
+
+    def cost_at(self, bucket: datetime, capability: str) -> Decimal:
+        return self.costs.get((bucket, capability), Decimal(0))
+
+    def total_at(self, bucket: datetime) -> Decimal:
+        return sum((self.cost_at(bucket, key) for key in self.series), Decimal(0))
+
+
+def usage_over_time(rollups: QuerySet[UsageRollup], period: Period) -> Trend:
+    """Cost per hour or day (see `Period.bucket`) and capability (one query)."""
+    trend = Trend(period=period, buckets=period.buckets())
+    currencies: set[str] = set()
+    titles: dict[str, str] = {}
+    prices = PriceList()
+    for bucket, capability, meter, quantity in quantities_over_time(rollups, period):
+        line = prices.line(capability, meter, quantity)
+        titles[capability] = line.capability_title
+        currencies.add(line.currency)
+        trend.costs[(bucket, capability)] = trend.costs.get((bucket, capability), Decimal(0)) + line.cost
+    trend.series = dict(sorted(titles.items(), key=lambda item: (item[1].lower(), item[0])))
+    if len(currencies) == 1:
+        trend.currency = currencies.pop()
+    return trend
+
+
+def quantities_over_time(
+    rollups: QuerySet[UsageRollup], period: Period
+) -> list[tuple[datetime, str, str, int]]:
+    """(bucket, capability, meter, quantity) rows, grouped in the database."""
+    scoped = _in_period(rollups, period)
+    if period.bucket == HOUR:
+        rows = scoped.values_list("hour", "capability", "meter").annotate(total=Sum("quantity")).order_by()
+    else:
+        rows = (
+            scoped.annotate(day=TruncDay("hour", tzinfo=UTC))
+            .values_list("day", "capability", "meter")
+            .annotate(total=Sum("quantity"))
+            .order_by()
+        )
+    return [
+        (bucket.astimezone(UTC), capability, meter, int(total)) for bucket, capability, meter, total in rows
+    ]
+
+
+# --- the usage API's report ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One row of the usage API: the requested grouping's values, its quantity
+    and its exact cost in one currency."""
+
+    group: dict[str, Any]
+    quantity: int
+    cost: Decimal
+    currency: str
+    unit: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        found = {**self.group, "quantity": self.quantity, "cost": self.cost, "currency": self.currency}
+        if self.unit is not None:
+            found["unit"] = self.unit
+        return found
+
+
+def usage_report(rollups: QuerySet[UsageRollup], period: Period, group_by: Sequence[str]) -> list[ReportRow]:
+    """Usage grouped by any of capability, meter, day, hour (one query). The
+    database groups by capability and meter too, so each row is priced by its
+    own meter before the rows are added up to the requested grouping."""
+    scoped = _in_period(rollups, period)
+    fields = ["capability", "meter"]
+    if "day" in group_by:
+        scoped = scoped.annotate(day=TruncDay("hour", tzinfo=UTC))
+        fields.append("day")
+    if "hour" in group_by:
+        fields.append("hour")
+    rows = scoped.values(*fields).annotate(total=Sum("quantity")).order_by()
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    by_meter = "capability" in group_by and "meter" in group_by
+    prices = PriceList()
+    for row in rows:
+        line = prices.line(row["capability"], row["meter"], int(row["total"]))
+        values = {name: row[name].astimezone(UTC).date() if name == "day" else row[name] for name in group_by}
+        if "hour" in values:
+            values["hour"] = values["hour"].astimezone(UTC)
+        key = (*values.values(), line.currency)
+        found = sums.setdefault(key, [values, 0, Decimal(0), line.currency, line.unit if by_meter else None])
+        found[1] += line.quantity
+        found[2] += line.cost
+    report = [
+        ReportRow(values, quantity, cost, currency, unit)
+        for values, quantity, cost, currency, unit in sums.values()
+    ]
+    time_key = "day" if "day" in group_by else "hour" if "hour" in group_by else None
+    return sorted(
+        report,
+        key=lambda row: (
+            row.group[time_key] if time_key else 0,
+            row.group.get("capability", ""),
+            row.group.get("meter", ""),
+            row.currency,
+        ),
+    )
+
+
+def totals_of_report(rows: Iterable[ReportRow]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        totals[row.currency] += row.cost
+    return dict(sorted(totals.items()))
+
+
+# --- the period so far and its projection ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Cost of the billing period so far and where it is heading if usage goes
+    on at the same pace: cost so far / elapsed fraction of the period."""
+
+    period: Period
+    now: datetime
+    lines: list[UsageLine]
+
+    @property
+    def elapsed_fraction(self) -> Decimal:
+        total = Decimal((self.period.end - self.period.start).total_seconds())
+        elapsed = Decimal((min(self.now, self.period.end) - self.period.start).total_seconds())
+        return max(Decimal(0), elapsed / total)
+
+    @property
+    def elapsed_days(self) -> Decimal:
+        seconds = (min(self.now, self.period.end) - self.period.start).total_seconds()
+        return Decimal(seconds) / Decimal(86400)
+
+    @property
+    def period_days(self) -> int:
+        return (self.period.end - self.period.start).days
+
+    @property
+    def cost_so_far(self) -> dict[str, Decimal]:
+        return totals_by_currency(self.lines)
+
+    @property
+    def projected(self) -> dict[str, Decimal]:
+        fraction = self.elapsed_fraction
+        if fraction == 0:
+            return self.cost_so_far
+        return {currency: amount / fraction for currency, amount in self.cost_so_far.items()}
+
+
+def projection(rollups: QuerySet[UsageRollup], now: datetime) -> Projection:
+    """The current billing period's cost so far and its projection (one query)."""
+    period = billing_period(now)
+    return Projection(period=period, now=now, lines=usage_by_meter(rollups, period))
+
+
+def projection_from(lines: list[UsageLine], now: datetime) -> Projection:
+    """The projection when `lines` already are the current period's usage."""
+    return Projection(period=billing_period(now), now=now, lines=lines)
+
+
+# --- finance: every organization -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrganizationLine:
+    """Usage of one meter by one organization, priced."""
+
+    organization_id: int
+    organization_slug: str
+    organization_name: str
+    line: UsageLine
+
+    @property
+    def revenue(self) -> Decimal:
+        return self.line.cost
+
+
+@dataclass(frozen=True)
+class OrganizationRevenue:
+    organization_id: int
+    slug: str
+    name: str
+    revenue: dict[str, Decimal]
+
+    @property
+    def sort_key(self) -> Decimal:
+        return sum(self.revenue.values(), Decimal(0))
+
+
+def usage_by_organization(rollups: QuerySet[UsageRollup], period: Period) -> list[OrganizationLine]:
+    """Quantity and revenue per organization, capability and meter (one query),
+    highest revenue first."""
+    rows = (
+        _in_period(rollups, period)
+        .values("organization_id", "capability", "meter")
+        .annotate(total=Sum("quantity"), event_count=Sum("events"))
+        .order_by()
+    )
+    prices = PriceList()
+    grouped = [
+        (
+            row["organization_id"],
+            prices.line(row["capability"], row["meter"], int(row["total"]), int(row["event_count"])),
+        )
+        for row in rows
+    ]
+    # Names in a second query: grouping by the organization id alone keeps the
+    # GROUP BY narrow, and the lookup is bounded by the number of organizations.
+    organizations = {
+        pk: (slug, name)
+        for pk, slug, name in Organization.objects.filter(
+            pk__in={org_id for org_id, _ in grouped}
+        ).values_list("pk", "slug", "name")
+    }
+    lines = [OrganizationLine(org_id, *organizations.get(org_id, ("", "")), line) for org_id, line in grouped]
+    return sorted(
+        lines,
+        key=lambda item: (
+            -item.revenue,
+            item.organization_name.lower(),
+            item.line.capability,
+            item.line.meter,
+        ),
+    )
+
+
+def top_organizations(lines: Sequence[OrganizationLine], limit: int = 10) -> list[OrganizationRevenue]:
+    """The organizations with the highest revenue among `lines` (no query)."""
+    by_org: dict[int, OrganizationRevenue] = {}
+    for item in lines:
+        found = by_org.get(item.organization_id)
+        if found is None:
+            found = by_org[item.organization_id] = OrganizationRevenue(
+                item.organization_id, item.organization_slug, item.organization_name, defaultdict(Decimal)
+            )
+        found.revenue[item.line.currency] += item.revenue
+    ranked = sorted(by_org.values(), key=lambda org: (-org.sort_key, org.name.lower()))
+    return [org for org in ranked[:limit] if org.sort_key > 0]
+
+
+@dataclass(frozen=True)
+class FinanceDashboard:
+    """Every panel of the finance dashboard."""
+
+    period: Period
+    by_meter: list[UsageLine]
+    by_organization: list[OrganizationLine]
+    trend: Trend
+    top: list[OrganizationRevenue]
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        return totals_by_currency(self.by_meter)
+
+    @property
+    def organization_count(self) -> int:
+        return len({item.organization_id for item in self.by_organization})
+
+    @property
+    def event_count(self) -> int:
+        return sum(line.events for line in self.by_meter)
+
+
+def finance_dashboard(rollups: QuerySet[UsageRollup], period: Period, top: int = 10) -> FinanceDashboard:
+    """The finance dashboard over `rollups` (already filtered): four queries,
+    whatever the number of events, organizations or days."""
+    by_organization = usage_by_organization(rollups, period)
+    return FinanceDashboard(
+        period=period,
+        by_meter=usage_by_meter(rollups, period),
+        by_organization=by_organization,
+        trend=usage_over_time(rollups, period),
+        top=top_organizations(by_organization, top),
+    )
+
+
+def search_organizations(rollups: QuerySet[UsageRollup], text: str) -> QuerySet[UsageRollup]:
+    text = text.strip()
+    if not text:
+        return rollups
+    return rollups.filter(Q(organization__name__icontains=text) | Q(organization__slug__icontains=text))
+
+
+# --- corrections ----------------------------------------------------------------------
+
+
+def recent_corrections(limit: int = 50) -> QuerySet[UsageEvent]:
+    return (
+        UsageEvent.objects.filter(kind=EventKind.CORRECTION)
+        .select_related("organization", "created_by")
+        .order_by("-recorded_at", "-id")[:limit]
+    )

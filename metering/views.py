@@ -1,0 +1,179 @@
+"""Usage pages: an organization's usage and cost (owners, admins, billing) and
+platform finance's dashboard across organizations, with CSV exports and the
+corrections form. Every figure is read from the hourly rollups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
+
+from metering import actions, charts, csv_export, queries
+from metering.filtersets import FinanceFilter
+from metering.forms import CorrectionForm, RangeForm
+from metering.models import UsageRollup
+from metering.tables import CorrectionTable, OrganizationUsageTable, UsageTable
+from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, origin_of
+from portal.actions import ActionError
+
+TOP_ORGANIZATIONS = 10
+
+
+def finance_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Platform finance only: IT admins and organization users get 403."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not getattr(request.user, "is_finance", False):
+            raise PermissionDenied("This page is for Switchboard's finance team.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _query_string(request: HttpRequest) -> str:
+    """The page's filters, for the export link and the range buttons."""
+    return request.GET.urlencode()
+
+
+# --- the organization's usage ------------------------------------------------------
+
+
+@org_role_required(*queries.USAGE_ROLES)
+@require_GET
+def usage(request: OrgRequest) -> HttpResponse:
+    now = timezone.now()
+    form = RangeForm(request.GET or None)
+    period = form.period(now)
+    rollups = queries.organization_rollups(request.organization)
+    lines = queries.usage_by_meter(rollups, period)
+    current = queries.billing_period(now)
+    if period == current:
+        projection = queries.projection_from(lines, now)
+    else:
+        projection = queries.projection(rollups, now)
+    trend = queries.usage_over_time(rollups, period)
+    totals = queries.totals_by_currency(lines)
+    table = UsageTable(lines, totals=totals)
+    RequestConfig(request, paginate=False).configure(table)
+    context = {
+        "form": form,
+        "range": form.choice,
+        "range_label": queries.RANGES[form.choice],
+        "ranges": queries.RANGES,
+        "period": period,
+        "lines": lines,
+        "table": table,
+        "totals": totals,
+        "projection": projection,
+        "chart": charts.stacked_bar_chart(trend),
+        "trend": trend,
+        "query": _query_string(request),
+    }
+    template = "metering/usage.html#usage-panels" if request.htmx else "metering/usage.html"
+    return render(request, template, context)
+
+
+@org_role_required(*queries.USAGE_ROLES)
+@require_GET
+def usage_export(request: OrgRequest) -> HttpResponse:
+    form = RangeForm(request.GET or None)
+    period = form.period(timezone.now())
+    rollups = queries.organization_rollups(request.organization)
+    rows = csv_export.usage_rows(queries.quantities_over_time(rollups, period), period)
+    filename = f"usage-{request.organization.slug}-{period.start:%Y-%m-%d}-{period.last_day:%Y-%m-%d}.csv"
+    return csv_export.csv_response(filename, csv_export.USAGE_HEADER, rows)
+
+
+# --- finance -------------------------------------------------------------------------
+
+
+def _finance_filters(request: HttpRequest) -> tuple[RangeForm, FinanceFilter]:
+    form = RangeForm(request.GET or None)
+    filterset = FinanceFilter(request.GET or None, queryset=UsageRollup.objects.all())
+    return form, filterset
+
+
+@finance_required
+@require_GET
+def finance(request: AuthenticatedRequest) -> HttpResponse:
+    now = timezone.now()
+    form, filterset = _finance_filters(request)
+    period = form.period(now)
+    dashboard = queries.finance_dashboard(filterset.qs, period, top=TOP_ORGANIZATIONS)
+    table = OrganizationUsageTable(dashboard.by_organization)
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    context = {
+        "form": form,
+        "filter": filterset,
+        "range": form.choice,
+        "range_label": queries.RANGES[form.choice],
+        "ranges": queries.RANGES,
+        "period": period,
+        "dashboard": dashboard,
+        "totals": dashboard.totals,
+        "meter_table": UsageTable(dashboard.by_meter, totals=dashboard.totals, orderable=False),
+        "table": table,
+        "chart": charts.stacked_bar_chart(dashboard.trend),
+        "query": _query_string(request),
+    }
+    template = "metering/finance.html#finance-panels" if request.htmx else "metering/finance.html"
+    return render(request, template, context)
+
+
+@finance_required
+@require_GET
+def finance_export(request: AuthenticatedRequest) -> HttpResponse:
+    form, filterset = _finance_filters(request)
+    period = form.period(timezone.now())
+    lines = queries.usage_by_organization(filterset.qs, period)
+    filename = f"finance-usage-{period.start:%Y-%m-%d}-{period.last_day:%Y-%m-%d}.csv"
+    return csv_export.csv_response(
+        filename, csv_export.FINANCE_HEADER, csv_export.finance_rows(lines, period)
+    )
+
+
+@finance_required
+def corrections(request: AuthenticatedRequest) -> HttpResponse:
+    form = CorrectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        capability, meter = form.capability_and_meter
+        organization = form.cleaned_data["organization"]
+        try:
+            actions.record_correction(
+                request.user,
+                organization,
+                capability=capability,
+                meter=meter,
+                quantity=form.cleaned_data["quantity"],
+                reason=form.cleaned_data["reason"],
+                occurred_at=form.occurred_at,
+                origin=origin_of(request),
+            )
+        except ActionError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request,
+                f"Correction of {form.cleaned_data['quantity']:+,} {capability}.{meter} "
+                f"recorded for {organization.name}.",
+            )
+            return redirect("finance_corrections")
+    table = CorrectionTable(queries.recent_corrections())
+    return render(
+        request,
+        "metering/corrections.html",
+        {"form": form, "table": table},
+        status=400 if form.errors else 200,
+    )
