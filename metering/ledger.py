@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -127,31 +127,42 @@ def _insert_chunk(records: Sequence[UsageRecord]) -> set[str]:
         return {key for (key,) in cursor.fetchall()}
 
 
+# Rollup grains, finest first: table, time column, and the record's bucket.
+ROLLUPS: tuple[tuple[str, str, Callable[[UsageRecord], Any]], ...] = (
+    ("metering_usagerollup", "hour", lambda record: record.hour),
+    ("metering_usagedailyrollup", "day", lambda record: record.hour.date()),
+    ("metering_usagemonthlyrollup", "month", lambda record: record.hour.date().replace(day=1)),
+)
+
+
 def _increment_rollups(records: Iterable[UsageRecord]) -> None:
-    totals: dict[tuple[int, str, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
-    for record in records:
-        total = totals[(record.organization_id, record.capability, record.meter, record.hour)]
-        total[0] += record.quantity
-        total[1] += 1
-    if not totals:
+    """Add the records to the hourly, daily and monthly rollups."""
+    records = list(records)
+    if not records:
         return
-    # A fixed order: concurrent transactions lock rollup rows in the same order.
-    rows = sorted(totals.items())
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        params: list[Any] = []
-        for (org_id, capability, meter, hour), (quantity, events) in chunk:
-            params.extend([org_id, capability, meter, hour, quantity, events])
-        sql = (
-            "INSERT INTO metering_usagerollup"
-            " (organization_id, capability, meter, hour, quantity, events) VALUES "
-            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
-            + " ON CONFLICT (organization_id, capability, meter, hour) DO UPDATE SET"
-            " quantity = metering_usagerollup.quantity + excluded.quantity,"
-            " events = metering_usagerollup.events + excluded.events"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+    for table, column, bucket_of in ROLLUPS:
+        totals: dict[tuple[int, str, str, Any], list[int]] = defaultdict(lambda: [0, 0])
+        for record in records:
+            total = totals[(record.organization_id, record.capability, record.meter, bucket_of(record))]
+            total[0] += record.quantity
+            total[1] += 1
+        # A fixed order: concurrent transactions lock rollup rows in the same order.
+        rows = sorted(totals.items())
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            params: list[Any] = []
+            for (org_id, capability, meter, bucket), (quantity, events) in chunk:
+                params.extend([org_id, capability, meter, bucket, quantity, events])
+            sql = (
+                f"INSERT INTO {table} (organization_id, capability, meter, {column}, quantity, events)"
+                " VALUES "
+                + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+                + f" ON CONFLICT (organization_id, capability, meter, {column}) DO UPDATE SET"
+                f" quantity = {table}.quantity + excluded.quantity,"
+                f" events = {table}.events + excluded.events"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
 
 
 def ingest(records: Iterable[UsageRecord]) -> int:
@@ -215,6 +226,28 @@ def ingest(records: Iterable[UsageRecord]) -> int:
                 ON CONFLICT (organization_id, capability, meter, hour) DO UPDATE SET
                     quantity = metering_usagerollup.quantity + excluded.quantity,
                     events = metering_usagerollup.events + excluded.events
+                RETURNING 1
+            ), daily AS (
+                INSERT INTO metering_usagedailyrollup
+                    (organization_id, capability, meter, day, quantity, events)
+                SELECT organization_id, capability, meter, (hour AT TIME ZONE 'UTC')::date AS day,
+                       sum(quantity), sum(events)
+                FROM totals GROUP BY 1, 2, 3, 4
+                ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", day
+                ON CONFLICT (organization_id, capability, meter, day) DO UPDATE SET
+                    quantity = metering_usagedailyrollup.quantity + excluded.quantity,
+                    events = metering_usagedailyrollup.events + excluded.events
+                RETURNING 1
+            ), monthly AS (
+                INSERT INTO metering_usagemonthlyrollup
+                    (organization_id, capability, meter, month, quantity, events)
+                SELECT organization_id, capability, meter,
+                       date_trunc('month', hour AT TIME ZONE 'UTC')::date AS month, sum(quantity), sum(events)
+                FROM totals GROUP BY 1, 2, 3, 4
+                ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", month
+                ON CONFLICT (organization_id, capability, meter, month) DO UPDATE SET
+                    quantity = metering_usagemonthlyrollup.quantity + excluded.quantity,
+                    events = metering_usagemonthlyrollup.events + excluded.events
                 RETURNING 1
             )
             SELECT coalesce(sum(events), 0) FROM totals

@@ -90,3 +90,49 @@ class UsageRollup(models.Model):
         return (
             f"{self.organization_id} {self.capability}.{self.meter} {self.hour:%Y-%m-%d %H}h: {self.quantity}"
         )
+
+
+class UsageDailyRollup(models.Model):
+    """Usage per organization, capability, meter and UTC day; kept with the
+    hourly rollup in the same transaction, for ranges of whole days."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    capability = models.CharField(max_length=64)
+    meter = models.CharField(max_length=64)
+    day = models.DateField()
+    quantity = models.BigIntegerField(default=0)
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "capability", "meter", "day"], name="one_rollup_per_day"
+            )
+        ]
+        indexes = [models.Index(fields=["day", "capability", "meter"])]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.capability}.{self.meter} {self.day}: {self.quantity}"
+
+
+class UsageMonthlyRollup(models.Model):
+    """Usage per organization, capability, meter and calendar month (the billing
+    period); `month` is the period's first day."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    capability = models.CharField(max_length=64)
+    meter = models.CharField(max_length=64)
+    month = models.DateField()
+    quantity = models.BigIntegerField(default=0)
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "capability", "meter", "month"], name="one_rollup_per_month"
+            )
+        ]
+        indexes = [models.Index(fields=["month"])]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.capability}.{self.meter} {self.month:%Y-%m}: {self.quantity}"

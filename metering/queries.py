@@ -10,17 +10,18 @@ calendar months starting 00:00 UTC on the 1st.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import TruncDay
 
 from metering import catalog
-from metering.models import EventKind, UsageEvent, UsageRollup
+from metering.models import EventKind, UsageDailyRollup, UsageEvent, UsageMonthlyRollup, UsageRollup
 from portal.models import Organization, Role
 
 # Who may read an organization's usage and costs: the page, the CSV and the API.
@@ -169,15 +170,57 @@ def totals_by_currency(lines: Iterable[UsageLine]) -> dict[str, Decimal]:
     return dict(sorted(totals.items()))
 
 
-def _in_period(rollups: QuerySet[UsageRollup], period: Period) -> QuerySet[UsageRollup]:
-    return rollups.filter(hour__gte=period.start, hour__lt=period.end)
+@dataclass(frozen=True)
+class Source:
+    """Rollup rows at one grain: hourly (`hour`), daily (`day`) or monthly
+    (`month`), already narrowed to the caller's scope."""
+
+    queryset: QuerySet[Any]
+    column: str
+
+    def in_period(self, period: Period) -> QuerySet[Any]:
+        if self.column == "hour":
+            return self.queryset.filter(hour__gte=period.start, hour__lt=period.end)
+        first, last = period.start.astimezone(UTC).date(), period.end.astimezone(UTC).date()
+        return self.queryset.filter(**{f"{self.column}__gte": first, f"{self.column}__lt": last})
+
+
+# A scope narrows any rollup model to what the caller may see and filtered for
+# (they share organization, capability and meter fields).
+Scope = Callable[[type[models.Model]], QuerySet[Any]]
+
+
+def _aligned(moment: datetime, unit: str) -> bool:
+    moment = moment.astimezone(UTC)
+    if moment.hour or moment.minute or moment.second or moment.microsecond:
+        return False
+    return unit == "day" or moment.day == 1
+
+
+def best_source(scope: Scope, period: Period, *, by_day: bool = False) -> Source:
+    """The coarsest rollup that answers `period` exactly: monthly for whole
+    calendar months (billing periods), daily for whole days, else hourly.
+    `by_day` asks for rows no coarser than a day (for a chart by day)."""
+    if not by_day and _aligned(period.start, "month") and _aligned(period.end, "month"):
+        return Source(scope(UsageMonthlyRollup), "month")
+    if _aligned(period.start, "day") and _aligned(period.end, "day"):
+        return Source(scope(UsageDailyRollup), "day")
+    return Source(scope(UsageRollup), "hour")
+
+
+def _source(rollups: QuerySet[UsageRollup] | Source) -> Source:
+    return rollups if isinstance(rollups, Source) else Source(rollups, "hour")
+
+
+def _in_period(rollups: QuerySet[UsageRollup] | Source, period: Period) -> QuerySet[Any]:
+    return _source(rollups).in_period(period)
 
 
 def _sorted_lines(lines: Iterable[UsageLine]) -> list[UsageLine]:
     return sorted(lines, key=lambda line: (line.capability_title.lower(), line.capability, line.meter))
 
 
-def usage_by_meter(rollups: QuerySet[UsageRollup], period: Period) -> list[UsageLine]:
+def usage_by_meter(rollups: QuerySet[UsageRollup] | Source, period: Period) -> list[UsageLine]:
     """Quantity and cost per capability and meter (one query)."""
     rows = (
         _in_period(rollups, period)
@@ -219,7 +262,7 @@ class Trend:
         return sum((self.cost_at(bucket, key) for key in self.series), Decimal(0))
 
 
-def usage_over_time(rollups: QuerySet[UsageRollup], period: Period) -> Trend:
+def usage_over_time(rollups: QuerySet[UsageRollup] | Source, period: Period) -> Trend:
     """Cost per hour or day (see `Period.bucket`) and capability (one query)."""
     trend = Trend(period=period, buckets=period.buckets())
     currencies: set[str] = set()
@@ -237,10 +280,14 @@ def usage_over_time(rollups: QuerySet[UsageRollup], period: Period) -> Trend:
 
 
 def quantities_over_time(
-    rollups: QuerySet[UsageRollup], period: Period
+    rollups: QuerySet[UsageRollup] | Source, period: Period
 ) -> list[tuple[datetime, str, str, int]]:
     """(bucket, capability, meter, quantity) rows, grouped in the database."""
-    scoped = _in_period(rollups, period)
+    source = _source(rollups)
+    scoped = source.in_period(period)
+    if source.column == "day":
+        daily = scoped.values_list("day", "capability", "meter").annotate(total=Sum("quantity")).order_by()
+        return [(_midnight(day), capability, meter, int(total)) for day, capability, meter, total in daily]
     if period.bucket == HOUR:
         rows = scoped.values_list("hour", "capability", "meter").annotate(total=Sum("quantity")).order_by()
     else:
@@ -402,7 +449,7 @@ class OrganizationRevenue:
         return sum(self.revenue.values(), Decimal(0))
 
 
-def usage_by_organization(rollups: QuerySet[UsageRollup], period: Period) -> list[OrganizationLine]:
+def usage_by_organization(rollups: QuerySet[UsageRollup] | Source, period: Period) -> list[OrganizationLine]:
     """Quantity and revenue per organization, capability and meter (one query),
     highest revenue first."""
     rows = (
@@ -476,15 +523,19 @@ class FinanceDashboard:
         return sum(line.events for line in self.by_meter)
 
 
-def finance_dashboard(rollups: QuerySet[UsageRollup], period: Period, top: int = 10) -> FinanceDashboard:
-    """The finance dashboard over `rollups` (already filtered): four queries,
-    whatever the number of events, organizations or days."""
-    by_organization = usage_by_organization(rollups, period)
+def finance_dashboard(scope: Scope, period: Period, top: int = 10) -> FinanceDashboard:
+    """The finance dashboard for `scope` (the filters applied to any rollup
+    model): four queries, whatever the number of events, organizations or
+    days, each on the coarsest rollup that answers it exactly (monthly rows
+    for a billing period, daily rows for the chart by day)."""
+    totals = best_source(scope, period)
+    chart = best_source(scope, period, by_day=period.bucket != HOUR)
+    by_organization = usage_by_organization(totals, period)
     return FinanceDashboard(
         period=period,
-        by_meter=usage_by_meter(rollups, period),
+        by_meter=usage_by_meter(totals, period),
         by_organization=by_organization,
-        trend=usage_over_time(rollups, period),
+        trend=usage_over_time(chart, period),
         top=top_organizations(by_organization, top),
     )
 

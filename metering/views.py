@@ -99,6 +99,11 @@ def usage_export(request: OrgRequest) -> HttpResponse:
 # --- finance -------------------------------------------------------------------------
 
 
+def _finance_scope(request: HttpRequest) -> queries.Scope:
+    """The finance filters, applicable to every rollup grain."""
+    return lambda model: FinanceFilter(request.GET or None, queryset=model._default_manager.all()).qs
+
+
 def _finance_filters(request: HttpRequest) -> tuple[RangeForm, FinanceFilter]:
     form = RangeForm(request.GET or None)
     filterset = FinanceFilter(request.GET or None, queryset=UsageRollup.objects.all())
@@ -111,7 +116,7 @@ def finance(request: AuthenticatedRequest) -> HttpResponse:
     now = timezone.now()
     form, filterset = _finance_filters(request)
     period = form.period(now)
-    dashboard = queries.finance_dashboard(filterset.qs, period, top=TOP_ORGANIZATIONS)
+    dashboard = queries.finance_dashboard(_finance_scope(request), period, top=TOP_ORGANIZATIONS)
     table = OrganizationUsageTable(dashboard.by_organization)
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
     context = {
@@ -135,9 +140,9 @@ def finance(request: AuthenticatedRequest) -> HttpResponse:
 @finance_required
 @require_GET
 def finance_export(request: AuthenticatedRequest) -> HttpResponse:
-    form, filterset = _finance_filters(request)
+    form, _ = _finance_filters(request)
     period = form.period(timezone.now())
-    lines = queries.usage_by_organization(filterset.qs, period)
+    lines = queries.usage_by_organization(queries.best_source(_finance_scope(request), period), period)
     filename = f"finance-usage-{period.start:%Y-%m-%d}-{period.last_day:%Y-%m-%d}.csv"
     return csv_export.csv_response(
         filename, csv_export.FINANCE_HEADER, csv_export.finance_rows(lines, period)

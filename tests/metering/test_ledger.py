@@ -5,7 +5,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -367,3 +367,47 @@ def test_many_connections_racing_with_the_same_batch_count_it_once(acme, globex)
     assert sorted(counts) == [0, 0, 0, 60]
     assert UsageEvent.objects.count() == 60
     assert rollups() == events_by_hour()
+
+
+@pytest.mark.parametrize("writer", ["append", "ingest"])
+def test_daily_and_monthly_rollups_sum_the_hours(acme, globex, writer):
+    from metering.models import UsageDailyRollup, UsageMonthlyRollup
+
+    moments = [
+        datetime(2026, 1, 31, 23, 59, tzinfo=UTC),
+        datetime(2026, 2, 1, 0, 0, tzinfo=UTC),
+        datetime(2026, 2, 1, 13, 5, tzinfo=UTC),
+        datetime(2026, 2, 14, 8, 0, tzinfo=UTC),
+    ]
+    records = [
+        ledger.UsageRecord(
+            organization_id=organization.pk,
+            capability="ocr",
+            meter="pages",
+            quantity=index + 1,
+            occurred_at=moment,
+            idempotency_key=f"grain:{organization.slug}:{index}",
+        )
+        for organization in (acme, globex)
+        for index, moment in enumerate(moments)
+    ]
+    if writer == "append":
+        with transaction.atomic():
+            ledger.append(records)
+    else:
+        ledger.ingest(records)
+    hours = UsageRollup.objects.all()
+    by_day: dict[tuple, list[int]] = {}
+    by_month: dict[tuple, list[int]] = {}
+    for row in hours:
+        for grouped, bucket in ((by_day, row.hour.date()), (by_month, row.hour.date().replace(day=1))):
+            total = grouped.setdefault((row.organization_id, bucket), [0, 0])
+            total[0] += row.quantity
+            total[1] += row.events
+    assert {
+        (r.organization_id, r.day): [r.quantity, r.events] for r in UsageDailyRollup.objects.all()
+    } == by_day
+    assert {
+        (r.organization_id, r.month): [r.quantity, r.events] for r in UsageMonthlyRollup.objects.all()
+    } == by_month
+    assert by_month[(acme.pk, date(2026, 2, 1))] == [2 + 3 + 4, 3]

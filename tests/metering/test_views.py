@@ -361,9 +361,12 @@ def test_the_finance_dashboard_costs_the_same_queries_for_3_or_40_organizations(
 
     with CaptureQueriesContext(connection) as captured:
         client.get("/finance/")
-    rollup_queries = [q["sql"] for q in captured if "metering_usagerollup" in q["sql"]]
-    # by meter, by organization (+ their names), the trend
+    rollup_queries = [q["sql"] for q in captured if "rollup" in q["sql"]]
+    # by meter and by organization (+ their names) from the monthly rollup of the
+    # billing period, the trend from the daily rollup
     assert len(rollup_queries) == 3
+    assert sum("metering_usagemonthlyrollup" in sql for sql in rollup_queries) == 2
+    assert sum("metering_usagedailyrollup" in sql for sql in rollup_queries) == 1
     assert not [q for q in captured if "metering_usageevent" in q["sql"]]
 
 
