@@ -194,21 +194,17 @@ def prepare_data_set(log: Callable[[str], None] = print) -> dict[str, Any]:
 
 def _ensure_coarser_rollups(cursor: Any, org_ids: list[int], log: Callable[[str], None]) -> None:
     """The daily and monthly rollups the ledger keeps beside the hourly ones,
-    built from the hourly rows when the data set was generated in bulk."""
-    from django.db import transaction
+    rebuilt from the hourly rows when the data set was generated in bulk (the
+    bench database alone: this deletes rollup rows, never ledger rows)."""
+    from django.db import connection, transaction
 
+    assert connection.settings_dict["NAME"].endswith("_bench"), "only ever on the bench database"
     totals = {}
     for table in ("metering_usagerollup", "metering_usagedailyrollup", "metering_usagemonthlyrollup"):
-        cursor.execute(
-            f"SELECT coalesce(sum(quantity), 0) FROM {table} WHERE organization_id = ANY(%s)",  # noqa: S608
-            [org_ids],
-        )
-        totals[table] = int(cursor.fetchone()[0])
-    if (
-        totals["metering_usagedailyrollup"]
-        == totals["metering_usagemonthlyrollup"]
-        == totals["metering_usagerollup"]
-    ):
+        cursor.execute(f"SELECT coalesce(sum(quantity), 0), count(*) FROM {table}")  # noqa: S608
+        totals[table] = tuple(cursor.fetchone())
+    hourly = totals["metering_usagerollup"][0]
+    if totals["metering_usagedailyrollup"][0] == totals["metering_usagemonthlyrollup"][0] == hourly:
         return
     log("finance_dashboard: building the daily and monthly rollups from the hourly ones")
     with transaction.atomic():
@@ -216,12 +212,11 @@ def _ensure_coarser_rollups(cursor: Any, org_ids: list[int], log: Callable[[str]
             ("metering_usagedailyrollup", "day", "(hour AT TIME ZONE 'UTC')::date"),
             ("metering_usagemonthlyrollup", "month", "date_trunc('month', hour AT TIME ZONE 'UTC')::date"),
         ):
-            cursor.execute(f"DELETE FROM {table} WHERE organization_id = ANY(%s)", [org_ids])  # noqa: S608
+            cursor.execute(f"TRUNCATE {table}")
             cursor.execute(
                 f"INSERT INTO {table} (organization_id, capability, meter, {column}, quantity, events)"  # noqa: S608
                 f" SELECT organization_id, capability, meter, {bucket}, sum(quantity), sum(events)"
-                " FROM metering_usagerollup WHERE organization_id = ANY(%s) GROUP BY 1, 2, 3, 4",
-                [org_ids],
+                " FROM metering_usagerollup GROUP BY 1, 2, 3, 4"
             )
             cursor.execute(f"ANALYZE {table}")
 
