@@ -174,6 +174,15 @@ def prepare_data_set(log: Callable[[str], None] = print) -> dict[str, Any]:
             built = {"generated": True, "generate_seconds": round(time.perf_counter() - started, 1)}
             present = _bench_event_count(cursor, org_ids)
         _ensure_coarser_rollups(cursor, org_ids, log)
+        # What the periodic task keeps built: the platform's closed days.
+        from metering import platform
+
+        cursor.execute("SELECT min(day), max(day) FROM metering_usagedailyrollup")
+        first_day, last_day = cursor.fetchone()
+        if first_day is not None:
+            platform.refresh_days(
+                first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)
+            )
         cursor.execute("SELECT count(*) FROM metering_usagerollup WHERE organization_id = ANY(%s)", [org_ids])
         rollups = int(cursor.fetchone()[0])
         cursor.execute(

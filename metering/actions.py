@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from metering import catalog, ledger
+from metering import catalog, ledger, platform
 from metering.models import EventKind, UsageEvent
 from portal.actions import ActionError, Origin, record_audit
 from portal.models import Organization, User
@@ -52,6 +52,7 @@ def record_correction(
             ]
         )
         event = UsageEvent.objects.get(idempotency_key=key)
+        transaction.on_commit(lambda: platform.refresh_days([event.occurred_at.astimezone(UTC).date()]))
         record_audit(
             actor,
             "usage.corrected",

@@ -136,3 +136,36 @@ class UsageMonthlyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.capability}.{self.meter} {self.month:%Y-%m}: {self.quantity}"
+
+
+class PlatformDailyUsage(models.Model):
+    """Usage per capability, meter and closed UTC day across all organizations,
+    for the finance dashboard's trend. Built from the daily rollups by a periodic
+    task (never in the write path: one row per meter and day would be a lock
+    every organization's writes queue on)."""
+
+    capability = models.CharField(max_length=64)
+    meter = models.CharField(max_length=64)
+    day = models.DateField()
+    quantity = models.BigIntegerField(default=0)
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["capability", "meter", "day"], name="one_platform_row_per_day")
+        ]
+        indexes = [models.Index(fields=["day"])]
+
+    def __str__(self) -> str:
+        return f"{self.capability}.{self.meter} {self.day}: {self.quantity}"
+
+
+class PlatformUsageDay(models.Model):
+    """A day whose PlatformDailyUsage rows are built (a day without usage has no
+    rows, so the marker tells "built, zero" from "not built yet")."""
+
+    day = models.DateField(primary_key=True)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.day} (refreshed {self.refreshed_at:%Y-%m-%d %H:%M})"

@@ -21,7 +21,15 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import TruncDay
 
 from metering import catalog
-from metering.models import EventKind, UsageDailyRollup, UsageEvent, UsageMonthlyRollup, UsageRollup
+from metering.models import (
+    EventKind,
+    PlatformDailyUsage,
+    PlatformUsageDay,
+    UsageDailyRollup,
+    UsageEvent,
+    UsageMonthlyRollup,
+    UsageRollup,
+)
 from portal.models import Organization, Role
 
 # Who may read an organization's usage and costs: the page, the CSV and the API.
@@ -262,13 +270,16 @@ class Trend:
         return sum((self.cost_at(bucket, key) for key in self.series), Decimal(0))
 
 
-def usage_over_time(rollups: QuerySet[UsageRollup] | Source, period: Period) -> Trend:
+def usage_over_time(
+    rollups: QuerySet[UsageRollup] | Source | list[tuple[datetime, str, str, int]], period: Period
+) -> Trend:
     """Cost per hour or day (see `Period.bucket`) and capability (one query)."""
     trend = Trend(period=period, buckets=period.buckets())
     currencies: set[str] = set()
     titles: dict[str, str] = {}
     prices = PriceList()
-    for bucket, capability, meter, quantity in quantities_over_time(rollups, period):
+    rows = rollups if isinstance(rollups, list) else quantities_over_time(rollups, period)
+    for bucket, capability, meter, quantity in rows:
         line = prices.line(capability, meter, quantity)
         titles[capability] = line.capability_title
         currencies.add(line.currency)
@@ -523,21 +534,59 @@ class FinanceDashboard:
         return sum(line.events for line in self.by_meter)
 
 
-def finance_dashboard(scope: Scope, period: Period, top: int = 10) -> FinanceDashboard:
+def finance_dashboard(
+    scope: Scope, period: Period, top: int = 10, *, all_organizations: bool = True
+) -> FinanceDashboard:
     """The finance dashboard for `scope` (the filters applied to any rollup
-    model): four queries, whatever the number of events, organizations or
-    days, each on the coarsest rollup that answers it exactly (monthly rows
-    for a billing period, daily rows for the chart by day)."""
+    model): a handful of queries, whatever the number of events,
+    organizations or days, each on the coarsest rollup that answers it
+    exactly: monthly rows for a billing period; for the chart by day across
+    all organizations, the platform's daily rows of closed days plus today's
+    daily rollups (narrowed to some organizations: their daily rollups)."""
     totals = best_source(scope, period)
-    chart = best_source(scope, period, by_day=period.bucket != HOUR)
     by_organization = usage_by_organization(totals, period)
+    if (
+        all_organizations
+        and period.bucket != HOUR
+        and _aligned(period.start, "day")
+        and _aligned(period.end, "day")
+    ):
+        trend = usage_over_time(_platform_days(scope, period), period)
+    else:
+        trend = usage_over_time(best_source(scope, period, by_day=period.bucket != HOUR), period)
     return FinanceDashboard(
         period=period,
         by_meter=usage_by_meter(totals, period),
         by_organization=by_organization,
-        trend=usage_over_time(chart, period),
+        trend=trend,
         top=top_organizations(by_organization, top),
     )
+
+
+def _platform_days(scope: Scope, period: Period) -> list[tuple[datetime, str, str, int]]:
+    """(day, capability, meter, quantity) for `period`: built platform days from
+    PlatformDailyUsage, the others (today, days not built yet) from the daily
+    rollups. Two queries plus one for the built days."""
+    first, last = period.start.astimezone(UTC).date(), period.end.astimezone(UTC).date()
+    built = set(PlatformUsageDay.objects.filter(day__gte=first, day__lt=last).values_list("day", flat=True))
+    rows = [
+        (_midnight(day), capability, meter, int(total))
+        for day, capability, meter, total in scope(PlatformDailyUsage)
+        .filter(day__in=built)
+        .values_list("day", "capability", "meter")
+        .annotate(total=Sum("quantity"))
+        .order_by()
+    ]
+    live = (
+        scope(UsageDailyRollup)
+        .filter(day__gte=first, day__lt=last)
+        .exclude(day__in=built)
+        .values_list("day", "capability", "meter")
+        .annotate(total=Sum("quantity"))
+        .order_by()
+    )
+    rows.extend((_midnight(day), capability, meter, int(total)) for day, capability, meter, total in live)
+    return rows
 
 
 def search_organizations(rollups: QuerySet[UsageRollup], text: str) -> QuerySet[UsageRollup]:

@@ -8,3 +8,10 @@ from metering import api_calls
 @shared_task(name="metering.flush_api_calls")
 def flush_api_calls() -> int:
     return api_calls.flush()
+
+
+@shared_task(name="metering.refresh_platform_usage")
+def refresh_platform_usage() -> int:
+    from metering import platform
+
+    return platform.refresh_days(platform.closed_days_to_refresh())

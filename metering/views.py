@@ -116,7 +116,12 @@ def finance(request: AuthenticatedRequest) -> HttpResponse:
     now = timezone.now()
     form, filterset = _finance_filters(request)
     period = form.period(now)
-    dashboard = queries.finance_dashboard(_finance_scope(request), period, top=TOP_ORGANIZATIONS)
+    dashboard = queries.finance_dashboard(
+        _finance_scope(request),
+        period,
+        top=TOP_ORGANIZATIONS,
+        all_organizations=not filterset.form.data.get("organization", "").strip(),
+    )
     table = OrganizationUsageTable(dashboard.by_organization)
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
     context = {

@@ -190,6 +190,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "metering.flush_api_calls",
         "schedule": 60.0,
     },
+    "refresh-platform-usage": {
+        "task": "metering.refresh_platform_usage",
+        "schedule": timedelta(minutes=10),
+    },
     "expire-invitations": {
         "task": "portal.tasks.expire_invitations",
         "schedule": timedelta(hours=1),
