@@ -157,7 +157,9 @@ class PriceList:
         self._known = catalog.lookup()
 
     def line(self, capability: str, meter: str, quantity: int, events: int = 0) -> UsageLine:
-        info = self._known.get((capability, meter)) or catalog.describe(capability, meter)
+        info = self._known.get((capability, meter))
+        if info is None:  # usage of a meter no longer in the catalog: described once
+            info = self._known[(capability, meter)] = catalog.describe(capability, meter)
         return UsageLine(
             capability=capability,
             capability_title=info.capability_title,
