@@ -1,6 +1,6 @@
 """Usage pages: an organization's usage and cost (owners, admins, billing) and
 platform finance's dashboard across organizations, with CSV exports and the
-corrections form. Every figure is read from the hourly rollups."""
+corrections form. Every figure is read from the rollups, never the raw ledger."""
 
 from __future__ import annotations
 
