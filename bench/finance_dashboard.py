@@ -293,6 +293,7 @@ def ledger_dashboard(period: Any) -> Any:
         by_organization=by_organization,
         trend=trend,
         top=queries.top_organizations(by_organization, 10),
+        organization_count=len({item.organization_id for item in by_organization}),
     )
 
 
@@ -303,13 +304,38 @@ def _answer(dashboard: Any) -> tuple[Any, ...]:
             (line.capability, line.meter, line.quantity, line.events, line.cost)
             for line in dashboard.by_meter
         ),
-        sorted(
-            (item.organization_id, item.line.capability, item.line.meter, item.line.quantity, item.revenue)
-            for item in dashboard.by_organization
-        ),
+        sorted(_organization_rows(dashboard.by_organization)),
         sorted((bucket, key, cost) for (bucket, key), cost in dashboard.trend.costs.items()),
         [(org.organization_id, dict(org.revenue)) for org in dashboard.top],
     )
+
+
+def _organization_rows(lines: Any) -> list[tuple[Any, ...]]:
+    """(organization, capability, meter, quantity, revenue) of either answer: the
+    raw ledger's priced lines or the dashboard's database-priced rows."""
+    found = []
+    for item in lines:
+        if isinstance(item, dict):
+            found.append(
+                (
+                    item["organization_id"],
+                    item["capability"],
+                    item["meter"],
+                    item["quantity_total"],
+                    item["revenue"],
+                )
+            )
+        else:
+            found.append(
+                (
+                    item.organization_id,
+                    item.line.capability,
+                    item.line.meter,
+                    item.line.quantity,
+                    item.revenue,
+                )
+            )
+    return found
 
 
 def _time(call: Callable[[], Any]) -> tuple[float, Any]:
@@ -324,7 +350,9 @@ def compare(period: Any, runs: int) -> dict[str, Any]:
     from metering import queries
 
     def ours() -> Any:
-        return queries.finance_dashboard(lambda model: model.objects.all(), period)
+        dashboard = queries.finance_dashboard(lambda model: model.objects.all(), period)
+        list(dashboard.by_organization[:50])  # the page's first page of the table, as the view reads it
+        return dashboard
 
     def baseline() -> Any:
         return ledger_dashboard(period)

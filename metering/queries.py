@@ -17,7 +17,18 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import (
+    Case,
+    CharField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncDay
 
 from metering import catalog
@@ -519,17 +530,16 @@ class FinanceDashboard:
 
     period: Period
     by_meter: list[UsageLine]
-    by_organization: list[OrganizationLine]
+    # One row per organization, capability and meter, priced and ranked in the
+    # database; lazy, so the page reads one page of it (see `organization_lines`).
+    by_organization: QuerySet[Any]
     trend: Trend
     top: list[OrganizationRevenue]
+    organization_count: int
 
     @property
     def totals(self) -> dict[str, Decimal]:
         return totals_by_currency(self.by_meter)
-
-    @property
-    def organization_count(self) -> int:
-        return len({item.organization_id for item in self.by_organization})
 
     @property
     def event_count(self) -> int:
@@ -546,49 +556,143 @@ def finance_dashboard(
     all organizations, the platform's daily rows of closed days plus today's
     daily rollups (narrowed to some organizations: their daily rollups)."""
     totals = best_source(scope, period)
-    by_organization = usage_by_organization(totals, period)
+    revenue_by_organization = organization_revenue(totals, period)
     if (
         all_organizations
         and period.bucket != HOUR
         and _aligned(period.start, "day")
         and _aligned(period.end, "day")
     ):
-        trend = usage_over_time(_platform_days(scope, period), period)
+        # The chart's daily rows also answer the by-meter panel.
+        days = _platform_days(scope, period)
+        trend = usage_over_time([row[:4] for row in days], period)
+        by_meter = _lines_of_days(days)
     else:
         trend = usage_over_time(best_source(scope, period, by_day=period.bucket != HOUR), period)
+        by_meter = usage_by_meter(totals, period)
     return FinanceDashboard(
         period=period,
-        by_meter=usage_by_meter(totals, period),
-        by_organization=by_organization,
+        by_meter=by_meter,
+        by_organization=organization_lines(totals, period),
         trend=trend,
-        top=top_organizations(by_organization, top),
+        top=revenue_by_organization[:top],
+        organization_count=len(revenue_by_organization),
     )
 
 
-def _platform_days(scope: Scope, period: Period) -> list[tuple[datetime, str, str, int]]:
-    """(day, capability, meter, quantity) for `period`: built platform days from
-    PlatformDailyUsage, the others (today, days not built yet) from the daily
-    rollups. Two queries plus one for the built days."""
+def _catalog_cases() -> tuple[Case, Case]:
+    """Each (capability, meter)'s unit price and currency as SQL expressions, so
+    the database prices and ranks rows without sending them all here."""
+    known = catalog.meters()
+    price = Case(
+        *(When(capability=info.capability, meter=info.meter, then=Value(info.unit_price)) for info in known),
+        default=Value(Decimal(0)),
+        output_field=DecimalField(max_digits=24, decimal_places=9),
+    )
+    currency = Case(
+        *(When(capability=info.capability, meter=info.meter, then=Value(info.currency)) for info in known),
+        default=Value("usd"),
+        output_field=CharField(),
+    )
+    return price, currency
+
+
+def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
+    """Quantity and revenue per organization, capability and meter, highest
+    revenue first, priced in the database (one query per page read)."""
+    price, currency = _catalog_cases()
+    fields = ("organization_id", "organization__slug", "organization__name", "capability", "meter")
+    rows = source.in_period(period)
+    if source.column == "month" and _months_in(period) == 1:
+        # One calendar month of the monthly rollup is already one row per
+        # organization, capability and meter: nothing to group.
+        lines = rows.values(*fields).annotate(quantity_total=F("quantity"), events_total=F("events"))
+    else:
+        lines = rows.values(*fields).annotate(quantity_total=Sum("quantity"), events_total=Sum("events"))
+    return lines.annotate(
+        unit_price=price,
+        currency=currency,
+        revenue=ExpressionWrapper(
+            F("quantity_total") * price, output_field=DecimalField(max_digits=36, decimal_places=9)
+        ),
+    ).order_by("-revenue", "organization__name", "capability", "meter")
+
+
+def organization_revenue(source: Source, period: Period) -> list[OrganizationRevenue]:
+    """Every organization with usage in `period` and its revenue per currency,
+    highest first: one query grouped by organization id alone (a narrow GROUP
+    BY), and one for the names."""
+    price, currency = _catalog_cases()
+    rows = (
+        source.in_period(period)
+        .annotate(currency=currency)
+        .values("organization_id", "currency")
+        .annotate(
+            revenue=Sum(
+                ExpressionWrapper(
+                    F("quantity") * price, output_field=DecimalField(max_digits=36, decimal_places=9)
+                )
+            )
+        )
+        .order_by()
+    )
+    revenue: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in rows:
+        revenue[row["organization_id"]][row["currency"]] += row["revenue"]
+    names = {
+        pk: (slug, name)
+        for pk, slug, name in Organization.objects.filter(pk__in=list(revenue)).values_list(
+            "pk", "slug", "name"
+        )
+    }
+    ranked = sorted(
+        (OrganizationRevenue(pk, *names.get(pk, ("", "")), amounts) for pk, amounts in revenue.items()),
+        key=lambda org: (-org.sort_key, org.name.lower()),
+    )
+    return [org for org in ranked if org.sort_key > 0]
+
+
+def _months_in(period: Period) -> int:
+    start, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def _platform_days(scope: Scope, period: Period) -> list[tuple[datetime, str, str, int, int]]:
+    """(day, capability, meter, quantity, events) for `period`: built platform
+    days from PlatformDailyUsage, the others (today, days not built yet) from
+    the daily rollups. Two queries plus one for the built days."""
     first, last = period.start.astimezone(UTC).date(), period.end.astimezone(UTC).date()
     built = set(PlatformUsageDay.objects.filter(day__gte=first, day__lt=last).values_list("day", flat=True))
-    rows = [
-        (_midnight(day), capability, meter, int(total))
-        for day, capability, meter, total in scope(PlatformDailyUsage)
-        .filter(day__in=built)
-        .values_list("day", "capability", "meter")
-        .annotate(total=Sum("quantity"))
-        .order_by()
-    ]
-    live = (
-        scope(UsageDailyRollup)
-        .filter(day__gte=first, day__lt=last)
-        .exclude(day__in=built)
-        .values_list("day", "capability", "meter")
-        .annotate(total=Sum("quantity"))
-        .order_by()
-    )
-    rows.extend((_midnight(day), capability, meter, int(total)) for day, capability, meter, total in live)
+    every_day = [first + timedelta(days=n) for n in range((last - first).days)]
+    rows: list[tuple[datetime, str, str, int, int]] = []
+    for model, days in (
+        (PlatformDailyUsage, built),
+        (UsageDailyRollup, [d for d in every_day if d not in built]),
+    ):
+        grouped = (
+            scope(model)
+            .filter(day__in=days)
+            .values_list("day", "capability", "meter")
+            .annotate(total=Sum("quantity"), count=Sum("events"))
+            .order_by()
+        )
+        rows.extend(
+            (_midnight(day), capability, meter, int(total), int(count))
+            for day, capability, meter, total, count in grouped
+        )
     return rows
+
+
+def _lines_of_days(rows: list[tuple[datetime, str, str, int, int]]) -> list[UsageLine]:
+    """Usage per capability and meter summed from daily rows (no query)."""
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for _day, capability, meter, quantity, events in rows:
+        totals[(capability, meter)][0] += quantity
+        totals[(capability, meter)][1] += events
+    prices = PriceList()
+    return _sorted_lines(
+        prices.line(cap, meter, quantity, events) for (cap, meter), (quantity, events) in totals.items()
+    )
 
 
 def search_organizations(rollups: QuerySet[UsageRollup], text: str) -> QuerySet[UsageRollup]:

@@ -9,9 +9,9 @@ import django_tables2 as tables
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from metering import formatting
+from metering import catalog, formatting
 from metering.models import UsageEvent
-from metering.queries import OrganizationLine, UsageLine
+from metering.queries import UsageLine
 
 NUMBER = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
 
@@ -47,16 +47,21 @@ class UsageTable(tables.Table):
 
 
 class OrganizationUsageTable(tables.Table):
-    organization = tables.Column(accessor="organization_name", verbose_name="Organization")
-    slug = tables.Column(accessor="organization_slug", verbose_name="Slug")
-    capability = tables.Column(accessor="line__capability_title", verbose_name="Capability")
-    meter = tables.Column(accessor="line__meter", verbose_name="Meter")
-    quantity = tables.Column(accessor="line__quantity", attrs=NUMBER)
+    """Rows of `queries.organization_lines`: ordered and paginated in the database."""
+
+    organization = tables.Column(accessor="organization__name", verbose_name="Organization")
+    slug = tables.Column(accessor="organization__slug", verbose_name="Slug")
+    capability = tables.Column(verbose_name="Capability")
+    meter = tables.Column(verbose_name="Meter")
+    quantity = tables.Column(accessor="quantity_total", attrs=NUMBER)
     revenue = tables.Column(accessor="revenue", attrs=NUMBER, verbose_name="Est. revenue")
 
     class Meta:
         attrs = {"class": "table table-compact"}
         empty_text = "No usage matches these filters in this range."
+
+    def render_capability(self, value: str, record: dict[str, Any]) -> str:
+        return catalog.describe(value, record["meter"]).capability_title
 
     def render_meter(self, value: str) -> SafeString:
         return format_html("<code>{}</code>", value)
@@ -64,8 +69,8 @@ class OrganizationUsageTable(tables.Table):
     def render_quantity(self, value: int) -> str:
         return f"{value:,}"
 
-    def render_revenue(self, value: Decimal, record: OrganizationLine) -> str:
-        return formatting.money(value, record.line.currency)
+    def render_revenue(self, value: Decimal, record: dict[str, Any]) -> str:
+        return formatting.money(value, record["currency"])
 
 
 class CorrectionTable(tables.Table):
