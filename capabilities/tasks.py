@@ -10,14 +10,14 @@ import time
 from datetime import datetime
 from typing import Any
 
-from celery import shared_task
-from django.db import connection, transaction
-from django.db.models import F
+from celery import Task, shared_task
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from capabilities.gate import enabled_in_database
 from capabilities.jobs import JobContext, JobFailed, job_function
-from capabilities.models import Job
+from capabilities.models import FeatureToggle, Job
 from capabilities.registry import COMPUTE_SECONDS, registry
 from metering import ledger
 from metering.models import EventKind
@@ -43,41 +43,65 @@ def _refuse(job: Job, message: str, code: str) -> None:
 
 
 def _claim(job_id: int) -> Job | None:
-    """Take a job for this delivery. A queued job is started; a running one is
-    taken again, because its message came back: the worker that had it died
-    (acks_late + reject_on_worker_lost) or the broker delivered it twice.
-    Finished and cancelled jobs are left alone."""
+    """Take a job for this delivery. A queued job is started if its
+    organization is active and its capability on, read from the database now;
+    a running one is taken again, because its message came back: the worker
+    that had it died (acks_late + reject_on_worker_lost) or the broker
+    delivered it twice. Finished and cancelled jobs are left alone."""
     with transaction.atomic():
         # Losing a claim in a crash loses nothing: the message comes back and the
         # job is claimed again. Only the result's transaction (usage) must be
         # durable, so the claim skips waiting for the disk flush.
         relax_durability()
+        # The common case in one statement: checks and claim together.
+        active = Organization.objects.filter(
+            pk=OuterRef("organization_id"), status=Organization.Status.ACTIVE
+        )
+        switched_on = FeatureToggle.objects.filter(
+            organization_id=OuterRef("organization_id"), capability_key=OuterRef("capability"), enabled=True
+        )
+        claimed = (
+            Job.objects.filter(pk=job_id)
+            .filter(
+                Q(status=Job.Status.RUNNING)
+                | Q(Exists(active), Exists(switched_on), status=Job.Status.QUEUED)
+            )
+            .update(
+                status=Job.Status.RUNNING,
+                attempts=F("attempts") + 1,
+                started_at=Coalesce(F("started_at"), Value(timezone.now())),
+            )
+        )
+        if claimed:
+            return Job.objects.get(pk=job_id)
+        # Not claimed: gone, finished, cancelled, or refused now. Say which.
         job = Job.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status not in (Job.Status.QUEUED, Job.Status.RUNNING):
+        if job is None or job.status != Job.Status.QUEUED:
             return None
-        if job.status == Job.Status.QUEUED:
-            # Re-read at start, from the database: switched off or suspended while
-            # the job waited means refused, and nothing billed.
-            if not Organization.objects.filter(
-                pk=job.organization_id, status=Organization.Status.ACTIVE
-            ).exists():
-                _refuse(
-                    job, "The organization was suspended before this job started.", "organization_suspended"
-                )
-                return None
-            if not enabled_in_database(job.organization_id, job.capability):
-                title = registry().get(job.capability).title
-                _refuse(job, f"{title} was switched off before this job started.", "capability_disabled")
-                return None
-            job.started_at = timezone.now()
-        job.status = Job.Status.RUNNING
-        job.attempts += 1
-        job.save(update_fields=["status", "started_at", "attempts"])
-        return job
+        if not Organization.objects.filter(
+            pk=job.organization_id, status=Organization.Status.ACTIVE
+        ).exists():
+            _refuse(job, "The organization was suspended before this job started.", "organization_suspended")
+        else:
+            title = registry().get(job.capability).title
+            _refuse(job, f"{title} was switched off before this job started.", "capability_disabled")
+        return None
 
 
-@shared_task(name="capabilities.run_job", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def run_job(job_id: int) -> str:
+@shared_task(
+    bind=True, name="capabilities.run_job", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
+def run_job(self: Task, job_id: int) -> str:
+    try:
+        return _run(job_id)
+    except DatabaseError as error:
+        # The database failed us (connection lost, deadlock, failover), not the
+        # job: run it again later. Its usage keys make a second run count once.
+        logger.warning("Job %s hit a database error (%s); retrying", job_id, error)
+        raise self.retry(countdown=2, max_retries=10) from error
+
+
+def _run(job_id: int) -> str:
     job = _claim(job_id)
     if job is None:
         return "skipped"

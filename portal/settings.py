@@ -175,6 +175,10 @@ else:
     # The file-system transport has no fan-out exchange for remote control.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 
+# Celery's Django fixup closes database connections (and, on prefork, the whole
+# psycopg pool) around every task unless told to reuse them: reuse a worker's
+# connections for this many tasks (Django still drops broken ones).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

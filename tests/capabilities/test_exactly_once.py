@@ -99,3 +99,30 @@ def test_a_successful_job_commits_result_usage_and_rollups_together(ocr_on, alic
     assert _pages(acme) == (3, 3)
     compute = UsageEvent.objects.get(job_id=job.pk, meter="compute_seconds")
     assert compute.quantity >= 1 and compute.kind == "compute"
+
+
+def test_a_database_error_while_recording_retries_the_job_and_counts_once(ocr_on, alice, acme, monkeypatch):
+    """The database fails once as the result is committed (a dropped connection,
+    a deadlock): the task retries, the job runs again, and its usage counts once."""
+    from django.db import OperationalError
+
+    from metering import ledger
+
+    job = actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 2})
+    real_append = ledger.append
+    failures = []
+
+    def flaky_append(records):
+        if not failures:
+            failures.append(records)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_append(records)
+
+    monkeypatch.setattr(ledger, "append", flaky_append)
+    # In-process (eager): the retry runs at once instead of after its countdown.
+    run_job.apply(args=[job.pk])
+
+    job = _job(job)
+    assert (job.status, job.attempts) == (Job.Status.SUCCEEDED, 2)
+    assert len(failures) == 1
+    assert _pages(acme) == (2, 2)
