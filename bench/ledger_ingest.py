@@ -14,7 +14,6 @@ write to them unchanged. Target: at least a third of COPY's rate.
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import time
@@ -82,23 +81,7 @@ def run() -> dict[str, Any]:
 
     def baseline(batch: list[ledger.UsageRecord]) -> Callable[[], None]:
         now = timezone.now()
-        rows = [
-            (
-                record.organization_id,
-                record.capability,
-                record.meter,
-                record.quantity,
-                str(record.kind),
-                record.occurred_at,
-                now,
-                record.idempotency_key,
-                record.job_id,
-                record.reason,
-                record.created_by_id,
-                json.dumps(record.properties),
-            )
-            for record in batch
-        ]
+        rows = [ledger.event_row(record, now) for record in batch]
 
         def copy() -> None:
             sql = f"COPY metering_usageevent ({columns}) FROM STDIN"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
 from django.utils import timezone
 
+from portal.append_only import AppendOnlyModel
 from portal.models import Organization, User
 
 
@@ -34,15 +33,7 @@ class FeatureToggle(models.Model):
         return f"{self.capability_key} {'on' if self.enabled else 'off'} for {self.organization}"
 
 
-class ToggleChangeQuerySet(models.QuerySet["ToggleChange"]):
-    def update(self, **kwargs: Any) -> int:
-        raise PermissionError("Toggle history is append-only")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise PermissionError("Toggle history is append-only")
-
-
-class ToggleChange(models.Model):
+class ToggleChange(AppendOnlyModel):
     """One change of a toggle: from, to, who, why, when. Never edited."""
 
     class Source(models.TextChoices):
@@ -61,22 +52,12 @@ class ToggleChange(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.ORGANIZATION)
     at = models.DateTimeField(default=timezone.now)
 
-    objects = ToggleChangeQuerySet.as_manager()
-
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["organization", "capability_key", "-at"])]
 
     def __str__(self) -> str:
         return f"{self.capability_key}: {self.from_enabled} -> {self.to_enabled} by {self.actor_email}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise PermissionError("Toggle history is append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError("Toggle history is append-only")
 
 
 class Job(models.Model):

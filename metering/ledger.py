@@ -67,6 +67,24 @@ class UsageRecord:
         return self.occurred_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def event_row(record: UsageRecord, recorded_at: datetime) -> tuple[Any, ...]:
+    """The ledger row of `record`, in the order of EVENT_COLUMNS."""
+    return (
+        record.organization_id,
+        record.capability,
+        record.meter,
+        record.quantity,
+        str(record.kind),
+        record.occurred_at,
+        recorded_at,
+        record.idempotency_key,
+        record.job_id,
+        record.reason,
+        record.created_by_id,
+        json.dumps(record.properties) if record.properties else "{}",
+    )
+
+
 def _require_transaction() -> None:
     if not connection.in_atomic_block:
         raise RuntimeError("Ledger writes must run inside the caller's transaction")
@@ -101,22 +119,7 @@ def _insert_chunk(records: Sequence[UsageRecord]) -> set[str]:
     now = _now()
     params: list[Any] = []
     for record in records:
-        params.extend(
-            [
-                record.organization_id,
-                record.capability,
-                record.meter,
-                record.quantity,
-                str(record.kind),
-                record.occurred_at,
-                now,
-                record.idempotency_key,
-                record.job_id,
-                record.reason,
-                record.created_by_id,
-                json.dumps(record.properties),
-            ]
-        )
+        params.extend(event_row(record, now))
     sql = (
         f"INSERT INTO metering_usageevent ({', '.join(EVENT_COLUMNS)}) VALUES "
         + ", ".join([row] * len(records))
@@ -188,22 +191,7 @@ def ingest(records: Iterable[UsageRecord]) -> int:
                 if record.idempotency_key in seen:
                     continue
                 seen.add(record.idempotency_key)
-                copy.write_row(
-                    (
-                        record.organization_id,
-                        record.capability,
-                        record.meter,
-                        record.quantity,
-                        str(record.kind),
-                        record.occurred_at,
-                        now,
-                        record.idempotency_key,
-                        record.job_id,
-                        record.reason,
-                        record.created_by_id,
-                        json.dumps(record.properties) if record.properties else "{}",
-                    )
-                )
+                copy.write_row(event_row(record, now))
         if not seen:
             return 0
         # Keys and rollups in the same fixed order as `append` (byte order, as

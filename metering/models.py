@@ -11,11 +11,10 @@ Jobs are referred to by id only: metering sits below the capability framework.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
 from django.utils import timezone
 
+from portal.append_only import AppendOnlyModel
 from portal.models import Organization, User
 
 
@@ -26,15 +25,7 @@ class EventKind(models.TextChoices):
     CORRECTION = "correction", "Correction"
 
 
-class UsageEventQuerySet(models.QuerySet["UsageEvent"]):
-    def update(self, **kwargs: Any) -> int:
-        raise PermissionError("The usage ledger is append-only")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise PermissionError("The usage ledger is append-only")
-
-
-class UsageEvent(models.Model):
+class UsageEvent(AppendOnlyModel):
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     capability = models.CharField(max_length=64)
@@ -49,8 +40,6 @@ class UsageEvent(models.Model):
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     properties = models.JSONField(default=dict, blank=True)
 
-    objects = UsageEventQuerySet.as_manager()
-
     class Meta:
         indexes = [
             models.Index(fields=["organization", "occurred_at"]),
@@ -60,14 +49,6 @@ class UsageEvent(models.Model):
     def __str__(self) -> str:
         when = f"{self.occurred_at:%Y-%m-%d %H:%M}"
         return f"{self.organization_id} {self.capability}.{self.meter} {self.quantity:+d} @ {when}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise PermissionError("The usage ledger is append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError("The usage ledger is append-only")
 
 
 class UsageRollup(models.Model):
