@@ -12,12 +12,11 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 
 from capabilities.jobs import JobContext, JobFailed, job_function
-from capabilities.models import FeatureToggle, Job
+from capabilities.models import Job
 from capabilities.registry import COMPUTE_SECONDS, registry
 from metering import ledger
 from metering.models import EventKind
@@ -42,6 +41,35 @@ def _refuse(job: Job, message: str, code: str) -> None:
     job.save(update_fields=["status", "error", "error_code", "finished_at"])
 
 
+# Claim a job: a running one again (its message came back), a queued one if its
+# organization is active and its capability on, read now. Plain SQL: one round
+# trip for the checks, the update and the row, on the busiest path of the worker.
+CLAIM = """
+    UPDATE capabilities_job AS job
+    SET status = %(running)s, attempts = job.attempts + 1, started_at = COALESCE(job.started_at, %(now)s)
+    WHERE job.id = %(id)s AND (
+        job.status = %(running)s
+        OR (
+            job.status = %(queued)s
+            AND EXISTS (
+                SELECT 1 FROM portal_organization org
+                WHERE org.id = job.organization_id AND org.status = %(active)s
+            )
+            AND EXISTS (
+                SELECT 1 FROM capabilities_featuretoggle toggle
+                WHERE toggle.organization_id = job.organization_id
+                  AND toggle.capability_key = job.capability AND toggle.enabled
+            )
+        )
+    )
+    RETURNING *
+"""
+# PostgreSQL: the claim's commit needn't wait for the WAL flush (see _claim).
+CLAIM_POSTGRESQL = CLAIM.replace(
+    "RETURNING *", "RETURNING *, set_config('synchronous_commit', 'off', true) AS commit_mode"
+)
+
+
 def _claim(job_id: int) -> Job | None:
     """Take a job for this delivery. A queued job is started if its
     organization is active and its capability on, read from the database now;
@@ -51,29 +79,23 @@ def _claim(job_id: int) -> Job | None:
     with transaction.atomic():
         # Losing a claim in a crash loses nothing: the message comes back and the
         # job is claimed again. Only the result's transaction (usage) must be
-        # durable, so the claim skips waiting for the disk flush.
-        relax_durability()
-        # The common case in one statement: checks and claim together.
-        active = Organization.objects.filter(
-            pk=OuterRef("organization_id"), status=Organization.Status.ACTIVE
-        )
-        switched_on = FeatureToggle.objects.filter(
-            organization_id=OuterRef("organization_id"), capability_key=OuterRef("capability"), enabled=True
-        )
-        claimed = (
-            Job.objects.filter(pk=job_id)
-            .filter(
-                Q(status=Job.Status.RUNNING)
-                | Q(Exists(active), Exists(switched_on), status=Job.Status.QUEUED)
-            )
-            .update(
-                status=Job.Status.RUNNING,
-                attempts=F("attempts") + 1,
-                started_at=Coalesce(F("started_at"), Value(timezone.now())),
+        # durable, so the claim's commit doesn't wait for the disk flush (the
+        # statement says so itself, sparing a round trip on the worker's
+        # busiest path). Checks, claim and the claimed row: one statement.
+        claimed = list(
+            Job.objects.raw(
+                CLAIM_POSTGRESQL if connection.vendor == "postgresql" else CLAIM,
+                {
+                    "id": job_id,
+                    "now": timezone.now(),
+                    "running": Job.Status.RUNNING,
+                    "queued": Job.Status.QUEUED,
+                    "active": Organization.Status.ACTIVE,
+                },
             )
         )
         if claimed:
-            return Job.objects.get(pk=job_id)
+            return claimed[0]
         # Not claimed: gone, finished, cancelled, or refused now. Say which.
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status != Job.Status.QUEUED:

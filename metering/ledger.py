@@ -143,6 +143,7 @@ def _increment_rollups(records: Iterable[UsageRecord]) -> None:
     records = list(records)
     if not records:
         return
+    statements: list[tuple[str, list[Any]]] = []
     for table, column, bucket_of in ROLLUPS:
         totals: dict[tuple[int, str, str, Any], list[int]] = defaultdict(lambda: [0, 0])
         for record in records:
@@ -156,16 +157,27 @@ def _increment_rollups(records: Iterable[UsageRecord]) -> None:
             params: list[Any] = []
             for (org_id, capability, meter, bucket), (quantity, events) in chunk:
                 params.extend([org_id, capability, meter, bucket, quantity, events])
-            sql = (
-                f"INSERT INTO {table} (organization_id, capability, meter, {column}, quantity, events)"
-                " VALUES "
-                + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
-                + f" ON CONFLICT (organization_id, capability, meter, {column}) DO UPDATE SET"
-                f" quantity = {table}.quantity + excluded.quantity,"
-                f" events = {table}.events + excluded.events"
+            statements.append(
+                (
+                    f"INSERT INTO {table} (organization_id, capability, meter, {column}, quantity, events)"
+                    " VALUES "
+                    + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+                    + f" ON CONFLICT (organization_id, capability, meter, {column}) DO UPDATE SET"
+                    f" quantity = {table}.quantity + excluded.quantity,"
+                    f" events = {table}.events + excluded.events",
+                    params,
+                )
             )
-            with connection.cursor() as cursor:
+    if connection.vendor == "postgresql":
+        # psycopg's pipeline mode sends the upserts together and PostgreSQL runs
+        # them in this order (so the lock order holds): one round trip, not three.
+        with connection.cursor() as cursor, cursor.connection.pipeline():
+            for sql, params in statements:
                 cursor.execute(sql, params)
+        return
+    for sql, params in statements:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
 
 
 def ingest(records: Iterable[UsageRecord]) -> int:
