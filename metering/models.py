@@ -51,13 +51,22 @@ class UsageEvent(AppendOnlyModel):
         return f"{self.organization_id} {self.capability}.{self.meter} {self.quantity:+d} @ {when}"
 
 
-class UsageRollup(models.Model):
+class Rollup(models.Model):
+    """What every per-organization rollup grain holds; subclasses add their
+    time bucket (hour, day or month) and its unique constraint."""
+
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     capability = models.CharField(max_length=64)
     meter = models.CharField(max_length=64)
-    hour = models.DateTimeField()  # start of the UTC hour
     quantity = models.BigIntegerField(default=0)
     events = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class UsageRollup(Rollup):
+    hour = models.DateTimeField()  # start of the UTC hour
 
     class Meta:
         constraints = [
@@ -73,16 +82,11 @@ class UsageRollup(models.Model):
         )
 
 
-class UsageDailyRollup(models.Model):
+class UsageDailyRollup(Rollup):
     """Usage per organization, capability, meter and UTC day; kept with the
     hourly rollup in the same transaction, for ranges of whole days."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    capability = models.CharField(max_length=64)
-    meter = models.CharField(max_length=64)
     day = models.DateField()
-    quantity = models.BigIntegerField(default=0)
-    events = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -96,16 +100,11 @@ class UsageDailyRollup(models.Model):
         return f"{self.organization_id} {self.capability}.{self.meter} {self.day}: {self.quantity}"
 
 
-class UsageMonthlyRollup(models.Model):
+class UsageMonthlyRollup(Rollup):
     """Usage per organization, capability, meter and calendar month (the billing
     period); `month` is the period's first day."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    capability = models.CharField(max_length=64)
-    meter = models.CharField(max_length=64)
     month = models.DateField()
-    quantity = models.BigIntegerField(default=0)
-    events = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
