@@ -1,0 +1,472 @@
+"""HTTP front end: routing, auth, fault switches, idempotency keys, the control API and invoice pages.
+
+``/v1/...`` answers like Stripe (form-encoded requests, JSON responses, ``Request-Id`` header, errors
+as ``{"error": {...}}``); ``/_emulator/...`` is the JSON control API (no auth); ``/invoices/<id>`` is
+the hosted invoice page.
+"""
+
+import html
+import json
+import re
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from stripe_emulator import billing, catalog, meters, objects
+from stripe_emulator.errors import StripeError
+from stripe_emulator.forms import canonical, parse_form
+from stripe_emulator.store import IdempotentResult, RequestContext, Store
+from stripe_emulator.webhooks import Dispatcher
+
+Obj = dict[str, Any]
+IDEMPOTENCY_SECONDS = 24 * 3600
+_KEY = re.compile(r"^(sk_test_|sk_live_|rk_)\S+$")
+_ID = r"([^/]+)"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    name: str  # "POST /v1/customers/{id}", the key of requests_by_endpoint
+    handler: Callable[..., Obj]
+    slot: bool = False  # meter events: hold the (customer, meter) slot while "processing"
+
+
+def _route(method: str, template: str, handler: Callable[..., Obj], *, slot: bool = False) -> Route:
+    pattern = re.compile("^" + re.escape(template).replace(re.escape("{id}"), _ID) + "$")
+    return Route(method, pattern, f"{method} {template}", handler, slot)
+
+
+ROUTES = [
+    _route("POST", "/v1/customers", catalog.create_customer),
+    _route("GET", "/v1/customers", catalog.list_customers),
+    _route("GET", "/v1/customers/{id}", catalog.retrieve_customer),
+    _route("POST", "/v1/customers/{id}", catalog.update_customer),
+    _route("POST", "/v1/products", catalog.create_product),
+    _route("GET", "/v1/products/{id}", catalog.retrieve_product),
+    _route("POST", "/v1/prices", catalog.create_price),
+    _route("GET", "/v1/prices", catalog.list_prices),
+    _route("GET", "/v1/prices/{id}", catalog.retrieve_price),
+    _route("POST", "/v1/prices/{id}", catalog.update_price),
+    _route("POST", "/v1/billing/meters", meters.create_meter),
+    _route("GET", "/v1/billing/meters", meters.list_meters),
+    _route("GET", "/v1/billing/meters/{id}", meters.retrieve_meter),
+    _route("POST", "/v1/billing/meters/{id}", meters.update_meter),
+    _route("POST", "/v1/billing/meters/{id}/deactivate", meters.deactivate_meter),
+    _route("POST", "/v1/billing/meters/{id}/reactivate", meters.reactivate_meter),
+    _route("GET", "/v1/billing/meters/{id}/event_summaries", meters.list_event_summaries),
+    _route("POST", "/v1/billing/meter_events", meters.create_meter_event, slot=True),
+    _route("POST", "/v1/billing/meter_event_adjustments", meters.create_adjustment),
+    _route("POST", "/v1/subscriptions", billing.create_subscription),
+    _route("GET", "/v1/subscriptions", billing.list_subscriptions),
+    _route("GET", "/v1/subscriptions/{id}", billing.retrieve_subscription),
+    _route("POST", "/v1/subscriptions/{id}", billing.update_subscription),
+    _route("DELETE", "/v1/subscriptions/{id}", billing.cancel_subscription),
+    _route("POST", "/v1/subscription_items", billing.create_item),
+    _route("GET", "/v1/subscription_items", billing.list_items),
+    _route("GET", "/v1/subscription_items/{id}", billing.retrieve_item),
+    _route("DELETE", "/v1/subscription_items/{id}", billing.delete_item),
+    _route("POST", "/v1/invoices/create_preview", billing.create_preview),
+    _route("GET", "/v1/invoices", billing.list_invoices),
+    _route("GET", "/v1/invoices/{id}", billing.retrieve_invoice),
+    _route("GET", "/v1/invoices/{id}/lines", billing.list_invoice_lines),
+    _route("GET", "/v1/events", lambda store, ctx, params: list_events(store, params)),
+    _route(
+        "GET",
+        "/v1/events/{id}",
+        lambda store, ctx, params, event_id: store.get(store.events, "event", event_id),
+    ),
+]
+
+
+def list_events(store: Store, params: Obj) -> Obj:
+    from stripe_emulator.store import newest_first, paginate
+
+    events = newest_first(store.events.values())
+    if params.get("type"):
+        pattern = re.compile("^" + re.escape(params["type"]).replace(r"\*", ".*") + "$")
+        events = [e for e in events if pattern.match(e["type"])]
+    return paginate(events, params, "/v1/events")
+
+
+class Response:
+    def __init__(
+        self, status: int, body: bytes, content_type: str = "application/json", **headers: str
+    ) -> None:
+        self.status, self.body, self.content_type, self.headers = status, body, content_type, headers
+
+
+def _json(status: int, obj: Any, **headers: str) -> Response:
+    return Response(status, json.dumps(obj).encode(), **headers)
+
+
+class EmulatorServer:
+    """The HTTP server, its store and webhook dispatcher; ``start()`` serves from a daemon thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = False, **config: Any) -> None:
+        self.store = Store(**config)
+        self.quiet = quiet
+        self.dispatcher = Dispatcher(
+            lambda: (self.store.config["webhook_url"], self.store.config["webhook_secret"])
+        )
+        self.store.on_event = self.dispatcher.enqueue
+        handler = type("BoundHandler", (Handler,), {"emulator": self})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self.host, self.port = self.httpd.server_address[0], self.httpd.server_address[1]
+        self.url = f"http://{self.host}:{self.port}"
+        self.store.base_url = self.url
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "EmulatorServer":
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="stripe-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.dispatcher.stop()
+
+    # -- /v1 ---------------------------------------------------------------------------------------
+
+    def api(self, method: str, path: str, query: str, body: str, headers: Any) -> Response:
+        store = self.store
+        request_id = store.request_id()
+        common = {"Request-Id": request_id, "Stripe-Version": objects.API_VERSION}
+        route, groups = self._match(method, path)
+        with store.lock:
+            store.requests_by_endpoint[route.name if route else f"{method} {path}"] += 1
+        try:
+            if route is None:
+                raise StripeError(404, f"Unrecognized request URL ({method}: {path}).")
+            api_key = self._authenticate(headers.get("Authorization", ""))
+            self._inject_faults()
+            params = parse_form(query)
+            params.update(parse_form(body))
+            key = headers.get("Idempotency-Key") if method in ("POST", "DELETE") else None
+            ctx = RequestContext(request_id, key)
+            if key:
+                return self._idempotent(route, groups, params, ctx, (api_key, key), common)
+            status, payload = self._execute(route, groups, params, ctx)
+            return _json(status, payload, **common)
+        except StripeError as exc:
+            return self._error(exc, request_id, common)
+
+    def _match(self, method: str, path: str) -> tuple[Route | None, tuple[str, ...]]:
+        for route in ROUTES:
+            if route.method == method and (found := route.pattern.match(path)):
+                return route, found.groups()
+        return None, ()
+
+    @staticmethod
+    def _authenticate(authorization: str) -> str:
+        """Stripe answers 401 when the Bearer key is missing or malformed."""
+        if not authorization.startswith("Bearer "):
+            raise StripeError(
+                401,
+                "You did not provide an API key. You need to provide your API key in the Authorization "
+                "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+            )
+        key = authorization.removeprefix("Bearer ").strip()
+        if not _KEY.match(key):
+            raise StripeError(401, f"Invalid API Key provided: {key[:8]}****", code="api_key_invalid")
+        return key
+
+    def _inject_faults(self) -> None:
+        """The switches: ``down`` (every call 500), ``fail_next`` one-shots, random 429/500 rates."""
+        store = self.store
+        with store.lock:
+            if store.config["down"]:
+                raise StripeError(500, "Stripe is down (emulator switch 'down').", type="api_error")
+            status = store.fail_next.pop(0) if store.fail_next else None
+            if status is None:
+                if store.config["error_rate_429"] and store.rng.random() < store.config["error_rate_429"]:
+                    status = 429
+                elif store.config["error_rate_500"] and store.rng.random() < store.config["error_rate_500"]:
+                    status = 500
+        if status == 429:
+            raise StripeError(
+                429,
+                "Too many requests hit the API too quickly (emulated rate limit).",
+                code="rate_limit",
+                should_retry=True,
+            )
+        if status is not None:
+            raise StripeError(
+                status,
+                f"Emulated failure ({status}).",
+                type="api_error" if status >= 500 else "invalid_request_error",
+                replayable=False,
+            )
+
+    def _execute(
+        self, route: Route, groups: tuple[str, ...], params: Obj, ctx: RequestContext
+    ) -> tuple[int, Obj]:
+        store = self.store
+        latency = store.config["latency_ms"] / 1000
+        if not route.slot:
+            if latency:
+                time.sleep(latency)
+            with store.lock:
+                return 200, route.handler(store, ctx, params, *groups)
+        with store.lock:
+            slot = meters.meter_event_slot(store, params)
+        try:
+            if latency:
+                time.sleep(latency)
+            with store.lock:
+                return 200, route.handler(store, ctx, params, *groups)
+        finally:
+            with store.lock:
+                meters.release_meter_event_slot(store, slot)
+
+    def _idempotent(
+        self,
+        route: Route,
+        groups: tuple[str, ...],
+        params: Obj,
+        ctx: RequestContext,
+        scope: tuple[str, str],
+        common: Obj,
+    ) -> Response:
+        """Stripe's idempotency: the same key and parameters within 24 h replay the saved answer
+        (``Idempotent-Replayed: true``); other parameters are a 400 ``idempotency_error``; a request
+        still running under the key is a 409. Rejections before execution are not saved."""
+        store = self.store
+        fingerprint = canonical(
+            {"method": route.method, "path": route.name, "groups": groups, "params": params}
+        )
+        with store.lock:
+            saved = store.idempotency.get(scope)
+            if saved is not None and store.now() - saved.stored_at >= IDEMPOTENCY_SECONDS:
+                saved = None
+            if saved is not None:
+                if saved.fingerprint != fingerprint:
+                    raise StripeError(
+                        400,
+                        "Keys for idempotent requests can only be used with the same parameters they were "
+                        f"first used with. Try using a key other than '{scope[1]}' if you meant to execute "
+                        "a different request.",
+                        type="idempotency_error",
+                    )
+                if not saved.done.is_set():
+                    raise StripeError(
+                        409,
+                        "There is currently another in-progress request using this Stripe-Idempotency-Key. "
+                        "Please try again later.",
+                        type="idempotency_error",
+                        code="idempotency_key_in_use",
+                        replayable=False,
+                    )
+                store.counters["idempotent_replays"] += 1
+                return Response(
+                    saved.status,
+                    saved.body,
+                    **common,
+                    **{"Idempotent-Replayed": "true", "Idempotency-Key": scope[1]},
+                )
+            record = IdempotentResult(fingerprint, 0, b"", store.now())
+            store.idempotency[scope] = record
+        try:
+            status, payload = self._execute(route, groups, params, ctx)
+            body = json.dumps(payload).encode()
+        except StripeError as exc:
+            if not exc.replayable:
+                with store.lock:
+                    store.idempotency.pop(scope, None)
+                raise
+            status, body = exc.status, json.dumps(exc.body(ctx.request_id or "")).encode()
+        except BaseException:
+            with store.lock:
+                store.idempotency.pop(scope, None)
+            raise
+        with store.lock:
+            record.status, record.body = status, body
+            record.done.set()
+        return Response(status, body, **common, **{"Idempotency-Key": scope[1]})
+
+    @staticmethod
+    def _error(exc: StripeError, request_id: str, common: Obj) -> Response:
+        headers = dict(common)
+        if exc.should_retry is not None:
+            headers["Stripe-Should-Retry"] = "true" if exc.should_retry else "false"
+        return _json(exc.status, exc.body(request_id), **headers)
+
+    # -- /_emulator --------------------------------------------------------------------------------
+
+    def control(self, method: str, path: str, query: str, body: str) -> Response:
+        store = self.store
+        try:
+            data = json.loads(body) if body.strip() else {}
+        except json.JSONDecodeError:
+            return _json(400, {"error": {"type": "invalid_request_error", "message": "Body must be JSON."}})
+        try:
+            with store.lock:
+                return self._control(method, path, query, data)
+        except StripeError as exc:
+            return _json(exc.status, exc.body(""))
+
+    def _control(self, method: str, path: str, query: str, data: Obj) -> Response:
+        store = self.store
+        if path == "/_emulator/config":
+            if method == "POST":
+                return _json(200, store.configure(data))
+            return _json(200, store.public_config())
+        if path == "/_emulator/clock":
+            if method == "POST":
+                if "to" in data:
+                    target = float(data["to"])
+                else:
+                    target = store.now() + float(data.get("advance_seconds", 0))
+                invoices = billing.advance_clock(store, target)
+                return _json(200, {"now": store.now_int(), "invoices": invoices})
+            return _json(200, {"now": store.now_int()})
+        if path == "/_emulator/reset" and method == "POST":
+            store.reset()
+            self.dispatcher.reset()
+            return _json(200, {"reset": True})
+        if path == "/_emulator/state":
+            return _json(200, self.state())
+        if path == "/_emulator/webhooks":
+            wait = parse_qs(query).get("wait")
+            if wait:
+                store.lock.release()
+                try:
+                    self.dispatcher.wait_idle(float(wait[0]))
+                finally:
+                    store.lock.acquire()
+            return _json(200, {"attempts": self.dispatcher.snapshot()})
+        if method == "POST" and (found := re.fullmatch(r"/_emulator/customers/([^/]+)/payments", path)):
+            store.get(store.customers, "customer", found.group(1))
+            store.payment_failures[found.group(1)] = bool(data.get("fail", True))
+            return _json(200, {"customer": found.group(1), "fail": store.payment_failures[found.group(1)]})
+        if method == "POST" and (found := re.fullmatch(r"/_emulator/invoices/([^/]+)/pay", path)):
+            invoice = store.get(store.invoices, "invoice", found.group(1))
+            billing.attempt_payment(store, invoice)
+            return _json(200, invoice)
+        if method == "POST" and (found := re.fullmatch(r"/_emulator/events/([^/]+)/resend", path)):
+            event = store.get(store.events, "event", found.group(1))
+            self.dispatcher.enqueue(event, resend=True)
+            return _json(200, {"resent": event["id"]})
+        return _json(
+            404,
+            {"error": {"type": "invalid_request_error", "message": f"No control endpoint {method} {path}"}},
+        )
+
+    def state(self) -> Obj:
+        store = self.store
+        counters = store.counters
+        return {
+            "now": store.now_int(),
+            "customers": len(store.customers),
+            "products": len(store.products),
+            "prices": len(store.prices),
+            "meters": len(store.meters),
+            "subscriptions": len(store.subscriptions),
+            "subscription_items": len(store.items),
+            "invoices": len(store.invoices),
+            "events": len(store.events),
+            "meter_events": {
+                "counted": counters["meter_events.counted"],
+                "dropped": counters["meter_events.dropped"],
+                "deduplicated": counters["meter_events.deduplicated"],
+                "customer_not_found": counters["meter_events.customer_not_found"],
+            },
+            "adjustments": counters["meter_event_adjustments"],
+            "concurrent_rejections": counters["meter_events.concurrent_rejections"],
+            "idempotent_replays": counters["idempotent_replays"],
+            "requests_by_endpoint": dict(store.requests_by_endpoint),
+            "requests_total": sum(store.requests_by_endpoint.values()),
+            "webhook_attempts": len(self.dispatcher.attempts),
+        }
+
+    # -- hosted invoice page -----------------------------------------------------------------------
+
+    def invoice_page(self, path: str) -> Response:
+        found = re.fullmatch(r"/invoices/([^/]+)(/pdf)?", path)
+        with self.store.lock:
+            invoice = self.store.invoices.get(found.group(1)) if found else None
+            if invoice is None or found is None:
+                return Response(404, b"Not found", "text/plain")
+            invoice = json.loads(json.dumps(invoice))
+        if found.group(2):
+            summary = f"{invoice['number']} total {invoice['total']} {invoice['currency']}"
+            text = f"%PDF-1.4\n% Emulated invoice {summary}\n%%EOF\n"
+            return Response(200, text.encode(), "application/pdf")
+        rows = "".join(
+            f"<tr><td>{html.escape(line['description'] or '')}</td><td>{line['quantity']}</td>"
+            f"<td>{line['amount']}</td></tr>"
+            for line in invoice["lines"]["data"]
+        )
+        page = (
+            f"<!doctype html><title>Invoice {html.escape(str(invoice['number']))}</title>"
+            f"<h1>Invoice {html.escape(str(invoice['number']))}</h1>"
+            f"<p>Status: {invoice['status']} · Customer: {html.escape(invoice['customer'])}</p>"
+            f"<table><tr><th>Line</th><th>Quantity</th><th>Amount</th></tr>{rows}</table>"
+            f"<p>Total: {invoice['total']} {invoice['currency'].upper()} (smallest unit)</p>"
+        )
+        return Response(200, page.encode(), "text/html; charset=utf-8")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    emulator: EmulatorServer
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        started = time.monotonic()
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8") if length else ""
+        try:
+            if parts.path.startswith("/v1/"):
+                response = self.emulator.api(method, parts.path, parts.query, body, self.headers)
+            elif parts.path.startswith("/_emulator/"):
+                response = self.emulator.control(method, parts.path, parts.query, body)
+            elif parts.path.startswith("/invoices/") and method == "GET":
+                response = self.emulator.invoice_page(parts.path)
+            else:
+                response = _json(404, {"error": {"type": "invalid_request_error", "message": "Not found"}})
+        except Exception as exc:  # noqa: BLE001 - any bug answers Stripe's 500 api_error, never a dropped socket
+            traceback.print_exc()
+            response = _json(500, {"error": {"type": "api_error", "message": f"Emulator error: {exc}"}})
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
+        if not self.emulator.quiet:
+            elapsed = (time.monotonic() - started) * 1000
+            request_id = response.headers.get("Request-Id", "-")
+            sys.stderr.write(f"{method} {parts.path} {response.status} {elapsed:.1f}ms {request_id}\n")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default access log; ``_dispatch`` logs one line per request."""
+
+
+def start_server(
+    host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True, **config: Any
+) -> EmulatorServer:
+    """Start an emulator on ``host:port`` (0 = a free port) in a daemon thread."""
+    return EmulatorServer(host, port, quiet=quiet, **config).start()
