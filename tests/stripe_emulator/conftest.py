@@ -60,6 +60,7 @@ def _module_emulator(receiver: WebhookReceiver) -> Iterator[EmulatorHandle]:
 
 @pytest.fixture
 def emulator(_module_emulator: EmulatorHandle, receiver: WebhookReceiver) -> EmulatorHandle:
+    _module_emulator.webhooks(wait=10)  # let the previous test's deliveries land before clearing them
     _module_emulator.reset()
     with receiver.lock:
         receiver.deliveries.clear()
