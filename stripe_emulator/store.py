@@ -6,6 +6,7 @@ is a set of functions taking the store, the request context and the decoded para
 """
 
 import random
+import secrets
 import string
 import threading
 import time
@@ -146,7 +147,9 @@ class Store:
 
     def new_id(self, prefix: str, length: int = 24) -> str:
         alphabet = string.ascii_letters + string.digits
-        return prefix + "".join(self.rng.choice(alphabet) for _ in range(length))
+        # Ids are never seeded: a restarted emulator must not reuse event ids a webhook consumer has
+        # already stored (``seed`` only makes the fault and drop dice reproducible).
+        return prefix + "".join(secrets.choice(alphabet) for _ in range(length))
 
     def request_id(self) -> str:
         with self.lock:
