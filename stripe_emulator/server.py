@@ -5,7 +5,6 @@ as ``{"error": {...}}``); ``/_emulator/...`` is the JSON control API (no auth); 
 the hosted invoice page.
 """
 
-import html
 import json
 import re
 import sys
@@ -16,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from stripe_emulator import billing, catalog, meters, objects
+from stripe_emulator import billing, catalog, control, meters, objects
 from stripe_emulator.errors import StripeError
 from stripe_emulator.forms import canonical, parse_form
+from stripe_emulator.responses import Response, json_response
 from stripe_emulator.store import IdempotentResult, RequestContext, Store
 from stripe_emulator.webhooks import Dispatcher
 
@@ -96,17 +96,6 @@ def list_events(store: Store, params: Obj) -> Obj:
     return paginate(events, params, "/v1/events")
 
 
-class Response:
-    def __init__(
-        self, status: int, body: bytes, content_type: str = "application/json", **headers: str
-    ) -> None:
-        self.status, self.body, self.content_type, self.headers = status, body, content_type, headers
-
-
-def _json(status: int, obj: Any, **headers: str) -> Response:
-    return Response(status, json.dumps(obj).encode(), **headers)
-
-
 class EmulatorServer:
     """The HTTP server, its store and webhook dispatcher; ``start()`` serves from a daemon thread."""
 
@@ -159,7 +148,7 @@ class EmulatorServer:
             if key:
                 return self._idempotent(route, groups, params, ctx, (api_key, key), common)
             status, payload = self._execute(route, groups, params, ctx)
-            return _json(status, payload, **common)
+            return json_response(status, payload, **common)
         except StripeError as exc:
             return self._error(exc, request_id, common)
 
@@ -301,7 +290,7 @@ class EmulatorServer:
         headers = dict(common)
         if exc.should_retry is not None:
             headers["Stripe-Should-Retry"] = "true" if exc.should_retry else "false"
-        return _json(exc.status, exc.body(request_id), **headers)
+        return json_response(exc.status, exc.body(request_id), **headers)
 
     # -- /_emulator --------------------------------------------------------------------------------
 
@@ -310,113 +299,14 @@ class EmulatorServer:
         try:
             data = json.loads(body) if body.strip() else {}
         except json.JSONDecodeError:
-            return _json(400, {"error": {"type": "invalid_request_error", "message": "Body must be JSON."}})
+            return json_response(
+                400, {"error": {"type": "invalid_request_error", "message": "Body must be JSON."}}
+            )
         try:
             with store.lock:
-                return self._control(method, path, query, data)
+                return control.handle(self, method, path, query, data)
         except StripeError as exc:
-            return _json(exc.status, exc.body(""))
-
-    def _control(self, method: str, path: str, query: str, data: Obj) -> Response:
-        store = self.store
-        if path == "/_emulator/config":
-            if method == "POST":
-                return _json(200, store.configure(data))
-            return _json(200, store.public_config())
-        if path == "/_emulator/clock":
-            if method == "POST":
-                if "to" in data:
-                    target = float(data["to"])
-                else:
-                    target = store.now() + float(data.get("advance_seconds", 0))
-                invoices = billing.advance_clock(store, target)
-                return _json(200, {"now": store.now_int(), "invoices": invoices})
-            return _json(200, {"now": store.now_int()})
-        if path == "/_emulator/reset" and method == "POST":
-            store.reset()
-            self.dispatcher.reset()
-            return _json(200, {"reset": True})
-        if path == "/_emulator/state":
-            return _json(200, self.state())
-        if path == "/_emulator/webhooks":
-            wait = parse_qs(query).get("wait")
-            if wait:
-                store.lock.release()
-                try:
-                    self.dispatcher.wait_idle(float(wait[0]))
-                finally:
-                    store.lock.acquire()
-            return _json(200, {"attempts": self.dispatcher.snapshot()})
-        if method == "POST" and (found := re.fullmatch(r"/_emulator/customers/([^/]+)/payments", path)):
-            store.get(store.customers, "customer", found.group(1))
-            store.payment_failures[found.group(1)] = bool(data.get("fail", True))
-            return _json(200, {"customer": found.group(1), "fail": store.payment_failures[found.group(1)]})
-        if method == "POST" and (found := re.fullmatch(r"/_emulator/invoices/([^/]+)/pay", path)):
-            invoice = store.get(store.invoices, "invoice", found.group(1))
-            billing.attempt_payment(store, invoice)
-            return _json(200, invoice)
-        if method == "POST" and (found := re.fullmatch(r"/_emulator/events/([^/]+)/resend", path)):
-            event = store.get(store.events, "event", found.group(1))
-            self.dispatcher.enqueue(event, resend=True)
-            return _json(200, {"resent": event["id"]})
-        return _json(
-            404,
-            {"error": {"type": "invalid_request_error", "message": f"No control endpoint {method} {path}"}},
-        )
-
-    def state(self) -> Obj:
-        store = self.store
-        counters = store.counters
-        return {
-            "now": store.now_int(),
-            "customers": len(store.customers),
-            "products": len(store.products),
-            "prices": len(store.prices),
-            "meters": len(store.meters),
-            "subscriptions": len(store.subscriptions),
-            "subscription_items": len(store.items),
-            "invoices": len(store.invoices),
-            "events": len(store.events),
-            "meter_events": {
-                "counted": counters["meter_events.counted"],
-                "dropped": counters["meter_events.dropped"],
-                "deduplicated": counters["meter_events.deduplicated"],
-                "customer_not_found": counters["meter_events.customer_not_found"],
-            },
-            "adjustments": counters["meter_event_adjustments"],
-            "concurrent_rejections": counters["meter_events.concurrent_rejections"],
-            "idempotent_replays": counters["idempotent_replays"],
-            "requests_by_endpoint": dict(store.requests_by_endpoint),
-            "requests_total": sum(store.requests_by_endpoint.values()),
-            "webhook_attempts": len(self.dispatcher.attempts),
-        }
-
-    # -- hosted invoice page -----------------------------------------------------------------------
-
-    def invoice_page(self, path: str) -> Response:
-        found = re.fullmatch(r"/invoices/([^/]+)(/pdf)?", path)
-        with self.store.lock:
-            invoice = self.store.invoices.get(found.group(1)) if found else None
-            if invoice is None or found is None:
-                return Response(404, b"Not found", "text/plain")
-            invoice = json.loads(json.dumps(invoice))
-        if found.group(2):
-            summary = f"{invoice['number']} total {invoice['total']} {invoice['currency']}"
-            text = f"%PDF-1.4\n% Emulated invoice {summary}\n%%EOF\n"
-            return Response(200, text.encode(), "application/pdf")
-        rows = "".join(
-            f"<tr><td>{html.escape(line['description'] or '')}</td><td>{line['quantity']}</td>"
-            f"<td>{line['amount']}</td></tr>"
-            for line in invoice["lines"]["data"]
-        )
-        page = (
-            f"<!doctype html><title>Invoice {html.escape(str(invoice['number']))}</title>"
-            f"<h1>Invoice {html.escape(str(invoice['number']))}</h1>"
-            f"<p>Status: {invoice['status']} · Customer: {html.escape(invoice['customer'])}</p>"
-            f"<table><tr><th>Line</th><th>Quantity</th><th>Amount</th></tr>{rows}</table>"
-            f"<p>Total: {invoice['total']} {invoice['currency'].upper()} (smallest unit)</p>"
-        )
-        return Response(200, page.encode(), "text/html; charset=utf-8")
+            return json_response(exc.status, exc.body(""))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -443,12 +333,16 @@ class Handler(BaseHTTPRequestHandler):
             elif parts.path.startswith("/_emulator/"):
                 response = self.emulator.control(method, parts.path, parts.query, body)
             elif parts.path.startswith("/invoices/") and method == "GET":
-                response = self.emulator.invoice_page(parts.path)
+                response = control.invoice_page(self.emulator, parts.path)
             else:
-                response = _json(404, {"error": {"type": "invalid_request_error", "message": "Not found"}})
+                response = json_response(
+                    404, {"error": {"type": "invalid_request_error", "message": "Not found"}}
+                )
         except Exception as exc:  # noqa: BLE001 - any bug answers Stripe's 500 api_error, never a dropped socket
             traceback.print_exc()
-            response = _json(500, {"error": {"type": "api_error", "message": f"Emulator error: {exc}"}})
+            response = json_response(
+                500, {"error": {"type": "api_error", "message": f"Emulator error: {exc}"}}
+            )
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))

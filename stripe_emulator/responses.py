@@ -1,0 +1,20 @@
+"""The response value shared by the API (server.py), the control API and the invoice pages (control.py)."""
+
+import json
+from typing import Any
+
+
+class Response:
+    def __init__(
+        self, status: int, body: bytes, content_type: str = "application/json", **headers: str
+    ) -> None:
+        self.status, self.body, self.content_type, self.headers = status, body, content_type, headers
+
+
+def json_response(status: int, obj: Any, **headers: str) -> Response:
+    return Response(status, json.dumps(obj).encode(), **headers)
+
+
+def error_response(status: int, message: str, error_type: str = "invalid_request_error") -> Response:
+    """A Stripe-format error body outside the /v1 error path (control API, unknown paths, bugs)."""
+    return json_response(status, {"error": {"type": error_type, "message": message}})
