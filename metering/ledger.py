@@ -4,6 +4,9 @@ the events that were inserted, in the same transaction.
 
 - `append(records)`: a handful of events inside the caller's transaction (the
   job runner commits a job's result, its usage and the rollups together).
+- `append_if(guard, params, records)` (PostgreSQL): the same, tied to a guard
+  statement (the job runner's "this job is still running; mark it done"), in
+  one statement that commits on its own.
 - `ingest(records)`: high-volume batches (API-call flushes, imports, synthetic
   data). On PostgreSQL the rows go through COPY into a staging table and one
   statement inserts them and increments the rollups.
@@ -178,6 +181,102 @@ def _increment_rollups(records: Iterable[UsageRecord]) -> None:
     for sql, params in statements:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
+
+
+# The PostgreSQL type of each event column, in the order of EVENT_COLUMNS: a
+# VALUES list takes its types from its literals (a NULL job_id would be text).
+EVENT_TYPES = (
+    "bigint",
+    "varchar",
+    "varchar",
+    "bigint",
+    "varchar",
+    "timestamptz",
+    "timestamptz",
+    "varchar",
+    "bigint",
+    "varchar",
+    "bigint",
+    "jsonb",
+)
+
+
+def append_if(guard: str, guard_params: Sequence[Any], records: Sequence[UsageRecord]) -> int | None:
+    """PostgreSQL: run `guard`, a data-modifying statement with RETURNING, and
+    only if it returned a row insert `records` (skipping known idempotency
+    keys; of a key repeated in `records`, the first) and increment the rollups
+    by the events that were inserted. Returns how many events were new, or
+    None when the guard returned no row (and nothing was written).
+
+    All of it is one statement, so it is one transaction even outside the
+    caller's (the job runner's result, usage and rollups commit together, with
+    the connection's synchronous commit) and one round trip, where BEGIN, the
+    guard, the events, the rollups and COMMIT took five."""
+    if not records:
+        raise ValueError("append_if needs at least one record")
+    first: dict[str, UsageRecord] = {}
+    for record in records:
+        first.setdefault(record.idempotency_key, record)
+    now = _now()
+    row = "(" + ", ".join(f"%s::{type_}" for type_ in EVENT_TYPES) + ")"
+    params: list[Any] = list(guard_params)
+    for record in first.values():
+        params.extend(event_row(record, now))
+    columns = ", ".join(EVENT_COLUMNS)
+    # Events in key order and the rollups hourly, then daily, then monthly,
+    # each in key order, as `append` and `ingest` write them: concurrent
+    # writers of the same rows wait for each other instead of deadlocking. The
+    # sub-statements of one statement run in an order of PostgreSQL's choosing,
+    # so each grain waits for the one before through a scalar subquery of it.
+    sql = f"""
+        WITH guard AS ({guard}),
+        inserted AS (
+            INSERT INTO metering_usageevent ({columns})
+            SELECT {columns} FROM (VALUES {", ".join([row] * len(first))}) AS event ({columns})
+            WHERE EXISTS (SELECT FROM guard)
+            ORDER BY idempotency_key COLLATE "C"
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING organization_id, capability, meter,
+                      date_trunc('hour', occurred_at, 'UTC') AS hour, quantity
+        ), hourly AS (
+            INSERT INTO metering_usagerollup (organization_id, capability, meter, hour, quantity, events)
+            SELECT organization_id, capability, meter, hour, sum(quantity), count(*)
+            FROM inserted GROUP BY organization_id, capability, meter, hour
+            ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", hour
+            ON CONFLICT (organization_id, capability, meter, hour) DO UPDATE SET
+                quantity = metering_usagerollup.quantity + excluded.quantity,
+                events = metering_usagerollup.events + excluded.events
+            RETURNING 1
+        ), daily AS (
+            INSERT INTO metering_usagedailyrollup (organization_id, capability, meter, day, quantity, events)
+            SELECT organization_id, capability, meter, (hour AT TIME ZONE 'UTC')::date AS day,
+                   sum(quantity), count(*)
+            FROM inserted WHERE (SELECT count(*) FROM hourly) > 0
+            GROUP BY organization_id, capability, meter, day
+            ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", day
+            ON CONFLICT (organization_id, capability, meter, day) DO UPDATE SET
+                quantity = metering_usagedailyrollup.quantity + excluded.quantity,
+                events = metering_usagedailyrollup.events + excluded.events
+            RETURNING 1
+        ), monthly AS (
+            INSERT INTO metering_usagemonthlyrollup
+                (organization_id, capability, meter, month, quantity, events)
+            SELECT organization_id, capability, meter,
+                   date_trunc('month', hour AT TIME ZONE 'UTC')::date AS month, sum(quantity), count(*)
+            FROM inserted WHERE (SELECT count(*) FROM daily) > 0
+            GROUP BY organization_id, capability, meter, month
+            ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", month
+            ON CONFLICT (organization_id, capability, meter, month) DO UPDATE SET
+                quantity = metering_usagemonthlyrollup.quantity + excluded.quantity,
+                events = metering_usagemonthlyrollup.events + excluded.events
+            RETURNING 1
+        )
+        SELECT EXISTS (SELECT FROM guard), (SELECT count(*) FROM inserted), (SELECT count(*) FROM monthly)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        guarded, new, _ = cursor.fetchone()
+    return int(new) if guarded else None
 
 
 def ingest(records: Iterable[UsageRecord]) -> int:

@@ -113,6 +113,35 @@ def test_a_key_repeated_across_chunks_of_one_append_counts_once(acme, monkeypatc
     assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (3, 3)}
 
 
+def test_append_if_records_nothing_when_its_guard_returns_no_row(acme):
+    assert ledger.append_if("SELECT 1 WHERE %s", [False], [usage(acme, "k1", 5)]) is None
+    assert not UsageEvent.objects.exists()
+    assert not UsageRollup.objects.exists()
+
+
+def test_append_if_counts_a_key_once_and_the_first_of_repeated_keys(acme):
+    assert ledger.append_if("SELECT 1 WHERE %s", [True], [usage(acme, "a", 2), usage(acme, "a", 9)]) == 1
+    assert ledger.append_if("SELECT 1", [], [usage(acme, "a", 2), usage(acme, "b", 3)]) == 1
+
+    assert UsageEvent.objects.get(idempotency_key="a").quantity == 2
+    assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (5, 2)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_append_if_outside_a_transaction_commits_guard_and_usage_together(acme):
+    """One statement: the guard's write and the usage commit together, or,
+    when the statement fails, neither does."""
+    acme_id = acme.pk
+    guard = "UPDATE portal_organization SET name = %s WHERE id = %s RETURNING id"
+    assert ledger.append_if(guard, ["Renamed", acme_id], [usage(acme, "k1", 5)]) == 1
+    with pytest.raises(DatabaseError):
+        ledger.append_if(guard, ["Renamed again", acme_id], [usage(acme, "k2", 1, meter="x" * 65)])
+
+    assert list(UsageEvent.objects.values_list("idempotency_key", flat=True)) == ["k1"]
+    assert rollups() == {(acme_id, "ocr", "pages", T0.replace(minute=0)): (5, 1)}
+    assert type(acme).objects.get(pk=acme_id).name == "Renamed"
+
+
 def test_keys_are_shared_between_append_and_ingest(acme):
     assert append([usage(acme, "a", 2), usage(acme, "b", 3)]) == 2
     assert ledger.ingest([usage(acme, "b", 3), usage(acme, "c", 4)]) == 1
@@ -287,9 +316,16 @@ def _append_count(records: list[ledger.UsageRecord]) -> int:
     return len(ledger.append(records))
 
 
+def _append_if_count(records: list[ledger.UsageRecord]) -> int:
+    recorded = ledger.append_if("SELECT 1", [], records)
+    assert recorded is not None
+    return recorded
+
+
 WRITERS: dict[str, Callable[[list[ledger.UsageRecord]], int]] = {
     "append": _append_count,
     "ingest": ledger.ingest,
+    "append_if": _append_if_count,
 }
 
 
@@ -310,7 +346,17 @@ def _wait_for_a_lock_wait(deadline: float) -> None:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("first", "second"),
-    [("append", "append"), ("append", "ingest"), ("ingest", "append"), ("ingest", "ingest")],
+    [
+        ("append", "append"),
+        ("append", "ingest"),
+        ("ingest", "append"),
+        ("ingest", "ingest"),
+        ("append_if", "append"),
+        ("append", "append_if"),
+        ("append_if", "ingest"),
+        ("ingest", "append_if"),
+        ("append_if", "append_if"),
+    ],
 )
 def test_two_connections_writing_the_same_keys_at_once_count_them_once(acme, first, second):
     """The second writer reaches the keys while the first one's transaction,
@@ -350,7 +396,7 @@ def test_two_connections_writing_the_same_keys_at_once_count_them_once(acme, fir
 @pytest.mark.django_db(transaction=True)
 def test_many_connections_racing_with_the_same_batch_count_it_once(acme, globex):
     records = _mixed_usage(acme, globex, "race")
-    writers = ("append", "ingest") * 2
+    writers = ("append", "ingest", "append_if") * 2
     start = threading.Barrier(len(writers))
 
     def write(writer: str) -> int:
@@ -364,12 +410,12 @@ def test_many_connections_racing_with_the_same_batch_count_it_once(acme, globex)
     with ThreadPoolExecutor(max_workers=len(writers)) as pool:
         counts = list(pool.map(write, writers, timeout=60))
 
-    assert sorted(counts) == [0, 0, 0, 60]
+    assert sorted(counts) == [0, 0, 0, 0, 0, 60]
     assert UsageEvent.objects.count() == 60
     assert rollups() == events_by_hour()
 
 
-@pytest.mark.parametrize("writer", ["append", "ingest"])
+@pytest.mark.parametrize("writer", ["append", "ingest", "append_if"])
 def test_daily_and_monthly_rollups_sum_the_hours(acme, globex, writer):
     from metering.models import UsageDailyRollup, UsageMonthlyRollup
 
@@ -391,11 +437,8 @@ def test_daily_and_monthly_rollups_sum_the_hours(acme, globex, writer):
         for organization in (acme, globex)
         for index, moment in enumerate(moments)
     ]
-    if writer == "append":
-        with transaction.atomic():
-            ledger.append(records)
-    else:
-        ledger.ingest(records)
+    with transaction.atomic():
+        WRITERS[writer](records)
     hours = UsageRollup.objects.all()
     by_day: dict[tuple, list[int]] = {}
     by_month: dict[tuple, list[int]] = {}
