@@ -13,8 +13,3 @@ class Response:
 
 def json_response(status: int, obj: Any, **headers: str) -> Response:
     return Response(status, json.dumps(obj).encode(), **headers)
-
-
-def error_response(status: int, message: str, error_type: str = "invalid_request_error") -> Response:
-    """A Stripe-format error body outside the /v1 error path (control API, unknown paths, bugs)."""
-    return json_response(status, {"error": {"type": error_type, "message": message}})
