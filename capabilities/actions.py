@@ -158,8 +158,41 @@ def _lock_rows(organization: Organization, keys: list[str]) -> dict[str, Feature
     return {row.capability_key: row for row in rows.order_by("capability_key")}
 
 
+def restrict_capability(organization: Organization, key: str, *, reason: str) -> ToggleResult:
+    """Billing switches a paid capability off and locks it (a payment is overdue
+    past its grace period). Data is kept; capabilities that need it follow."""
+    return _apply(
+        None,
+        organization,
+        key,
+        enabled=False,
+        reason=reason,
+        include_related=True,
+        origin=None,
+        force=True,
+        lock=True,
+        source=ToggleChange.Source.BILLING,
+    )
+
+
+def lift_restriction(organization: Organization, key: str, *, reason: str) -> ToggleResult:
+    """Billing gives back a capability it restricted (the payment came in)."""
+    return _apply(
+        None,
+        organization,
+        key,
+        enabled=True,
+        reason=reason,
+        include_related=True,
+        origin=None,
+        force=True,
+        lock=False,
+        source=ToggleChange.Source.BILLING,
+    )
+
+
 def _apply(
-    actor: User,
+    actor: User | None,
     organization: Organization,
     key: str,
     *,
@@ -169,7 +202,9 @@ def _apply(
     origin: Origin | None,
     force: bool,
     lock: bool | None,
+    source: str | None = None,
 ) -> ToggleResult:
+    """Change toggles; `actor` is None when the system (billing) acts."""
     capability = registry().get(key)
     reason = reason.strip()[:300]
     with transaction.atomic(durable=True):
@@ -204,7 +239,7 @@ def _apply(
 
         changed: dict[str, bool] = {}
         now = timezone.now()
-        source = ToggleChange.Source.IT_ADMIN if force else ToggleChange.Source.ORGANIZATION
+        source = source or (ToggleChange.Source.IT_ADMIN if force else ToggleChange.Source.ORGANIZATION)
         for other in [key, *related]:
             row = rows[other]
             new_lock = (lock if lock is not None else row.locked) if other == key else row.locked
@@ -230,7 +265,7 @@ def _apply(
                 to_enabled=enabled,
                 locked=new_lock,
                 actor=actor,
-                actor_email=actor.email,
+                actor_email=actor.email if actor else "",
                 reason=why,
                 source=source if other == key else ToggleChange.Source.DEPENDENCY,
                 at=now,
@@ -242,6 +277,7 @@ def _apply(
                 target=row,
                 origin=origin,
                 details={"capability": other, "enabled": enabled, "locked": new_lock, "reason": why},
+                actor_email="" if actor else "Switchboard billing",
             )
             if from_enabled != enabled:
                 changed[other] = enabled

@@ -40,6 +40,7 @@ class ToggleChange(AppendOnlyModel):
         ORGANIZATION = "organization", "Organization"
         DEPENDENCY = "dependency", "Dependency rule"
         IT_ADMIN = "it_admin", "IT admin"
+        BILLING = "billing", "Billing (payment overdue)"
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     capability_key = models.CharField(max_length=64)

@@ -44,6 +44,7 @@ class UsageEvent(AppendOnlyModel):
         indexes = [
             models.Index(fields=["organization", "occurred_at"]),
             models.Index(fields=["occurred_at"]),
+            models.Index(fields=["recorded_at"]),  # billing's push reads what was recorded since its last run
         ]
 
     def __str__(self) -> str:

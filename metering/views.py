@@ -4,13 +4,7 @@ corrections form. Every figure is read from the rollups, never the raw ledger.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -22,24 +16,10 @@ from metering.filtersets import FinanceFilter
 from metering.forms import CorrectionForm, RangeForm
 from metering.models import UsageRollup
 from metering.tables import CorrectionTable, OrganizationUsageTable, UsageTable
-from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, origin_of
+from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required, origin_of
 from portal.actions import ActionError
 
 TOP_ORGANIZATIONS = 10
-
-
-def finance_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Platform finance only: IT admins and organization users get 403."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not getattr(request.user, "is_finance", False):
-            raise PermissionDenied("This page is for Switchboard's finance team.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _query_string(request: HttpRequest) -> str:

@@ -100,6 +100,20 @@ def platform_required(*, finance: bool = False) -> Callable[[ViewFunc], ViewFunc
     return decorator
 
 
+def finance_required(view: ViewFunc) -> ViewFunc:
+    """Platform finance only: IT admins and organization users get 403."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not getattr(request.user, "is_finance", False):
+            raise PermissionDenied("This page is for Switchboard's finance team.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def get_for_org(request: OrgRequest, queryset: QuerySet[M], **lookup: Any) -> M:
     """Fetch one row of the current organization's, or 404 — also when the row
     exists in another organization, so outsiders learn nothing."""

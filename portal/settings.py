@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "portal",
     "metering",
     "capabilities",
+    "billing",
     # Capability apps: each one is a Django app whose AppConfig subclasses
     # capabilities.registry.CapabilityConfig (added by later issues).
 ]
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
                 "capabilities.context_processors.capability_navigation",
+                "billing.context_processors.payment_standing",
             ],
         },
     },
@@ -202,7 +205,39 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.expire_invitations",
         "schedule": timedelta(hours=1),
     },
+    "billing-push-usage": {
+        "task": "billing.push_usage",
+        "schedule": timedelta(minutes=5),
+    },
+    "billing-sync": {
+        "task": "billing.sync",
+        "schedule": timedelta(hours=1),
+    },
+    "billing-reconcile": {
+        "task": "billing.reconcile_daily",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "billing-enforce-grace": {
+        "task": "billing.enforce_grace",
+        "schedule": timedelta(hours=1),
+    },
 }
+
+# --- billing (Stripe) ----------------------------------------------------------
+# Unset key: nothing goes to Stripe and usage waits in the push backlog.
+# STRIPE_API_BASE points the SDK at the offline emulator (`make run` does so
+# when no key is set); leave it empty to talk to Stripe itself.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# A usage window (an hour) is pushed this many seconds after it ends.
+BILLING_PUSH_CLOSE_DELAY = env.int("BILLING_PUSH_CLOSE_DELAY", default=300)
+BILLING_PUSH_LOCK_SECONDS = env.int("BILLING_PUSH_LOCK_SECONDS", default=900)
+# Reconciliation compares usage older than this (Stripe's summaries lag).
+BILLING_SETTLING_DELAY = env.int("BILLING_SETTLING_DELAY", default=3600)
+# Days a failed payment may stay unpaid before paid capabilities are restricted.
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 
 # --- authentication ----------------------------------------------------------
 AUTH_USER_MODEL = "portal.User"
@@ -345,6 +380,10 @@ if PRODUCTION:
         _problems.append("DATABASE_URL must point at PostgreSQL")
     if not REDIS_URL:
         _problems.append("REDIS_URL must point at Redis")
+    if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
+        _problems.append("STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY (webhooks are verified)")
+    if STRIPE_SECRET_KEY.startswith("sk_live") and STRIPE_API_BASE:
+        _problems.append("STRIPE_API_BASE must be empty with a live Stripe key (it points at the emulator)")
     if _problems:
         raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems) + ".")
 

@@ -70,6 +70,7 @@ urlpatterns = [
     *capability_urls.capability_page_patterns(),
     path("overview/", org.overview, name="overview"),
     path("", include("metering.urls")),
+    path("", include("billing.urls")),
     path("switch/", org.switch_organization, name="switch_organization"),
     path("members/", org.members, name="members"),
     path("members/<int:membership_id>/role/", org.change_role, name="member_role"),
@@ -85,6 +86,7 @@ urlpatterns = [
     path("api/v1/", include("portal.api.urls")),
     path("api/v1/", include("capabilities.api.urls")),
     path("api/v1/", include("metering.api.urls")),
+    path("api/v1/", include("billing.api.urls")),
     path("api/v1/", include(capability_urls.capability_api_patterns())),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI sets inline styles as it renders; its scripts stay 'self'-only.

@@ -108,8 +108,14 @@ def create_subscription(store: Store, ctx: RequestContext, params: Obj) -> Obj:
             raise invalid("billing_cycle_anchor must be in the future.", param="billing_cycle_anchor")
     else:
         anchor = first_of_next_month(now)
+    start = now
+    if params.get("backdate_start_date"):
+        # Stripe: the subscription's first period starts at this past moment.
+        start = parse_int(params["backdate_start_date"], "backdate_start_date")
+        if start > now:
+            raise invalid("backdate_start_date must be in the past.", param="backdate_start_date")
     sub_id = store.new_id("sub_")
-    period = (now, anchor)
+    period = (start, anchor)
     sub_items = [
         objects.subscription_item(store.new_id("si_", 14), now, price, sub_id, period) for price in prices
     ]

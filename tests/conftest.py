@@ -79,9 +79,12 @@ def client_for(db) -> Callable[[User], Client]:
 
 @pytest.fixture(autouse=True)
 def _fresh_toggle_snapshots():
-    """Each test starts with no in-process toggle snapshots."""
+    """Each test starts with no in-process toggle snapshots or cached prices."""
+    from billing.price_book import forget_cached_prices
     from capabilities.gate import forget_snapshots
 
     forget_snapshots()
+    forget_cached_prices()
     yield
     forget_snapshots()
+    forget_cached_prices()

@@ -195,6 +195,21 @@ REGISTRY: dict[str, Entry] = {
             "reason": "outsider",
         },
     ),
+    # --- billing: the organization's billing page, finance pages, webhook, API --
+    "billing": CurrentOrganization(
+        methods=("GET",), shows=lambda w: ["Globex", "Stripe&#x27;s upcoming invoice"]
+    ),
+    "billing_prices": Platform(
+        methods=("GET", "POST"),
+        data=lambda w: {"meter": "ocr.pages", "unit_price": "9", "note": "outsider", "effective_from": ""},
+    ),
+    "billing_reconciliations": Platform(methods=("GET", "POST")),
+    "billing_reconciliation": Platform(methods=("GET",), kwargs=lambda w: {"run_id": 1}),
+    "billing_reconciliation_export": Platform(methods=("GET",), kwargs=lambda w: {"run_id": 1}),
+    "billing_events": Platform(methods=("GET",)),
+    "stripe_webhook": NotTenantScoped("Stripe's signed events; answers nothing without a valid signature"),
+    "billing-reconciliations": Platform(methods=("GET",)),
+    "billing-reconciliation": Platform(methods=("GET",), kwargs=lambda w: {"pk": 1}),
     "usage-report": CurrentOrganization(methods=("GET",), shows=lambda w: ['"organization":"globex"']),
     # The world has no usage events; tests/metering/test_api.py checks whose rows are listed.
     "usage-events": CurrentOrganization(methods=("GET",), shows=lambda w: ['"results":[]']),

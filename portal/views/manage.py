@@ -16,6 +16,7 @@ from portal import actions, queries
 from portal.access import AuthenticatedRequest, origin_of, platform_required
 from portal.filtersets import AuditFilter, OrganizationFilter
 from portal.forms import InviteForm, OrganizationCreateForm, RoleForm, SuspendForm
+from portal.health import sections as health_sections
 from portal.models import Invitation, Membership, Organization, Role
 from portal.tables import AuditTable, OrganizationTable
 from portal.tasks import HEARTBEAT_KEY
@@ -227,5 +228,6 @@ def health(request: AuthenticatedRequest) -> HttpResponse:
             "heartbeat": heartbeat and datetime.fromisoformat(heartbeat),
             "heartbeat_age": heartbeat_age,
             "heartbeat_stale": heartbeat_age is None or heartbeat_age > 120,
+            "sections": health_sections(),
         },
     )

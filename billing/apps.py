@@ -1,0 +1,20 @@
+"""App configuration of billing: the price book becomes metering's meter
+catalog, switching a capability queues a subscription sync, and the IT admin
+health page gets the push backlog."""
+
+from django.apps import AppConfig
+
+
+class BillingConfig(AppConfig):
+    name = "billing"
+    verbose_name = "Billing"
+
+    def ready(self) -> None:
+        from billing import health, price_book, receivers
+        from capabilities.signals import capability_toggled
+        from metering import catalog
+        from portal import health as portal_health
+
+        catalog.register(price_book.PriceBookCatalog())
+        capability_toggled.connect(receivers.capability_toggled, dispatch_uid="billing.sync_on_toggle")
+        portal_health.register(health.push_backlog)

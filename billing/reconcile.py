@@ -1,0 +1,377 @@
+"""Reconciliation: for every organization, meter and day of a billing period,
+our ledger's total against Stripe's meter event summaries, once the usage is
+older than the settling delay (summaries are eventually consistent).
+
+One summaries call per organization and meter (plus pagination), grouped by
+day. Each line ends up:
+
+- matched;
+- missing in Stripe: the difference is pushed again as a new delta (unless
+  pending pushes already cover it);
+- excess in Stripe: pushes Stripe received less than 24 h ago are cancelled by
+  identifier (and any overshoot re-pushed); what can't be cancelled any more is
+  flagged for a credit note;
+- unexplained: Stripe holds more than we ever sent, or a fractional value;
+  flagged for review, nothing done automatically;
+- settling: a push or cancellation for that day is too recent to show in the
+  summaries yet; looked at again by the next run.
+
+Every action is recorded on the line; finance sees runs and lines."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from billing import push as pushes
+from billing import stripe_gateway as gateway
+from billing.models import BillingAccount, ReconciliationLine, ReconciliationRun, StripeMeter, UsagePush
+from metering.models import UsageDailyRollup, UsageRollup
+from metering.queries import billing_period
+from portal.models import User
+
+logger = logging.getLogger(__name__)
+
+DAY = timedelta(days=1)
+# Stripe cancels an event by identifier only within 24 h of receiving it; keep a margin.
+CANCEL_WINDOW = timedelta(hours=23)
+
+Line = ReconciliationLine
+Status = ReconciliationLine.Status
+Action = ReconciliationLine.Action
+
+
+def settling_delay() -> timedelta:
+    return timedelta(seconds=settings.BILLING_SETTLING_DELAY)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, UTC)
+
+
+def start_run(actor: User | None, period_start: datetime) -> ReconciliationRun:
+    """A queued run for the billing period that starts at `period_start`."""
+    period = billing_period(period_start)
+    return ReconciliationRun.objects.create(
+        period_start=period.start, period_end=period.end, checked_until=period.start, triggered_by=actor
+    )
+
+
+DailyTotals = Callable[[str, str, datetime, datetime], tuple[dict[date, Decimal], int]]
+
+
+def grouped_daily_totals(
+    meter: str, customer: str, start: datetime, end: datetime
+) -> tuple[dict[date, Decimal], int]:
+    """Stripe's total per day in [start, end): one call grouped by day (plus pagination)."""
+    summaries, calls = gateway.meter_summaries(
+        meter=meter, customer=customer, start=start, end=end, window="day"
+    )
+    return {summary.start.date(): summary.value for summary in summaries}, calls
+
+
+def per_day_totals(
+    meter: str, customer: str, start: datetime, end: datetime
+) -> tuple[dict[date, Decimal], int]:
+    """The same totals asked day by day, one call each (the benchmark's baseline)."""
+    totals: dict[date, Decimal] = {}
+    calls = 0
+    day = start
+    while day < end:
+        summaries, used = gateway.meter_summaries(
+            meter=meter, customer=customer, start=day, end=day + DAY, window="day"
+        )
+        calls += used
+        totals[day.date()] = sum((summary.value for summary in summaries), Decimal(0))
+        day += DAY
+    return totals, calls
+
+
+@dataclass
+class _Context:
+    run: ReconciliationRun
+    now: datetime
+    cutoff: datetime  # usage before this hour is settled and compared
+    summary_end: datetime  # day-aligned end of the summaries asked for
+
+
+def run(
+    run_id: int, now: datetime | None = None, daily_totals: DailyTotals = grouped_daily_totals
+) -> ReconciliationRun:
+    """Carry out a queued run; progress is saved as it goes."""
+    moment = now or timezone.now()
+    with transaction.atomic():
+        reconciliation = ReconciliationRun.objects.select_for_update().get(pk=run_id)
+        if reconciliation.status != ReconciliationRun.Status.QUEUED:
+            return reconciliation  # already taken by another delivery of the task
+        reconciliation.status = ReconciliationRun.Status.RUNNING
+        reconciliation.started_at = timezone.now()
+        reconciliation.save(update_fields=["status", "started_at"])
+    cutoff = min(reconciliation.period_end, pushes.hour_of(moment - settling_delay()))
+    summary_end = _midnight(cutoff.date()) if cutoff.time() == time.min else _midnight(cutoff.date()) + DAY
+    context = _Context(reconciliation, moment, cutoff, min(summary_end, reconciliation.period_end))
+    reconciliation.checked_until = max(cutoff, reconciliation.period_start)
+    accounts = list(
+        BillingAccount.objects.exclude(stripe_customer_id="")
+        .select_related("organization")
+        .order_by("organization_id")
+    )
+    meters = list(StripeMeter.objects.exclude(stripe_meter_id="").order_by("capability", "meter"))
+    reconciliation.progress_total = len(accounts) * len(meters)
+    reconciliation.save(update_fields=["checked_until", "progress_total"])
+    try:
+        if cutoff > reconciliation.period_start:
+            for account in accounts:
+                _reconcile_account(context, account, meters, daily_totals)
+        pushes.send()  # the re-pushed differences go out now
+    except gateway.GatewayError as error:
+        reconciliation.status = ReconciliationRun.Status.FAILED
+        reconciliation.error = f"Stripe: {error.message}"[:500]
+        logger.warning("Reconciliation %s stopped: %s", reconciliation.pk, error.message)
+    else:
+        reconciliation.status = ReconciliationRun.Status.DONE
+    reconciliation.finished_at = timezone.now()
+    reconciliation.save()
+    return reconciliation
+
+
+def _local_totals(context: _Context, organization_id: int) -> dict[tuple[str, str, date], int]:
+    """Our total per capability, meter and day, up to the cutoff hour."""
+    run = context.run
+    totals: dict[tuple[str, str, date], int] = defaultdict(int)
+    whole_days_end = _midnight(context.cutoff.date())
+    for row in (
+        UsageDailyRollup.objects.filter(
+            organization_id=organization_id, day__gte=run.period_start.date(), day__lt=whole_days_end.date()
+        )
+        .values("capability", "meter", "day")
+        .annotate(total=Sum("quantity"))
+        .order_by()
+    ):
+        totals[(row["capability"], row["meter"], row["day"])] += int(row["total"])
+    if context.cutoff > whole_days_end:  # the settled hours of the cutoff's day
+        for hourly in (
+            UsageRollup.objects.filter(
+                organization_id=organization_id, hour__gte=whole_days_end, hour__lt=context.cutoff
+            )
+            .values("capability", "meter")
+            .annotate(total=Sum("quantity"))
+            .order_by()
+        ):
+            totals[(hourly["capability"], hourly["meter"], whole_days_end.date())] += int(hourly["total"])
+    return totals
+
+
+def _reconcile_account(
+    context: _Context, account: BillingAccount, meters: list[StripeMeter], daily_totals: DailyTotals
+) -> None:
+    run = context.run
+    local = _local_totals(context, account.organization_id)
+    day_pushes: dict[tuple[str, str, date], list[UsagePush]] = defaultdict(list)
+    for push in UsagePush.objects.filter(
+        organization_id=account.organization_id,
+        window_start__gte=run.period_start,
+        window_start__lt=context.summary_end,
+    ).order_by("-sent_at", "-seq"):
+        day_pushes[(push.capability, push.meter, push.window_start.date())].append(push)
+    lines: list[ReconciliationLine] = []
+    for meter in meters:
+        stripe, calls = daily_totals(
+            meter.stripe_meter_id, account.stripe_customer_id, run.period_start, context.summary_end
+        )
+        run.api_calls += calls
+        days = {day for (cap, name, day) in local if (cap, name) == (meter.capability, meter.meter)}
+        days |= {day for day, value in stripe.items() if value}
+        days |= {day for (cap, name, day) in day_pushes if (cap, name) == (meter.capability, meter.meter)}
+        for day in sorted(days):
+            lines.append(
+                _classify(
+                    context,
+                    account,
+                    meter,
+                    day,
+                    local.get((meter.capability, meter.meter, day), 0),
+                    stripe.get(day, Decimal(0)),
+                    day_pushes.get((meter.capability, meter.meter, day), []),
+                )
+            )
+        run.progress_done += 1
+    ReconciliationLine.objects.bulk_create(lines)
+    for line in lines:
+        setattr(run, line.status, getattr(run, line.status) + 1)
+    run.save(
+        update_fields=[
+            "progress_done",
+            "api_calls",
+            "matched",
+            "missing",
+            "excess",
+            "unexplained",
+            "settling",
+        ]
+    )
+
+
+def _classify(
+    context: _Context,
+    account: BillingAccount,
+    meter: StripeMeter,
+    day: date,
+    local: int,
+    stripe_value: Decimal,
+    day_pushes: list[UsagePush],
+) -> ReconciliationLine:
+    line = ReconciliationLine(
+        run=context.run,
+        organization_id=account.organization_id,
+        capability=meter.capability,
+        meter=meter.meter,
+        day=day,
+        local_quantity=local,
+        stripe_quantity=int(stripe_value),
+    )
+    if stripe_value != stripe_value.to_integral_value():
+        return _done(
+            line, Status.UNEXPLAINED, Action.REVIEW, f"Stripe reports a fractional total ({stripe_value})."
+        )
+    stripe = int(stripe_value)
+    settle = context.now - settling_delay()
+    recent = [
+        push
+        for push in day_pushes
+        if (push.sent_at and push.sent_at > settle)
+        or (push.cancelled_at and push.cancelled_at > settle)
+        or (push.status == UsagePush.Status.SENT and push.window_start >= context.cutoff)
+    ]
+    if recent:
+        return _done(
+            line, Status.SETTLING, Action.NONE, f"{len(recent)} recent push(es) may not show in Stripe yet."
+        )
+    if stripe == local:
+        return _done(line, Status.MATCHED, Action.NONE, "")
+    pending = sum(push.quantity for push in day_pushes if push.status == UsagePush.Status.PENDING)
+    sent = sum(push.quantity for push in day_pushes if push.status == UsagePush.Status.SENT)
+    if stripe < local:
+        gap = local - stripe - pending
+        if gap <= 0:
+            return _done(line, Status.MISSING, Action.WAITING, f"{pending} unit(s) are waiting to be sent.")
+        if _midnight(day) < context.now - pushes.STRIPE_HORIZON:
+            return _done(
+                line, Status.MISSING, Action.REVIEW, f"{gap} unit(s) are too old for Stripe to accept."
+            )
+        repush = _repush(account.organization_id, meter, day, gap, day_pushes, context.cutoff)
+        return _done(
+            line, Status.MISSING, Action.REPUSHED, f"Re-pushed {gap} unit(s) as {repush.identifier}."
+        )
+    if stripe > sent:
+        return _done(
+            line,
+            Status.UNEXPLAINED,
+            Action.REVIEW,
+            f"Stripe holds {stripe} but we sent {sent}: events we did not send.",
+        )
+    return _cancel_excess(
+        line, meter, stripe - local, day_pushes, account.organization_id, day, context.cutoff
+    )
+
+
+def _done(line: ReconciliationLine, status: str, action: str, detail: str) -> ReconciliationLine:
+    line.status = status
+    line.action = action
+    line.detail = (detail[:1].upper() + detail[1:])[:500]
+    return line
+
+
+def _repush(
+    organization_id: int,
+    meter: StripeMeter,
+    day: date,
+    quantity: int,
+    day_pushes: list[UsagePush],
+    cutoff: datetime,
+) -> UsagePush:
+    """A new delta in the day's latest pushed window (or the day's first hour),
+    with that window's next sequence number."""
+    windows = [push.window_start for push in day_pushes if push.window_start < cutoff]
+    window = max(windows) if windows else _midnight(day)
+    last = UsagePush.objects.filter(
+        organization_id=organization_id, capability=meter.capability, meter=meter.meter, window_start=window
+    ).aggregate(last=Max("seq"))["last"]
+    seq = 0 if last is None else last + 1
+    return UsagePush.objects.create(
+        organization_id=organization_id,
+        capability=meter.capability,
+        meter=meter.meter,
+        window_start=window,
+        seq=seq,
+        quantity=quantity,
+        identifier=pushes.identifier(organization_id, meter.capability, meter.meter, window, seq),
+        source=UsagePush.Source.RECONCILIATION,
+    )
+
+
+def _cancel_excess(
+    line: ReconciliationLine,
+    meter: StripeMeter,
+    excess: int,
+    day_pushes: list[UsagePush],
+    organization_id: int,
+    day: date,
+    cutoff: datetime,
+) -> ReconciliationLine:
+    """Cancel sent pushes (newest first) that make up the excess; if only a
+    larger one is left, cancel it and re-push what it overshoots. What can't be
+    cancelled (received over 24 h ago) is flagged for a credit note."""
+    limit = timezone.now() - CANCEL_WINDOW
+    cancellable = [
+        push
+        for push in day_pushes
+        if push.status == UsagePush.Status.SENT and push.sent_at is not None and push.sent_at > limit
+    ]
+    remaining = excess
+    cancelled: list[str] = []
+    for push in list(cancellable):
+        if 0 < push.quantity <= remaining and _cancel(meter, push):
+            remaining -= push.quantity
+            cancelled.append(push.identifier)
+            cancellable.remove(push)
+    notes = []
+    if remaining > 0:
+        larger = sorted(
+            (push for push in cancellable if push.quantity > remaining), key=lambda push: push.quantity
+        )
+        for push in larger:
+            if _cancel(meter, push):
+                cancelled.append(push.identifier)
+                overshoot = push.quantity - remaining
+                repush = _repush(organization_id, meter, day, overshoot, day_pushes, cutoff)
+                notes.append(f"re-pushed {overshoot} as {repush.identifier}")
+                remaining = 0
+                break
+    if cancelled:
+        notes.insert(0, f"cancelled {', '.join(cancelled)}")
+    if remaining > 0:
+        notes.append(f"{remaining} unit(s) received over 24 h ago: issue a credit note")
+        return _done(line, Status.EXCESS, Action.CREDIT_NOTE, "; ".join(notes))
+    return _done(line, Status.EXCESS, Action.CANCELLED, "; ".join(notes))
+
+
+def _cancel(meter: StripeMeter, push: UsagePush) -> bool:
+    try:
+        gateway.cancel_meter_event(event_name=meter.event_name, identifier=push.identifier)
+    except gateway.Rejected as error:
+        logger.warning("Stripe refused to cancel %s: %s", push.identifier, error.message)
+        return False
+    push.status = UsagePush.Status.CANCELLED
+    push.cancelled_at = timezone.now()
+    push.save(update_fields=["status", "cancelled_at"])
+    return True

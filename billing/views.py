@@ -1,0 +1,211 @@
+"""Billing pages: the organization's billing page (owners, admins, billing),
+finance's price book, reconciliation runs and Stripe events, and the webhook
+endpoint Stripe calls."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from django_tables2 import RequestConfig
+
+from billing import invoices, price_book, standing, webhooks
+from billing import stripe_gateway as gateway
+from billing.filtersets import LineFilter
+from billing.forms import PriceChangeForm, ReconciliationForm
+from billing.models import BillingAccount, Invoice, MeterErrorReport, ReconciliationRun, WebhookEvent
+from billing.reconcile import start_run
+from billing.tables import InvoiceTable, LineTable, RunTable, WebhookEventTable
+from billing.tasks import run_reconciliation
+from metering import csv_export
+from metering.queries import USAGE_ROLES
+from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required, origin_of
+from portal.actions import ActionError
+
+logger = logging.getLogger(__name__)
+
+
+def _wants_partial(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request
+
+
+# --- the organization's billing page -------------------------------------------------
+
+
+@org_role_required(*USAGE_ROLES)
+@require_GET
+def billing(request: OrgRequest) -> HttpResponse:
+    now = timezone.now()
+    account = BillingAccount.objects.filter(organization=request.organization).first()
+    table = InvoiceTable(Invoice.objects.filter(organization=request.organization))
+    RequestConfig(request, paginate={"per_page": 12}).configure(table)
+    return render(
+        request,
+        "billing/billing.html",
+        {
+            "account": account,
+            "restriction_due": standing.restriction_due(account) if account else None,
+            "upcoming": invoices.upcoming(request.organization, now),
+            "invoices": table,
+            "stripe_configured": gateway.configured(),
+        },
+    )
+
+
+# --- finance: price book ------------------------------------------------------------------
+
+
+@finance_required
+def prices(request: AuthenticatedRequest) -> HttpResponse:
+    form = PriceChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        capability, meter = form.capability_and_meter
+        try:
+            version = price_book.change_price(
+                request.user,
+                capability,
+                meter,
+                form.cleaned_data["unit_price"],
+                note=form.cleaned_data["note"],
+                effective_from=form.cleaned_data["effective_from"],
+                origin=origin_of(request),
+            )
+        except ActionError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request,
+                f"{capability}.{meter} v{version.version} at {version.unit_price.normalize():f} "
+                f"applies from {version.effective_from:%d %B %Y}. "
+                "Stripe gets the new Price at the next sync.",
+            )
+            return redirect("billing_prices")
+    return render(request, "billing/prices.html", {"form": form, "lines": price_book.lines()})
+
+
+# --- finance: reconciliation --------------------------------------------------------------
+
+
+@finance_required
+def reconciliations(request: AuthenticatedRequest) -> HttpResponse:
+    form = ReconciliationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            run = start_run(request.user, form.cleaned_data["period"])
+            transaction.on_commit(lambda: run_reconciliation.delay(run.pk))
+        messages.success(request, f"Reconciliation #{run.pk} of {run.period_start:%B %Y} started.")
+        return redirect("billing_reconciliation", run.pk)
+    table = RunTable(ReconciliationRun.objects.select_related("triggered_by"))
+    RequestConfig(request, paginate={"per_page": 20}).configure(table)
+    return render(
+        request,
+        "billing/reconciliations.html",
+        {"form": form, "table": table, "stripe_configured": gateway.configured()},
+    )
+
+
+@finance_required
+@require_GET
+def reconciliation(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(ReconciliationRun.objects.select_related("triggered_by"), pk=run_id)
+    finished = run.status in (ReconciliationRun.Status.DONE, ReconciliationRun.Status.FAILED)
+    context: dict[str, object] = {"run": run, "finished": finished}
+    if _wants_partial(request):
+        response = render(request, "billing/reconciliation.html#run-status", context)
+    else:
+        lines = LineFilter(request.GET or None, queryset=run.lines.select_related("organization"))
+        table = LineTable(lines.qs)
+        RequestConfig(request, paginate={"per_page": 50}).configure(table)
+        context.update({"filter": lines, "table": table, "query": request.GET.urlencode()})
+        response = render(request, "billing/reconciliation.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+RECONCILIATION_HEADER = [
+    "day",
+    "organization",
+    "capability",
+    "meter",
+    "switchboard_quantity",
+    "stripe_quantity",
+    "difference",
+    "status",
+    "action",
+    "detail",
+]
+
+
+@finance_required
+@require_GET
+def reconciliation_export(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(ReconciliationRun, pk=run_id)
+    lines = LineFilter(request.GET or None, queryset=run.lines.select_related("organization")).qs
+    rows = (
+        (
+            line.day.isoformat(),
+            line.organization.slug,
+            line.capability,
+            line.meter,
+            line.local_quantity,
+            line.stripe_quantity,
+            line.difference,
+            line.status,
+            line.action,
+            line.detail,
+        )
+        for line in lines.iterator(chunk_size=2000)
+    )
+    return csv_export.csv_response(
+        f"reconciliation-{run.pk}-{run.period_start:%Y-%m}.csv", RECONCILIATION_HEADER, rows
+    )
+
+
+# --- finance: what Stripe told us ------------------------------------------------------------
+
+
+@finance_required
+@require_GET
+def stripe_events(request: AuthenticatedRequest) -> HttpResponse:
+    table = WebhookEventTable(WebhookEvent.objects.select_related("organization"))
+    RequestConfig(request, paginate={"per_page": 25}).configure(table)
+    return render(
+        request,
+        "billing/events.html",
+        {
+            "table": table,
+            "meter_errors": MeterErrorReport.objects.all()[:20],
+            "failed_accounts": BillingAccount.objects.filter(payment_status=BillingAccount.Payment.FAILED)
+            .select_related("organization")
+            .order_by("payment_failed_at"),
+        },
+    )
+
+
+# --- the webhook endpoint --------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe calls this. The signature is verified with the SDK against the
+    endpoint secret; a bad one gets 400 and nothing is recorded."""
+    try:
+        event = gateway.construct_event(request.body, request.headers.get("Stripe-Signature"))
+    except gateway.NotConfigured:
+        logger.error("A Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is unset")
+        return JsonResponse({"error": "Webhooks are not configured."}, status=503)
+    except gateway.SignatureInvalid as error:
+        return JsonResponse({"error": error.message}, status=400)
+    if not event.get("id") or not event.get("type"):
+        return JsonResponse({"error": "The event has no id or type."}, status=400)
+    row, new = webhooks.process(event)
+    return JsonResponse({"received": row.stripe_event_id, "processed": new, "outcome": row.outcome})

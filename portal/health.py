@@ -1,0 +1,35 @@
+"""Sections the layers above the tenancy app add to the IT admin health page
+(billing's push backlog, for one). The portal shows them without importing
+those apps: each registers a function returning a `HealthSection`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class HealthItem:
+    label: str
+    value: str
+    status: str = "ok"  # ok, warn or bad: the badge colour
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class HealthSection:
+    title: str
+    description: str
+    items: list[HealthItem] = field(default_factory=list)
+
+
+_sections: list[Callable[[], HealthSection]] = []
+
+
+def register(section: Callable[[], HealthSection]) -> None:
+    if section not in _sections:
+        _sections.append(section)
+
+
+def sections() -> list[HealthSection]:
+    return [section() for section in _sections]

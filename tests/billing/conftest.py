@@ -1,0 +1,99 @@
+"""Fixtures of the billing tests: the offline Stripe emulator (one server for
+the session, reset before each test) with the portal's settings pointed at
+it, and helpers to put usage in the ledger at a chosen time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import transaction
+
+from billing import sync
+from capabilities import actions
+from metering import ledger
+from portal.models import Organization, User
+from stripe_emulator.testing import EmulatorHandle, running_emulator
+
+WEBHOOK_SECRET = "whsec_switchboard_tests"
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorHandle]:
+    with running_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def stripe(emulator_server: EmulatorHandle, settings) -> EmulatorHandle:  # type: ignore[no-untyped-def]
+    """A fresh emulator, and the portal configured to talk to it."""
+    emulator_server.reset()
+    emulator_server.config(
+        latency_ms=0,
+        summary_delay_seconds=0,
+        error_rate_429=0,
+        error_rate_500=0,
+        drop_rate=0,
+        down=False,
+        fail_payments=False,
+        fail_next=[],
+        drop_next_meter_events=0,
+        webhook_url="",
+        webhook_secret=WEBHOOK_SECRET,
+    )
+    settings.STRIPE_SECRET_KEY = emulator_server.api_key
+    settings.STRIPE_API_BASE = emulator_server.url
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.BILLING_SETTLING_DELAY = 3600
+    settings.BILLING_PUSH_CLOSE_DELAY = 300
+    return emulator_server
+
+
+def hour_ago(hours: float = 3) -> datetime:
+    """A moment well inside a closed hour, `hours` back from now (same UTC day
+    when possible, so tests near midnight still work)."""
+    return (datetime.now(UTC) - timedelta(hours=hours)).replace(minute=20, second=0, microsecond=0)
+
+
+@pytest.fixture
+def record_usage() -> Callable[..., None]:
+    """Put usage in the ledger as a job would, at a chosen time."""
+    counter = iter(range(1, 10**6))
+
+    def record(
+        organization: Organization,
+        quantity: int,
+        *,
+        at: datetime,
+        capability: str = "ocr",
+        meter: str = "pages",
+    ) -> None:
+        with transaction.atomic():
+            ledger.append(
+                [
+                    ledger.UsageRecord(
+                        organization_id=organization.pk,
+                        capability=capability,
+                        meter=meter,
+                        quantity=quantity,
+                        occurred_at=at,
+                        idempotency_key=f"test:{organization.pk}:{capability}:{meter}:{next(counter)}:{at}",
+                    )
+                ]
+            )
+
+    return record
+
+
+@pytest.fixture
+def subscribed(stripe, django_capture_on_commit_callbacks) -> Callable[[User, Organization], None]:
+    """Switch OCR on for an organization and sync it to Stripe."""
+
+    def run(owner: User, organization: Organization, key: str = "ocr") -> None:
+        with django_capture_on_commit_callbacks(execute=False):
+            actions.set_capability_enabled(owner, organization, key, enabled=True)
+        sync.sync_all()
+
+    return run

@@ -1,0 +1,198 @@
+"""The usage push: closed hours go to Stripe as meter events with deterministic
+identifiers, late usage as a delta, one call at a time; while Stripe is down
+or unconfigured nothing is lost and the backlog drains later."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from billing import push, stripe_gateway, sync
+from billing.models import BillingAccount, PushCursor, StripeMeter, UsagePush
+from tests.billing.conftest import hour_ago
+
+pytestmark = pytest.mark.django_db
+
+
+def stripe_total(organization, capability="ocr", meter="pages") -> int:
+    """What Stripe's summaries say the organization used, over the last 35 days."""
+    account = BillingAccount.objects.get(organization=organization)
+    stripe_meter = StripeMeter.objects.get(capability=capability, meter=meter)
+    end = push.hour_of(timezone.now()) + timedelta(hours=1)
+    summaries, _ = stripe_gateway.meter_summaries(
+        meter=stripe_meter.stripe_meter_id,
+        customer=account.stripe_customer_id,
+        start=end - timedelta(days=30),
+        end=end,
+        window="hour",
+    )
+    return int(sum(summary.value for summary in summaries))
+
+
+def test_closed_windows_are_pushed_once_with_deterministic_identifiers(
+    stripe, alice, acme, subscribed, record_usage
+):
+    subscribed(alice, acme)
+    at = hour_ago(3)
+    record_usage(acme, 40, at=at)
+    record_usage(acme, 2, at=at + timedelta(minutes=10))
+    record_usage(acme, 5, at=hour_ago(2))
+
+    plan = push.plan()
+    assert (plan.windows, plan.created, plan.quantity) == (2, 2, 47)
+    pushes = list(UsagePush.objects.order_by("window_start"))
+    window = at.replace(minute=0)
+    assert pushes[0].identifier == f"{acme.pk}:ocr.pages:{window:%Y%m%dT%H}:0"
+    assert pushes[0].quantity == 42
+
+    report = push.send()
+    assert (report.sent, report.rejected) == (2, 0)
+    assert stripe_total(acme) == 47
+
+    # Planning and sending again changes nothing.
+    assert push.plan().created == 0
+    assert push.send().sent == 0
+    assert stripe_total(acme) == 47
+
+
+def test_a_resent_push_is_deduplicated_by_stripe(stripe, alice, acme, subscribed, record_usage):
+    """A crash after Stripe took the event but before we marked it sent: the
+    same identifier goes again and Stripe counts it once."""
+    subscribed(alice, acme)
+    record_usage(acme, 9, at=hour_ago(2))
+    push.plan()
+    push.send()
+    UsagePush.objects.update(status=UsagePush.Status.PENDING, sent_at=None)
+    assert push.send().sent == 1
+    assert stripe_total(acme) == 9
+    assert stripe.state()["meter_events"]["deduplicated"] >= 1
+
+
+def test_open_window_waits_and_late_usage_goes_as_a_delta(stripe, alice, acme, subscribed, record_usage):
+    subscribed(alice, acme)
+    closed = hour_ago(2)
+    record_usage(acme, 10, at=closed)
+    record_usage(acme, 3, at=timezone.now())  # this hour: still open
+    assert push.plan().quantity == 10
+    push.send()
+
+    record_usage(acme, 4, at=closed)  # late usage for a window already sent
+    plan = push.plan()
+    assert (plan.created, plan.quantity) == (1, 4)
+    delta = UsagePush.objects.get(seq=1)
+    assert delta.identifier.endswith(":1") and delta.quantity == 4
+    push.send()
+    assert stripe_total(acme) == 14
+
+    # An hour later the open window has closed and goes too.
+    later = timezone.now() + timedelta(hours=1, minutes=10)
+    assert push.plan(now=later).quantity == 3
+
+
+def test_only_priced_meters_are_pushed(stripe, alice, acme, subscribed, record_usage):
+    subscribed(alice, acme)
+    record_usage(acme, 5, at=hour_ago(2), meter="compute_seconds")  # free for ocr
+    assert push.plan().created == 0
+
+
+def test_stripe_down_for_an_hour_loses_nothing(stripe, alice, acme, subscribed, record_usage):
+    subscribed(alice, acme)
+    stripe.config(down=True)
+    for hours in (5, 4, 3):
+        record_usage(acme, hours * 10, at=hour_ago(hours))
+    push.plan()
+    report = push.send()
+    assert report.sent == 0 and "unavailable" in report.stopped.lower()
+    backlog = push.backlog()
+    assert backlog.pending == 3 and backlog.quantity == 120
+    first = UsagePush.objects.order_by("window_start").first()
+    assert first.attempts == 1 and first.next_attempt_at > timezone.now()
+    assert "api_error" in first.last_error
+
+    # Usage keeps coming while Stripe is down; the pushes wait their backoff.
+    record_usage(acme, 7, at=hour_ago(2))
+    push.plan()
+    assert push.send().sent == 0
+
+    # An hour later Stripe is back: the backlog drains.
+    stripe.config(down=False)
+    drained = push.send(now=timezone.now() + timedelta(hours=1))
+    assert drained.sent == 4
+    assert push.backlog().pending == 0
+    assert stripe_total(acme) == 127
+
+
+def test_rate_limited_pair_is_retried_later(stripe, alice, acme, subscribed, record_usage):
+    subscribed(alice, acme)
+    record_usage(acme, 1, at=hour_ago(3))
+    record_usage(acme, 2, at=hour_ago(2))
+    push.plan()
+    stripe.config(fail_next=[429])
+    report = push.send()
+    # The 429 pauses that customer and meter for this run; nothing is lost.
+    assert (report.sent, report.deferred) == (0, 2)
+    assert push.send(now=timezone.now() + timedelta(hours=1)).sent == 2
+    assert stripe_total(acme) == 3
+
+
+def test_sdk_retries_transient_errors(stripe, settings, alice, acme, subscribed, record_usage):
+    settings.STRIPE_MAX_NETWORK_RETRIES = 2
+    subscribed(alice, acme)
+    record_usage(acme, 6, at=hour_ago(2))
+    push.plan()
+    stripe.config(fail_next=[500, 429])
+    assert push.send().sent == 1
+    assert stripe_total(acme) == 6
+
+
+def test_unconfigured_stripe_keeps_the_backlog(settings, alice, acme, record_usage):
+    from capabilities import actions
+
+    actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
+    settings.STRIPE_SECRET_KEY = ""
+    record_usage(acme, 8, at=hour_ago(2))
+    assert push.plan().created == 1
+    report = push.send()
+    assert report.stopped == "Stripe is not configured"
+    assert push.backlog().pending == 1
+
+
+def test_the_planner_reads_only_what_was_recorded_since_last_time(
+    stripe, alice, acme, subscribed, record_usage
+):
+    subscribed(alice, acme)
+    record_usage(acme, 3, at=hour_ago(2))
+    push.plan()
+    cursor = PushCursor.objects.get()
+    assert cursor.recorded_until <= timezone.now()
+    assert push.plan().windows == 1  # read again: within the rescan margin
+    push.plan(now=timezone.now() + timedelta(hours=2))
+    assert push.plan(now=timezone.now() + timedelta(hours=3)).windows == 0
+
+
+def test_sync_and_push_for_two_organizations_use_their_own_customers(
+    stripe, alice, acme, gina, globex, subscribed, record_usage
+):
+    subscribed(alice, acme)
+    subscribed(gina, globex)
+    record_usage(acme, 11, at=hour_ago(2))
+    record_usage(globex, 22, at=hour_ago(2))
+    push.plan()
+    push.send()
+    assert stripe_total(acme) == 11
+    assert stripe_total(globex) == 22
+    assert sync.customer_ids({acme.pk, globex.pk}).keys() == {acme.pk, globex.pk}
+
+
+def test_health_page_shows_the_backlog(stripe, client_for, ivan, alice, acme, subscribed, record_usage):
+    subscribed(alice, acme)
+    stripe.config(down=True)
+    record_usage(acme, 12, at=hour_ago(2))
+    push.plan()
+    push.send()
+    page = client_for(ivan).get("/manage/health/").content.decode()
+    assert "Billing: usage to Stripe" in page
+    assert "1 waiting" in page
+    assert "12 units" in page
