@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Without a STRIPE_SECRET_KEY of your own, `make run` starts the offline Stripe
+# emulator on this port and points billing at it.
+STRIPE_EMULATOR_PORT ?= 12111
 
 # The test profile: PostgreSQL and Redis on this machine (started if down).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
@@ -35,6 +38,12 @@ seed: migrate
 
 run: seed
 	@echo "Switchboard: http://127.0.0.1:$(PORT)  (sign in as alice@acme.test / switchboard-demo; Ctrl-C stops everything)"
+	@if [ -z "$$STRIPE_SECRET_KEY" ]; then \
+		echo "Billing: no STRIPE_SECRET_KEY set, so the offline Stripe emulator runs on port $(STRIPE_EMULATOR_PORT)"; \
+		export STRIPE_SECRET_KEY=sk_test_emulator STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_EMULATOR_PORT) \
+			STRIPE_WEBHOOK_SECRET=whsec_quickstart_emulator STRIPE_EMULATOR_PORT=$(STRIPE_EMULATOR_PORT); \
+		$(BIN)/python manage.py billing_forget_stripe_ids --if-emulator; \
+	fi; \
 	PORT=$(PORT) $(BIN)/honcho --procfile Procfile.quickstart start
 
 services:

@@ -248,9 +248,17 @@ def _reconcile_items(
 
 
 def sync_all(now: datetime | None = None) -> SyncReport:
-    """The catalog, then every organization with something to bill (or an
-    existing subscription). Stops at the first sign Stripe is down."""
+    """The catalog, a Customer for every active organization, then the
+    subscription of every organization with something to bill (or an existing
+    subscription). Stops at the first sign Stripe is down."""
     report = sync_catalog(now=now)
+    # Every active organization has a Customer, billed or not yet.
+    for organization in Organization.objects.filter(
+        status=Organization.Status.ACTIVE, billing__isnull=True
+    ).order_by("pk"):
+        ensure_customer(organization, report)
+    for account in BillingAccount.objects.filter(stripe_customer_id="").select_related("organization"):
+        ensure_customer(account.organization, report)
     enabled_orgs = set(FeatureToggle.objects.filter(enabled=True).values_list("organization_id", flat=True))
     with_subscription = set(
         BillingAccount.objects.exclude(stripe_subscription_id="").values_list("organization_id", flat=True)

@@ -6,6 +6,25 @@ Stripe's API reference for customers, products, prices, billing meters, meter ev
 subscriptions, invoices, events and webhooks.
 
 Start it with ``python -m stripe_emulator`` or, in tests, ``stripe_emulator.testing.running_emulator``.
+
+Where it differs from Stripe (on purpose, or not known to match):
+
+- State lives in memory; a restart forgets everything.
+- No $0 invoice when a subscription starts; licensed items are billed at the period's end;
+  cancelling does not invoice the partial period; ``invoice_now`` is not supported.
+- Invoices are drawn up exactly at the period's end (no hour of grace for late usage);
+  usage counts if it arrived, and its consistency delay passed, when the clock moves.
+- Deleted subscription items are not billed for the current period.
+- Meter event values must be non-negative whole numbers.
+- ``billing.meter.error_report_triggered`` is sent once per event with an unknown
+  customer (Stripe batches them), as a snapshot event with ``data.reason`` beside
+  ``data.object``.
+- A silently dropped event leaves no trace, so a later retry with its identifier counts.
+- Unknown parameters are ignored rather than refused.
+- Idempotency replays stored 2xx and 4xx answers; 429s, injected faults and 5xx are not stored.
+- Preview invoices have ids ``upcoming_in_…`` and lines ``il_tmp_…``.
+- Webhook signatures are stamped with real time (the SDK's 300 s tolerance), events'
+  ``created`` with the emulator's clock.
 """
 
 from stripe_emulator.server import EmulatorServer, start_server

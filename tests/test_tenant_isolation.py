@@ -196,9 +196,7 @@ REGISTRY: dict[str, Entry] = {
         },
     ),
     # --- billing: the organization's billing page, finance pages, webhook, API --
-    "billing": CurrentOrganization(
-        methods=("GET",), shows=lambda w: ["Globex", "Stripe&#x27;s upcoming invoice"]
-    ),
+    "billing": CurrentOrganization(methods=("GET",), shows=lambda w: ["Globex", "Stripe's upcoming invoice"]),
     "billing_prices": Platform(
         methods=("GET", "POST"),
         data=lambda w: {"meter": "ocr.pages", "unit_price": "9", "note": "outsider", "effective_from": ""},

@@ -171,3 +171,15 @@ def test_nothing_is_sent_without_a_key(settings, alice, acme):
     actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
     with pytest.raises(gateway.NotConfigured):
         sync.sync_all()
+
+
+def test_every_active_organization_gets_a_customer_but_no_empty_subscription(stripe, acme, globex):
+    globex.status = globex.Status.SUSPENDED
+    globex.save()
+    report = sync.sync_all()
+    assert report.customers_created == 1
+    account = BillingAccount.objects.get(organization=acme)
+    assert account.stripe_customer_id.startswith("cus_")
+    assert account.stripe_subscription_id == ""
+    assert not BillingAccount.objects.filter(organization=globex).exists()
+    assert sync.sync_all().customers_created == 0
