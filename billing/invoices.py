@@ -11,6 +11,8 @@ from typing import Any
 
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, PriceVersion
+from billing.sync import priced_meters
+from capabilities.models import FeatureToggle
 from metering import catalog
 from metering.queries import Period, billing_period, organization_rollups, usage_by_meter
 from portal.models import Organization
@@ -69,9 +71,16 @@ def upcoming(organization: Organization, now: datetime) -> Upcoming:
     period = billing_period(now)
     result = Upcoming(period=period)
     account = BillingAccount.objects.filter(organization=organization).first()
-    billed = set()
-    if account is not None:
-        billed = {(item.capability, item.meter) for item in account.items.all()}
+    billed = {(item.capability, item.meter) for item in account.items.all()} if account else set()
+    if not billed:
+        # Not on Stripe yet (or Stripe unconfigured): estimate what the
+        # subscription will hold, the enabled capabilities' priced meters.
+        enabled = set(
+            FeatureToggle.objects.filter(organization=organization, enabled=True).values_list(
+                "capability_key", flat=True
+            )
+        )
+        billed = {pair for pair in priced_meters(now) if pair[0] in enabled}
     by_pair: dict[tuple[str, str], ComparedLine] = {}
     for usage in usage_by_meter(organization_rollups(organization), period):
         if (usage.capability, usage.meter) not in billed:
@@ -86,19 +95,25 @@ def upcoming(organization: Organization, now: datetime) -> Upcoming:
             local_quantity=usage.quantity,
             local_amount=usage.cost.quantize(CENT, rounding=ROUND_HALF_UP),
         )
+    result.lines = sorted(by_pair.values(), key=lambda line: (line.capability_title, line.meter))
+    if not gateway.configured():
+        result.stripe_error = (
+            "Stripe is not configured yet, so there is no invoice preview; the estimate is Switchboard's own."
+        )
+        return result
     if account is None or not account.stripe_subscription_id:
         result.stripe_error = (
-            "No subscription on Stripe yet: it starts when a paid capability is switched on."
+            "The subscription on Stripe starts at the next sync after a paid capability is switched on."
+            if billed
+            else "No subscription on Stripe yet: it starts when a paid capability is switched on."
         )
-        result.lines = list(by_pair.values())
         return result
     try:
         preview = gateway.preview_invoice(
             customer=account.stripe_customer_id, subscription=account.stripe_subscription_id
         )
     except gateway.GatewayError as error:
-        result.stripe_error = f"Stripe's preview is unavailable right now ({error.message})."
-        result.lines = list(by_pair.values())
+        result.stripe_error = f"Stripe's preview is unavailable right now: {error.message.rstrip('.')}."
         return result
     meters = {
         version.stripe_price_id: (version.capability, version.meter)

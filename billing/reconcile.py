@@ -116,6 +116,12 @@ def run(
         reconciliation.status = ReconciliationRun.Status.RUNNING
         reconciliation.started_at = timezone.now()
         reconciliation.save(update_fields=["status", "started_at"])
+    if not gateway.configured():
+        reconciliation.status = ReconciliationRun.Status.FAILED
+        reconciliation.error = "Stripe is not configured (STRIPE_SECRET_KEY): nothing was compared."
+        reconciliation.finished_at = timezone.now()
+        reconciliation.save()
+        return reconciliation
     cutoff = min(reconciliation.period_end, pushes.hour_of(moment - settling_delay()))
     summary_end = _midnight(cutoff.date()) if cutoff.time() == time.min else _midnight(cutoff.date()) + DAY
     context = _Context(reconciliation, moment, cutoff, min(summary_end, reconciliation.period_end))

@@ -97,7 +97,11 @@ def prices(request: AuthenticatedRequest) -> HttpResponse:
 @finance_required
 def reconciliations(request: AuthenticatedRequest) -> HttpResponse:
     form = ReconciliationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and not gateway.configured():
+        form.add_error(
+            None, "Stripe is not configured (STRIPE_SECRET_KEY): there is nothing to compare with."
+        )
+    elif request.method == "POST" and form.is_valid():
         with transaction.atomic():
             run = start_run(request.user, form.cleaned_data["period"])
             transaction.on_commit(lambda: run_reconciliation.delay(run.pk))

@@ -33,8 +33,9 @@ def money_totals(totals: dict[str, Decimal]) -> str:
 
 
 def unit_price(amount: Decimal, currency: str = "usd") -> str:
-    """A price per unit with two to six decimals: 0.01 -> $0.01, 0.0025 -> $0.0025."""
-    quantized = amount.quantize(Decimal("0.000001")).normalize()
+    """A price per unit with two to ten decimals (the price book's precision):
+    0.01 -> $0.01, 0.0025 -> $0.0025, 0.0000001 -> $0.0000001."""
+    quantized = amount.quantize(Decimal("0.0000000001")).normalize()
     exponent = quantized.as_tuple().exponent
     places = max(2, -exponent if isinstance(exponent, int) else 2)
     return _with_currency(f"{quantized:.{places}f}", currency)

@@ -217,11 +217,6 @@ def test_an_unknown_run_is_404_for_finance(client_for, fiona):
     assert response.json()["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Bug: get_object() raises Django's Http404, which portal.api.errors reports with "
-    'code "error"; the rest of the API (jobs, pagination) says "not_found"',
-)
 def test_an_unknown_run_has_the_not_found_code(client_for, fiona):
     response = client_for(fiona).get("/api/v1/billing/reconciliations/999999")
     assert response.json()["code"] == "not_found"
