@@ -7,7 +7,14 @@ import json
 import os
 import sys
 
-BENCHMARKS = ["toggle_check", "toggle_propagation", "ledger_ingest", "finance_dashboard", "job_overhead"]
+BENCHMARKS = [
+    "toggle_check",
+    "toggle_propagation",
+    "ledger_ingest",
+    "finance_dashboard",
+    "job_overhead",
+    "reconciliation",
+]
 
 
 def main(names: list[str]) -> None:

@@ -70,7 +70,7 @@ class ReconciliationDetail(generics.RetrieveAPIView[ReconciliationRun]):
     queryset = ReconciliationRun.objects.select_related("triggered_by")
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        run = self.get_queryset().filter(pk=kwargs.get("pk")).first()
+        run = self.get_queryset().filter(pk=int(kwargs["pk"])).first()
         if run is None:
             raise exceptions.NotFound("No reconciliation run has this id.")
         lines = run.lines.select_related("organization").order_by(

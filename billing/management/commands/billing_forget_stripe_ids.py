@@ -37,6 +37,6 @@ class Command(BaseCommand):
             meters = StripeMeter.objects.update(stripe_meter_id="", stripe_product_id="")
             prices = PriceVersion.objects.update(stripe_price_id="")
         self.stdout.write(
-            f"Forgot the emulator's ids: {accounts} accounts, {items} items, {meters} meters, {prices} prices. "
-            "The next sync creates them again."
+            f"Forgot the emulator's ids: {accounts} accounts, {items} items, {meters} meters, "
+            f"{prices} prices. The next sync creates them again."
         )
