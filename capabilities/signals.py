@@ -1,6 +1,11 @@
-"""Signals other apps (billing) listen to. Sent after the change has committed."""
+"""Signals other apps (billing, notifications) listen to. Sent after the change has committed."""
 
 from django.dispatch import Signal
 
 # Sent with organization, capability_key, enabled, actor once a toggle change commits.
 capability_toggled = Signal()
+
+# Sent with job_id, organization_id, capability, kind and status ("succeeded" or
+# "failed") once a job's outcome has committed, from the worker that ran it.
+# Receivers must not raise: the job is done whatever they do.
+job_finished = Signal()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from capabilities.jobs import JobContext, JobFailed, job_function
 from capabilities.models import Job
 from capabilities.registry import COMPUTE_SECONDS, registry
+from capabilities.signals import job_finished
 from metering import ledger
 from metering.models import EventKind
 from portal.models import Organization
@@ -128,6 +129,21 @@ def _run(job_id: int) -> str:
     job = _claim(job_id)
     if job is None:
         return "skipped"
+    outcome = _execute(job)
+    if outcome in (Job.Status.SUCCEEDED, Job.Status.FAILED) and job_finished.receivers:
+        job_finished.send_robust(
+            sender=Job,
+            job_id=job.pk,
+            organization_id=job.organization_id,
+            capability=job.capability,
+            kind=job.kind,
+            status=outcome,
+        )
+    return outcome
+
+
+def _execute(job: Job) -> str:
+    """Run the job's function and record its outcome."""
     context = JobContext(job=job, input=dict(job.input or {}))
     started = time.monotonic()
     try:
@@ -222,7 +238,7 @@ def _succeed(job: Job, result: dict[str, Any], usage: dict[str, int], elapsed: f
 
 
 def _fail(job: Job, error: str, code: str) -> str:
-    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+    failed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
         status=Job.Status.FAILED, error=error, error_code=code, finished_at=timezone.now()
     )
-    return Job.Status.FAILED
+    return Job.Status.FAILED if failed else "already finished"
