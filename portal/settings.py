@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "billing",
     # Capability apps: each one is a Django app whose AppConfig subclasses
     # capabilities.registry.CapabilityConfig (added by later issues).
+    "capabilities.notifications",
 ]
 
 MIDDLEWARE = [
@@ -281,6 +282,20 @@ if PROXY_COUNT:
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchboard <noreply@switchboard.test>")
+# Seconds an SMTP connection may block (Django's SMTP backend honours it).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# --- notifications (capabilities.notifications) ---------------------------------
+# Webhook calls: seconds to connect and to wait for each read of the answer.
+NOTIFICATIONS_CONNECT_TIMEOUT = env.float("NOTIFICATIONS_CONNECT_TIMEOUT", default=3.0)
+NOTIFICATIONS_READ_TIMEOUT = env.float("NOTIFICATIONS_READ_TIMEOUT", default=10.0)
+# Seconds before each retry of a failed delivery; attempts = len + 1.
+NOTIFICATIONS_RETRY_DELAYS = [
+    int(delay) for delay in env.list("NOTIFICATIONS_RETRY_DELAYS", default=["30", "120", "600", "3600"])
+]
+# Webhooks to private, loopback or link-local addresses (SSRF into the portal's
+# network) are refused in production; the quickstart and tests post to localhost.
+NOTIFICATIONS_ALLOW_PRIVATE_TARGETS = env.bool("NOTIFICATIONS_ALLOW_PRIVATE_TARGETS", default=not PRODUCTION)
 
 # --- i18n, static ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

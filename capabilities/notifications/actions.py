@@ -1,0 +1,339 @@
+"""State changes of notifications: rules (owners and admins), deliveries made
+when a job finishes or on a test send, and each attempt's record.
+
+Retries: every attempt is one `deliver` job through the capability runner. A
+failed attempt is recorded, the next one is scheduled (a Celery countdown on
+`cap.notifications`, see tasks.retry_delivery) and the job fails with the
+reason, so nothing is billed for it. The attempt that delivers meters one
+message in its own job, keyed `job:<id>:<meter>` by the runner; a delivery is
+claimed attempt by attempt (`claim_attempt`), so two jobs can never both send
+(and bill) the same attempt, and a delivered message is never sent again."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from capabilities import is_enabled
+from capabilities.actions import start_job
+from capabilities.models import Job
+from capabilities.notifications.channels import Outcome
+from capabilities.notifications.models import Attempt, Channel, Delivery, Rule
+from capabilities.notifications.targets import clean_target
+from capabilities.registry import registry
+from portal.actions import ActionError, Origin, record_audit
+from portal.models import Organization, User
+
+logger = logging.getLogger(__name__)
+
+KEY = "notifications"
+MAX_RULES = 100
+
+
+def max_attempts() -> int:
+    return len(settings.NOTIFICATIONS_RETRY_DELAYS) + 1
+
+
+def new_secret() -> str:
+    return f"whsec_{secrets.token_hex(24)}"
+
+
+def _check_rule(capability: str, event: str, channel: str, target: str) -> str:
+    if capability == KEY or capability not in registry():
+        raise ActionError("Choose one of the installed capabilities (not Notifications itself).", "invalid")
+    if event not in Rule.Event.values:
+        raise ActionError("Choose when to notify: succeeds, fails, or both.", "invalid")
+    if channel not in Channel.values:
+        raise ActionError("Choose email or webhook.", "invalid")
+    from django.core.exceptions import ValidationError
+
+    try:
+        return clean_target(channel, target)
+    except ValidationError as error:
+        raise ActionError(" ".join(error.messages), "invalid_target") from None
+
+
+def create_rule(
+    actor: User,
+    organization: Organization,
+    *,
+    capability: str,
+    event: str,
+    channel: str,
+    target: str,
+    origin: Origin | None = None,
+) -> Rule:
+    target = _check_rule(capability, event, channel, target)
+    with transaction.atomic(durable=True):
+        if Rule.objects.filter(organization=organization).count() >= MAX_RULES:
+            raise ActionError(f"An organization can have at most {MAX_RULES} rules.", "too_many_rules")
+        rule = Rule.objects.create(
+            organization=organization,
+            capability=capability,
+            event=event,
+            channel=channel,
+            target=target,
+            secret=new_secret() if channel == Channel.WEBHOOK else "",
+            created_by=actor if actor.pk else None,
+        )
+        record_audit(
+            actor,
+            "notifications.rule_created",
+            organization=organization,
+            target=rule,
+            origin=origin,
+            details={"capability": capability, "event": event, "channel": channel},
+        )
+    return rule
+
+
+def update_rule(
+    actor: User,
+    rule: Rule,
+    *,
+    capability: str,
+    event: str,
+    channel: str,
+    target: str,
+    origin: Origin | None = None,
+) -> Rule:
+    target = _check_rule(capability, event, channel, target)
+    with transaction.atomic(durable=True):
+        rule.capability, rule.event, rule.target = capability, event, target
+        if channel != rule.channel:
+            rule.channel = channel
+            rule.secret = new_secret() if channel == Channel.WEBHOOK else ""
+        rule.save()
+        record_audit(
+            actor,
+            "notifications.rule_changed",
+            organization=rule.organization,
+            target=rule,
+            origin=origin,
+            details={"capability": capability, "event": event, "channel": channel},
+        )
+    return rule
+
+
+def delete_rule(actor: User, rule: Rule, *, origin: Origin | None = None) -> None:
+    """Delete a rule; its deliveries stay (with their attempts) and pending
+    retries stop (the next attempt finds no rule)."""
+    with transaction.atomic(durable=True):
+        record_audit(
+            actor,
+            "notifications.rule_deleted",
+            organization=rule.organization,
+            target=rule,
+            origin=origin,
+            details={"capability": rule.capability, "channel": rule.channel},
+        )
+        rule.delete()
+
+
+def _job_payload(organization: Organization, job: Job, *, test: bool) -> dict[str, Any]:
+    capability = registry().get(job.capability) if job.capability in registry() else None
+    return {
+        "event": f"job.{job.status}",
+        "test": test,
+        "organization": organization.slug,
+        "capability": {"key": job.capability, "name": capability.title if capability else job.capability},
+        "job": {
+            "id": job.pk,
+            "kind": job.kind,
+            "status": job.status,
+            "error": job.error,
+            "queued_at": job.queued_at.isoformat() if job.queued_at else None,
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        },
+    }
+
+
+def _test_payload(organization: Organization, rule: Rule) -> dict[str, Any]:
+    capability = registry().get(rule.capability) if rule.capability in registry() else None
+    return {
+        "event": "test",
+        "test": True,
+        "organization": organization.slug,
+        "capability": {"key": rule.capability, "name": capability.title if capability else rule.capability},
+        "job": None,
+    }
+
+
+def _queue_first_attempt(actor: User | None, delivery: Delivery) -> None:
+    start_job(
+        actor, delivery.organization, KEY, kind="deliver", job_input={"delivery": delivery.pk, "attempt": 1}
+    )
+
+
+def send_test(actor: User, rule: Rule, *, origin: Origin | None = None) -> Delivery:
+    """Send a test message over the rule's channel now. It is a real message:
+    delivered, it counts (and is billed) like any other."""
+    with transaction.atomic(durable=True):
+        delivery = Delivery.objects.create(
+            organization=rule.organization,
+            rule=rule,
+            channel=rule.channel,
+            target=rule.target,
+            event="test",
+            payload=_test_payload(rule.organization, rule),
+        )
+        _queue_first_attempt(actor, delivery)
+        record_audit(
+            actor, "notifications.test_sent", organization=rule.organization, target=rule, origin=origin
+        )
+    return delivery
+
+
+def notify_job_finished(*, job_id: int, organization_id: int, capability: str, status: str) -> list[Delivery]:
+    """A job of `capability` ended with `status`: one delivery per matching rule
+    of its organization, each with its first attempt queued. Nothing while
+    notifications are off for the organization."""
+    if capability == KEY:
+        return []  # our own jobs never notify: no loops
+    rules = list(
+        Rule.objects.filter(organization_id=organization_id, capability=capability).filter(
+            Q(event=status) | Q(event=Rule.Event.BOTH)
+        )
+    )
+    if not rules or not is_enabled(organization_id, KEY):
+        return []
+    job = Job.objects.select_related("organization").get(pk=job_id)
+    organization = job.organization
+    payload = _job_payload(organization, job, test=False)
+    made = []
+    for rule in rules:
+        try:
+            with transaction.atomic(durable=True):
+                delivery = Delivery.objects.create(
+                    organization=organization,
+                    rule=rule,
+                    channel=rule.channel,
+                    target=rule.target,
+                    event=payload["event"],
+                    payload=payload,
+                    source_job=job,
+                )
+                _queue_first_attempt(None, delivery)
+        except IntegrityError:
+            continue  # this rule already notified about this job
+        except ActionError as refusal:
+            logger.info("No notification for job %s (rule %s): %s", job_id, rule.pk, refusal.message)
+            continue
+        made.append(delivery)
+    return made
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery: Delivery
+    # This job delivered it already (its outcome was lost, e.g. a worker died
+    # before the runner recorded it): meter again, the usage key dedupes.
+    already_delivered: bool = False
+
+
+def claim_attempt(organization_id: int, delivery_id: int, attempt: int, job_id: int) -> Claim | None:
+    """Take attempt `attempt` of a delivery for job `job_id`, or None when it is
+    not this job's to make (made by another job, delivered, given up)."""
+    with transaction.atomic(durable=True):
+        delivery = (
+            Delivery.objects.select_for_update()
+            .select_related("rule")
+            .filter(organization_id=organization_id, pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return None
+        if delivery.current_job_id == job_id and delivery.attempt_count == attempt:
+            if delivery.status == Delivery.Status.DELIVERED:
+                return Claim(delivery, already_delivered=True)
+            if delivery.status == Delivery.Status.SENDING:
+                return Claim(delivery)  # this job's message came back: try again
+            return None
+        waiting = delivery.status in (Delivery.Status.PENDING, Delivery.Status.RETRYING)
+        if not waiting or delivery.attempt_count != attempt - 1:
+            return None
+        delivery.status = Delivery.Status.SENDING
+        delivery.attempt_count = attempt
+        delivery.current_job_id = job_id
+        delivery.next_attempt_at = None
+        delivery.save(update_fields=["status", "attempt_count", "current_job", "next_attempt_at"])
+    return Claim(delivery)
+
+
+def record_attempt(delivery: Delivery, attempt: int, job_id: int, outcome: Outcome) -> Delivery:
+    """Write the attempt and the delivery's new state; schedule the next
+    attempt after commit when one is left and could help."""
+    from capabilities.notifications.tasks import retry_delivery
+
+    now = timezone.now()
+    delays = settings.NOTIFICATIONS_RETRY_DELAYS
+    with transaction.atomic(durable=True):
+        Attempt.objects.update_or_create(
+            delivery=delivery,
+            number=attempt,
+            defaults={
+                "job_id": job_id,
+                "at": now,
+                "duration_ms": outcome.duration_ms,
+                "status_code": outcome.status_code,
+                "succeeded": outcome.delivered,
+                "error": outcome.error[:500],
+            },
+        )
+        delivery.last_error = outcome.error[:500]
+        if outcome.delivered:
+            delivery.status = Delivery.Status.DELIVERED
+            delivery.delivered_at = now
+        elif outcome.retryable and attempt < max_attempts():
+            delay = delays[attempt - 1]
+            delivery.status = Delivery.Status.RETRYING
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+            next_attempt = attempt + 1
+            transaction.on_commit(
+                lambda: retry_delivery.apply_async(
+                    args=[delivery.pk, next_attempt], countdown=delay, queue=f"cap.{KEY}"
+                )
+            )
+        else:
+            delivery.status = Delivery.Status.FAILED
+        delivery.save(update_fields=["status", "delivered_at", "next_attempt_at", "last_error"])
+    return delivery
+
+
+def give_up(delivery: Delivery, reason: str) -> None:
+    """Stop a delivery for good (its rule was deleted, notifications were
+    switched off, the organization suspended)."""
+    Delivery.objects.filter(pk=delivery.pk).exclude(status__in=Delivery.FINAL).update(
+        status=Delivery.Status.FAILED, last_error=reason[:500], next_attempt_at=None
+    )
+
+
+def start_attempt(delivery_id: int, attempt: int) -> Job | None:
+    """Queue attempt `attempt` of a delivery that waits for it (what a retry's
+    countdown ends in). A duplicated retry message finds it taken and does nothing."""
+    delivery = Delivery.objects.select_related("organization").filter(pk=delivery_id).first()
+    if (
+        delivery is None
+        or delivery.status != Delivery.Status.RETRYING
+        or delivery.attempt_count != attempt - 1
+    ):
+        return None
+    try:
+        return start_job(
+            None,
+            delivery.organization,
+            KEY,
+            kind="deliver",
+            job_input={"delivery": delivery.pk, "attempt": attempt},
+        )
+    except ActionError as refusal:
+        give_up(delivery, f"Not retried: {refusal.message}")
+        return None

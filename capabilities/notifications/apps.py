@@ -1,0 +1,28 @@
+"""Notifications: email and signed webhooks when another capability's job
+finishes, with retries, a record of every attempt, and messages billed once."""
+
+from decimal import Decimal
+
+from capabilities.registry import CapabilityConfig, Meter, NavEntry
+
+
+class NotificationsConfig(CapabilityConfig):
+    name = "capabilities.notifications"
+    label = "notifications"
+    key = "notifications"
+    verbose_name = "Notifications"
+    summary = "Email or a signed webhook when a job of another capability succeeds or fails."
+    category = "Integrations"
+    meters = (
+        Meter("emails", "email", Decimal("0.001"), description="Emails delivered"),
+        Meter("webhooks", "webhook call", Decimal("0.0005"), description="Webhook calls delivered (2xx)"),
+    )
+    job_kinds = {"deliver": "capabilities.notifications.jobs.deliver"}
+    nav = NavEntry("Notifications", "index")
+    version = "1.0.0"
+
+    def ready(self) -> None:
+        from capabilities.notifications import receivers
+        from capabilities.signals import job_finished
+
+        job_finished.connect(receivers.on_job_finished, dispatch_uid="notifications.on_job_finished")

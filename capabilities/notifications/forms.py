@@ -1,0 +1,37 @@
+"""The rule form: which capability, on which outcome, to whom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from capabilities.notifications.models import Channel, Rule
+from capabilities.notifications.queries import capability_choices
+from capabilities.notifications.targets import clean_target
+
+
+class RuleForm(forms.Form):
+    capability = forms.ChoiceField(label="When a job of")
+    event = forms.ChoiceField(label="Finishes and", choices=Rule.Event.choices, initial=Rule.Event.BOTH)
+    channel = forms.ChoiceField(label="Notify by", choices=Channel.choices)
+    target = forms.CharField(
+        label="Email address or webhook URL",
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "ops@example.com or https://hooks.example.com/in"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["capability"].choices = capability_choices()  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        channel, target = cleaned.get("channel"), cleaned.get("target")
+        if channel and target is not None:
+            try:
+                cleaned["target"] = clean_target(channel, target)
+            except ValidationError as error:
+                self.add_error("target", error)
+        return cleaned

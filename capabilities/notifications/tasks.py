@@ -1,0 +1,11 @@
+"""The Celery task a retry's countdown ends in: it queues the delivery's next
+attempt as a `deliver` job (so the runner re-checks the toggle and bills)."""
+
+from celery import shared_task
+
+
+@shared_task(name="notifications.retry_delivery", ignore_result=True, acks_late=True)
+def retry_delivery(delivery_id: int, attempt: int) -> None:
+    from capabilities.notifications.actions import start_attempt
+
+    start_attempt(delivery_id, attempt)
