@@ -244,7 +244,7 @@ def claim_attempt(organization_id: int, delivery_id: int, attempt: int, job_id: 
     not this job's to make (made by another job, delivered, given up)."""
     with transaction.atomic(durable=True):
         delivery = (
-            Delivery.objects.select_for_update()
+            Delivery.objects.select_for_update(of=("self",))
             .select_related("rule")
             .filter(organization_id=organization_id, pk=delivery_id)
             .first()
