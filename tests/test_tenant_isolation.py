@@ -30,6 +30,8 @@ from drf_spectacular.generators import SchemaGenerator
 
 from capabilities.actions import set_capability_enabled, start_job
 from capabilities.models import FeatureToggle, Job, ToggleChange
+from capabilities.notifications import actions as notifications
+from capabilities.notifications.models import Delivery, Rule
 from portal import actions
 from portal.middleware import SESSION_KEY
 from portal.models import (
@@ -65,6 +67,9 @@ class World:
     globex_api_secret: str
     acme_job: Job
     globex_job: Job
+    acme_rule: Rule
+    acme_delivery: Delivery
+    globex_delivery: Delivery
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -163,6 +168,23 @@ REGISTRY: dict[str, Entry] = {
         data=lambda w: {"reason": "outsider", "include_related": "on", "organization": w.acme.slug},
     ),
     "summaries:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["Summaries home", "Globex"]),
+    "notifications:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["hooks@globex.test"]),
+    "notifications:rule_create": CurrentOrganization(
+        methods=("POST",),
+        shows=lambda w: [],
+        # A rule saved from gina's session is globex's, whatever the form says.
+        data=lambda w: {
+            "capability": "ocr",
+            "event": "both",
+            "channel": "email",
+            "target": "x@globex.test",
+            "organization": w.acme.slug,
+        },
+    ),
+    "notifications:rule_delete": AcmeObject(lambda w: {"rule_id": w.acme_rule.pk}, methods=("POST",)),
+    "notifications:rule_test": AcmeObject(lambda w: {"rule_id": w.acme_rule.pk}, methods=("POST",)),
+    "notifications:deliveries": CurrentOrganization(methods=("GET",), shows=lambda w: ["hooks@globex.test"]),
+    "notifications:delivery": AcmeObject(lambda w: {"delivery_id": w.acme_delivery.pk}, methods=("GET",)),
     # --- jobs ----------------------------------------------------------------
     "jobs": CurrentOrganization(methods=("GET",), shows=lambda w: [f"#{w.globex_job.pk}"]),
     "job": AcmeObject(lambda w: {"job_id": w.acme_job.pk}, methods=("GET",)),
@@ -289,6 +311,24 @@ REGISTRY: dict[str, Entry] = {
         methods=("GET",), kwargs=_ocr, shows=lambda w: ["globex pilot"]
     ),
     "summaries-api:count": CurrentOrganization(methods=("GET",), shows=lambda w: ['"summaries":0']),
+    # --- notifications: rules, test sends, deliveries -----------------------
+    "notifications-api:rule-list": CurrentOrganization(
+        methods=("GET", "POST"),
+        shows=lambda w: ["hooks@globex.test"],
+        data=lambda w: {"capability": "ocr", "event": "both", "channel": "email", "target": "x@globex.test"},
+    ),
+    "notifications-api:rule-detail": AcmeObject(
+        lambda w: {"rule_id": w.acme_rule.pk},
+        methods=("GET", "PUT", "PATCH", "DELETE"),
+        data=lambda w: {"capability": "ocr", "event": "both", "channel": "email", "target": "x@globex.test"},
+    ),
+    "notifications-api:rule-test": AcmeObject(lambda w: {"rule_id": w.acme_rule.pk}, methods=("POST",)),
+    "notifications-api:delivery-list": CurrentOrganization(
+        methods=("GET",), shows=lambda w: ["hooks@globex.test"]
+    ),
+    "notifications-api:delivery-detail": AcmeObject(
+        lambda w: {"delivery_id": w.acme_delivery.pk}, methods=("GET",)
+    ),
     "api-schema": NotTenantScoped("the OpenAPI document describes endpoints, not rows"),
     "api-docs": NotTenantScoped("Swagger UI page around the schema"),
 }
@@ -369,9 +409,19 @@ def world(acme, globex, alice, bob, carol, gina) -> World:
     set_capability_enabled(
         gina, globex, "summaries", enabled=True, include_related=True, reason="globex pilot"
     )
+    set_capability_enabled(alice, acme, "notifications", enabled=True, reason="acme rollout")
+    set_capability_enabled(gina, globex, "notifications", enabled=True, reason="globex pilot")
     # Queued jobs (no worker runs here): acme's must stay queued and unseen.
     acme_job = start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 2, "note": "acme scan"})
     globex_job = start_job(gina, globex, "ocr", kind="recognize", job_input={"pages": 1})
+    acme_rule = notifications.create_rule(
+        alice, acme, capability="ocr", event="both", channel="email", target="ops@acme.test"
+    )
+    globex_rule = notifications.create_rule(
+        gina, globex, capability="ocr", event="both", channel="email", target="hooks@globex.test"
+    )
+    acme_delivery = notifications.send_test(alice, acme_rule)
+    globex_delivery = notifications.send_test(gina, globex_rule)
     return World(
         acme=acme,
         globex=globex,
@@ -387,6 +437,9 @@ def world(acme, globex, alice, bob, carol, gina) -> World:
         globex_api_secret=globex_secret,
         acme_job=acme_job,
         globex_job=globex_job,
+        acme_rule=acme_rule,
+        acme_delivery=acme_delivery,
+        globex_delivery=globex_delivery,
     )
 
 
@@ -416,6 +469,12 @@ def acme_state(acme: Organization) -> dict[str, Any]:
         "toggle_changes": ToggleChange.objects.filter(organization=acme).count(),
         "jobs": list(
             Job.objects.filter(organization=acme).order_by("pk").values_list("pk", "status", "input")
+        ),
+        "notification_rules": list(
+            Rule.objects.filter(organization=acme).order_by("pk").values_list("pk", "channel", "target")
+        ),
+        "notification_deliveries": list(
+            Delivery.objects.filter(organization=acme).order_by("pk").values_list("pk", "status")
         ),
     }
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from capabilities.actions import set_capability_enabled
-from capabilities.models import Job
 from capabilities.gate import forget_snapshots
+from capabilities.models import Job
 from capabilities.tasks import _run, run_job
 from metering.models import UsageEvent
 from portal.models import Organization
