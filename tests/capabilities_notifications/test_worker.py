@@ -1,0 +1,40 @@
+"""With a real Celery worker on cap.ocr and cap.notifications: an ocr job
+finishes, its rule's webhook answers 500 then 200, the retry comes back
+through a Celery countdown, and the message is delivered and billed once."""
+
+from __future__ import annotations
+
+import pytest
+
+from capabilities import actions as capability_actions
+from capabilities.notifications import actions
+from capabilities.notifications.models import Delivery
+from tests.capabilities_notifications.conftest import billed
+from tests.capabilities_notifications.receiver import webhook_receiver
+from tests.workers import celery_worker, wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_failed_webhook_is_retried_by_the_worker_and_billed_once(alice, acme):
+    capability_actions.set_capability_enabled(alice, acme, "notifications", enabled=True)
+    capability_actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
+    worker_env = {"NOTIFICATIONS_RETRY_DELAYS": "1,1", "NOTIFICATIONS_READ_TIMEOUT": "5"}
+    with (
+        webhook_receiver([500, 200]) as receiver,
+        celery_worker(queues="cap.ocr,cap.notifications", env=worker_env),
+    ):
+        actions.create_rule(
+            alice, acme, capability="ocr", event="succeeded", channel="webhook", target=receiver.url
+        )
+        capability_actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 1})
+        wait_for(
+            lambda: Delivery.objects.filter(status=Delivery.Status.DELIVERED).exists(), 90, "the delivery"
+        )
+    delivery = Delivery.objects.get()
+    assert [(a.number, a.status_code, a.succeeded) for a in delivery.attempts.order_by("number")] == [
+        (1, 500, False),
+        (2, 200, True),
+    ]
+    assert len(receiver.received) == 2
+    assert billed(acme, "webhooks") == 1
