@@ -29,6 +29,7 @@ from capabilities.notifications.channels import Outcome
 from capabilities.notifications.models import Attempt, Channel, Delivery, Rule
 from capabilities.notifications.targets import clean_target
 from capabilities.registry import registry
+from capabilities.tasks import relax_durability
 from portal.actions import ActionError, Origin, record_audit
 from portal.models import Organization, User
 
@@ -239,10 +240,17 @@ class Claim:
     already_delivered: bool = False
 
 
+# Durability: the claim and the attempt's record commit without waiting for the
+# WAL flush (relax_durability). The runner's result transaction right after is
+# synchronous and flushes the WAL up to it, these included; a crash before it
+# loses at most the claim, and the job's message comes back to claim again.
+
+
 def claim_attempt(organization_id: int, delivery_id: int, attempt: int, job_id: int) -> Claim | None:
     """Take attempt `attempt` of a delivery for job `job_id`, or None when it is
     not this job's to make (made by another job, delivered, given up)."""
     with transaction.atomic(durable=True):
+        relax_durability()
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
             .select_related("rule")
@@ -276,17 +284,18 @@ def record_attempt(delivery: Delivery, attempt: int, job_id: int, outcome: Outco
     now = timezone.now()
     delays = settings.NOTIFICATIONS_RETRY_DELAYS
     with transaction.atomic(durable=True):
-        Attempt.objects.update_or_create(
+        relax_durability()
+        # The attempt is claimed (status `sending`, this job) until this commits,
+        # so no other row for it can exist.
+        Attempt.objects.create(
             delivery=delivery,
             number=attempt,
-            defaults={
-                "job_id": job_id,
-                "at": now,
-                "duration_ms": outcome.duration_ms,
-                "status_code": outcome.status_code,
-                "succeeded": outcome.delivered,
-                "error": outcome.error[:500],
-            },
+            job_id=job_id,
+            at=now,
+            duration_ms=outcome.duration_ms,
+            status_code=outcome.status_code,
+            succeeded=outcome.delivered,
+            error=outcome.error[:500],
         )
         delivery.last_error = outcome.error[:500]
         if outcome.delivered:
