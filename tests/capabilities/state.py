@@ -14,11 +14,19 @@ def api_key_client(secret: str) -> Client:
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 
+# The test capability apps (tests/settings.py) these tests reason about; real
+# capability apps installed next to them have toggle rows too.
+TEST_CAPABILITIES = ("summaries", "ocr", "glossary")
+
+
 def states(organization: Organization) -> dict[str, tuple[bool, bool]]:
-    """Capability key -> (enabled, locked) for every toggle row of the organization."""
+    """Capability key -> (enabled, locked) for every toggle row of the
+    organization's test capabilities."""
     return {
         row.capability_key: (row.enabled, row.locked)
-        for row in FeatureToggle.objects.filter(organization=organization)
+        for row in FeatureToggle.objects.filter(
+            organization=organization, capability_key__in=TEST_CAPABILITIES
+        )
     }
 
 
