@@ -1,0 +1,62 @@
+"""The extraction job: read an uploaded document page by page, store the
+pages searchable, find its key fields, and count its pages on the `pages`
+meter. A file that cannot be read fails the job with the reason; nothing is
+billed then."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from capabilities.documents import actions, extraction
+from capabilities.documents.fields import find_fields
+from capabilities.documents.models import Document
+from capabilities.jobs import JobContext, JobFailed
+
+
+def extract(ctx: JobContext) -> dict[str, Any]:
+    document = Document.objects.filter(
+        pk=ctx.input.get("document_id"), organization_id=ctx.organization_id
+    ).first()
+    if document is None:
+        raise JobFailed("The document was deleted before it could be read.")
+    try:
+        with document.file.open("rb") as stored:
+            content = stored.read()
+    except FileNotFoundError:
+        raise JobFailed("The uploaded file is missing from storage; upload it again.") from None
+    try:
+        kind = extraction.content_kind(content, document.declared_kind)
+        total = extraction.page_count(content, kind)
+        if total > settings.DOCUMENTS_MAX_PAGES:
+            raise JobFailed(
+                f"This document has {total:,} pages; the limit is {settings.DOCUMENTS_MAX_PAGES:,} per document."
+            )
+        ctx.progress(0, total)
+        pages = []
+        for page in extraction.read_pages(content, kind):
+            pages.append(page)
+            ctx.progress(len(pages), total)
+    except extraction.ExtractionError as unreadable:
+        raise JobFailed(str(unreadable)) from None
+
+    notes = []
+    blank = [page.number for page in pages if page.method == "none"]
+    if blank and kind == "pdf" and not extraction.ocr_available():
+        notes.append(
+            f"{len(blank)} page(s) have no text layer and text recognition (OCR) is not installed "
+            "on this server, so their text is missing."
+        )
+    elif blank:
+        notes.append(f"{len(blank)} page(s) hold no text.")
+    fields = find_fields("\n\n".join(page.text for page in pages))
+    actions.store_extraction(document, kind, pages, fields, notes)
+    ctx.meter("pages", len(pages))
+    return {
+        "document_id": document.pk,
+        "kind": kind,
+        "pages": len(pages),
+        "ocr_pages": sum(1 for page in pages if page.method == "ocr"),
+        "fields": {name: len(found) for name, found in fields.items()},
+    }
