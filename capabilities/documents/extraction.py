@@ -214,12 +214,32 @@ def _plain_text(content: bytes, kind: str) -> str:
 
 
 def _decoded(content: bytes) -> str:
+    """UTF-8 when it decodes as UTF-8; otherwise charset-normalizer's guess.
+    Short texts in single-byte encodings fit several code pages equally well;
+    among guesses about as clean as the best, Windows-1252 (Western Europe,
+    a superset of Latin-1 in practice) wins, being by far the most common."""
     from charset_normalizer import from_bytes
 
-    best = from_bytes(content).best()
-    if best is None:
+    if not content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = ""
+        else:
+            return _require_text(text)
+    matches = list(from_bytes(content))
+    if not matches:
         raise ExtractionError("This file is not text in any encoding we recognise.")
-    text = str(best)
+    best = matches[0]
+    western = [
+        match
+        for match in matches
+        if "cp1252" in match.could_be_from_charset and match.chaos <= best.chaos + 0.1
+    ]
+    return _require_text(str(western[0] if western else best))
+
+
+def _require_text(text: str) -> str:
     if not text.strip():
         raise ExtractionError("The file holds no text (only blank characters).")
     return text
