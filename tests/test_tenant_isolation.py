@@ -29,6 +29,9 @@ from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
 from capabilities.actions import set_capability_enabled, start_job
+from capabilities.documents.actions import upload_documents
+from capabilities.documents.models import Document
+from django.core.files.uploadedfile import SimpleUploadedFile
 from capabilities.models import FeatureToggle, Job, ToggleChange
 from portal import actions
 from portal.middleware import SESSION_KEY
@@ -65,6 +68,7 @@ class World:
     globex_api_secret: str
     acme_job: Job
     globex_job: Job
+    acme_document: Document
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -288,6 +292,19 @@ REGISTRY: dict[str, Entry] = {
     "capability-history": CurrentOrganization(
         methods=("GET",), kwargs=_ocr, shows=lambda w: ["globex pilot"]
     ),
+    # --- Documents (capability app) -------------------------------------------
+    "documents:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
+    # An upload from gina's session lands in globex; without files it is refused.
+    "documents:upload": CurrentOrganization(
+        methods=("POST",), shows=lambda w: [], data=lambda w: {"organization": w.acme.slug}
+    ),
+    "documents:search": CurrentOrganization(methods=("GET",), shows=lambda w: ["Search documents"]),
+    "documents:document": AcmeObject(lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)),
+    "documents:page": AcmeObject(lambda w: {"document_id": w.acme_document.pk, "number": 1}, methods=("GET",)),
+    "documents:file": AcmeObject(lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)),
+    "documents-api:document-list": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
+    "documents-api:document-detail": AcmeObject(lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)),
+    "documents-api:search": CurrentOrganization(methods=("GET",), shows=lambda w: ['"results":[]']),
     "summaries-api:count": CurrentOrganization(methods=("GET",), shows=lambda w: ['"summaries":0']),
     "api-schema": NotTenantScoped("the OpenAPI document describes endpoints, not rows"),
     "api-docs": NotTenantScoped("Swagger UI page around the schema"),
@@ -355,7 +372,8 @@ def _normalized(route: str) -> str:
 
 
 @pytest.fixture
-def world(acme, globex, alice, bob, carol, gina) -> World:
+def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
+    settings.MEDIA_ROOT = tmp_path / "media"
     acme_invitation = InvitationFactory(
         organization=acme, email="dan@acme.test", invited_by=alice, token=ACME_INVITATION_TOKEN
     )
@@ -369,9 +387,15 @@ def world(acme, globex, alice, bob, carol, gina) -> World:
     set_capability_enabled(
         gina, globex, "summaries", enabled=True, include_related=True, reason="globex pilot"
     )
+    set_capability_enabled(alice, acme, "documents", enabled=True)
+    set_capability_enabled(gina, globex, "documents", enabled=True)
     # Queued jobs (no worker runs here): acme's must stay queued and unseen.
     acme_job = start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 2, "note": "acme scan"})
     globex_job = start_job(gina, globex, "ocr", kind="recognize", job_input={"pages": 1})
+    acme_document = upload_documents(
+        alice, acme, [SimpleUploadedFile("acme-contract.txt", b"acme terms")]
+    ).documents[0]
+    upload_documents(gina, globex, [SimpleUploadedFile("globex-memo.txt", b"globex memo")])
     return World(
         acme=acme,
         globex=globex,
@@ -387,6 +411,7 @@ def world(acme, globex, alice, bob, carol, gina) -> World:
         globex_api_secret=globex_secret,
         acme_job=acme_job,
         globex_job=globex_job,
+        acme_document=acme_document,
     )
 
 
@@ -417,6 +442,7 @@ def acme_state(acme: Organization) -> dict[str, Any]:
         "jobs": list(
             Job.objects.filter(organization=acme).order_by("pk").values_list("pk", "status", "input")
         ),
+        "documents": list(Document.objects.filter(organization=acme).order_by("pk").values_list("pk", "name")),
     }
 
 

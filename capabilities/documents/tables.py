@@ -29,5 +29,10 @@ class DocumentTable(tables.Table):
     def render_size(self, value: int) -> str:
         return filesizeformat(value)
 
-    def render_status(self, value: str) -> str:
-        return format_html('<span class="badge badge-job-{}" data-status="{}">{}</span>', value, value, value.title())
+    def render_status(self, record: Document) -> str:
+        return format_html(
+            '<span class="badge badge-job-{}" data-status="{}">{}</span>',
+            record.status,
+            record.status,
+            record.job.get_status_display() if record.job else "Queued",
+        )

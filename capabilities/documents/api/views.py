@@ -89,9 +89,10 @@ class DocumentDetail(generics.RetrieveAPIView):
 @extend_schema(
     summary="Search documents",
     description="Ranked full-text search over the organization's pages (best first, at most 20), "
-    "with highlighted snippets. Each search is counted on the `searches` meter.",
+    "with highlighted snippets. Each search with at least one word is counted on the `searches` "
+    "meter; without words the results are empty and nothing is counted.",
     parameters=[OpenApiParameter("q", str, required=True, description="Words to find")],
-    responses={200: SearchResultSerializer, 400: OpenApiResponse(description="No words to search for")},
+    responses={200: SearchResultSerializer},
 )
 class DocumentSearch(generics.GenericAPIView):
     permission_classes = PERMISSIONS
@@ -100,8 +101,8 @@ class DocumentSearch(generics.GenericAPIView):
 
     def get(self, request: Request) -> Response:
         query = request.query_params.get("q", "").strip()[:200]
-        if not search.has_terms(query):
-            raise exceptions.ValidationError({"q": "Give some words to search for."})
+        if not search.has_terms(query):  # nothing to look for: no results, and no search counted
+            return Response(SearchResultSerializer({"query": query, "results": []}).data)
         organization = organization_of(request)
         hits = search.search(organization.pk, query)
         actions.record_search(organization, request_actor(request), query)
