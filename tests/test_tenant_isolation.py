@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
@@ -31,7 +32,6 @@ from drf_spectacular.generators import SchemaGenerator
 from capabilities.actions import set_capability_enabled, start_job
 from capabilities.documents.actions import upload_documents
 from capabilities.documents.models import Document
-from django.core.files.uploadedfile import SimpleUploadedFile
 from capabilities.models import FeatureToggle, Job, ToggleChange
 from portal import actions
 from portal.middleware import SESSION_KEY
@@ -300,10 +300,14 @@ REGISTRY: dict[str, Entry] = {
     ),
     "documents:search": CurrentOrganization(methods=("GET",), shows=lambda w: ["Search documents"]),
     "documents:document": AcmeObject(lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)),
-    "documents:page": AcmeObject(lambda w: {"document_id": w.acme_document.pk, "number": 1}, methods=("GET",)),
+    "documents:page": AcmeObject(
+        lambda w: {"document_id": w.acme_document.pk, "number": 1}, methods=("GET",)
+    ),
     "documents:file": AcmeObject(lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)),
     "documents-api:document-list": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
-    "documents-api:document-detail": AcmeObject(lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)),
+    "documents-api:document-detail": AcmeObject(
+        lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)
+    ),
     "documents-api:search": CurrentOrganization(methods=("GET",), shows=lambda w: ['"results":[]']),
     "summaries-api:count": CurrentOrganization(methods=("GET",), shows=lambda w: ['"summaries":0']),
     "api-schema": NotTenantScoped("the OpenAPI document describes endpoints, not rows"),
@@ -442,7 +446,9 @@ def acme_state(acme: Organization) -> dict[str, Any]:
         "jobs": list(
             Job.objects.filter(organization=acme).order_by("pk").values_list("pk", "status", "input")
         ),
-        "documents": list(Document.objects.filter(organization=acme).order_by("pk").values_list("pk", "name")),
+        "documents": list(
+            Document.objects.filter(organization=acme).order_by("pk").values_list("pk", "name")
+        ),
     }
 
 

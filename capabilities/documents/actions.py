@@ -41,7 +41,9 @@ def _rejection(upload: UploadedFile) -> str | None:
     extraction job's to find out (and to fail on, clearly)."""
     limit = settings.DOCUMENTS_MAX_UPLOAD_MB * 1024 * 1024
     if upload.size is not None and upload.size > limit:
-        return f"It is {upload.size / (1024 * 1024):.1f} MB; the limit is {settings.DOCUMENTS_MAX_UPLOAD_MB} MB."
+        return (
+            f"It is {upload.size / (1024 * 1024):.1f} MB; the limit is {settings.DOCUMENTS_MAX_UPLOAD_MB} MB."
+        )
     upload.seek(0)
     head = upload.read(1024)
     upload.seek(0)

@@ -127,7 +127,7 @@ def _clean(text: str) -> str:
 
 
 def _pdf_reader(content: bytes):  # type: ignore[no-untyped-def]
-    from pypdf import PdfReader
+    from pypdf import PasswordType, PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
     try:
@@ -136,18 +136,16 @@ def _pdf_reader(content: bytes):  # type: ignore[no-untyped-def]
             # Files with only an owner password (printing/copying limits) open
             # with an empty user password; the others need one we don't have.
             try:
-                opened = reader.decrypt("")
+                opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
             except (DependencyError, FileNotDecryptedError, NotImplementedError):
-                opened = 0
+                opened = False
             if not opened:
-                raise ExtractionError(
-                    "This PDF is password-protected. Upload a copy without a password."
-                )
-        reader.pages[0]  # noqa: B018  # a PDF without a readable page tree fails here, not midway
+                raise ExtractionError("This PDF is password-protected. Upload a copy without a password.")
+        reader.pages[0]  # a PDF without a readable page tree fails here, not midway
         return reader
     except ExtractionError:
         raise
-    except Exception as error:  # pypdf raises many types on malformed input
+    except Exception as error:  # noqa: BLE001  # pypdf raises many types on malformed input
         logger.info("Unreadable PDF: %r", error)
         raise ExtractionError("This PDF is damaged and cannot be read.") from None
 
@@ -158,7 +156,7 @@ def _pdf_pages(content: bytes) -> Iterator[PageText]:
     for index, page in enumerate(reader.pages):
         try:
             text = _clean(page.extract_text() or "")
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001  # one bad page's text layer: try OCR instead
             logger.info("Unreadable text layer on page %s: %r", index + 1, error)
             text = ""
         if text:
@@ -283,7 +281,7 @@ def _docx_text(content: bytes) -> str:
             else:  # a table: its cells, row by row
                 for row in block.rows:
                     parts.append(" | ".join(cell.text for cell in row.cells))
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001  # python-docx and lxml raise many types
         logger.info("Unreadable DOCX: %r", error)
         raise ExtractionError("This Word file is damaged and cannot be read.") from None
     text = "\n".join(parts)

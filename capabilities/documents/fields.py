@@ -47,8 +47,14 @@ DATE_PATTERNS = [
     ("ymd", re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b")),
     ("dmy_dot", re.compile(r"\b(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4})\b")),
     ("slash", re.compile(r"\b(?P<first>\d{1,2})/(?P<second>\d{1,2})/(?P<year>\d{4})\b")),
-    ("d_month_y", re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + MONTH + r",?\s+(?P<year>\d{4})\b", re.I)),
-    ("month_d_y", re.compile(r"\b" + MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})\b", re.I)),
+    (
+        "d_month_y",
+        re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + MONTH + r",?\s+(?P<year>\d{4})\b", re.I),
+    ),
+    (
+        "month_d_y",
+        re.compile(r"\b" + MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})\b", re.I),
+    ),
 ]
 
 SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
@@ -68,7 +74,11 @@ CONTRACT = re.compile(r"\b(?:contract|agreement)" + LABEL_TAIL + REFERENCE, re.I
 
 PARTY_NAME = r"([A-Z][\w&.,'\- ]{1,80}?)"
 BETWEEN = re.compile(
-    r"\bbetween\s+" + PARTY_NAME + r"(?:\s*\([^)]{0,60}\))?,?\s+and\s+" + PARTY_NAME + r"(?=\s*(?:\(|,|;|\.\s|\.$|\n|$))"
+    r"\bbetween\s+"
+    + PARTY_NAME
+    + r"(?:\s*\([^)]{0,60}\))?,?\s+and\s+"
+    + PARTY_NAME
+    + r"(?=\s*(?:\(|,|;|\.\s|\.$|\n|$))"
 )
 ROLES = "bill to|billed to|sold to|customer|client|supplier|vendor|seller|buyer"
 LABELLED_PARTY = re.compile(r"^\s*(?P<role>" + ROLES + r")\s*:\s*(?P<name>[^\n]{2,80})$", re.I | re.M)
@@ -152,7 +162,10 @@ def _amounts(text: str) -> list[dict[str, Any]]:
                 continue
             taken.append(range(match.start(), match.end()))
             found.append(
-                (match.start(), {"text": match.group(0).strip(), "currency": currency.upper(), "amount": str(amount)})
+                (
+                    match.start(),
+                    {"text": match.group(0).strip(), "currency": currency.upper(), "amount": str(amount)},
+                )
             )
     return [item for _, item in sorted(found, key=lambda pair: pair[0])]
 

@@ -29,7 +29,9 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(
+    # Named like the API's field. The form metaclass moves declared fields into
+    # base_fields, so this never shadows Form.files at run time.
+    files = MultipleFileField(  # type: ignore[assignment]
         label="Files",
         help_text=(
             f"PDF, Word (DOCX), text, PNG or JPEG; up to {settings.DOCUMENTS_MAX_UPLOAD_MB} MB each, "

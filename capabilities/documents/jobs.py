@@ -16,9 +16,10 @@ from capabilities.jobs import JobContext, JobFailed
 
 
 def extract(ctx: JobContext) -> dict[str, Any]:
-    document = Document.objects.filter(
-        pk=ctx.input.get("document_id"), organization_id=ctx.organization_id
-    ).first()
+    document_id = ctx.input.get("document_id")
+    if not isinstance(document_id, int):
+        raise JobFailed("This job needs the id of an uploaded document (document_id).")
+    document = Document.objects.filter(pk=document_id, organization_id=ctx.organization_id).first()
     if document is None:
         raise JobFailed("The document was deleted before it could be read.")
     try:
@@ -30,9 +31,8 @@ def extract(ctx: JobContext) -> dict[str, Any]:
         kind = extraction.content_kind(content, document.declared_kind)
         total = extraction.page_count(content, kind)
         if total > settings.DOCUMENTS_MAX_PAGES:
-            raise JobFailed(
-                f"This document has {total:,} pages; the limit is {settings.DOCUMENTS_MAX_PAGES:,} per document."
-            )
+            limit = settings.DOCUMENTS_MAX_PAGES
+            raise JobFailed(f"This document has {total:,} pages; the limit is {limit:,} per document.")
         ctx.progress(0, total)
         pages = []
         for page in extraction.read_pages(content, kind):

@@ -22,7 +22,6 @@ from django.utils.safestring import SafeString, mark_safe
 from capabilities.documents.models import Document, Page
 
 START, STOP = "\ue000", "\ue001"
-FTS_TABLE = "documents_page_fts"
 RESULTS = 20
 
 
@@ -81,7 +80,8 @@ def highlight(page: Page, query: str) -> SafeString:
         return _marked(marked if marked is not None else page.text)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT highlight({FTS_TABLE}, 0, %s, %s) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid = %s",
+            "SELECT highlight(documents_page_fts, 0, %s, %s) FROM documents_page_fts "
+            "WHERE documents_page_fts MATCH %s AND rowid = %s",
             [START, STOP, _fts_query(query), page.pk],
         )
         row = cursor.fetchone()
@@ -95,13 +95,10 @@ def index_document(document: Document) -> None:
             search_vector=SearchVector("text", config=settings.DOCUMENTS_SEARCH_CONFIG)
         )
         return
+    unindex_document(document)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {FTS_TABLE} WHERE rowid IN (SELECT id FROM documents_page WHERE document_id = %s)",
-            [document.pk],
-        )
-        cursor.execute(
-            f"INSERT INTO {FTS_TABLE} (rowid, text, organization_id) "
+            "INSERT INTO documents_page_fts (rowid, text, organization_id) "
             "SELECT id, text, organization_id FROM documents_page WHERE document_id = %s",
             [document.pk],
         )
@@ -113,7 +110,8 @@ def unindex_document(document: Document) -> None:
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"DELETE FROM {FTS_TABLE} WHERE rowid IN (SELECT id FROM documents_page WHERE document_id = %s)",
+                "DELETE FROM documents_page_fts "
+                "WHERE rowid IN (SELECT id FROM documents_page WHERE document_id = %s)",
                 [document.pk],
             )
 
@@ -144,19 +142,22 @@ def _search_postgresql(organization_id: int, query: str, limit: int) -> list[Hit
         .order_by("-rank", "-document_id", "number")
         .values_list("document_id", "document__name", "number", "rank", "snippet")[:limit]
     )
-    return [Hit(doc_id, name, number, float(rank), _marked(snippet)) for doc_id, name, number, rank, snippet in rows]
+    return [
+        Hit(doc_id, name, number, float(rank), _marked(snippet))
+        for doc_id, name, number, rank, snippet in rows
+    ]
 
 
 def _search_sqlite(organization_id: int, query: str, limit: int) -> list[Hit]:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            SELECT page.document_id, document.name, page.number, bm25({FTS_TABLE}) AS score,
-                   snippet({FTS_TABLE}, 0, %s, %s, ' … ', 24)
-            FROM {FTS_TABLE}
-            JOIN documents_page AS page ON page.id = {FTS_TABLE}.rowid
+            """
+            SELECT page.document_id, document.name, page.number, bm25(documents_page_fts) AS score,
+                   snippet(documents_page_fts, 0, %s, %s, ' … ', 24)
+            FROM documents_page_fts
+            JOIN documents_page AS page ON page.id = documents_page_fts.rowid
             JOIN documents_document AS document ON document.id = page.document_id
-            WHERE {FTS_TABLE} MATCH %s AND {FTS_TABLE}.organization_id = %s
+            WHERE documents_page_fts MATCH %s AND documents_page_fts.organization_id = %s
             ORDER BY score, page.document_id DESC, page.number
             LIMIT %s
             """,
@@ -164,4 +165,7 @@ def _search_sqlite(organization_id: int, query: str, limit: int) -> list[Hit]:
         )
         rows = cursor.fetchall()
     # bm25 is lower-is-better; negate it so both backends rank higher-is-better.
-    return [Hit(doc_id, name, number, -float(score), _marked(snippet)) for doc_id, name, number, score, snippet in rows]
+    return [
+        Hit(doc_id, name, number, -float(score), _marked(snippet))
+        for doc_id, name, number, score, snippet in rows
+    ]

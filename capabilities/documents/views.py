@@ -4,6 +4,8 @@ page with the search words marked, and the search page."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -62,14 +64,16 @@ def upload(request: OrgRequest) -> HttpResponse:
         messages.success(request, f"{result.documents[0].name} is uploaded; its text is being read.")
         return redirect("documents:document", document_id=result.documents[0].pk)
     if result.documents:
-        messages.success(request, f"{len(result.documents)} documents are uploaded; their text is being read.")
+        messages.success(
+            request, f"{len(result.documents)} documents are uploaded; their text is being read."
+        )
     return redirect("documents:index")
 
 
 @org_role_required()
 def document_detail(request: OrgRequest, document_id: int) -> HttpResponse:
     document = get_for_org(request, queries.documents(request.organization), pk=document_id)
-    context = {"document": document, "job": document.job, "ocr_available": ocr_available()}
+    context: dict[str, Any] = {"document": document, "job": document.job, "ocr_available": ocr_available()}
     if _wants_partial(request):
         template = "documents/document.html#document-status"
     else:
@@ -108,7 +112,8 @@ def download(request: OrgRequest, document_id: int) -> HttpResponse:
         stored = document.file.open("rb")
     except FileNotFoundError:
         raise Http404("The file is missing from storage") from None
-    return FileResponse(stored, as_attachment=True, filename=document.name)
+    response: HttpResponse = FileResponse(stored, as_attachment=True, filename=document.name)  # type: ignore[assignment]  # a streaming response, as the decorator's type allows
+    return response
 
 
 @org_role_required()

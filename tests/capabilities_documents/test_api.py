@@ -28,7 +28,10 @@ def test_upload_one_or_many_files(api, acme):
     response = api.post(
         reverse(LIST),
         {
-            "files": [SimpleUploadedFile("a.pdf", samples.pdf("Alpha")), SimpleUploadedFile("b.zip", b"\x00\x01")],
+            "files": [
+                SimpleUploadedFile("a.pdf", samples.pdf("Alpha")),
+                SimpleUploadedFile("b.zip", b"\x00\x01"),
+            ],
         },
     )
     assert response.status_code == 201, response.content
@@ -49,7 +52,7 @@ def test_upload_of_only_rejected_files_is_a_400(api):
 
 
 def test_list_and_detail_show_status_fields_and_pages(api, extracted):
-    [good, bad] = extracted(("inv.txt", b"Invoice No: INV-5 total $10.00"), ("x.pdf", samples.CORRUPT_PDF))
+    [good, _bad] = extracted(("inv.txt", b"Invoice No: INV-5 total $10.00"), ("x.pdf", samples.CORRUPT_PDF))
     rows = {row["name"]: row for row in api.get(reverse(LIST)).json()["results"]}
     assert rows["inv.txt"]["status"] == "succeeded"
     assert rows["inv.txt"]["page_count"] == 1

@@ -25,7 +25,9 @@ def _usage(organization, meter: str) -> int:
 
 
 def test_a_pdf_is_extracted_stored_and_billed_per_page(extracted, acme, alice, media_root):
-    [document] = extracted(("invoice.pdf", samples.pdf("Invoice No: INV-77 dated 2024-05-01", "Total $99.50")))
+    [document] = extracted(
+        ("invoice.pdf", samples.pdf("Invoice No: INV-77 dated 2024-05-01", "Total $99.50"))
+    )
     assert document.job.status == Job.Status.SUCCEEDED
     assert (document.job.progress_done, document.job.progress_total) == (2, 2)
     assert document.kind == "pdf"
@@ -102,7 +104,10 @@ def test_upload_refuses_oversized_and_unsupported_files_only(documents_on, alice
     assert [document.name for document in result.documents] == ["ok.txt"]
     assert [(rejection.name, rejection.message) for rejection in result.rejected] == [
         ("big.txt", "It is 1.0 MB; the limit is 1 MB."),
-        ("tool.exe", "This type of file is not supported. Upload one of: .docx, .jpeg, .jpg, .pdf, .png, .text, .txt."),
+        (
+            "tool.exe",
+            "This type of file is not supported. Upload one of: .docx, .jpeg, .jpg, .pdf, .png, .text, .txt.",
+        ),
     ]
     assert Document.objects.filter(organization=acme).count() == 1
 

@@ -33,7 +33,10 @@ def test_upload_many_files_from_the_form(alice_client, acme):
     body = response.content.decode()
     assert "2 documents are uploaded; their text is being read." in body
     assert "c.exe was not uploaded: This type of file is not supported." in body
-    assert sorted(Document.objects.filter(organization=acme).values_list("name", flat=True)) == ["a.pdf", "b.docx"]
+    assert sorted(Document.objects.filter(organization=acme).values_list("name", flat=True)) == [
+        "a.pdf",
+        "b.docx",
+    ]
     assert "a.pdf" in body and "b.docx" in body  # listed on the index
 
 

@@ -14,7 +14,9 @@ class PageSerializer(serializers.ModelSerializer):
 
 
 class DocumentSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(help_text="The extraction job's status: queued, running, succeeded, failed…")
+    status = serializers.CharField(
+        help_text="The extraction job's status: queued, running, succeeded, failed…"
+    )
     error = serializers.SerializerMethodField(help_text="Why extraction failed, when it did")
     job_id = serializers.IntegerField(allow_null=True)
     progress_done = serializers.SerializerMethodField()

@@ -72,10 +72,14 @@ class DocumentListCreate(generics.ListAPIView):
         except ActionError as refusal:
             raise exceptions.ValidationError({"detail": refusal.message}, code=refusal.code) from None
         body = UploadResultSerializer(result).data
-        return Response(body, status=status.HTTP_201_CREATED if result.documents else status.HTTP_400_BAD_REQUEST)
+        return Response(
+            body, status=status.HTTP_201_CREATED if result.documents else status.HTTP_400_BAD_REQUEST
+        )
 
 
-@extend_schema(summary="A document", description="Its extraction status, key fields and pages with their text.")
+@extend_schema(
+    summary="A document", description="Its extraction status, key fields and pages with their text."
+)
 class DocumentDetail(generics.RetrieveAPIView):
     permission_classes = PERMISSIONS
     serializer_class = DocumentDetailSerializer
