@@ -99,24 +99,27 @@ def _ocr(image: object) -> str:
         ) from None
 
 
-def page_count(content: bytes, kind: str) -> int:
-    """How many pages reading the file will give (for progress and the limit)."""
+def open_pages(content: bytes, kind: str) -> tuple[int, Iterator[PageText]]:
+    """How many pages the file has (for progress and the page limit) and each
+    page's text, in order, read lazily. The file is parsed once."""
     if kind == "pdf":
-        return len(_pdf_reader(content).pages)
+        reader = _pdf_reader(content)
+        return len(reader.pages), _pdf_pages(reader, content)
     if kind in ("png", "jpeg"):
-        return 1
-    return len(_split_pages(_plain_text(content, kind)))
+        return 1, _image_pages(content, kind)
+    texts = _split_pages(_plain_text(content, kind))
+    return len(texts), (
+        PageText(number, text, "text" if text.strip() else "none")
+        for number, text in enumerate(texts, start=1)
+    )
+
+
+def page_count(content: bytes, kind: str) -> int:
+    return open_pages(content, kind)[0]
 
 
 def read_pages(content: bytes, kind: str) -> Iterator[PageText]:
-    """Each page's text, in order."""
-    if kind == "pdf":
-        yield from _pdf_pages(content)
-    elif kind in ("png", "jpeg"):
-        yield PageText(1, _clean(_image_text(content, kind)), "ocr")
-    else:
-        for number, text in enumerate(_split_pages(_plain_text(content, kind)), start=1):
-            yield PageText(number, text, "text" if text.strip() else "none")
+    return open_pages(content, kind)[1]
 
 
 def _clean(text: str) -> str:
@@ -150,8 +153,7 @@ def _pdf_reader(content: bytes):  # type: ignore[no-untyped-def]
         raise ExtractionError("This PDF is damaged and cannot be read.") from None
 
 
-def _pdf_pages(content: bytes) -> Iterator[PageText]:
-    reader = _pdf_reader(content)
+def _pdf_pages(reader, content: bytes) -> Iterator[PageText]:  # type: ignore[no-untyped-def]
     rendered = None
     for index, page in enumerate(reader.pages):
         try:
@@ -183,6 +185,10 @@ def _open_pdfium(content: bytes):  # type: ignore[no-untyped-def]
 
 
 # --- images -----------------------------------------------------------------------
+
+
+def _image_pages(content: bytes, kind: str) -> Iterator[PageText]:
+    yield PageText(1, _clean(_image_text(content, kind)), "ocr")
 
 
 def _image_text(content: bytes, kind: str) -> str:

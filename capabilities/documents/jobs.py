@@ -5,6 +5,7 @@ billed then."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,8 @@ from capabilities.documents import actions, extraction
 from capabilities.documents.fields import find_fields
 from capabilities.documents.models import Document
 from capabilities.jobs import JobContext, JobFailed
+
+PROGRESS_INTERVAL = 0.25  # seconds between progress writes
 
 
 def extract(ctx: JobContext) -> dict[str, Any]:
@@ -29,15 +32,20 @@ def extract(ctx: JobContext) -> dict[str, Any]:
         raise JobFailed("The uploaded file is missing from storage; upload it again.") from None
     try:
         kind = extraction.content_kind(content, document.declared_kind)
-        total = extraction.page_count(content, kind)
+        total, reading = extraction.open_pages(content, kind)
         if total > settings.DOCUMENTS_MAX_PAGES:
             limit = settings.DOCUMENTS_MAX_PAGES
             raise JobFailed(f"This document has {total:,} pages; the limit is {limit:,} per document.")
         ctx.progress(0, total)
         pages = []
-        for page in extraction.read_pages(content, kind):
+        reported = time.monotonic()
+        for page in reading:
             pages.append(page)
-            ctx.progress(len(pages), total)
+            # Progress is a write per call: at most a few a second, so fast
+            # text-layer pages aren't slowed by their own progress bar.
+            if time.monotonic() - reported >= PROGRESS_INTERVAL:
+                ctx.progress(len(pages), total)
+                reported = time.monotonic()
     except extraction.ExtractionError as unreadable:
         raise JobFailed(str(unreadable)) from None
 
