@@ -38,8 +38,9 @@ def registry_of(*capabilities: CapabilityConfig) -> Registry:
 
 def test_the_test_capability_apps_are_installed_capabilities():
     installed = registry()
-    assert installed.keys() == ["glossary", "ocr", "summaries"]
-    assert len(installed) == 3
+    test_apps = [capability.key for capability in installed if capability.name.startswith("tests.")]
+    assert sorted(test_apps) == ["glossary", "ocr", "summaries"]
+    assert len(installed) == 3 + len(_product_capabilities())
     assert "ocr" in installed and "billing" not in installed
 
 
@@ -54,7 +55,10 @@ def test_a_capability_subclass_is_picked_as_its_apps_config():
 
 
 def test_the_catalog_order_is_by_category_then_name():
-    assert [capability.title for capability in registry()] == ["Summaries", "Text recognition", "Glossary"]
+    titles = [capability.title for capability in registry() if capability.name.startswith("tests.")]
+    assert titles == ["Summaries", "Text recognition", "Glossary"]
+    order = [(capability.category, capability.title) for capability in registry()]
+    assert order == sorted(order)
 
 
 def test_declarations_are_read_from_the_app_config():
@@ -85,7 +89,14 @@ def test_the_installed_dependencies_resolve_both_ways():
 def test_every_capability_has_its_own_celery_queue():
     assert registry().get("ocr").queue == "cap.ocr"
     queues = {queue.name for queue in celery_app.conf.task_queues}
-    assert queues == {"celery", "cap.ocr", "cap.summaries", "cap.glossary"}
+    assert queues == {"celery", "cap.ocr", "cap.summaries", "cap.glossary"} | {
+        f"cap.{key}" for key in _product_capabilities()
+    }
+
+
+def _product_capabilities() -> list[str]:
+    """Real capability apps (capabilities/<app>/), installed next to the test ones."""
+    return [capability.key for capability in registry() if capability.name.startswith("capabilities.")]
 
 
 # --- registries built by hand ----------------------------------------------------

@@ -14,6 +14,10 @@ class PageSerializer(serializers.ModelSerializer):
 
 
 class DocumentSerializer(serializers.ModelSerializer):
+    # Plain strings, not enums: the jobs API has a `kind` too, and two enums of
+    # one name make the schema's component names ambiguous.
+    declared_kind = serializers.CharField(help_text="pdf, docx, txt, png or jpeg, from the file name")
+    kind = serializers.CharField(help_text="pdf, docx, txt, png or jpeg, from the content; empty until read")
     status = serializers.CharField(
         help_text="The extraction job's status: queued, running, succeeded, failed…"
     )

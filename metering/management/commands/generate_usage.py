@@ -142,7 +142,9 @@ def _meter_days(
     for day_index in range(days):
         day = start + timedelta(days=day_index)
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        growth = (1 + monthly_growth) ** ((day_index - (days - 1) / 2) / 30)
+        # Growth counts from the start day, not the middle of the range: a
+        # longer run must give the days they share the same events.
+        growth = (1 + monthly_growth) ** (day_index / 30)
         noise = rng.lognormvariate(-0.5 * 0.25**2, 0.25)
         expected = activity * adoption * WEEKDAY_FACTOR[day.weekday()] * growth * noise
         count = int(expected) + (rng.random() < expected - int(expected))
