@@ -15,6 +15,7 @@ BENCHMARKS = [
     "job_overhead",
     "reconciliation",
     "notifications_send",
+    "documents_extract",
 ]
 
 

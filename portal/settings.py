@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     # Capability apps: each one is a Django app whose AppConfig subclasses
     # capabilities.registry.CapabilityConfig (added by later issues).
     "capabilities.notifications",
+    "capabilities.documents",
 ]
 
 MIDDLEWARE = [
@@ -316,9 +317,22 @@ STORAGES = {
         )
     },
 }
+# Uploaded files (Documents): through Django's storage API, so object storage
+# can replace the file system by changing STORAGES["default"].
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
 # Outside production, serve straight from the source folders: no collectstatic.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
+
+# --- Documents capability: upload and extraction limits ----------------------
+DOCUMENTS_MAX_UPLOAD_MB = env.int("DOCUMENTS_MAX_UPLOAD_MB", default=20)
+DOCUMENTS_MAX_FILES = env.int("DOCUMENTS_MAX_FILES", default=20)  # per upload
+DOCUMENTS_MAX_PAGES = env.int("DOCUMENTS_MAX_PAGES", default=500)  # per document
+# A DOCX is a zip: refuse before parsing when it would inflate past this.
+DOCUMENTS_MAX_UNCOMPRESSED_MB = env.int("DOCUMENTS_MAX_UNCOMPRESSED_MB", default=100)
+DOCUMENTS_OCR_LANGUAGE = env.str("DOCUMENTS_OCR_LANGUAGE", default="eng")
+DOCUMENTS_SEARCH_CONFIG = env.str("DOCUMENTS_SEARCH_CONFIG", default="english")  # PostgreSQL text search
 
 # --- REST API ----------------------------------------------------------------
 REST_FRAMEWORK = {

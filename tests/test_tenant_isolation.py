@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
@@ -29,6 +30,8 @@ from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
 from capabilities.actions import set_capability_enabled, start_job
+from capabilities.documents.actions import upload_documents
+from capabilities.documents.models import Document
 from capabilities.models import FeatureToggle, Job, ToggleChange
 from capabilities.notifications import actions as notifications
 from capabilities.notifications.models import Delivery, Rule
@@ -70,6 +73,7 @@ class World:
     acme_rule: Rule
     acme_delivery: Delivery
     globex_delivery: Delivery
+    acme_document: Document
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -310,6 +314,23 @@ REGISTRY: dict[str, Entry] = {
     "capability-history": CurrentOrganization(
         methods=("GET",), kwargs=_ocr, shows=lambda w: ["globex pilot"]
     ),
+    # --- Documents (capability app) -------------------------------------------
+    "documents:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
+    # An upload from gina's session lands in globex; without files it is refused.
+    "documents:upload": CurrentOrganization(
+        methods=("POST",), shows=lambda w: [], data=lambda w: {"organization": w.acme.slug}
+    ),
+    "documents:search": CurrentOrganization(methods=("GET",), shows=lambda w: ["Search documents"]),
+    "documents:document": AcmeObject(lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)),
+    "documents:page": AcmeObject(
+        lambda w: {"document_id": w.acme_document.pk, "number": 1}, methods=("GET",)
+    ),
+    "documents:file": AcmeObject(lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)),
+    "documents-api:document-list": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
+    "documents-api:document-detail": AcmeObject(
+        lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)
+    ),
+    "documents-api:search": CurrentOrganization(methods=("GET",), shows=lambda w: ['"results":[]']),
     "summaries-api:count": CurrentOrganization(methods=("GET",), shows=lambda w: ['"summaries":0']),
     # --- notifications: rules, test sends, deliveries -----------------------
     "notifications-api:rule-list": CurrentOrganization(
@@ -395,7 +416,8 @@ def _normalized(route: str) -> str:
 
 
 @pytest.fixture
-def world(acme, globex, alice, bob, carol, gina) -> World:
+def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
+    settings.MEDIA_ROOT = tmp_path / "media"
     acme_invitation = InvitationFactory(
         organization=acme, email="dan@acme.test", invited_by=alice, token=ACME_INVITATION_TOKEN
     )
@@ -411,6 +433,8 @@ def world(acme, globex, alice, bob, carol, gina) -> World:
     )
     set_capability_enabled(alice, acme, "notifications", enabled=True, reason="acme rollout")
     set_capability_enabled(gina, globex, "notifications", enabled=True, reason="globex pilot")
+    set_capability_enabled(alice, acme, "documents", enabled=True)
+    set_capability_enabled(gina, globex, "documents", enabled=True)
     # Queued jobs (no worker runs here): acme's must stay queued and unseen.
     acme_job = start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 2, "note": "acme scan"})
     globex_job = start_job(gina, globex, "ocr", kind="recognize", job_input={"pages": 1})
@@ -422,6 +446,10 @@ def world(acme, globex, alice, bob, carol, gina) -> World:
     )
     acme_delivery = notifications.send_test(alice, acme_rule)
     globex_delivery = notifications.send_test(gina, globex_rule)
+    acme_document = upload_documents(
+        alice, acme, [SimpleUploadedFile("acme-contract.txt", b"acme terms")]
+    ).documents[0]
+    upload_documents(gina, globex, [SimpleUploadedFile("globex-memo.txt", b"globex memo")])
     return World(
         acme=acme,
         globex=globex,
@@ -440,6 +468,7 @@ def world(acme, globex, alice, bob, carol, gina) -> World:
         acme_rule=acme_rule,
         acme_delivery=acme_delivery,
         globex_delivery=globex_delivery,
+        acme_document=acme_document,
     )
 
 
@@ -475,6 +504,9 @@ def acme_state(acme: Organization) -> dict[str, Any]:
         ),
         "notification_deliveries": list(
             Delivery.objects.filter(organization=acme).order_by("pk").values_list("pk", "status")
+        ),
+        "documents": list(
+            Document.objects.filter(organization=acme).order_by("pk").values_list("pk", "name")
         ),
     }
 

@@ -1,0 +1,106 @@
+"""Pages per second through the whole Documents path (upload row and stored
+file, job on cap.documents through a real worker, text extraction with pypdf,
+pages stored and indexed for search, fields found, usage recorded), against
+the bare library: pypdf's extract_text over the same PDFs' pages in a loop,
+in one process. Runs alternate; medians are compared.
+Target: at least a third of the bare library's pages per second."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from typing import Any
+
+DOCUMENTS = 20
+PAGES_PER_DOCUMENT = 5
+RUNS = 3
+
+PARAGRAPH = (
+    "Invoice No: INV-{n}-{p} dated 2024-03-15 between Acme Corp and Globex Inc. "
+    "The turbine maintenance covers bearings, blades and the gearbox; total EUR 1.234,56. "
+) * 6
+
+
+def _pdfs() -> list[bytes]:
+    from tests.capabilities_documents.samples import pdf
+
+    return [pdf(*(PARAGRAPH.format(n=n, p=p) for p in range(PAGES_PER_DOCUMENT))) for n in range(DOCUMENTS)]
+
+
+def _bare(pdfs: list[bytes]) -> float:
+    import io
+
+    from pypdf import PdfReader
+
+    start = time.perf_counter()
+    pages = 0
+    for content in pdfs:
+        for page in PdfReader(io.BytesIO(content)).pages:
+            page.extract_text()
+            pages += 1
+    return pages / (time.perf_counter() - start)
+
+
+def run() -> dict[str, Any]:
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from bench.fixtures import bench_organization
+    from bench.harness import median, write_result
+    from capabilities import actions as capability_actions
+    from capabilities import is_enabled
+    from capabilities.documents.actions import upload_documents
+    from capabilities.models import Job
+    from tests.workers import celery_worker, wait_for
+
+    organization, owner = bench_organization()
+    if not is_enabled(organization, "documents"):
+        capability_actions.set_capability_enabled(
+            owner, organization, "documents", enabled=True, reason="benchmark"
+        )
+    media = tempfile.mkdtemp(prefix="bench-documents-")
+    settings.MEDIA_ROOT = media
+    pdfs = _pdfs()
+    total_pages = DOCUMENTS * PAGES_PER_DOCUMENT
+
+    def ours_run() -> float:
+        start = time.perf_counter()
+        uploads = [SimpleUploadedFile(f"bench-{n}.pdf", content) for n, content in enumerate(pdfs)]
+        documents = upload_documents(owner, organization, uploads).documents
+        ids = [document.job.pk for document in documents if document.job]
+        wait_for(
+            lambda: Job.objects.filter(pk__in=ids, status=Job.Status.SUCCEEDED).count() == len(ids),
+            300,
+            "the extraction jobs",
+        )
+        elapsed = time.perf_counter() - start
+        failed = Job.objects.filter(pk__in=ids).exclude(status=Job.Status.SUCCEEDED).count()
+        if failed:
+            raise RuntimeError(f"{failed} extraction jobs did not succeed")
+        return total_pages / elapsed
+
+    ours: list[float] = []
+    bare: list[float] = []
+    # One worker process (solo pool) against one process of the bare library.
+    with celery_worker(queues="cap.documents", env={"MEDIA_ROOT": media, "DATABASE_POOL": "true"}):
+        for _ in range(RUNS):
+            bare.append(_bare(pdfs))
+            ours.append(ours_run())
+
+    return write_result(
+        "documents_extract",
+        metric="PDF pages extracted per second, upload to stored and billed",
+        unit="pages/s",
+        ours=median(ours),
+        baseline=median(bare),
+        baseline_name="pypdf PdfReader + extract_text over the same pages in a loop, one process",
+        higher_is_better=True,
+        target="ratio >= 0.33",
+        runs=RUNS,
+        documents_per_run=DOCUMENTS,
+        pages_per_document=PAGES_PER_DOCUMENT,
+        worker="celery solo pool, one process, queue cap.documents",
+        ours_runs=[round(value, 1) for value in ours],
+        baseline_runs=[round(value, 1) for value in bare],
+        meets_target=median(ours) / median(bare) >= 0.33,
+    )

@@ -1,0 +1,154 @@
+"""State changes of Documents: uploading files (each one stored and its
+extraction job queued), storing what an extraction found, and counting a
+search."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from capabilities.actions import start_job
+from capabilities.documents import search
+from capabilities.documents.extraction import EXTENSIONS, PageText, kind_from_name, sniff
+from capabilities.documents.models import Document, Page
+from metering import ledger
+from portal.actions import ActionError, Origin, record_audit
+from portal.models import Organization, User
+
+CAPABILITY = "documents"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    name: str
+    message: str
+
+
+@dataclass
+class UploadResult:
+    documents: list[Document] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def _rejection(upload: UploadedFile) -> str | None:
+    """Why `upload` is refused before it is stored, or None. Only size and
+    type are judged here; whether the content really is what it claims is the
+    extraction job's to find out (and to fail on, clearly)."""
+    limit = settings.DOCUMENTS_MAX_UPLOAD_MB * 1024 * 1024
+    if upload.size is not None and upload.size > limit:
+        return (
+            f"It is {upload.size / (1024 * 1024):.1f} MB; the limit is {settings.DOCUMENTS_MAX_UPLOAD_MB} MB."
+        )
+    upload.seek(0)
+    head = upload.read(1024)
+    upload.seek(0)
+    if kind_from_name(upload.name or "") is None and sniff(head) is None:
+        accepted = ", ".join(sorted(EXTENSIONS))
+        return f"This type of file is not supported. Upload one of: {accepted}."
+    return None
+
+
+def upload_documents(
+    actor: User | None,
+    organization: Organization,
+    uploads: list[UploadedFile],
+    *,
+    origin: Origin | None = None,
+) -> UploadResult:
+    """Store each acceptable file for `organization` and queue its extraction.
+    A refused file does not stop the others; each accepted file commits on its
+    own, so a later failure loses none of the earlier ones."""
+    if not uploads:
+        raise ActionError("Choose at least one file to upload.", "no_files")
+    if len(uploads) > settings.DOCUMENTS_MAX_FILES:
+        raise ActionError(
+            f"Upload at most {settings.DOCUMENTS_MAX_FILES} files at a time; you chose {len(uploads)}.",
+            "too_many_files",
+        )
+    result = UploadResult()
+    for upload in uploads:
+        name = (upload.name or "upload")[-255:]
+        problem = _rejection(upload)
+        if problem:
+            result.rejected.append(Rejection(name, problem))
+            continue
+        head = upload.read(1024)
+        upload.seek(0)
+        with transaction.atomic(durable=True):
+            document = Document(
+                organization=organization,
+                name=name,
+                declared_kind=kind_from_name(name) or sniff(head) or "",
+                size=upload.size or 0,
+                uploaded_by=actor if actor is not None and actor.pk else None,
+            )
+            document.file.save(name, upload, save=False)  # through the storage API
+            document.save()
+            # The job's message leaves when this transaction commits.
+            document.job = start_job(
+                actor, organization, CAPABILITY, kind="extract", job_input={"document_id": document.pk}
+            )
+            document.save(update_fields=["job"])
+            record_audit(
+                actor,
+                "documents.uploaded",
+                organization=organization,
+                target=document,
+                origin=origin,
+                details={"name": name, "size": document.size, "job": document.job.pk},
+            )
+        result.documents.append(document)
+    return result
+
+
+def store_extraction(
+    document: Document, kind: str, pages: list[PageText], fields: dict, notes: list[str]
+) -> None:
+    """Replace the document's pages with `pages`, searchable, with its fields.
+    Replacing makes a second run of the same job (a redelivery) harmless."""
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        search.unindex_document(locked)
+        Page.objects.filter(document=locked).delete()
+        Page.objects.bulk_create(
+            Page(
+                document=locked,
+                organization_id=locked.organization_id,
+                number=page.number,
+                text=page.text,
+                method=page.method,
+            )
+            for page in pages
+        )
+        search.index_document(locked)
+        locked.kind = kind
+        locked.page_count = len(pages)
+        locked.fields = fields
+        locked.notes = notes
+        locked.save(update_fields=["kind", "page_count", "fields", "notes"])
+
+
+def record_search(organization: Organization, actor: User | None, query: str) -> str:
+    """Count one search of `organization` on the `searches` meter. Every call is
+    one search: its idempotency key is new each time. Returns the key."""
+    key = f"documents:search:{uuid.uuid4()}"
+    with transaction.atomic(durable=True):
+        ledger.append(
+            [
+                ledger.UsageRecord(
+                    organization_id=organization.pk,
+                    capability=CAPABILITY,
+                    meter="searches",
+                    quantity=1,
+                    occurred_at=timezone.now(),
+                    idempotency_key=key,
+                    created_by_id=actor.pk if actor is not None and actor.pk else None,
+                )
+            ]
+        )
+    return key

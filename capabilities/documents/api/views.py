@@ -1,0 +1,123 @@
+"""Documents API: upload one or many files, list and read documents with
+their extraction status, pages and fields, and search them."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from capabilities.api.permissions import CapabilityEnabledForRoute
+from capabilities.documents import actions, queries, search
+from capabilities.documents.api.serializers import (
+    DocumentDetailSerializer,
+    DocumentSerializer,
+    SearchResultSerializer,
+    UploadRequestSerializer,
+    UploadResultSerializer,
+)
+from capabilities.documents.models import Document
+from portal.actions import ActionError, Origin
+from portal.api.authentication import request_actor
+from portal.api.permissions import OrganizationMember, organization_of
+from portal.models import Role
+
+PERMISSIONS = [IsAuthenticated, OrganizationMember, CapabilityEnabledForRoute]
+
+
+class DocumentListCreate(generics.ListAPIView):
+    permission_classes = PERMISSIONS
+    serializer_class = DocumentSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):
+            return Document.objects.none()
+        return queries.documents(organization_of(self.request))
+
+    @extend_schema(summary="List documents", description="The organization's documents, newest first.")
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Upload documents",
+        description="Multipart upload of one or more files in the field `files`. Each accepted file is "
+        "stored and gets an extraction job; a file over the size limit or of an unsupported type is "
+        "listed under `rejected` and does not stop the others.",
+        request={"multipart/form-data": UploadRequestSerializer},
+        responses={
+            201: UploadResultSerializer,
+            400: OpenApiResponse(description="No file, too many files, or every file was rejected"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        membership = getattr(request._request, "membership", None)
+        if membership is not None and membership.role == Role.BILLING:
+            raise exceptions.PermissionDenied("Billing members read documents; they don't upload them.")
+        uploads = request.FILES.getlist("files") + request.FILES.getlist("file")
+        try:
+            result = actions.upload_documents(
+                request_actor(request),
+                organization_of(request),
+                uploads,
+                origin=Origin(ip_address=request.META.get("REMOTE_ADDR")),
+            )
+        except ActionError as refusal:
+            raise exceptions.ValidationError({"detail": refusal.message}, code=refusal.code) from None
+        body = UploadResultSerializer(result).data
+        return Response(
+            body, status=status.HTTP_201_CREATED if result.documents else status.HTTP_400_BAD_REQUEST
+        )
+
+
+@extend_schema(
+    summary="A document", description="Its extraction status, key fields and pages with their text."
+)
+class DocumentDetail(generics.RetrieveAPIView):
+    permission_classes = PERMISSIONS
+    serializer_class = DocumentDetailSerializer
+
+    def get_object(self) -> Document:
+        # Scoped to the caller's organization (an API key's or the session's): 404 otherwise.
+        documents = queries.documents(organization_of(self.request)).prefetch_related("pages")
+        return get_object_or_404(documents, pk=self.kwargs["document_id"])
+
+
+@extend_schema(
+    summary="Search documents",
+    description="Ranked full-text search over the organization's pages (best first, at most 20), "
+    "with highlighted snippets. Each search with at least one word is counted on the `searches` "
+    "meter; without words the results are empty and nothing is counted.",
+    parameters=[OpenApiParameter("q", str, required=True, description="Words to find")],
+    responses={200: SearchResultSerializer},
+)
+class DocumentSearch(generics.GenericAPIView):
+    permission_classes = PERMISSIONS
+    serializer_class = SearchResultSerializer
+    pagination_class = None
+
+    def get(self, request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()[:200]
+        if not search.has_terms(query):  # nothing to look for: no results, and no search counted
+            return Response(SearchResultSerializer({"query": query, "results": []}).data)
+        organization = organization_of(request)
+        hits = search.search(organization.pk, query)
+        actions.record_search(organization, request_actor(request), query)
+        results = [
+            {
+                **hit.__dict__,
+                "snippet": str(hit.snippet),
+                "url": reverse("documents:page", args=[hit.document_id, hit.page_number])
+                + "?"
+                + urlencode({"q": query}),
+            }
+            for hit in hits
+        ]
+        return Response(SearchResultSerializer({"query": query, "results": results}).data)

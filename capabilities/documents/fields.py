@@ -1,0 +1,192 @@
+"""Key fields found in a document's text, by plain regular expressions:
+
+- dates: 2024-03-15, 15.03.2024 (day first), 15/03/2024 or 03/15/2024 (read
+  as day/month unless only month/day is a valid date), 15 March 2024,
+  March 15, 2024 (month names in English, full or three letters);
+- amounts with a currency: a symbol ($ € £ ¥) or an ISO code (USD, EUR, GBP,
+  CHF, JPY, CAD, AUD) before or after a number such as 1,234.56 or 1.234,56;
+- invoice numbers: "Invoice No. / number / # / nr" followed by a reference
+  holding at least one digit; contract numbers the same after "Contract";
+- parties: "between X and Y" (contracts), and lines labelled Bill to, Sold to,
+  Customer, Client, Supplier, Vendor, Seller, Buyer.
+
+Each kind keeps its first 20 distinct findings, in text order."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+LIMIT = 20
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+
+DATE_PATTERNS = [
+    ("ymd", re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b")),
+    ("dmy_dot", re.compile(r"\b(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4})\b")),
+    ("slash", re.compile(r"\b(?P<first>\d{1,2})/(?P<second>\d{1,2})/(?P<year>\d{4})\b")),
+    (
+        "d_month_y",
+        re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + MONTH + r",?\s+(?P<year>\d{4})\b", re.I),
+    ),
+    (
+        "month_d_y",
+        re.compile(r"\b" + MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})\b", re.I),
+    ),
+]
+
+SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+CODES = "USD|EUR|GBP|CHF|JPY|CAD|AUD"
+NUMBER = r"\d{1,3}(?:[,.' ]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+AMOUNT_PATTERNS = [
+    re.compile(r"(?P<symbol>[$€£¥])\s?(?P<number>" + NUMBER + r")"),
+    re.compile(r"\b(?P<code>" + CODES + r")\s?(?P<number>" + NUMBER + r")"),
+    re.compile(r"(?P<number>" + NUMBER + r")\s?(?P<code>" + CODES + r")\b"),
+    re.compile(r"(?P<number>" + NUMBER + r")\s?(?P<symbol>[€£])"),
+]
+
+REFERENCE = r"(?P<reference>[A-Z0-9][A-Z0-9\-/.]{1,30}[A-Z0-9])"
+LABEL_TAIL = r"\s*(?:no\.?|number|num\.?|nr\.?|#|ref\.?|reference)?\s*[:#]?\s*"
+INVOICE = re.compile(r"\binvoice" + LABEL_TAIL + REFERENCE, re.I)
+CONTRACT = re.compile(r"\b(?:contract|agreement)" + LABEL_TAIL + REFERENCE, re.I)
+
+PARTY_NAME = r"([A-Z][\w&.,'\- ]{1,80}?)"
+BETWEEN = re.compile(
+    r"\bbetween\s+"
+    + PARTY_NAME
+    + r"(?:\s*\([^)]{0,60}\))?,?\s+and\s+"
+    + PARTY_NAME
+    + r"(?=\s*(?:\(|,|;|\.\s|\.$|\n|$))"
+)
+ROLES = "bill to|billed to|sold to|customer|client|supplier|vendor|seller|buyer"
+LABELLED_PARTY = re.compile(r"^\s*(?P<role>" + ROLES + r")\s*:\s*(?P<name>[^\n]{2,80})$", re.I | re.M)
+
+
+def find_fields(text: str) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "dates": _distinct(_dates(text)),
+        "amounts": _distinct(_amounts(text)),
+        "invoice_numbers": _distinct(_references(INVOICE, text)),
+        "contract_numbers": _distinct(_references(CONTRACT, text)),
+        "parties": _distinct(_parties(text)),
+    }
+
+
+def _distinct(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple] = set()
+    kept = []
+    for item in found:
+        key = tuple(sorted((k, v) for k, v in item.items() if k != "text")) or (item["text"],)
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+        if len(kept) == LIMIT:
+            break
+    return kept
+
+
+def _date(year: int, month: int, day: int) -> str | None:
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _dates(text: str) -> list[dict[str, Any]]:
+    found: list[tuple[int, dict[str, Any]]] = []
+    for name, pattern in DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            parts = match.groupdict()
+            year = int(parts["year"])
+            if name == "slash":
+                first, second = int(parts["first"]), int(parts["second"])
+                value = _date(year, second, first) or _date(year, first, second)
+            else:
+                month_text = parts["month"]
+                month = int(month_text) if month_text.isdigit() else MONTHS[month_text.lower()]
+                value = _date(year, month, int(parts["day"]))
+            if value:
+                found.append((match.start(), {"text": match.group(0), "value": value}))
+    return [item for _, item in sorted(found, key=lambda pair: pair[0])]
+
+
+def _parse_number(raw: str) -> Decimal | None:
+    """1,234.56 / 1.234,56 / 1 234,56 / 1'234.56 -> Decimal. The last separator
+    followed by one or two digits is the decimal mark."""
+    digits = raw.replace(" ", "").replace("'", "")
+    decimal_match = re.search(r"[.,](\d{1,2})$", digits)
+    if decimal_match:
+        whole = re.sub(r"[.,]", "", digits[: decimal_match.start()])
+        digits = f"{whole}.{decimal_match.group(1)}"
+    else:
+        digits = re.sub(r"[.,]", "", digits)
+    try:
+        return Decimal(digits)
+    except InvalidOperation:
+        return None
+
+
+def _amounts(text: str) -> list[dict[str, Any]]:
+    found: list[tuple[int, dict[str, Any]]] = []
+    taken: list[range] = []
+    for pattern in AMOUNT_PATTERNS:
+        for match in pattern.finditer(text):
+            if any(match.start() in span for span in taken):
+                continue
+            parts = match.groupdict()
+            currency = parts.get("code") or SYMBOLS.get(parts.get("symbol") or "", "")
+            amount = _parse_number(parts["number"].strip())
+            if amount is None or not currency:
+                continue
+            taken.append(range(match.start(), match.end()))
+            found.append(
+                (
+                    match.start(),
+                    {"text": match.group(0).strip(), "currency": currency.upper(), "amount": str(amount)},
+                )
+            )
+    return [item for _, item in sorted(found, key=lambda pair: pair[0])]
+
+
+def _references(pattern: re.Pattern[str], text: str) -> list[dict[str, Any]]:
+    found = []
+    for match in pattern.finditer(text):
+        reference = match.group("reference").rstrip(".")
+        if any(character.isdigit() for character in reference):
+            found.append({"text": match.group(0).strip(), "value": reference})
+    return found
+
+
+def _parties(text: str) -> list[dict[str, Any]]:
+    found: list[tuple[int, dict[str, Any]]] = []
+    for match in BETWEEN.finditer(text):
+        for group in (1, 2):
+            name = match.group(group).strip(" ,.")
+            found.append((match.start(group), {"text": name, "value": name, "role": "party"}))
+    for match in LABELLED_PARTY.finditer(text):
+        name = match.group("name").strip(" ,.")
+        role = match.group("role").lower()
+        found.append((match.start(), {"text": match.group(0).strip(), "value": name, "role": role}))
+    return [item for _, item in sorted(found, key=lambda pair: pair[0])]

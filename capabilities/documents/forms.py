@@ -1,0 +1,45 @@
+"""Forms of the Documents pages: a multi-file upload and the search box."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from capabilities.documents.extraction import EXTENSIONS
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Django's documented way to take several files from one input."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(sorted(EXTENSIONS))}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
+class UploadForm(forms.Form):
+    # Named like the API's field. The form metaclass moves declared fields into
+    # base_fields, so this never shadows Form.files at run time.
+    files = MultipleFileField(  # type: ignore[assignment]
+        label="Files",
+        help_text=(
+            f"PDF, Word (DOCX), text, PNG or JPEG; up to {settings.DOCUMENTS_MAX_UPLOAD_MB} MB each, "
+            f"{settings.DOCUMENTS_MAX_FILES} at a time."
+        ),
+        error_messages={"required": "Choose at least one file to upload."},
+    )
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label="Search", max_length=200, required=False)

@@ -1,0 +1,70 @@
+"""The extraction job: read an uploaded document page by page, store the
+pages searchable, find its key fields, and count its pages on the `pages`
+meter. A file that cannot be read fails the job with the reason; nothing is
+billed then."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+
+from capabilities.documents import actions, extraction
+from capabilities.documents.fields import find_fields
+from capabilities.documents.models import Document
+from capabilities.jobs import JobContext, JobFailed
+
+PROGRESS_INTERVAL = 0.25  # seconds between progress writes
+
+
+def extract(ctx: JobContext) -> dict[str, Any]:
+    document_id = ctx.input.get("document_id")
+    if not isinstance(document_id, int):
+        raise JobFailed("This job needs the id of an uploaded document (document_id).")
+    document = Document.objects.filter(pk=document_id, organization_id=ctx.organization_id).first()
+    if document is None:
+        raise JobFailed("The document was deleted before it could be read.")
+    try:
+        with document.file.open("rb") as stored:
+            content = stored.read()
+    except FileNotFoundError:
+        raise JobFailed("The uploaded file is missing from storage; upload it again.") from None
+    try:
+        kind = extraction.content_kind(content, document.declared_kind)
+        total, reading = extraction.open_pages(content, kind)
+        if total > settings.DOCUMENTS_MAX_PAGES:
+            limit = settings.DOCUMENTS_MAX_PAGES
+            raise JobFailed(f"This document has {total:,} pages; the limit is {limit:,} per document.")
+        ctx.progress(0, total)
+        pages = []
+        reported = time.monotonic()
+        for page in reading:
+            pages.append(page)
+            # Progress is a write per call: at most a few a second, so fast
+            # text-layer pages aren't slowed by their own progress bar.
+            if time.monotonic() - reported >= PROGRESS_INTERVAL:
+                ctx.progress(len(pages), total)
+                reported = time.monotonic()
+    except extraction.ExtractionError as unreadable:
+        raise JobFailed(str(unreadable)) from None
+
+    notes = []
+    blank = [page.number for page in pages if page.method == "none"]
+    if blank and kind == "pdf" and not extraction.ocr_available():
+        notes.append(
+            f"{len(blank)} page(s) have no text layer and text recognition (OCR) is not installed "
+            "on this server, so their text is missing."
+        )
+    elif blank:
+        notes.append(f"{len(blank)} page(s) hold no text.")
+    fields = find_fields("\n\n".join(page.text for page in pages))
+    actions.store_extraction(document, kind, pages, fields, notes)
+    ctx.meter("pages", len(pages))
+    return {
+        "document_id": document.pk,
+        "kind": kind,
+        "pages": len(pages),
+        "ocr_pages": sum(1 for page in pages if page.method == "ocr"),
+        "fields": {name: len(found) for name, found in fields.items()},
+    }

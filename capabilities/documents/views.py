@@ -1,0 +1,132 @@
+"""Pages of Documents: the list with the upload form, a document with its
+fields and pages (its status follows the extraction job through htmx), one
+page with the search words marked, and the search page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+from django_tables2 import RequestConfig
+
+from capabilities.documents import actions, queries, search
+from capabilities.documents.extraction import ocr_available
+from capabilities.documents.forms import SearchForm, UploadForm
+from capabilities.documents.tables import DocumentTable
+from capabilities.views import JOB_STARTERS
+from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
+from portal.actions import ActionError
+
+
+def _wants_partial(request: OrgRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+@org_role_required()
+def index(request: OrgRequest) -> HttpResponse:
+    table = DocumentTable(queries.documents(request.organization))
+    RequestConfig(request, paginate={"per_page": 25}).configure(table)
+    return render(
+        request,
+        "documents/index.html",
+        {
+            "table": table,
+            "upload_form": UploadForm(),
+            "search_form": SearchForm(),
+            "can_upload": request.membership.role in JOB_STARTERS,
+            "ocr_available": ocr_available(),
+        },
+    )
+
+
+@org_role_required(*JOB_STARTERS)
+@require_POST
+def upload(request: OrgRequest) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(str(error) for error in errors))
+        return redirect("documents:index")
+    try:
+        result = actions.upload_documents(
+            request.user, request.organization, form.cleaned_data["files"], origin=origin_of(request)
+        )
+    except ActionError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("documents:index")
+    for rejection in result.rejected:
+        messages.error(request, f"{rejection.name} was not uploaded: {rejection.message}")
+    if len(result.documents) == 1:
+        messages.success(request, f"{result.documents[0].name} is uploaded; its text is being read.")
+        return redirect("documents:document", document_id=result.documents[0].pk)
+    if result.documents:
+        messages.success(
+            request, f"{len(result.documents)} documents are uploaded; their text is being read."
+        )
+    return redirect("documents:index")
+
+
+@org_role_required()
+def document_detail(request: OrgRequest, document_id: int) -> HttpResponse:
+    document = get_for_org(request, queries.documents(request.organization), pk=document_id)
+    context: dict[str, Any] = {"document": document, "job": document.job, "ocr_available": ocr_available()}
+    if _wants_partial(request):
+        template = "documents/document.html#document-status"
+    else:
+        template = "documents/document.html"
+        context["pages"] = queries.pages(document)
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@org_role_required()
+def page_detail(request: OrgRequest, document_id: int, number: int) -> HttpResponse:
+    document = get_for_org(request, queries.documents(request.organization), pk=document_id)
+    page = queries.pages(document).filter(number=number).first()
+    if page is None:
+        raise Http404("No such page")
+    query = request.GET.get("q", "")[:200]
+    return render(
+        request,
+        "documents/page.html",
+        {
+            "document": document,
+            "page": page,
+            "query": query,
+            "marked_text": search.highlight(page, query),
+            "previous": number - 1 if number > 1 else None,
+            "next": number + 1 if number < document.page_count else None,
+        },
+    )
+
+
+@org_role_required()
+def download(request: OrgRequest, document_id: int) -> HttpResponse:
+    document = get_for_org(request, queries.documents(request.organization), pk=document_id)
+    try:
+        stored = document.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing from storage") from None
+    response: HttpResponse = FileResponse(stored, as_attachment=True, filename=document.name)  # type: ignore[assignment]  # a streaming response, as the decorator's type allows
+    return response
+
+
+@org_role_required()
+def search_page(request: OrgRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    hits: list[search.Hit] = []
+    query = ""
+    if form.is_valid():
+        query = form.cleaned_data["q"].strip()
+        if search.has_terms(query):
+            hits = search.search(request.organization.pk, query)
+            actions.record_search(request.organization, request.user, query)
+    template = "documents/search.html#results" if _wants_partial(request) else "documents/search.html"
+    response = render(request, template, {"form": form, "query": query, "hits": hits})
+    patch_vary_headers(response, ["HX-Request"])
+    return response

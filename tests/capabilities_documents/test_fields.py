@@ -1,0 +1,73 @@
+"""Key fields found in text: dates, amounts, invoice and contract numbers, parties."""
+
+from capabilities.documents.fields import find_fields
+
+INVOICE = """ACME Corp
+Invoice No: INV-2024-0042
+Invoice date: 2024-03-15
+Due 15.04.2024, delivered March 3, 2024 and 7 February 2024.
+Bill to: Globex Corporation
+Supplier: Acme Corp
+Total: $1,234.56 (or EUR 1.100,00; 99 GBP; 12,50 €)
+Phone 555-1234, 3/13/2024.
+"""
+
+CONTRACT = "This Agreement is made between Acme Corp (the Supplier) and Globex Inc. Contract number C-7781/B."
+
+
+def test_dates_are_normalised():
+    dates = find_fields(INVOICE)["dates"]
+    assert [item["value"] for item in dates] == [
+        "2024-03-15",
+        "2024-04-15",
+        "2024-03-03",
+        "2024-02-07",
+        "2024-03-13",  # 3/13: 13 cannot be a month, so month first
+    ]
+
+
+def test_impossible_dates_are_skipped():
+    assert find_fields("2024-02-30 and 31.04.2024")["dates"] == []
+
+
+def test_amounts_with_currency():
+    amounts = find_fields(INVOICE)["amounts"]
+    assert [(item["currency"], item["amount"]) for item in amounts] == [
+        ("USD", "1234.56"),
+        ("EUR", "1100.00"),
+        ("GBP", "99"),
+        ("EUR", "12.50"),
+    ]
+
+
+def test_numbers_without_currency_are_not_amounts():
+    assert find_fields("Phone 555-1234, 42 units, order 1,000")["amounts"] == []
+
+
+def test_invoice_numbers_need_a_digit():
+    fields = find_fields(INVOICE + "\nInvoice details follow.")
+    assert [item["value"] for item in fields["invoice_numbers"]] == ["INV-2024-0042"]
+
+
+def test_contract_numbers_and_parties():
+    fields = find_fields(CONTRACT)
+    assert [item["value"] for item in fields["contract_numbers"]] == ["C-7781/B"]
+    assert [item["value"] for item in fields["parties"]] == ["Acme Corp", "Globex Inc"]
+
+
+def test_labelled_parties():
+    parties = find_fields(INVOICE)["parties"]
+    assert [(item["role"], item["value"]) for item in parties] == [
+        ("bill to", "Globex Corporation"),
+        ("supplier", "Acme Corp"),
+    ]
+
+
+def test_nothing_found_in_plain_prose():
+    assert find_fields("The quick brown fox jumps over the lazy dog.") == {
+        "dates": [],
+        "amounts": [],
+        "invoice_numbers": [],
+        "contract_numbers": [],
+        "parties": [],
+    }
