@@ -13,7 +13,6 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
-from capabilities.registry import registry
 from metering import catalog
 from metering.catalog import MeterInfo
 from metering.management.commands.generate_usage import SyntheticOrganization, synthetic_usage
