@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "billing",
     # Capability apps: each one is a Django app whose AppConfig subclasses
     # capabilities.registry.CapabilityConfig (added by later issues).
+    "capabilities.reports",
 ]
 
 MIDDLEWARE = [
@@ -301,6 +302,10 @@ STORAGES = {
         )
     },
 }
+# Uploaded files (per organization, through default_storage; never served as
+# static media: only the views that check the organization hand them out).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+
 # Outside production, serve straight from the source folders: no collectstatic.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
