@@ -154,8 +154,8 @@ class Summary:
         previous = [_month_name(latest - offset) for offset in (5, 4, 3)]
         if indexes[0] > latest - 5:
             return [], (
-                f"Needs sales from {previous[0]} or earlier to compare {last[0]}–{last[-1]} "
-                f"with {previous[0]}–{previous[-1]}."
+                f"Needs sales from {previous[0]} or earlier to compare {last[0]} to {last[-1]} "
+                f"with {previous[0]} to {previous[-1]}."
             )
         flags = []
         for region, _tally in self.ranked_regions():
@@ -171,11 +171,11 @@ class Summary:
                         "rule": "trend",
                         "revenue": _money(now),
                         "compared_with": _money(before),
-                        "reason": f"Revenue {last[0]}–{last[-1]} {_money(now)} vs {_money(before)} in "
-                        f"{previous[0]}–{previous[-1]} ({change}%); the limit is −{TREND_DROP_PERCENT}%.",
+                        "reason": f"Revenue {last[0]} to {last[-1]} {_money(now)} vs {_money(before)} in "
+                        f"{previous[0]} to {previous[-1]} ({change}%); the limit is -{TREND_DROP_PERCENT}%.",
                     }
                 )
-        return flags, f"{last[0]}–{last[-1]} compared with {previous[0]}–{previous[-1]}."
+        return flags, f"{last[0]} to {last[-1]} compared with {previous[0]} to {previous[-1]}."
 
     def as_result(self) -> dict[str, Any]:
         months = sorted(self.months)

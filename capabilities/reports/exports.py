@@ -19,7 +19,7 @@ XlsxCell = str | int | Decimal | None
 
 def _cell(value: Any) -> XlsxCell:
     """Numbers we computed stay numbers; everything else is neutralised text."""
-    if value is None or isinstance(value, int | Decimal) and not isinstance(value, bool):
+    if value is None or (isinstance(value, int | Decimal) and not isinstance(value, bool)):
         return value
     return neutralise(str(value))
 
@@ -108,7 +108,9 @@ def xlsx_bytes(title: str, figures: dict[str, Any]) -> bytes:
 
 
 # The PDF's core fonts speak Latin-1 only; other characters print as "?".
-TYPOGRAPHY = str.maketrans({"–": "-", "—": "-", "−": "-", "·": "-", "’": "'", "“": '"', "”": '"'})
+TYPOGRAPHY = str.maketrans(
+    {"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00b7": "-", "\u2019": "'", "\u201c": '"', "\u201d": '"'}
+)
 
 
 def _latin1(text: Any) -> str:

@@ -56,9 +56,7 @@ def _read_source(
     try:
         with source.file.open("rb") as stream, open_table(stream, name, source.kind) as table:
             columns = _columns(report.mapping, table.headers, name)
-            read = 0
-            for number, cells in table.rows:
-                read += 1
+            for read, (number, cells) in enumerate(table.rows, start=1):
                 if read > cap.max_rows_per_file:
                     raise JobFailed(
                         f"{name}: more than {cap.max_rows_per_file:,} rows; the limit is "
