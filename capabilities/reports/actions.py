@@ -134,7 +134,7 @@ def set_mapping(
     if problems:
         raise ActionError(" ".join(problems), "invalid_mapping")
     with transaction.atomic(durable=True):
-        upload_set = UploadSet.objects.select_for_update().get(pk=upload_set.pk)
+        UploadSet.objects.select_for_update().filter(pk=upload_set.pk).first()  # one change at a time
         upload_set.mapping = {field: mapping[field] for field in REQUIRED_FIELDS}
         upload_set.date_order = date_order
         upload_set.currency = currency
