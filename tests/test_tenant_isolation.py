@@ -318,7 +318,9 @@ REGISTRY: dict[str, Entry] = {
     "reports:report_pdf": AcmeObject(_acme_report, methods=("GET",)),
     # POST is multipart (tried here as JSON: 415); tests/capabilities_reports/test_api.py
     # checks an upload lands in the caller's organization.
-    "reports-api:upload-set-list": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex sales 2025"]),
+    "reports-api:upload-set-list": CurrentOrganization(
+        methods=("GET",), shows=lambda w: ["globex sales 2025"]
+    ),
     "reports-api:upload-set-detail": AcmeObject(_acme_upload_set, methods=("GET",)),
     "reports-api:upload-set-mapping": AcmeObject(_acme_upload_set, methods=("PUT",), data=_acme_mapping),
     "reports-api:upload-set-build": AcmeObject(_acme_upload_set, methods=("POST",)),

@@ -175,10 +175,12 @@ def _bar_chart(pdf: FPDF, figures: dict[str, Any]) -> None:
     pdf.set_y(top + height + 8)
 
 
-def pdf_bytes(title: str, figures: dict[str, Any]) -> bytes:
+def pdf_bytes(title: str, figures: dict[str, Any], *, compress: bool = True) -> bytes:
+    """`compress=False` leaves the page content readable (tests look into it)."""
     currency = figures["currency"]
     totals = figures["totals"]
     pdf = _ReportPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.set_compression(compress)
     pdf.set_title(_latin1(title))
     pdf.set_author("Switchboard")
     pdf.set_auto_page_break(auto=True, margin=16)
