@@ -19,6 +19,7 @@ class MultipleFileField(forms.FileField):
     """Several files in one field (Django's documented pattern)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_empty_file", True)  # the upload check names the empty file
         kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".csv,.xlsx"}))
         super().__init__(*args, **kwargs)
 
@@ -33,7 +34,7 @@ class UploadForm(forms.Form):
     name = forms.CharField(
         max_length=120, required=False, help_text="Optional, e.g. “Sales 2025”. Defaults to the file names."
     )
-    files = MultipleFileField(
+    spreadsheets = MultipleFileField(
         label="Spreadsheets",
         help_text="Monthly CSV or XLSX files with a header row.",
     )
@@ -41,7 +42,7 @@ class UploadForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cap = limits()
-        self.fields["files"].help_text = (
+        self.fields["spreadsheets"].help_text = (
             f"Monthly CSV or XLSX files with a header row: up to {cap.max_files} files, "
             f"{cap.max_file_megabytes} and {cap.max_rows_per_file:,} rows each."
         )

@@ -17,10 +17,13 @@ PROGRESS_EVERY = 2_000  # rows between progress writes: one UPDATE each
 
 
 def build(ctx: JobContext) -> dict[str, Any]:
+    report_id = ctx.input.get("report_id")
     report = (
         Report.objects.select_related("upload_set")
-        .filter(pk=ctx.input.get("report_id"), organization_id=ctx.organization_id)
+        .filter(pk=report_id, organization_id=ctx.organization_id)
         .first()
+        if isinstance(report_id, int)
+        else None
     )
     if report is None:
         raise JobFailed("This report's upload set was deleted before the build started.")

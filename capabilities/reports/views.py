@@ -37,12 +37,12 @@ def index(request: OrgRequest) -> HttpResponse:
                     request.user,
                     request.organization,
                     name=form.cleaned_data["name"],
-                    files=form.cleaned_data["files"],
+                    files=form.cleaned_data["spreadsheets"],
                     origin=origin_of(request),
                 )
             except actions.UploadRefused as refused:
                 for problem in refused.problems:
-                    form.add_error("files", problem)
+                    form.add_error("spreadsheets", problem)
             else:
                 messages.success(request, "Uploaded. Check the column mapping, then build the report.")
                 return redirect("reports:upload_set", upload_set_id=upload_set.pk)

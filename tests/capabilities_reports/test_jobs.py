@@ -128,7 +128,7 @@ def test_formula_cells_are_neutralised_in_the_xlsx(uploaded, built, formula):
 
 def test_the_pdf_has_the_tables_and_a_chart(uploaded, built):
     report = built(uploaded([upload("jan.csv", csv_bytes(month_rows(1) + month_rows(2)))]))
-    content = exports.pdf_bytes("Sales – 2025 東京", report.figures, compress=False)
+    content = exports.pdf_bytes("Sales \u2013 2025 東京", report.figures, compress=False)
     assert content.startswith(b"%PDF-")
     for text in (b"Sales report: Sales - 2025 ??", b"Top-selling SKUs", b"By region", b"A-100", b"2025-02"):
         assert text in content

@@ -35,8 +35,10 @@ def test_csv_encodings_are_detected(encoding, reported):
 
 
 def test_cp1252_only_characters_read_right():
-    found = _inspect("jan.csv", csv_bytes([["2025-01-02", "Nord – Süd", "€-Box", 1, "5"]], encoding="cp1252"))
-    assert found.preview[0][1:3] == ["Nord – Süd", "€-Box"]
+    found = _inspect(
+        "jan.csv", csv_bytes([["2025-01-02", "Nord \u2013 Süd", "€-Box", 1, "5"]], encoding="cp1252")
+    )
+    assert found.preview[0][1:3] == ["Nord \u2013 Süd", "€-Box"]
 
 
 def test_utf16_without_a_bom_is_a_clear_error():
@@ -84,7 +86,7 @@ def test_a_header_only_file_has_no_rows():
 
 
 def test_other_extensions_are_refused():
-    with pytest.raises(SourceError, match="only .csv and .xlsx"):
+    with pytest.raises(SourceError, match=r"only \.csv and \.xlsx"):
         _inspect("jan.xls", b"whatever")
 
 
@@ -100,7 +102,7 @@ def test_over_the_row_limit_is_refused(settings):
 
 def test_over_the_size_limit_is_refused(settings):
     settings.REPORTS_MAX_FILE_BYTES = 100
-    with pytest.raises(SourceError, match="larger than the 0.0001 MB limit"):
+    with pytest.raises(SourceError, match=r"larger than the 0\.0001 MB limit"):
         _inspect("big.csv", csv_bytes(ROWS * 5))
 
 

@@ -61,8 +61,8 @@ class MappingRequestSerializer(serializers.Serializer):
 
 
 class ReportSerializer(serializers.ModelSerializer):
-    upload_set = serializers.PrimaryKeyRelatedField(read_only=True)
-    job = serializers.PrimaryKeyRelatedField(read_only=True)
+    upload_set = serializers.IntegerField(source="upload_set_id", read_only=True)
+    job = serializers.IntegerField(source="job_id", read_only=True, allow_null=True)
     status = serializers.CharField(read_only=True)
     error = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()

@@ -92,7 +92,7 @@ class UploadSetListCreate(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         _may_change(request)
         payload = UploadRequestSerializer(
-            data={"name": request.data.get("name", ""), "files": request.FILES.getlist("files")}
+            data={"name": request.POST.get("name", ""), "files": request.FILES.getlist("files")}
         )
         payload.is_valid(raise_exception=True)
         try:
