@@ -47,7 +47,8 @@ class UploadSetSerializer(serializers.ModelSerializer):
 class UploadRequestSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     files = serializers.ListField(
-        child=serializers.FileField(), help_text="CSV or XLSX files (multipart, the field repeated)"
+        child=serializers.FileField(allow_empty_file=True),
+        help_text="CSV or XLSX files (multipart, the field repeated)",
     )
 
 
