@@ -14,6 +14,7 @@ BENCHMARKS = [
     "finance_dashboard",
     "job_overhead",
     "reconciliation",
+    "reports_build",
 ]
 
 
