@@ -14,11 +14,19 @@ def api_key_client(secret: str) -> Client:
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 
+# The capability apps these tests are about (tests/capability_apps). Real
+# capability apps are installed next to them and are not their subject.
+TEST_CAPABILITIES = ("summaries", "ocr", "glossary")
+
+
 def states(organization: Organization) -> dict[str, tuple[bool, bool]]:
-    """Capability key -> (enabled, locked) for every toggle row of the organization."""
+    """Capability key -> (enabled, locked) for every toggle row of the organization
+    of a test capability app."""
     return {
         row.capability_key: (row.enabled, row.locked)
-        for row in FeatureToggle.objects.filter(organization=organization)
+        for row in FeatureToggle.objects.filter(
+            organization=organization, capability_key__in=TEST_CAPABILITIES
+        )
     }
 
 

@@ -38,8 +38,9 @@ def registry_of(*capabilities: CapabilityConfig) -> Registry:
 
 def test_the_test_capability_apps_are_installed_capabilities():
     installed = registry()
-    assert installed.keys() == ["glossary", "ocr", "summaries"]
-    assert len(installed) == 3
+    # Real capability apps (capabilities/<app>/) are installed next to the test ones.
+    assert {"glossary", "ocr", "summaries"} <= set(installed.keys())
+    assert len(installed) == len(installed.keys())
     assert "ocr" in installed and "billing" not in installed
 
 
@@ -54,7 +55,14 @@ def test_a_capability_subclass_is_picked_as_its_apps_config():
 
 
 def test_the_catalog_order_is_by_category_then_name():
-    assert [capability.title for capability in registry()] == ["Summaries", "Text recognition", "Glossary"]
+    titles = [capability.title for capability in registry()]
+    assert [title for title in titles if title in {"Summaries", "Text recognition", "Glossary"}] == [
+        "Summaries",
+        "Text recognition",
+        "Glossary",
+    ]
+    categories = [capability.category for capability in registry()]
+    assert categories == sorted(categories)
 
 
 def test_declarations_are_read_from_the_app_config():
@@ -85,7 +93,8 @@ def test_the_installed_dependencies_resolve_both_ways():
 def test_every_capability_has_its_own_celery_queue():
     assert registry().get("ocr").queue == "cap.ocr"
     queues = {queue.name for queue in celery_app.conf.task_queues}
-    assert queues == {"celery", "cap.ocr", "cap.summaries", "cap.glossary"}
+    assert {"celery", "cap.ocr", "cap.summaries", "cap.glossary"} <= queues
+    assert queues == {"celery"} | {capability.queue for capability in registry()}
 
 
 # --- registries built by hand ----------------------------------------------------
