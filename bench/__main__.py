@@ -16,6 +16,7 @@ BENCHMARKS = [
     "reconciliation",
     "notifications_send",
     "documents_extract",
+    "reports_build",
 ]
 
 

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     # capabilities.registry.CapabilityConfig (added by later issues).
     "capabilities.notifications",
     "capabilities.documents",
+    "capabilities.reports",
 ]
 
 MIDDLEWARE = [

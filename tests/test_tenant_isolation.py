@@ -35,6 +35,8 @@ from capabilities.documents.models import Document
 from capabilities.models import FeatureToggle, Job, ToggleChange
 from capabilities.notifications import actions as notifications
 from capabilities.notifications.models import Delivery, Rule
+from capabilities.reports.actions import create_upload_set, set_mapping, start_report
+from capabilities.reports.models import Report, UploadSet
 from portal import actions
 from portal.middleware import SESSION_KEY
 from portal.models import (
@@ -74,6 +76,8 @@ class World:
     acme_delivery: Delivery
     globex_delivery: Delivery
     acme_document: Document
+    acme_upload_set: UploadSet
+    acme_report: Report
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -156,6 +160,21 @@ def _make_admin(world: World) -> dict[str, Any]:
 
 def _ocr(world: World) -> dict[str, Any]:
     return {"key": "ocr"}
+
+
+def _acme_upload_set(world: World) -> dict[str, Any]:
+    return {"upload_set_id": world.acme_upload_set.pk}
+
+
+def _acme_report(world: World) -> dict[str, Any]:
+    return {"report_id": world.acme_report.pk}
+
+
+SALES_MAPPING = {"date": "Date", "region": "Region", "sku": "SKU", "units": "Units", "revenue": "Revenue"}
+
+
+def _acme_mapping(world: World) -> dict[str, Any]:
+    return {"mapping": SALES_MAPPING}
 
 
 REGISTRY: dict[str, Entry] = {
@@ -350,6 +369,24 @@ REGISTRY: dict[str, Entry] = {
     "notifications-api:delivery-detail": AcmeObject(
         lambda w: {"delivery_id": w.acme_delivery.pk}, methods=("GET",)
     ),
+    # --- sales reports (capabilities/reports) ----------------------------------
+    "reports:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex sales 2025"]),
+    "reports:upload_set": AcmeObject(_acme_upload_set, methods=("GET", "POST"), data=_acme_mapping),
+    "reports:build": AcmeObject(_acme_upload_set, methods=("POST",)),
+    "reports:report": AcmeObject(_acme_report, methods=("GET",)),
+    "reports:report_xlsx": AcmeObject(_acme_report, methods=("GET",)),
+    "reports:report_pdf": AcmeObject(_acme_report, methods=("GET",)),
+    # POST is multipart (tried here as JSON: 415); tests/capabilities_reports/test_api.py
+    # checks an upload lands in the caller's organization.
+    "reports-api:upload-set-list": CurrentOrganization(
+        methods=("GET",), shows=lambda w: ["globex sales 2025"]
+    ),
+    "reports-api:upload-set-detail": AcmeObject(_acme_upload_set, methods=("GET",)),
+    "reports-api:upload-set-mapping": AcmeObject(_acme_upload_set, methods=("PUT",), data=_acme_mapping),
+    "reports-api:upload-set-build": AcmeObject(_acme_upload_set, methods=("POST",)),
+    "reports-api:report-detail": AcmeObject(_acme_report, methods=("GET",)),
+    "reports-api:report-xlsx": AcmeObject(_acme_report, methods=("GET",)),
+    "reports-api:report-pdf": AcmeObject(_acme_report, methods=("GET",)),
     "api-schema": NotTenantScoped("the OpenAPI document describes endpoints, not rows"),
     "api-docs": NotTenantScoped("Swagger UI page around the schema"),
 }
@@ -415,6 +452,13 @@ def _normalized(route: str) -> str:
 # --- the world and the outsiders ---------------------------------------------
 
 
+def _sales_upload(organization: Organization, actor: User, name: str) -> UploadSet:
+    csv = b"Date,Region,SKU,Units,Revenue\n2025-01-02,North,A-1,2,20.00\n"
+    return create_upload_set(
+        actor, organization, name=name, files=[SimpleUploadedFile("january.csv", csv, "text/csv")]
+    )
+
+
 @pytest.fixture
 def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -435,6 +479,8 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     set_capability_enabled(gina, globex, "notifications", enabled=True, reason="globex pilot")
     set_capability_enabled(alice, acme, "documents", enabled=True)
     set_capability_enabled(gina, globex, "documents", enabled=True)
+    set_capability_enabled(alice, acme, "reports", enabled=True, reason="acme reports")
+    set_capability_enabled(gina, globex, "reports", enabled=True, reason="globex reports")
     # Queued jobs (no worker runs here): acme's must stay queued and unseen.
     acme_job = start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 2, "note": "acme scan"})
     globex_job = start_job(gina, globex, "ocr", kind="recognize", job_input={"pages": 1})
@@ -450,6 +496,13 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         alice, acme, [SimpleUploadedFile("acme-contract.txt", b"acme terms")]
     ).documents[0]
     upload_documents(gina, globex, [SimpleUploadedFile("globex-memo.txt", b"globex memo")])
+    # Sales reports: a set and a queued build each; acme's names acme.
+    acme_upload_set = _sales_upload(acme, alice, "acme sales 2025")
+    set_mapping(alice, acme_upload_set, mapping=SALES_MAPPING)
+    acme_report = start_report(alice, acme_upload_set)
+    globex_upload_set = _sales_upload(globex, gina, "globex sales 2025")
+    set_mapping(gina, globex_upload_set, mapping=SALES_MAPPING)
+    start_report(gina, globex_upload_set)
     return World(
         acme=acme,
         globex=globex,
@@ -469,6 +522,8 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         acme_delivery=acme_delivery,
         globex_delivery=globex_delivery,
         acme_document=acme_document,
+        acme_upload_set=acme_upload_set,
+        acme_report=acme_report,
     )
 
 
@@ -508,6 +563,12 @@ def acme_state(acme: Organization) -> dict[str, Any]:
         "documents": list(
             Document.objects.filter(organization=acme).order_by("pk").values_list("pk", "name")
         ),
+        "report_upload_sets": list(
+            UploadSet.objects.filter(organization=acme)
+            .order_by("pk")
+            .values_list("pk", "name", "mapping", "mapping_confirmed_at")
+        ),
+        "reports": list(Report.objects.filter(organization=acme).order_by("pk").values_list("pk", "job_id")),
     }
 
 
