@@ -429,5 +429,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "django.security.DisallowedHost": {"level": "ERROR"},
         "axes": {"level": "WARNING"},
+        # The Stripe SDK logs two INFO lines per call, with customer ids in the URLs.
+        "stripe": {"level": "WARNING"},
     },
 }

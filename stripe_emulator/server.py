@@ -311,6 +311,9 @@ class EmulatorServer:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle's algorithm on, every
+    # keep-alive response waits ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     emulator: EmulatorServer
 
     def do_GET(self) -> None:
