@@ -5,7 +5,9 @@ from django.dispatch import Signal
 # Sent with organization, capability_key, enabled, actor once a toggle change commits.
 capability_toggled = Signal()
 
-# Sent with job_id, organization_id, capability, kind and status ("succeeded" or
-# "failed") once a job's outcome has committed, from the worker that ran it.
+# Sent with job_id, organization_id, capability, kind and status ("succeeded",
+# "failed", or "refused" when a worker refused a queued job because its
+# capability was switched off or its organization suspended) once the job's
+# outcome has committed, from the worker that took it.
 # Receivers must not raise: the job is done whatever they do.
 job_finished = Signal()

@@ -40,6 +40,19 @@ def _refuse(job: Job, message: str, code: str) -> None:
     job.error_code = code
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "error_code", "finished_at"])
+    if job_finished.receivers:
+        transaction.on_commit(lambda: _announce(job, Job.Status.REFUSED))
+
+
+def _announce(job: Job, status: str) -> None:
+    job_finished.send_robust(
+        sender=Job,
+        job_id=job.pk,
+        organization_id=job.organization_id,
+        capability=job.capability,
+        kind=job.kind,
+        status=status,
+    )
 
 
 # Claim a job: a running one again (its message came back), a queued one if its
@@ -131,14 +144,7 @@ def _run(job_id: int) -> str:
         return "skipped"
     outcome = _execute(job)
     if outcome in (Job.Status.SUCCEEDED, Job.Status.FAILED) and job_finished.receivers:
-        job_finished.send_robust(
-            sender=Job,
-            job_id=job.pk,
-            organization_id=job.organization_id,
-            capability=job.capability,
-            kind=job.kind,
-            status=outcome,
-        )
+        _announce(job, outcome)
     return outcome
 
 

@@ -15,7 +15,11 @@ def on_job_finished(
     after the job's outcome committed: cheap (one indexed query when no rule
     matches) and it never raises, so the job is unaffected by what happens here."""
     if capability == "notifications":
+        if status == "refused":
+            _give_up_refused_attempt(job_id)
         return
+    if status == "refused":
+        return  # a job that never ran is neither a success nor a failure to notify
     from capabilities.notifications.actions import notify_job_finished
 
     try:
@@ -24,3 +28,22 @@ def on_job_finished(
         )
     except Exception:
         logger.exception("Notifications for job %s (%s, org %s) failed", job_id, capability, organization_id)
+
+
+def _give_up_refused_attempt(job_id: int) -> None:
+    """A `deliver` job refused by the runner (notifications switched off, or the
+    organization suspended, after it was queued) ends its delivery as failed
+    instead of leaving it pending for good."""
+    from capabilities.models import Job
+    from capabilities.notifications.actions import give_up
+    from capabilities.notifications.models import Delivery
+
+    try:
+        job = Job.objects.get(pk=job_id)
+        delivery = Delivery.objects.filter(
+            organization_id=job.organization_id, pk=(job.input or {}).get("delivery")
+        ).first()
+        if delivery is not None:
+            give_up(delivery, f"Not sent: {job.error or 'the job was refused'}")
+    except Exception:
+        logger.exception("Could not end the delivery of refused job %s", job_id)

@@ -55,3 +55,16 @@ def test_a_failing_receiver_does_not_fail_the_job(alice, acme):
     finally:
         job_finished.disconnect(broken)
     assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED
+
+
+def test_a_refused_job_is_announced_after_the_refusal_commits(
+    heard, alice, acme, django_capture_on_commit_callbacks
+):
+    actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
+    job = actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 1})
+    actions.set_capability_enabled(alice, acme, "ocr", enabled=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _run(job.pk) == "skipped"
+    assert [(event["job_id"], event["status"], event["status_in_database"]) for event in heard] == [
+        (job.pk, Job.Status.REFUSED, Job.Status.REFUSED)
+    ]

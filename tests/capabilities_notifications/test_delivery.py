@@ -214,6 +214,27 @@ def test_switching_off_between_attempts_stops_the_retries(alice, acme_on, run_qu
     assert len(receiver.received) == 1
 
 
+def test_a_delivery_whose_job_is_refused_fails_instead_of_waiting_for_ever(
+    alice, acme_on, run_queued, retries, django_capture_on_commit_callbacks
+):
+    """Notifications switched off after the deliver job was queued: the runner
+    refuses the job, and the delivery ends failed, saying why; nothing is sent
+    or billed."""
+    with webhook_receiver([200]) as receiver:
+        _webhook_rule(alice, acme_on, receiver.url)
+        ocr = _ocr_job(alice, acme_on)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _run(ocr.pk) == Job.Status.SUCCEEDED  # the rule fires: a deliver job is queued
+        assert Delivery.objects.get().status == Delivery.Status.PENDING
+        switch_off(alice, acme_on, "notifications")
+        assert run_queued() == ["notifications.deliver:skipped"]
+    delivery = Delivery.objects.get()
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.last_error.startswith("Not sent:") and "switched off" in delivery.last_error
+    assert receiver.received == []
+    assert billed(acme_on, "webhooks") == 0
+
+
 def test_a_rule_deleted_before_the_retry_stops_it(alice, acme_on, run_queued, retries):
     with webhook_receiver([500]) as receiver:
         rule = _webhook_rule(alice, acme_on, receiver.url)
