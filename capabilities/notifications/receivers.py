@@ -40,9 +40,12 @@ def _give_up_refused_attempt(job_id: int) -> None:
 
     try:
         job = Job.objects.get(pk=job_id)
-        delivery = Delivery.objects.filter(
-            organization_id=job.organization_id, pk=(job.input or {}).get("delivery")
-        ).first()
+        delivery_id = (job.input or {}).get("delivery")
+        delivery = (
+            Delivery.objects.filter(organization_id=job.organization_id, pk=int(delivery_id)).first()
+            if delivery_id is not None
+            else None
+        )
         if delivery is not None:
             give_up(delivery, f"Not sent: {job.error or 'the job was refused'}")
     except Exception:
