@@ -62,7 +62,7 @@ class DocumentDetailSerializer(DocumentSerializer):
         fields = [*DocumentSerializer.Meta.fields, "pages"]
 
 
-class UploadRequestSerializer(serializers.Serializer):
+class DocumentUploadRequestSerializer(serializers.Serializer):
     files = serializers.ListField(
         child=serializers.FileField(), help_text="One or more files (PDF, DOCX, TXT, PNG, JPEG)"
     )

@@ -19,8 +19,8 @@ from capabilities.documents import actions, queries, search
 from capabilities.documents.api.serializers import (
     DocumentDetailSerializer,
     DocumentSerializer,
+    DocumentUploadRequestSerializer,
     SearchResultSerializer,
-    UploadRequestSerializer,
     UploadResultSerializer,
 )
 from capabilities.documents.models import Document
@@ -51,7 +51,7 @@ class DocumentListCreate(generics.ListAPIView):
         description="Multipart upload of one or more files in the field `files`. Each accepted file is "
         "stored and gets an extraction job; a file over the size limit or of an unsupported type is "
         "listed under `rejected` and does not stop the others.",
-        request={"multipart/form-data": UploadRequestSerializer},
+        request={"multipart/form-data": DocumentUploadRequestSerializer},
         responses={
             201: UploadResultSerializer,
             400: OpenApiResponse(description="No file, too many files, or every file was rejected"),

@@ -44,7 +44,7 @@ class UploadSetSerializer(serializers.ModelSerializer):
         return proposed_mapping(upload_set)
 
 
-class UploadRequestSerializer(serializers.Serializer):
+class SalesUploadRequestSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),

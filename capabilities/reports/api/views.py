@@ -21,7 +21,7 @@ from capabilities.reports import actions, exports, queries
 from capabilities.reports.api.serializers import (
     MappingRequestSerializer,
     ReportSerializer,
-    UploadRequestSerializer,
+    SalesUploadRequestSerializer,
     UploadSetSerializer,
 )
 from capabilities.reports.models import Report, UploadSet
@@ -83,7 +83,7 @@ class UploadSetListCreate(generics.ListAPIView):
         description="Multipart: `files` (repeated) and an optional `name`. Every file is read at once "
         "(encoding, header, first rows, row count); if any file is empty, corrupt, too large or over "
         "the row limit, nothing is stored and every problem is listed.",
-        request={"multipart/form-data": UploadRequestSerializer},
+        request={"multipart/form-data": SalesUploadRequestSerializer},
         responses={
             201: UploadSetSerializer,
             400: OpenApiResponse(description="`upload_refused` with `problems`, one per file problem"),
@@ -91,7 +91,7 @@ class UploadSetListCreate(generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         _may_change(request)
-        payload = UploadRequestSerializer(
+        payload = SalesUploadRequestSerializer(
             data={"name": request.POST.get("name", ""), "files": request.FILES.getlist("files")}
         )
         payload.is_valid(raise_exception=True)
