@@ -94,7 +94,7 @@ def plan(now: datetime | None = None) -> PlanReport:
             _plan_batch(batch, report)
         # Events of still-open windows were recorded at or after the window's
         # start, so they are read again next time.
-        cursor.recorded_until = min(moment, open_from)
+        cursor.recorded_until = min(moment, open_from, timezone.now())  # never ahead of the clock
         cursor.save(update_fields=["recorded_until"])
     return report
 

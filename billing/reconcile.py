@@ -134,6 +134,9 @@ def run(
     meters = list(StripeMeter.objects.exclude(stripe_meter_id="").order_by("capability", "meter"))
     reconciliation.progress_total = len(accounts) * len(meters)
     reconciliation.save(update_fields=["checked_until", "progress_total"])
+    # Plan every closed window first: usage the periodic push hasn't planned yet
+    # then shows as pending (waiting), never as a gap to re-push twice.
+    pushes.plan(now=moment)
     try:
         if cutoff > reconciliation.period_start:
             for account in accounts:

@@ -52,9 +52,14 @@ def stripe(emulator_server: EmulatorHandle, settings) -> EmulatorHandle:  # type
 
 
 def hour_ago(hours: float = 3) -> datetime:
-    """A moment well inside a closed hour, `hours` back from now (same UTC day
-    when possible, so tests near midnight still work)."""
-    return (datetime.now(UTC) - timedelta(hours=hours)).replace(minute=20, second=0, microsecond=0)
+    """A moment inside a closed hour, `hours` back from now. In the first hours
+    of a UTC day it moves six hours further back, so that every moment a test
+    takes (1 to 5 hours ago) falls on the same day: one reconciliation line."""
+    now = datetime.now(UTC)
+    moment = now - timedelta(hours=hours)
+    if now.hour < 6:
+        moment -= timedelta(hours=6)
+    return moment.replace(minute=20, second=0, microsecond=0)
 
 
 @pytest.fixture

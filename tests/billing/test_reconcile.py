@@ -258,3 +258,20 @@ def test_one_summaries_call_per_organization_and_meter(
     assert run.api_calls == 2 * meters
     assert run.percent == 100
     assert {line.status for line in lines(run)} == {Status.MATCHED}
+
+
+@pytest.mark.django_db
+def test_usage_not_planned_yet_is_planned_not_repushed(stripe, alice, acme, subscribed, record_usage):
+    """The periodic push hasn't run since the usage was recorded: the run plans
+    the closed windows first, so the usage waits as a pending push in its own
+    hour instead of being re-pushed into another one (and then pushed twice)."""
+    subscribed(alice, acme)
+    at = hour_ago(3)
+    record_usage(acme, 17, at=at)
+    run = reconcile_now()
+    [line] = lines(run)
+    assert (line.status, line.action) == (Status.MISSING, Action.WAITING)
+    [planned] = UsagePush.objects.all()
+    assert planned.source == UsagePush.Source.PUSH and planned.window_start == at.replace(minute=0)
+    assert stripe_total(acme) == 17  # sent as the run ended
+    assert push.plan().created == 0
