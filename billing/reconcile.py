@@ -66,6 +66,23 @@ def start_run(actor: User | None, period_start: datetime) -> ReconciliationRun:
     )
 
 
+# A run still "running" this long after it started lost its worker (killed,
+# redeployed): it is marked failed so finance sees it and starts another.
+STALE_AFTER = timedelta(hours=3)
+
+
+def fail_stale_runs(now: datetime | None = None) -> int:
+    """Mark runs whose worker stopped mid-way as failed; returns how many."""
+    moment = now or timezone.now()
+    return ReconciliationRun.objects.filter(
+        status=ReconciliationRun.Status.RUNNING, started_at__lt=moment - STALE_AFTER
+    ).update(
+        status=ReconciliationRun.Status.FAILED,
+        finished_at=moment,
+        error="The worker running this reconciliation stopped before it finished; start a new run.",
+    )
+
+
 DailyTotals = Callable[[str, str, datetime, datetime], tuple[dict[date, Decimal], int]]
 
 

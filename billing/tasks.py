@@ -58,6 +58,7 @@ def run_reconciliation(run_id: int) -> str:
 def reconcile_daily() -> list[int]:
     """Reconcile the current period; in the first days of a month also the one
     that just closed (its last day settles after midnight)."""
+    reconcile.fail_stale_runs()
     if not gateway.configured():
         return []
     now = timezone.now()

@@ -275,3 +275,22 @@ def test_usage_not_planned_yet_is_planned_not_repushed(stripe, alice, acme, subs
     assert planned.source == UsagePush.Source.PUSH and planned.window_start == at.replace(minute=0)
     assert stripe_total(acme) == 17  # sent as the run ended
     assert push.plan().created == 0
+
+
+@pytest.mark.django_db
+def test_a_run_whose_worker_stopped_is_marked_failed():
+    from billing.tasks import reconcile_daily
+
+    stuck = reconcile.start_run(None, billing_period(timezone.now()).start)
+    ReconciliationRun.objects.filter(pk=stuck.pk).update(
+        status=ReconciliationRun.Status.RUNNING, started_at=timezone.now() - timedelta(hours=4)
+    )
+    recent = reconcile.start_run(None, billing_period(timezone.now()).start)
+    ReconciliationRun.objects.filter(pk=recent.pk).update(
+        status=ReconciliationRun.Status.RUNNING, started_at=timezone.now() - timedelta(minutes=10)
+    )
+    reconcile_daily()  # Stripe unconfigured here: only the stale run is dealt with
+    stuck.refresh_from_db()
+    recent.refresh_from_db()
+    assert stuck.status == ReconciliationRun.Status.FAILED and "stopped" in stuck.error
+    assert recent.status == ReconciliationRun.Status.RUNNING
