@@ -297,13 +297,27 @@ def visible_records(store: Store, meter: Obj, customer_id: str) -> list[MeterEve
     horizon = store.now() - float(store.config["summary_delay_seconds"])
     return [
         r
-        for r in store.meter_events
+        for r in events_of(store, meter["id"], customer_id)
         if r.counted
-        and r.meter_id == meter["id"]
-        and r.customer_id == customer_id
         and r.received_at <= horizon
         and not (r.canceled_at is not None and r.canceled_at <= horizon)
     ]
+
+
+def events_of(store: Store, meter_id: str, customer_id: str) -> list[MeterEventRecord]:
+    """One customer's events on one meter, from an index kept up with
+    `store.meter_events` (appended to as events arrive): a summaries call reads
+    its own events, not every stored one. If the list was cut back (a reset, a
+    benchmark undoing its changes) the index is rebuilt."""
+    events = store.meter_events
+    done = store.events_indexed
+    if done > len(events) or (done and store.events_by_pair_last is not events[done - 1]):
+        store.events_by_pair, done = {}, 0
+    for record in events[done:]:
+        store.events_by_pair.setdefault((record.meter_id, record.customer_id), []).append(record)
+    store.events_indexed = len(events)
+    store.events_by_pair_last = events[-1] if events else None
+    return store.events_by_pair.get((meter_id, customer_id), [])
 
 
 def aggregate(meter: Obj, records: list[MeterEventRecord], start: int, end: int) -> int:

@@ -94,6 +94,11 @@ class Store:
             self.periods: dict[str, tuple[int, int]] = {}  # subscription id -> current [start, end)
             self.events: dict[str, Obj] = {}
             self.meter_events: list[MeterEventRecord] = []
+            # Events by (meter, customer), built from `meter_events` as it grows
+            # (see meters.events_of); `meter_events` stays the record of truth.
+            self.events_by_pair: dict[tuple[str, str], list[MeterEventRecord]] = {}
+            self.events_indexed = 0
+            self.events_by_pair_last: MeterEventRecord | None = None
             self.by_identifier: dict[str, MeterEventRecord] = {}
             self.adjustments: list[Obj] = []
             self.payment_failures: dict[str, bool] = {}
