@@ -201,6 +201,50 @@ EVENT_TYPES = (
 )
 
 
+# The rollup increments of the rows a preceding `inserted` CTE returned
+# (organization_id, capability, meter, hour, quantity), summed per hour once:
+# hourly, then daily, then
+# monthly, each in key order. The sub-statements of one statement run in an
+# order of PostgreSQL's choosing, so each grain waits for the one before
+# through a scalar subquery of it: concurrent writers of the same rows lock them
+# in the same order and wait for each other instead of deadlocking.
+ROLLUP_CTES = """totals AS (
+            SELECT organization_id, capability, meter, hour, sum(quantity) AS quantity, count(*) AS events
+            FROM inserted GROUP BY organization_id, capability, meter, hour
+        ), hourly AS (
+            INSERT INTO metering_usagerollup (organization_id, capability, meter, hour, quantity, events)
+            SELECT organization_id, capability, meter, hour, quantity, events FROM totals
+            ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", hour
+            ON CONFLICT (organization_id, capability, meter, hour) DO UPDATE SET
+                quantity = metering_usagerollup.quantity + excluded.quantity,
+                events = metering_usagerollup.events + excluded.events
+            RETURNING 1
+        ), daily AS (
+            INSERT INTO metering_usagedailyrollup (organization_id, capability, meter, day, quantity, events)
+            SELECT organization_id, capability, meter, (hour AT TIME ZONE 'UTC')::date AS day,
+                   sum(quantity), sum(events)
+            FROM totals WHERE (SELECT count(*) FROM hourly) > 0
+            GROUP BY organization_id, capability, meter, day
+            ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", day
+            ON CONFLICT (organization_id, capability, meter, day) DO UPDATE SET
+                quantity = metering_usagedailyrollup.quantity + excluded.quantity,
+                events = metering_usagedailyrollup.events + excluded.events
+            RETURNING 1
+        ), monthly AS (
+            INSERT INTO metering_usagemonthlyrollup
+                (organization_id, capability, meter, month, quantity, events)
+            SELECT organization_id, capability, meter,
+                   date_trunc('month', hour AT TIME ZONE 'UTC')::date AS month, sum(quantity), sum(events)
+            FROM totals WHERE (SELECT count(*) FROM daily) > 0
+            GROUP BY organization_id, capability, meter, month
+            ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", month
+            ON CONFLICT (organization_id, capability, meter, month) DO UPDATE SET
+                quantity = metering_usagemonthlyrollup.quantity + excluded.quantity,
+                events = metering_usagemonthlyrollup.events + excluded.events
+            RETURNING 1
+        )"""
+
+
 def append_if(guard: str, guard_params: Sequence[Any], records: Sequence[UsageRecord]) -> int | None:
     """PostgreSQL: run `guard`, a data-modifying statement with RETURNING, and
     only if it returned a row insert `records` (skipping known idempotency
@@ -223,11 +267,8 @@ def append_if(guard: str, guard_params: Sequence[Any], records: Sequence[UsageRe
     for record in first.values():
         params.extend(event_row(record, now))
     columns = ", ".join(EVENT_COLUMNS)
-    # Events in key order and the rollups hourly, then daily, then monthly,
-    # each in key order, as `append` and `ingest` write them: concurrent
-    # writers of the same rows wait for each other instead of deadlocking. The
-    # sub-statements of one statement run in an order of PostgreSQL's choosing,
-    # so each grain waits for the one before through a scalar subquery of it.
+    # Events in key order, then the rollups (ROLLUP_CTES), as `append` and
+    # `ingest` write them.
     sql = f"""
         WITH guard AS ({guard}),
         inserted AS (
@@ -238,39 +279,7 @@ def append_if(guard: str, guard_params: Sequence[Any], records: Sequence[UsageRe
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING organization_id, capability, meter,
                       date_trunc('hour', occurred_at, 'UTC') AS hour, quantity
-        ), hourly AS (
-            INSERT INTO metering_usagerollup (organization_id, capability, meter, hour, quantity, events)
-            SELECT organization_id, capability, meter, hour, sum(quantity), count(*)
-            FROM inserted GROUP BY organization_id, capability, meter, hour
-            ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", hour
-            ON CONFLICT (organization_id, capability, meter, hour) DO UPDATE SET
-                quantity = metering_usagerollup.quantity + excluded.quantity,
-                events = metering_usagerollup.events + excluded.events
-            RETURNING 1
-        ), daily AS (
-            INSERT INTO metering_usagedailyrollup (organization_id, capability, meter, day, quantity, events)
-            SELECT organization_id, capability, meter, (hour AT TIME ZONE 'UTC')::date AS day,
-                   sum(quantity), count(*)
-            FROM inserted WHERE (SELECT count(*) FROM hourly) > 0
-            GROUP BY organization_id, capability, meter, day
-            ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", day
-            ON CONFLICT (organization_id, capability, meter, day) DO UPDATE SET
-                quantity = metering_usagedailyrollup.quantity + excluded.quantity,
-                events = metering_usagedailyrollup.events + excluded.events
-            RETURNING 1
-        ), monthly AS (
-            INSERT INTO metering_usagemonthlyrollup
-                (organization_id, capability, meter, month, quantity, events)
-            SELECT organization_id, capability, meter,
-                   date_trunc('month', hour AT TIME ZONE 'UTC')::date AS month, sum(quantity), count(*)
-            FROM inserted WHERE (SELECT count(*) FROM daily) > 0
-            GROUP BY organization_id, capability, meter, month
-            ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", month
-            ON CONFLICT (organization_id, capability, meter, month) DO UPDATE SET
-                quantity = metering_usagemonthlyrollup.quantity + excluded.quantity,
-                events = metering_usagemonthlyrollup.events + excluded.events
-            RETURNING 1
-        )
+        ), {ROLLUP_CTES}
         SELECT EXISTS (SELECT FROM guard), (SELECT count(*) FROM inserted), (SELECT count(*) FROM monthly)
     """
     with connection.cursor() as cursor:
@@ -306,7 +315,8 @@ def ingest(records: Iterable[UsageRecord]) -> int:
         if not seen:
             return 0
         # Keys and rollups in the same fixed order as `append` (byte order, as
-        # Python sorts): concurrent writers wait for each other, never deadlock.
+        # Python sorts; rollups chained by ROLLUP_CTES): concurrent writers wait
+        # for each other, never deadlock.
         cursor.execute(
             f"""
             WITH inserted AS (
@@ -315,44 +325,11 @@ def ingest(records: Iterable[UsageRecord]) -> int:
                 ON CONFLICT (idempotency_key) DO NOTHING
                 RETURNING organization_id, capability, meter,
                           date_trunc('hour', occurred_at, 'UTC') AS hour, quantity
-            ), totals AS (
-                SELECT organization_id, capability, meter, hour, sum(quantity) AS quantity, count(*) AS events
-                FROM inserted GROUP BY organization_id, capability, meter, hour
-                ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", hour
-            ), rolled AS (
-                INSERT INTO metering_usagerollup (organization_id, capability, meter, hour, quantity, events)
-                SELECT organization_id, capability, meter, hour, quantity, events FROM totals
-                ON CONFLICT (organization_id, capability, meter, hour) DO UPDATE SET
-                    quantity = metering_usagerollup.quantity + excluded.quantity,
-                    events = metering_usagerollup.events + excluded.events
-                RETURNING 1
-            ), daily AS (
-                INSERT INTO metering_usagedailyrollup
-                    (organization_id, capability, meter, day, quantity, events)
-                SELECT organization_id, capability, meter, (hour AT TIME ZONE 'UTC')::date AS day,
-                       sum(quantity), sum(events)
-                FROM totals GROUP BY 1, 2, 3, 4
-                ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", day
-                ON CONFLICT (organization_id, capability, meter, day) DO UPDATE SET
-                    quantity = metering_usagedailyrollup.quantity + excluded.quantity,
-                    events = metering_usagedailyrollup.events + excluded.events
-                RETURNING 1
-            ), monthly AS (
-                INSERT INTO metering_usagemonthlyrollup
-                    (organization_id, capability, meter, month, quantity, events)
-                SELECT organization_id, capability, meter,
-                       date_trunc('month', hour AT TIME ZONE 'UTC')::date AS month, sum(quantity), sum(events)
-                FROM totals GROUP BY 1, 2, 3, 4
-                ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", month
-                ON CONFLICT (organization_id, capability, meter, month) DO UPDATE SET
-                    quantity = metering_usagemonthlyrollup.quantity + excluded.quantity,
-                    events = metering_usagemonthlyrollup.events + excluded.events
-                RETURNING 1
-            )
-            SELECT coalesce(sum(events), 0) FROM totals
+            ), {ROLLUP_CTES}
+            SELECT (SELECT coalesce(sum(events), 0) FROM totals), (SELECT count(*) FROM monthly)
             """
         )
-        (count,) = cursor.fetchone()
+        count, _ = cursor.fetchone()
     return int(count)
 
 
