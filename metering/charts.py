@@ -5,9 +5,11 @@ CSP allows no inline styles or scripts; colours live in switchboard.css)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from metering import formatting
 from metering.queries import HOUR, Trend
@@ -20,6 +22,9 @@ TOP = 10
 BOTTOM = 26  # room for the x-axis labels
 SERIES_CLASSES = 8  # .chart-s0 … .chart-s7 in the stylesheet
 MAX_LABELS = 8
+
+B = TypeVar("B")  # a bucket: an hour, a day, a month
+K = TypeVar("K")  # a series key
 
 
 @dataclass(frozen=True)
@@ -87,20 +92,28 @@ def _bucket_label(bucket: datetime, hourly: bool) -> str:
     return f"{bucket:%H:%M}" if hourly else f"{bucket:%b} {bucket.day}"
 
 
-def stacked_bar_chart(trend: Trend) -> BarChart:
-    """Bars per bucket, one segment per capability, stacked from the baseline.
-    Negative amounts (corrections) are not drawn; the table shows them."""
-    hourly = trend.period.bucket == HOUR
-    buckets = trend.buckets
+def stacked_bars(
+    buckets: Sequence[B],
+    series: Mapping[K, str],
+    amount_of: Callable[[B, K], Decimal],
+    *,
+    bucket_label: Callable[[B], str],
+    value_label: Callable[[Decimal], str],
+    tick_label: Callable[[Decimal], str] | None = None,
+    describe: Callable[[list[Decimal]], str],
+    legend_for_one: bool = True,
+) -> BarChart:
+    """The geometry of bars per bucket, one segment per series (key -> title),
+    stacked from the baseline. Negative amounts (corrections, returns) are not
+    drawn; the tables show them. `describe` gets each bucket's drawn total."""
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
     baseline = float(TOP + plot_height)
     totals = [
-        sum((max(trend.cost_at(bucket, key), Decimal(0)) for key in trend.series), Decimal(0))
-        for bucket in buckets
+        sum((max(amount_of(bucket, key), Decimal(0)) for key in series), Decimal(0)) for bucket in buckets
     ]
     ceiling = nice_ceiling(max(totals, default=Decimal(0)))
-    classes = {key: f"chart-s{index % SERIES_CLASSES}" for index, key in enumerate(trend.series)}
+    classes = {key: f"chart-s{index % SERIES_CLASSES}" for index, key in enumerate(series)}
 
     slot = plot_width / max(len(buckets), 1)
     bar_width = round(max(slot * 0.72, 1.0), 2)
@@ -108,8 +121,8 @@ def stacked_bar_chart(trend: Trend) -> BarChart:
     for index, bucket in enumerate(buckets):
         x = round(LEFT + index * slot + (slot - bar_width) / 2, 2)
         top = baseline
-        for key, title in trend.series.items():
-            amount = trend.cost_at(bucket, key)
+        for key, title in series.items():
+            amount = amount_of(bucket, key)
             if amount <= 0:
                 continue
             height = float(amount / ceiling) * plot_height
@@ -121,31 +134,11 @@ def stacked_bar_chart(trend: Trend) -> BarChart:
                     width=bar_width,
                     height=round(max(height, 0.5), 2),
                     css_class=classes[key],
-                    title=f"{_bucket_label(bucket, hourly)} · {title}: "
-                    f"{formatting.money(amount, trend.currency)}",
+                    title=f"{bucket_label(bucket)} · {title}: {value_label(amount)}",
                 )
             )
-
-    ticks = [
-        Tick(
-            y=round(baseline - plot_height * step / 4, 2),
-            label=_tick_label(ceiling * step / 4, trend.currency),
-        )
-        for step in range(5)
-    ]
+    ticks_text = tick_label or value_label
     every = max(1, math.ceil(len(buckets) / MAX_LABELS))
-    labels = [
-        XLabel(x=round(LEFT + index * slot + slot / 2, 2), text=_bucket_label(bucket, hourly))
-        for index, bucket in enumerate(buckets)
-        if index % every == 0
-    ]
-    legend = [LegendEntry(classes[key], title) for key, title in trend.series.items()]
-    span = "hour" if hourly else "day"
-    description = (
-        f"Cost per {span} from {_bucket_label(buckets[0], hourly) if buckets else ''}, "
-        f"stacked by capability; the highest {span} is "
-        f"{formatting.money(max(totals, default=Decimal(0)), trend.currency)}."
-    )
     return BarChart(
         width=WIDTH,
         height=HEIGHT,
@@ -153,8 +146,43 @@ def stacked_bar_chart(trend: Trend) -> BarChart:
         right_edge=WIDTH - RIGHT,
         baseline=baseline,
         bars=bars,
-        ticks=ticks,
-        labels=labels,
-        legend=legend,
-        description=description,
+        ticks=[
+            Tick(y=round(baseline - plot_height * step / 4, 2), label=ticks_text(ceiling * step / 4))
+            for step in range(5)
+        ],
+        labels=[
+            XLabel(x=round(LEFT + index * slot + slot / 2, 2), text=bucket_label(bucket))
+            for index, bucket in enumerate(buckets)
+            if index % every == 0
+        ],
+        legend=[LegendEntry(classes[key], title) for key, title in series.items()]
+        if legend_for_one or len(series) > 1
+        else [],
+        description=describe(totals),
+    )
+
+
+def stacked_bar_chart(trend: Trend) -> BarChart:
+    """Cost per bucket, one segment per capability."""
+    hourly = trend.period.bucket == HOUR
+    span = "hour" if hourly else "day"
+
+    def label(bucket: datetime) -> str:
+        return _bucket_label(bucket, hourly)
+
+    def describe(totals: list[Decimal]) -> str:
+        return (
+            f"Cost per {span} from {label(trend.buckets[0]) if trend.buckets else ''}, "
+            f"stacked by capability; the highest {span} is "
+            f"{formatting.money(max(totals, default=Decimal(0)), trend.currency)}."
+        )
+
+    return stacked_bars(
+        trend.buckets,
+        trend.series,
+        trend.cost_at,
+        bucket_label=label,
+        value_label=lambda amount: formatting.money(amount, trend.currency),
+        tick_label=lambda amount: _tick_label(amount, trend.currency),
+        describe=describe,
     )

@@ -5,27 +5,12 @@ units per month."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from metering import formatting
-from metering.charts import (
-    BOTTOM,
-    HEIGHT,
-    LEFT,
-    MAX_LABELS,
-    RIGHT,
-    SERIES_CLASSES,
-    TOP,
-    WIDTH,
-    Bar,
-    BarChart,
-    LegendEntry,
-    Tick,
-    XLabel,
-    nice_ceiling,
-)
+from metering.charts import SERIES_CLASSES, BarChart, stacked_bars
 
 MAX_SERIES = SERIES_CLASSES - 1  # the rest of the regions share the last colour as "Other regions"
 
@@ -39,59 +24,17 @@ def _month_label(month: str) -> str:
 def _chart(
     months: list[str],
     series: dict[str, dict[str, Decimal]],
-    label: Any,
+    label: Callable[[Decimal], str],
     description: str,
 ) -> BarChart:
-    plot_width = WIDTH - LEFT - RIGHT
-    plot_height = HEIGHT - TOP - BOTTOM
-    baseline = float(TOP + plot_height)
-    totals = [
-        sum((max(values.get(month, Decimal(0)), Decimal(0)) for values in series.values()), Decimal(0))
-        for month in months
-    ]
-    ceiling = nice_ceiling(max(totals, default=Decimal(0)))
-    classes = {title: f"chart-s{index % SERIES_CLASSES}" for index, title in enumerate(series)}
-    slot = plot_width / max(len(months), 1)
-    bar_width = round(max(slot * 0.72, 1.0), 2)
-    bars: list[Bar] = []
-    for index, month in enumerate(months):
-        x = round(LEFT + index * slot + (slot - bar_width) / 2, 2)
-        top = baseline
-        for title, values in series.items():
-            amount = values.get(month, Decimal(0))
-            if amount <= 0:
-                continue  # returns are in the tables, not drawn below the axis
-            height = float(amount / ceiling) * plot_height
-            top -= height
-            bars.append(
-                Bar(
-                    x=x,
-                    y=round(top, 2),
-                    width=bar_width,
-                    height=round(max(height, 0.5), 2),
-                    css_class=classes[title],
-                    title=f"{_month_label(month)} · {title}: {label(amount)}",
-                )
-            )
-    every = max(1, math.ceil(len(months) / MAX_LABELS))
-    return BarChart(
-        width=WIDTH,
-        height=HEIGHT,
-        left=LEFT,
-        right_edge=WIDTH - RIGHT,
-        baseline=baseline,
-        bars=bars,
-        ticks=[
-            Tick(y=round(baseline - plot_height * step / 4, 2), label=label(ceiling * step / 4))
-            for step in range(5)
-        ],
-        labels=[
-            XLabel(x=round(LEFT + index * slot + slot / 2, 2), text=_month_label(month))
-            for index, month in enumerate(months)
-            if index % every == 0
-        ],
-        legend=[LegendEntry(classes[title], title) for title in series] if len(series) > 1 else [],
-        description=description,
+    return stacked_bars(
+        months,
+        {title: title for title in series},
+        lambda month, title: series[title].get(month, Decimal(0)),
+        bucket_label=_month_label,
+        value_label=label,
+        describe=lambda totals: description,
+        legend_for_one=False,
     )
 
 
