@@ -51,6 +51,18 @@ def per_call_ns(call: Callable[[], Any], *, calls: int, batches: int) -> list[fl
     return figures
 
 
+def wait_until(
+    condition: Callable[[], object], what: str, *, timeout: float = 300, poll: float = 0.05
+) -> None:
+    """Poll `condition` until it is truthy (every `poll` seconds, the
+    resolution of an enqueue-to-done measurement); fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(poll)
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

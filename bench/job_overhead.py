@@ -18,20 +18,12 @@ RUNS = 3
 ORGANIZATIONS = 10
 
 
-def _wait(condition, what: str, timeout: float = 300) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def run() -> dict[str, Any]:
     import redis
     from django.conf import settings
 
     from bench.fixtures import bench_organization
-    from bench.harness import median, write_result
+    from bench.harness import median, wait_until, write_result
     from capabilities import actions, is_enabled
     from capabilities.models import Job
     from portal.models import Membership, Organization, Role
@@ -55,7 +47,7 @@ def run() -> dict[str, Any]:
             actions.start_job(owner, organizations[n % len(organizations)], "ocr", kind="noop").pk
             for n in range(JOBS)
         ]
-        _wait(
+        wait_until(
             lambda: Job.objects.filter(pk__in=ids, status=Job.Status.SUCCEEDED).count() >= JOBS,
             "the metered jobs",
         )
@@ -71,7 +63,7 @@ def run() -> dict[str, Any]:
             start = time.perf_counter()
             for _ in range(JOBS):
                 bare_noop.apply_async(args=[key], queue="celery")
-            _wait(lambda: int(counter.get(key) or 0) >= JOBS, "the bare tasks")  # noqa: B023
+            wait_until(lambda: int(counter.get(key) or 0) >= JOBS, "the bare tasks")  # noqa: B023
             bare.append(JOBS / (time.perf_counter() - start))
             counter.delete(key)
 

@@ -15,20 +15,12 @@ MESSAGES = 300
 RUNS = 3
 
 
-def _wait(condition, what: str, timeout: float = 300) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def run() -> dict[str, Any]:
     import requests
     from django.conf import settings
 
     from bench.fixtures import bench_organization
-    from bench.harness import median, write_result
+    from bench.harness import median, wait_until, write_result
     from capabilities import actions as capability_actions
     from capabilities import is_enabled
     from capabilities.notifications import actions, channels
@@ -72,7 +64,7 @@ def run() -> dict[str, Any]:
 
             start = time.perf_counter()
             ids = [actions.send_test(owner, rule).pk for _ in range(MESSAGES)]
-            _wait(
+            wait_until(
                 lambda: (
                     Delivery.objects.filter(pk__in=ids, status=Delivery.Status.DELIVERED).count()  # noqa: B023
                     >= MESSAGES

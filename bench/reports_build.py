@@ -98,14 +98,6 @@ def bare_aggregation(files: dict[str, bytes]) -> tuple[int, Decimal]:
     return count, total
 
 
-def _wait(condition, what: str, timeout: float = 600) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def _finished(job_id: int) -> bool:
     from capabilities.models import Job
 
@@ -117,7 +109,7 @@ def run() -> dict[str, Any]:
     from django.test import override_settings
 
     from bench.fixtures import bench_organization
-    from bench.harness import median, write_result
+    from bench.harness import median, wait_until, write_result
     from capabilities import actions as capability_actions
     from capabilities import is_enabled
     from capabilities.models import Job
@@ -153,7 +145,7 @@ def run() -> dict[str, Any]:
                 start = time.perf_counter()
                 report = actions.start_report(owner, upload_set)
                 job_id = report.job_id
-                _wait(lambda: _finished(job_id), "the report build")  # noqa: B023  (called at once)
+                wait_until(lambda: _finished(job_id), "the report build", timeout=600, poll=0.02)  # noqa: B023  (called at once)
                 elapsed = time.perf_counter() - start
                 job = Job.objects.get(pk=job_id)
                 if job.status != Job.Status.SUCCEEDED:
