@@ -12,8 +12,9 @@ def on_job_finished(
     sender: Any, *, job_id: int, organization_id: int, capability: str, status: str, **kwargs: Any
 ) -> None:
     """Queue the notifications a finished job asks for. Runs in the worker right
-    after the job's outcome committed: cheap (one indexed query when no rule
-    matches) and it never raises, so the job is unaffected by what happens here."""
+    after the job's outcome committed: cheap (no query while notifications are
+    off for the organization, one indexed query when no rule matches) and it
+    never raises, so the job is unaffected by what happens here."""
     if capability == "notifications":
         if status == "refused":
             _give_up_refused_attempt(job_id)
