@@ -42,13 +42,19 @@ def stripe(emulator_server: EmulatorHandle, settings) -> EmulatorHandle:  # type
         webhook_url="",
         webhook_secret=WEBHOOK_SECRET,
     )
-    settings.STRIPE_SECRET_KEY = emulator_server.api_key
-    settings.STRIPE_API_BASE = emulator_server.url
+    point_at(emulator_server, settings, settling_delay=3600)
+    return emulator_server
+
+
+def point_at(emulator: EmulatorHandle, settings, *, settling_delay: int) -> None:  # type: ignore[no-untyped-def]
+    """Configure the portal (this process) to talk to `emulator`; the SDK makes
+    no retries of its own, so tests see every failure."""
+    settings.STRIPE_SECRET_KEY = emulator.api_key
+    settings.STRIPE_API_BASE = emulator.url
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
-    settings.BILLING_SETTLING_DELAY = 3600
+    settings.BILLING_SETTLING_DELAY = settling_delay
     settings.BILLING_PUSH_CLOSE_DELAY = 300
-    return emulator_server
 
 
 def hour_ago(hours: float = 3) -> datetime:

@@ -25,7 +25,7 @@ from metering import ledger
 from metering.queries import billing_period
 from portal.models import Organization
 from stripe_emulator.testing import EmulatorHandle, running_emulator
-from tests.billing.conftest import WEBHOOK_SECRET, hour_ago
+from tests.billing.conftest import WEBHOOK_SECRET, hour_ago, point_at
 from tests.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -38,12 +38,7 @@ def stripe(settings) -> Iterator[EmulatorHandle]:
     """An emulator of our own, and the portal (this process) pointed at it.
     Settled means settled: no settling delay, so the pushes sent just now count."""
     with running_emulator(summary_delay_seconds=0, latency_ms=0, webhook_secret=WEBHOOK_SECRET) as emulator:
-        settings.STRIPE_SECRET_KEY = emulator.api_key
-        settings.STRIPE_API_BASE = emulator.url
-        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-        settings.STRIPE_MAX_NETWORK_RETRIES = 0
-        settings.BILLING_SETTLING_DELAY = 0
-        settings.BILLING_PUSH_CLOSE_DELAY = 300
+        point_at(emulator, settings, settling_delay=0)
         yield emulator
 
 
