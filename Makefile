@@ -8,15 +8,18 @@ PORT ?= 8000
 # emulator on this port and points billing at it.
 STRIPE_EMULATOR_PORT ?= 12111
 
-# The test profile: PostgreSQL and Redis on this machine (started if down).
-TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
-TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# PostgreSQL and Redis: `make run` and `make test` start their own from wheels
+# (embedded_servers). Set DATABASE_URL/REDIS_URL (run) or TEST_DATABASE_URL/
+# TEST_REDIS_URL (test, bench) to use servers of your own instead.
+SERVERS := $(BIN)/python -m embedded_servers
+# Extra arguments for pytest: make test PYTEST_ARGS="tests/billing -x"
+PYTEST_ARGS ?=
 
-.PHONY: help venv run worker migrate seed test test-fast lint format typecheck services browser bench clean
+.PHONY: help venv run test test-fast lint format typecheck browser bench clean
 
 help:
-	@echo "make run        start the portal, a Celery worker and beat with demo data (http://127.0.0.1:$(PORT))"
-	@echo "make test       lint, type-check and run the whole suite on PostgreSQL, Redis and Chromium"
+	@echo "make run        start PostgreSQL, Redis, the portal, a Celery worker, beat and the Stripe emulator with demo data (http://127.0.0.1:$(PORT))"
+	@echo "make test       lint, type-check and run the whole suite on its own PostgreSQL and Redis, and Chromium"
 	@echo "make test-fast  the suite without the browser tests"
 	@echo "make lint       ruff check, ruff format --check, import-linter"
 	@echo "make format     apply ruff's formatting and fixes"
@@ -30,24 +33,8 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
-migrate: venv
-	$(BIN)/python manage.py migrate --noinput
-
-seed: migrate
-	$(BIN)/python manage.py seed_demo
-
-run: seed
-	@echo "Switchboard: http://127.0.0.1:$(PORT)  (sign in as alice@acme.test / switchboard-demo; Ctrl-C stops everything)"
-	@if [ -z "$$STRIPE_SECRET_KEY" ]; then \
-		echo "Billing: no STRIPE_SECRET_KEY set, so the offline Stripe emulator runs on port $(STRIPE_EMULATOR_PORT)"; \
-		export STRIPE_SECRET_KEY=sk_test_emulator STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_EMULATOR_PORT) \
-			STRIPE_WEBHOOK_SECRET=whsec_quickstart_emulator STRIPE_EMULATOR_PORT=$(STRIPE_EMULATOR_PORT); \
-		$(BIN)/python manage.py billing_forget_stripe_ids --if-emulator; \
-	fi; \
-	PORT=$(PORT) $(BIN)/honcho --procfile Procfile.quickstart start
-
-services:
-	scripts/ensure-services
+run: venv
+	PORT=$(PORT) STRIPE_EMULATOR_PORT=$(STRIPE_EMULATOR_PORT) $(SERVERS) run -- scripts/quickstart
 
 browser:
 	scripts/ensure-browser
@@ -64,18 +51,15 @@ format: venv
 typecheck: venv
 	$(BIN)/mypy
 
-test: venv services browser lint typecheck
-	DJANGO_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest
+test: venv browser lint typecheck
+	$(SERVERS) test -- $(BIN)/pytest $(PYTEST_ARGS)
 
-test-fast: venv services
-	DJANGO_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -m "not e2e"
+test-fast: venv
+	$(SERVERS) test -- $(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
 
-
-bench: venv services
-	DJANGO_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/python -m bench
+# Benchmarks need durable commits, like production: a server of their own in var/bench.
+bench: venv
+	$(SERVERS) test --durable --var var/bench -- $(BIN)/python -m bench
 
 clean:
 	rm -rf var staticfiles .pytest_cache .mypy_cache .ruff_cache

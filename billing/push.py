@@ -50,7 +50,11 @@ def hour_of(moment: datetime) -> datetime:
 
 def close_delay() -> timedelta:
     """A window is closed this long after its hour ends (API-call counts are
-    flushed into the ledger every minute)."""
+    flushed into the ledger every minute). With BILLING_PUSH_OPEN_HOUR (the
+    quickstart) the hour in progress is pushed too, as it fills: each push sends
+    what is new as a delta with the next sequence number, as for late usage."""
+    if settings.BILLING_PUSH_OPEN_HOUR:
+        return -timedelta(hours=1)
     return timedelta(seconds=settings.BILLING_PUSH_CLOSE_DELAY)
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from capabilities.jobs import JobContext, JobFailed, job_function
@@ -29,9 +28,8 @@ logger = logging.getLogger(__name__)
 def relax_durability() -> None:
     """Let this transaction commit without waiting for the WAL flush (PostgreSQL).
     For state that is rebuilt if lost: claims and progress, never usage."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _refuse(job: Job, message: str, code: str) -> None:
@@ -57,7 +55,8 @@ def _announce(job: Job, status: str) -> None:
 
 # Claim a job: a running one again (its message came back), a queued one if its
 # organization is active and its capability on, read now. Plain SQL: one round
-# trip for the checks, the update and the row, on the busiest path of the worker.
+# trip for the checks, the update and the row, on the busiest path of the worker;
+# its commit needn't wait for the WAL flush (see _claim).
 CLAIM = """
     UPDATE capabilities_job AS job
     SET status = %(running)s, attempts = job.attempts + 1, started_at = COALESCE(job.started_at, %(now)s)
@@ -76,12 +75,8 @@ CLAIM = """
             )
         )
     )
-    RETURNING *
+    RETURNING *, set_config('synchronous_commit', 'off', true) AS commit_mode
 """
-# PostgreSQL: the claim's commit needn't wait for the WAL flush (see _claim).
-CLAIM_POSTGRESQL = CLAIM.replace(
-    "RETURNING *", "RETURNING *, set_config('synchronous_commit', 'off', true) AS commit_mode"
-)
 
 
 def _claim(job_id: int) -> Job | None:
@@ -98,7 +93,7 @@ def _claim(job_id: int) -> Job | None:
     # statement says so itself).
     claimed = list(
         Job.objects.raw(
-            CLAIM_POSTGRESQL if connection.vendor == "postgresql" else CLAIM,
+            CLAIM,
             {
                 "id": job_id,
                 "now": timezone.now(),
@@ -218,26 +213,11 @@ def _succeed(job: Job, result: dict[str, Any], usage: dict[str, int], elapsed: f
     durably (the connection's synchronous commit)."""
     now = timezone.now()
     records = _usage_records(job, usage, elapsed, now)
-    if connection.vendor == "postgresql":
-        # One statement outside any transaction block: a transaction of its own,
-        # in one round trip.
-        result_value = Job._meta.get_field("result").get_db_prep_value(result, connection)
-        params = [Job.Status.SUCCEEDED, result_value, now, job.pk, Job.Status.RUNNING]
-        finished = ledger.append_if(FINISH, params, records) is not None
-    else:
-        with transaction.atomic():
-            finished = bool(
-                Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-                    status=Job.Status.SUCCEEDED,
-                    result=result,
-                    error="",
-                    error_code="",
-                    finished_at=now,
-                    progress_done=F("progress_total"),
-                )
-            )
-            if finished:
-                ledger.append(records)
+    # One statement outside any transaction block: a transaction of its own,
+    # in one round trip.
+    result_value = Job._meta.get_field("result").get_db_prep_value(result, connection)
+    params = [Job.Status.SUCCEEDED, result_value, now, job.pk, Job.Status.RUNNING]
+    finished = ledger.append_if(FINISH, params, records) is not None
     if not finished:
         return "already finished"  # another delivery of this job got there first
     return Job.Status.SUCCEEDED

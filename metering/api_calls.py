@@ -8,8 +8,6 @@ to a fresh pending hash), writes its counts to the ledger with idempotency
 keys derived from the flush hash's name, and deletes it. A crash between the
 ledger commit and the delete only leaves a hash whose events are already in
 the ledger: the next flush writes them again and the keys make that a no-op.
-
-Without Redis (the quickstart) each call goes straight to the ledger.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from datetime import UTC, datetime
 from functools import cache
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from metering import ledger
@@ -44,29 +41,11 @@ def _redis():  # type: ignore[no-untyped-def]
 
 def count_call(organization_id: int, capability: str) -> None:
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    if settings.REDIS_URL:
-        _redis().hincrby(PENDING, f"{organization_id}|{capability}|{int(hour.timestamp())}", 1)
-        return
-    with transaction.atomic():
-        ledger.append(
-            [
-                ledger.UsageRecord(
-                    organization_id=organization_id,
-                    capability=capability,
-                    meter=METER,
-                    quantity=1,
-                    occurred_at=timezone.now(),
-                    idempotency_key=f"api:call:{uuid.uuid4()}",
-                    kind=EventKind.API_CALLS,
-                )
-            ]
-        )
+    _redis().hincrby(PENDING, f"{organization_id}|{capability}|{int(hour.timestamp())}", 1)
 
 
 def flush() -> int:
     """Move counted calls into the ledger; returns how many calls were recorded."""
-    if not settings.REDIS_URL:
-        return 0
     client = _redis()
     recorded = 0
     # Leftovers of a flush that stopped half-way go first.
@@ -95,7 +74,7 @@ def _flush_safely(key: str) -> int:
 
 def set_aside() -> list[str]:
     """Flush hashes that failed and wait for an operator."""
-    return sorted(key.decode() for key in _redis().scan_iter(f"{DEAD}*")) if settings.REDIS_URL else []
+    return sorted(key.decode() for key in _redis().scan_iter(f"{DEAD}*"))
 
 
 def _flush_hash(key: str) -> int:

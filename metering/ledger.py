@@ -116,9 +116,7 @@ def _insert_chunk(records: Sequence[UsageRecord]) -> set[str]:
     """Insert rows with distinct keys; returns the keys that were new."""
     if not records:
         return set()
-    vendor = connection.vendor
-    json_placeholder = "%s::jsonb" if vendor == "postgresql" else "%s"
-    row = "(" + ", ".join(["%s"] * (len(EVENT_COLUMNS) - 1) + [json_placeholder]) + ")"
+    row = "(" + ", ".join(["%s"] * (len(EVENT_COLUMNS) - 1) + ["%s::jsonb"]) + ")"
     now = _now()
     params: list[Any] = []
     for record in records:
@@ -171,15 +169,10 @@ def _increment_rollups(records: Iterable[UsageRecord]) -> None:
                     params,
                 )
             )
-    if connection.vendor == "postgresql":
-        # psycopg's pipeline mode sends the upserts together and PostgreSQL runs
-        # them in this order (so the lock order holds): one round trip, not three.
-        with connection.cursor() as cursor, cursor.connection.pipeline():
-            for sql, params in statements:
-                cursor.execute(sql, params)
-        return
-    for sql, params in statements:
-        with connection.cursor() as cursor:
+    # psycopg's pipeline mode sends the upserts together and PostgreSQL runs
+    # them in this order (so the lock order holds): one round trip, not three.
+    with connection.cursor() as cursor, cursor.connection.pipeline():
+        for sql, params in statements:
             cursor.execute(sql, params)
 
 
@@ -291,10 +284,6 @@ def append_if(guard: str, guard_params: Sequence[Any], records: Sequence[UsageRe
 def ingest(records: Iterable[UsageRecord]) -> int:
     """Record a large batch in its own transaction; returns how many were new.
     Of a key repeated in the batch, the first is the one recorded."""
-    if connection.vendor != "postgresql":
-        batch = list(records)
-        with transaction.atomic():
-            return len(append(batch))
     staging = f"usage_staging_{uuid.uuid4().hex[:12]}"
     columns = ", ".join(EVENT_COLUMNS)
     now = _now()

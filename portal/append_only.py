@@ -44,30 +44,17 @@ class AppendOnlyModel(models.Model):
 
 
 def refuse_changes(table: str) -> migrations.RunPython:
-    """A migration operation installing triggers that refuse UPDATE and DELETE on
-    `table` (PostgreSQL and SQLite); reversible."""
+    """A migration operation installing a trigger that refuses UPDATE and DELETE
+    on `table`; reversible."""
 
     def install(apps: Any, schema_editor: Any) -> None:
-        vendor = schema_editor.connection.vendor
-        if vendor == "postgresql":
-            schema_editor.execute(_POSTGRES_FUNCTION)
-            schema_editor.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION switchboard_append_only();"
-            )
-        elif vendor == "sqlite":
-            for operation in ("UPDATE", "DELETE"):
-                schema_editor.execute(
-                    f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {operation} refused'); END;"
-                )
+        schema_editor.execute(_POSTGRES_FUNCTION)
+        schema_editor.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION switchboard_append_only();"
+        )
 
     def remove(apps: Any, schema_editor: Any) -> None:
-        vendor = schema_editor.connection.vendor
-        if vendor == "postgresql":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
-        elif vendor == "sqlite":
-            for operation in ("update", "delete"):
-                schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_{operation};")
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
 
     return migrations.RunPython(install, remove)

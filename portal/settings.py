@@ -2,10 +2,13 @@
 
 Two runtime profiles share this file (see DESIGN.md, "Runtime profiles"):
 
-* quickstart (nothing configured): SQLite in WAL mode, a file-system Celery
-  broker and a file cache under ``var/``, console email. No server needed.
-* production infrastructure: ``DATABASE_URL`` (PostgreSQL, psycopg 3 pool) and
-  ``REDIS_URL`` (Celery broker and cache). ``DJANGO_ENV=production`` adds the
+* quickstart (nothing configured): the PostgreSQL and Redis servers that
+  ``make run`` starts from wheels (``embedded_servers``), data and sockets under
+  ``var/``, console email.
+* test: the same servers in a temporary folder (``make test``), or any
+  ``DATABASE_URL``/``REDIS_URL``.
+* production: ``DATABASE_URL`` (PostgreSQL, psycopg 3 pool) and ``REDIS_URL``
+  (Celery broker and cache) of the operator. ``DJANGO_ENV=production`` adds the
   safety checks below and refuses to start with an unsafe value.
 """
 
@@ -17,6 +20,8 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from embedded_servers.layout import Layout, broker_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -27,7 +32,7 @@ if DJANGO_ENV not in {"quickstart", "production", "test"}:
     raise ImproperlyConfigured(f"DJANGO_ENV must be quickstart, production or test, not {DJANGO_ENV!r}")
 PRODUCTION = DJANGO_ENV == "production"
 
-# Where the quickstart keeps its database, broker queue and cache files.
+# Where the quickstart keeps its servers' data, uploads and the emulator's state.
 VAR_DIR = Path(env.str("SWITCHBOARD_VAR_DIR", default=str(BASE_DIR / "var")))
 
 INSECURE_SECRET_KEY = "insecure-quickstart-key-do-not-use-in-production"  # noqa: S105
@@ -110,76 +115,54 @@ TEMPLATES = [
 ]
 FORM_RENDERER = "portal.forms_rendering.PortalFormRenderer"
 
-# --- database ---------------------------------------------------------------
-if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["CONN_MAX_AGE"] = 0
-        if env.bool("DATABASE_POOL", default=True):
-            DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-                "min_size": env.int("DATABASE_POOL_MIN", default=2),
-                "max_size": env.int("DATABASE_POOL_MAX", default=10),
-                "timeout": 10,
-            }
-else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "switchboard.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web server, the worker and beat read while one writes.
-                "init_command": (
-                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=10000"
-                ),
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
+# --- database, cache and Celery ----------------------------------------------
+# One stack everywhere: PostgreSQL and Redis. With nothing configured (the
+# quickstart) they are the embedded servers `make run` starts, reached over
+# Unix sockets under var/ (embedded_servers.layout); the suite runs its own
+# the same way (`make test`). Production points DATABASE_URL and REDIS_URL at
+# the operator's servers.
+QUICKSTART_SERVERS = Layout(VAR_DIR)
+_default_urls = DJANGO_ENV == "quickstart"
+DATABASE_URL = env.str("DATABASE_URL", default=QUICKSTART_SERVERS.database_url if _default_urls else "")
+REDIS_URL = env.str("REDIS_URL", default=QUICKSTART_SERVERS.redis_url if _default_urls else "")
+if DJANGO_ENV == "test" and not (DATABASE_URL and REDIS_URL):
+    raise ImproperlyConfigured(
+        "The test profile needs DATABASE_URL and REDIS_URL: run the suite with `make test`, "
+        "which starts its own PostgreSQL and Redis (or set TEST_DATABASE_URL / TEST_REDIS_URL)."
+    )
+DATABASES = {"default": env.db_url_config(DATABASE_URL)} if DATABASE_URL else {}
+if DATABASES and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "DATABASE_URL must point at PostgreSQL (15 or newer): the one database we run on."
+    )
+if DATABASES:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if env.bool("DATABASE_POOL", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN", default=2),
+            "max_size": env.int("DATABASE_POOL_MAX", default=10),
+            "timeout": 10,
         }
-    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- cache and Celery ---------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "switchboard",
-        }
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "switchboard",
     }
-    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-    # A message taken by a worker that dies unacknowledged (acks_late) is handed
-    # out again after this many seconds; workers sweep for such messages often
-    # enough that a short timeout is honoured.
-    _visibility = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
-        "visibility_timeout": _visibility,
-        "unacked_restore_interval": min(10, max(1, _visibility // 3)),
-        "unacked_restore_throttle": 1 if _visibility < 600 else 10,
-    }
-else:
-    # The quickstart's processes share a file cache and a file-system broker, so
-    # nothing has to be installed or started besides `make run`.
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": VAR_DIR / "cache",
-        }
-    }
-    _broker_dir = VAR_DIR / "broker"
-    for _folder in (VAR_DIR, _broker_dir / "queue", _broker_dir / "processed"):
-        _folder.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-    }
-    # The file-system transport has no fan-out exchange for remote control.
-    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+}
+# kombu spells a Unix-socket Redis differently from redis-py (broker_url).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=broker_url(REDIS_URL))
+# A message taken by a worker that dies unacknowledged (acks_late) is handed
+# out again after this many seconds; workers sweep for such messages often
+# enough that a short timeout is honoured.
+_visibility = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+    "visibility_timeout": _visibility,
+    "unacked_restore_interval": min(10, max(1, _visibility // 3)),
+    "unacked_restore_throttle": 1 if _visibility < 600 else 10,
+}
 
 # Celery's Django fixup closes database connections (and, on prefork, the whole
 # psycopg pool) around every task unless told to reuse them: reuse a worker's
@@ -210,7 +193,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "billing-push-usage": {
         "task": "billing.push_usage",
-        "schedule": timedelta(minutes=5),
+        "schedule": float(
+            env.int("BILLING_PUSH_INTERVAL", default=30 if DJANGO_ENV == "quickstart" else 300)
+        ),
     },
     "billing-sync": {
         "task": "billing.sync",
@@ -236,6 +221,9 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # A usage window (an hour) is pushed this many seconds after it ends.
 BILLING_PUSH_CLOSE_DELAY = env.int("BILLING_PUSH_CLOSE_DELAY", default=300)
+# The quickstart pushes the hour in progress too (every 30 s, BILLING_PUSH_INTERVAL),
+# so a job's usage is on the emulator a minute later instead of after the hour.
+BILLING_PUSH_OPEN_HOUR = env.bool("BILLING_PUSH_OPEN_HOUR", default=DJANGO_ENV == "quickstart")
 BILLING_PUSH_LOCK_SECONDS = env.int("BILLING_PUSH_LOCK_SECONDS", default=900)
 # Reconciliation compares usage older than this (Stripe's summaries lag).
 BILLING_SETTLING_DELAY = env.int("BILLING_SETTLING_DELAY", default=3600)
@@ -406,7 +394,7 @@ if PRODUCTION:
         _problems.append("SECRET_KEY must be set to a random value of 50+ characters")
     if not ALLOWED_HOSTS:
         _problems.append("ALLOWED_HOSTS must list the portal's host names")
-    if not env.str("DATABASE_URL", default=""):
+    if not DATABASE_URL:
         _problems.append("DATABASE_URL must point at PostgreSQL")
     if not REDIS_URL:
         _problems.append("REDIS_URL must point at Redis")

@@ -1,28 +1,44 @@
-"""The quickstart profile boots with nothing configured (SQLite in WAL mode, a
-file-system broker, a file cache), seeds the demo, signs in over HTTP and runs
-a task on a quickstart worker."""
+"""`make run`'s real processes, booted as a newcomer does: embedded PostgreSQL
+and Redis from their wheels (`python -m embedded_servers run`), then
+`scripts/quickstart` (migrate, the Stripe emulator, seed_demo, web, worker and
+beat under honcho), with nothing configured. Over HTTP: alice signs in,
+uploads a document, a worker extracts it, and its pages reach Stripe (the
+emulator) with the next push, where the upcoming invoice shows them. Ctrl-C
+then stops every process, the two servers included."""
 
 from __future__ import annotations
 
-import http.cookiejar
-import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
+import requests
+import stripe
 
 from tests.workers import wait_for
 
 pytestmark = pytest.mark.quickstart
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_ENV", "DJANGO_SETTINGS_MODULE")
+# What a newcomer's shell does not have: the suite's own settings and servers.
+CONFIG_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "DJANGO_ENV",
+    "DJANGO_SETTINGS_MODULE",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_API_BASE",
+    "STRIPE_WEBHOOK_SECRET",
+)
+BOOT_DEADLINE = 600  # seconds to migrate, seed the demo's history and start; a deadline, not a speed check
+PASSWORD = "switchboard-demo"
 
 
 def _free_port() -> int:
@@ -32,145 +48,179 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def quickstart_env(tmp_path) -> dict[str, str]:
+def quickstart(tmp_path_factory):
+    """`make run` in a folder of its own; yields (base URL, emulator URL, var folder, log)."""
+    # Short: the servers' Unix sockets live in it.
+    var = Path(tmp_path_factory.mktemp("qs", numbered=True))
+    port, emulator_port = _free_port(), _free_port()
     env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
-    env["SWITCHBOARD_VAR_DIR"] = str(tmp_path / "var")
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def _manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def test_quickstart_boots_signs_in_and_runs_a_task(quickstart_env, tmp_path):
-    _manage(quickstart_env, "migrate", "--noinput")
-    assert "Demo data ready" in _manage(quickstart_env, "seed_demo")
-    journal_mode = _manage(
-        quickstart_env,
-        "shell",
-        "-c",
-        "from django.db import connection; c = connection.cursor(); "
-        "c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])",
-    )
-    assert journal_mode.strip().splitlines()[-1] == "wal"
-
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server_log = (tmp_path / "server.log").open("w+")
-    worker_log = (tmp_path / "worker.log").open("w+")
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+    env |= {
+        "SWITCHBOARD_VAR_DIR": str(var),
+        "PORT": str(port),
+        "STRIPE_EMULATOR_PORT": str(emulator_port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = var.parent / f"{var.name}.log"
+    log = log_path.open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "embedded_servers", "run", "--", "scripts/quickstart"],
         cwd=ROOT,
-        env=quickstart_env,
-        stdout=server_log,
+        env=env,
+        stdout=log,
         stderr=subprocess.STDOUT,
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo", "--loglevel", "INFO"],
-        cwd=ROOT,
-        env=quickstart_env,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as a terminal's job is
     )
     try:
-        wait_for(lambda: _get_status(f"{base}/healthz") == 200, 60, "the quickstart server")
-        with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:
-            assert json.load(response)["status"] == "ready"
-
-        jar = http.cookiejar.CookieJar()
-        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        login_page = browser.open(f"{base}/accounts/login/", timeout=10).read().decode()
-        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page).group(1)
-        form = urllib.parse.urlencode(
-            {"csrfmiddlewaretoken": csrf, "username": "alice@acme.test", "password": "switchboard-demo"}
-        ).encode()
-        request = urllib.request.Request(
-            f"{base}/accounts/login/", data=form, headers={"Referer": f"{base}/"}
-        )
-        home = browser.open(request, timeout=10)
-        body = home.read().decode()
-        assert home.geturl() == f"{base}/"
-        assert "<h1>Acme Corp</h1>" in body
-        assert "Alice Archer" in body
-
-        # The file-system broker carries a task from this process to the worker,
-        # and the file cache shows its effect to every process.
-        _manage(
-            quickstart_env,
-            "shell",
-            "-c",
-            "from portal.tasks import record_heartbeat; record_heartbeat.delay()",
-        )
-        wait_for(
-            lambda: (
-                "None"
-                not in _manage(
-                    quickstart_env,
-                    "shell",
-                    "-c",
-                    "from django.core.cache import cache; from portal.tasks import HEARTBEAT_KEY; "
-                    "print(cache.get(HEARTBEAT_KEY))",
-                )
-            ),
-            90,
-            "the quickstart worker to run the heartbeat task",
-        )
+        yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}", var, process, log_path
     finally:
-        for process in (server, worker):
-            process.terminate()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's job
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=120)
             except subprocess.TimeoutExpired:
-                process.kill()
-        server_log.seek(0)
-        worker_log.seek(0)
-        print(server_log.read()[-3000:], worker_log.read()[-3000:])
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+        print(log_path.read_text()[-8000:])
 
 
-def _get_status(url: str) -> int | None:
+def _status(url: str) -> int | None:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except OSError:
+        return requests.get(url, timeout=5).status_code
+    except requests.RequestException:
         return None
 
 
-# Documents on SQLite: the FTS5 table the app keeps, bm25 ranking, snippet().
-DOCUMENTS_SEARCH = """
-from django.core.files.uploadedfile import SimpleUploadedFile
-from capabilities.actions import set_capability_enabled
-from capabilities.documents import search
-from capabilities.documents.actions import upload_documents
-from capabilities.tasks import _run
-from portal.models import Organization, User
-alice = User.objects.get(email="alice@acme.test")
-acme = Organization.objects.get(slug="acme")
-set_capability_enabled(alice, acme, "documents", enabled=True)
-files = [
-    SimpleUploadedFile("manual.txt", b"Grease the turbine bearings. The turbine turbine rotor."),
-    SimpleUploadedFile("memo.txt", b"Lunch memo that names a turbine once among other words."),
-    SimpleUploadedFile("other.txt", b"Nothing relevant here & <b>tags</b>."),
-]
-for document in upload_documents(alice, acme, files).documents:
-    print("job", _run(document.job.pk))
-for hit in search.search(acme.pk, "turbines"):
-    print("hit", hit.document_name, hit.page_number, hit.snippet)
-print("globex hits", len(search.search(Organization.objects.get(slug="globex").pk, "turbine")))
-"""
+def _sign_in(base: str, email: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{base}/accounts/login/", timeout=30).text
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    home = session.post(
+        f"{base}/accounts/login/",
+        data={"csrfmiddlewaretoken": csrf, "username": email, "password": PASSWORD},
+        headers={"Referer": f"{base}/"},
+        timeout=30,
+    )
+    assert home.url == f"{base}/", home.text[:500]
+    return session
 
 
-def test_quickstart_searches_documents_on_sqlite(quickstart_env):
-    _manage(quickstart_env, "migrate", "--noinput")
-    _manage(quickstart_env, "seed_demo")
-    output = _manage(quickstart_env, "shell", "-c", DOCUMENTS_SEARCH).splitlines()
-    assert [line for line in output if line.startswith("job")] == ["job succeeded"] * 3
-    hits = [line for line in output if line.startswith("hit")]
-    # Porter stemming finds "turbine" for "turbines"; bm25 ranks the page that says it most first.
-    assert [line.split()[1] for line in hits] == ["manual.txt", "memo.txt"]
-    assert "<mark>turbine</mark>" in hits[0]
-    assert "globex hits 0" in output
+def _servers_of(var: Path) -> list[psutil.Process]:
+    """PostgreSQL and Redis processes working on files under `var`."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if process.info["name"] in ("postgres", "redis-server") and str(var) in command:
+            found.append(process)
+    return found
+
+
+def _upcoming_pages(emulator: str, organization_name: str) -> int:
+    """Pages on the organization's upcoming Stripe invoice, asked with the official SDK."""
+    client = stripe.StripeClient("sk_test_emulator", base_addresses={"api": emulator}, max_network_retries=0)
+    customer = next(
+        c for c in client.v1.customers.list(params={"limit": 100}).data if c.name == organization_name
+    )
+    subscription = client.v1.subscriptions.list(params={"customer": customer.id}).data[0]
+    preview = client.v1.invoices.create_preview(
+        params={"customer": customer.id, "subscription": subscription.id}
+    )
+    prices = client.v1.prices.list(params={"limit": 100}).data
+    pages_prices = {price.id for price in prices if (price.nickname or "").startswith("documents.pages ")}
+    return sum(
+        line.quantity or 0 for line in preview.lines.data if line.pricing.price_details.price in pages_prices
+    )
+
+
+def test_make_run_boots_on_embedded_servers_and_usage_reaches_stripe(quickstart):
+    base, emulator, var, process, log_path = quickstart
+    wait_for(
+        lambda: _status(f"{base}/healthz") == 200 or process.poll() is not None,
+        BOOT_DEADLINE,
+        "the quickstart to answer",
+    )
+    assert process.poll() is None, log_path.read_text()[-4000:]
+    ready = requests.get(f"{base}/readyz", timeout=30).json()
+    assert ready["status"] == "ready", ready
+
+    # The servers are the embedded ones, with their data in var/; no SQLite anywhere.
+    assert (var / "postgres" / "PG_VERSION").exists()
+    assert (var / "run" / "redis.sock").is_socket()
+    assert {p.info["name"] for p in _servers_of(var)} == {"postgres", "redis-server"}
+    assert not list(var.rglob("*.sqlite3"))
+    assert (var / "redis" / "appendonlydir").exists() or list((var / "redis").glob("*.aof*"))
+
+    alice = _sign_in(base, "alice@acme.test")
+    home = alice.get(f"{base}/", timeout=30).text
+    assert "<h1>Acme Corp</h1>" in home and "Alice Archer" in home
+
+    # Documents is on in the demo; switch it on if a future demo leaves it off.
+    csrf = alice.cookies["csrftoken"]
+    headers = {"X-CSRFToken": csrf, "Referer": f"{base}/"}
+    toggled = alice.post(
+        f"{base}/capabilities/documents/toggle/",
+        data={"enabled": "on", "include_related": "on", "csrfmiddlewaretoken": csrf},
+        headers=headers,
+        timeout=30,
+    )
+    assert toggled.status_code in (200, 302)
+    wait_for(lambda: _has_subscription(emulator, "Acme Corp"), 120, "acme's subscription on the emulator")
+    before = _upcoming_pages(emulator, "Acme Corp")
+
+    text = "Quickstart check: the turbine maintenance memo, one page.\n" * 5
+    uploaded = alice.post(
+        f"{base}/api/v1/documents/",
+        files={"files": ("memo.txt", text.encode(), "text/plain")},
+        headers=headers,
+        timeout=60,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    job_url = f"{base}/api/v1/jobs/{uploaded.json()['documents'][0]['job']['id']}/"
+
+    def job_status() -> str:
+        return alice.get(job_url, timeout=30).json()["status"]
+
+    wait_for(lambda: job_status() in ("succeeded", "failed", "refused"), 180, "the worker to read the memo")
+    assert job_status() == "succeeded"
+
+    # The quickstart pushes the hour in progress every 30 s (BILLING_PUSH_OPEN_HOUR).
+    wait_for(lambda: _upcoming_pages(emulator, "Acme Corp") >= before + 1, 240, "the push to reach Stripe")
+    assert _upcoming_pages(emulator, "Acme Corp") == before + 1
+
+    billing = alice.get(f"{base}/billing/", timeout=30)
+    assert billing.status_code == 200
+    assert "Stripe" in billing.text
+
+    # Ctrl-C stops everything, the two servers included.
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=120)
+    wait_for(lambda: not _servers_of(var), 60, "PostgreSQL and Redis to stop")
+    assert "PostgreSQL and Redis stopped" in log_path.read_text()
+
+
+def _has_subscription(emulator: str, organization_name: str) -> bool:
+    client = stripe.StripeClient("sk_test_emulator", base_addresses={"api": emulator}, max_network_retries=0)
+    customers = [
+        c for c in client.v1.customers.list(params={"limit": 100}).data if c.name == organization_name
+    ]
+    return bool(customers) and bool(client.v1.subscriptions.list(params={"customer": customers[0].id}).data)
+
+
+def test_a_server_that_cannot_start_says_why_in_one_line(tmp_path_factory):
+    var = Path(tmp_path_factory.mktemp("bad", numbered=True))
+    (var / "postgres").mkdir()
+    (var / "postgres" / "PG_VERSION").write_text("9\n")  # a data folder of another PostgreSQL
+    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
+    result = subprocess.run(
+        [sys.executable, "-m", "embedded_servers", "run", "--var", str(var), "--", "true"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("embedded_servers: PostgreSQL did not start:"), lines[0]
+    assert not _servers_of(var)

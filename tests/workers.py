@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import connection
@@ -21,10 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def worker_environment() -> dict[str, str]:
-    """The current process's environment, with DATABASE_URL naming the test DB."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {**os.environ, "DATABASE_URL": url, "DATABASE_POOL": "false", "PYTHONUNBUFFERED": "1"}
+    """The current process's environment, with DATABASE_URL naming the test DB
+    (on the same server: a TCP address or a socket folder, `?host=`)."""
+    url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{connection.settings_dict['NAME']}")
+    return {**os.environ, "DATABASE_URL": urlunsplit(url), "DATABASE_POOL": "false", "PYTHONUNBUFFERED": "1"}
 
 
 @contextmanager
@@ -38,7 +39,7 @@ def celery_worker(
 ) -> Iterator[subprocess.Popen[str]]:
     """Start `celery worker` for `queues`, wait until it is ready, stop it after
     (if it is still alive: a test may have killed it)."""
-    assert settings.CELERY_BROKER_URL.startswith("redis://"), "worker tests run on Redis"
+    assert settings.CELERY_BROKER_URL.startswith(("redis://", "redis+socket://")), "worker tests run on Redis"
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
     log = tempfile.NamedTemporaryFile("w+", prefix="celery-worker-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(

@@ -113,7 +113,6 @@ def store_extraction(
     Replacing makes a second run of the same job (a redelivery) harmless."""
     with transaction.atomic():
         locked = Document.objects.select_for_update().get(pk=document.pk)
-        search.unindex_document(locked)
         Page.objects.filter(document=locked).delete()
         Page.objects.bulk_create(
             Page(

@@ -65,8 +65,7 @@ class Page(models.Model):
     number = models.PositiveIntegerField()  # from 1
     text = models.TextField(blank=True)
     method = models.CharField(max_length=8, choices=Method.choices)
-    # PostgreSQL's tsvector of `text` (GIN-indexed there); unused on SQLite,
-    # whose FTS5 table documents_page_fts is kept by search.py.
+    # PostgreSQL's tsvector of `text` (GIN-indexed), kept by search.py.
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:

@@ -32,6 +32,14 @@ CHROMIUM_ARGS = [
 ]
 
 
+# A busy 2-core machine (CI runs workers, servers and Chromium at once) can take
+# longer than Playwright's 5 s to render what a test expects; these are
+# deadlines, not speed checks, so they are generous.
+EXPECT_DEADLINE_MS = 30_000
+ACTION_DEADLINE_MS = 60_000
+expect.set_options(timeout=EXPECT_DEADLINE_MS)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
@@ -56,6 +64,8 @@ class BrowserProblems:
         self.found: list[str] = []
 
     def watch(self, context: BrowserContext) -> BrowserContext:
+        context.set_default_timeout(ACTION_DEADLINE_MS)
+        context.set_default_navigation_timeout(ACTION_DEADLINE_MS)
         context.on("console", self._on_console)
         context.on("weberror", self._on_web_error)
         context.on("response", self._on_response)

@@ -67,8 +67,10 @@ def test_bob_runs_an_ocr_job_and_alice_sees_its_usage(
     expect(status).to_have_text("Succeeded")
     expect(progress).to_have_attribute("value", "100")
     expect(page.locator("#job-status .job-progress")).to_contain_text("100% · 5 of 5")
+    # Samples of the bar while it moved: they start at 0 and never go back. The
+    # last sample may be taken before the final swap (the status and the bar are
+    # read one after the other), so the end value is checked on the page above.
     assert seen[0] == 0
-    assert seen[-1] == 100
     assert seen == sorted(seen), f"the progress bar went back: {seen}"
     # The result and the usage it recorded, in the same swapped-in partial.
     expect(page.locator("#job-status")).to_contain_text("recognised")

@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-from django.conf import settings
 from django.db.models import Sum
 from django.http import HttpResponse
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from capabilities import actions
@@ -26,8 +25,6 @@ from metering.middleware import ApiCallMeteringMiddleware
 from metering.models import EventKind, UsageEvent, UsageRollup
 from portal import actions as portal_actions
 from portal.models import Organization, User
-
-pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="the API-call counter runs on Redis")
 
 SUMMARY_COUNT = "/api/v1/c/summaries/count/"
 JOBS = "/api/v1/jobs/"
@@ -324,21 +321,6 @@ def test_an_empty_counter_flushes_nothing(db, redis):
     assert api_calls.flush() == 0
     assert api_call_totals() == {}
     assert list(redis.scan_iter("metering:api_calls:*")) == []
-
-
-# --- without Redis (the quickstart) ----------------------------------------------
-
-
-def test_without_redis_each_call_goes_straight_to_the_ledger(acme, acme_client, summaries_on, redis):
-    with override_settings(REDIS_URL=""):
-        assert acme_client.get(SUMMARY_COUNT).status_code == 200
-        assert acme_client.get(SUMMARY_COUNT).status_code == 200
-        assert api_calls.flush() == 0
-
-    assert pending(redis) == {}
-    assert api_call_totals() == {(acme.pk, "summaries"): 2}
-    assert UsageEvent.objects.filter(meter=api_calls.METER).count() == 2
-    assert rollup_totals()[(acme.pk, "summaries")][0] == 2
 
 
 @pytest.mark.django_db(transaction=True)
