@@ -89,7 +89,10 @@ def servers(
         try:
             for wanted, server in ((postgres, Postgres(layout, durable)), (redis, Redis(layout, durable))):
                 if wanted:
-                    server.start()
+                    try:
+                        server.start()
+                    except (OSError, subprocess.SubprocessError) as error:
+                        raise ServerError(f"{_names([server])} did not start: {error}") from error
                     started.append(server)
             print(f"embedded_servers: {_names(started)} up, data and sockets in {layout.base}", flush=True)
             yield {"DATABASE_URL": layout.database_url, "REDIS_URL": layout.redis_url}

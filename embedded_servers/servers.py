@@ -122,12 +122,15 @@ class Postgres:
         ]
         if not self.durable:
             options += [f"-c {setting}" for setting in THROWAWAY_POSTGRES]
+        since = _log_size(self._log)
         result = self._run(
             "pg_ctl", "-D", str(data), "-l", str(self._log), "-w", "-t", str(START_TIMEOUT),
             "-o", " ".join(options), "start",
         )  # fmt: skip
         if result.returncode != 0:
-            raise ServerError(f"PostgreSQL did not start: {_log_reason(self._log) or _last_line(result)}")
+            raise ServerError(
+                f"PostgreSQL did not start: {_log_reason(self._log, since) or _last_line(result)}"
+            )
         self.started_here = True
         self._create_database()
 
@@ -190,6 +193,7 @@ class Redis:
         if self.running():
             return
         self.layout.redis_socket.unlink(missing_ok=True)  # a stale socket of a killed server
+        since = _log_size(self._log)
         persistence = (
             # The queues survive a restart: every write is in the append-only
             # file within a second.
@@ -226,7 +230,7 @@ class Redis:
         deadline = time.monotonic() + START_TIMEOUT
         while not self.running():
             if time.monotonic() > deadline or not _pid_alive(self.layout.redis_pidfile):
-                reason = _log_reason(self._log) or "no answer on its socket"
+                reason = _log_reason(self._log, since) or "no answer on its socket"
                 raise ServerError(f"Redis did not start: {reason}")
             time.sleep(0.1)
         self.started_here = True
@@ -271,13 +275,24 @@ def _last_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[-1] if lines else f"exit status {result.returncode}"
 
 
-def _log_reason(log: Path) -> str:
-    """The last error line a server wrote to its log, if any."""
+def _log_size(log: Path) -> int:
     try:
-        lines = log.read_text(errors="replace").splitlines()[-50:]
+        return log.stat().st_size
+    except OSError:
+        return 0
+
+
+def _log_reason(log: Path, since: int = 0) -> str:
+    """Why a server stopped, from what it wrote to its log after `since`: its
+    last error line, else its last line."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(since)
+            lines = [line.strip() for line in handle.read().decode(errors="replace").splitlines()]
     except OSError:
         return ""
+    lines = [line for line in lines if line]
     for line in reversed(lines):
-        if any(word in line for word in ("FATAL", "ERROR", "# ", "Can't", "Failed")):
-            return line.strip()
-    return ""
+        if any(word in line for word in ("FATAL", "PANIC", "ERROR", "# ", "Can't", "could not", "Failed")):
+            return line
+    return lines[-1] if lines else ""

@@ -70,3 +70,54 @@ def test_unknown_profile_is_refused():
     result = _check(DJANGO_ENV="staging")
     assert result.returncode != 0
     assert "DJANGO_ENV must be" in result.stderr
+
+
+def test_one_database_only_postgresql_is_accepted():
+    result = _check(DATABASE_URL="sqlite:////tmp/switchboard.sqlite3")
+    assert result.returncode != 0
+    assert "DATABASE_URL must point at PostgreSQL (15 or newer)" in result.stderr
+
+
+def test_the_test_profile_without_servers_says_how_to_get_them():
+    result = _check(DJANGO_ENV="test", DATABASE_URL=None, REDIS_URL=None)
+    assert result.returncode != 0
+    assert "run the suite with `make test`" in result.stderr
+
+
+def _quickstart_setting(expression: str, **overrides: str | None) -> str:
+    env = {
+        k: v for k, v in os.environ.items() if k not in {*SAFE, "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env["SWITCHBOARD_VAR_DIR"] = "/srv/switchboard/var"
+    env.update({key: value for key, value in overrides.items() if value is not None})
+    result = subprocess.run(
+        [sys.executable, "-c", f"import portal.settings as s; print({expression})"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_quickstart_defaults_to_the_embedded_servers_sockets():
+    assert _quickstart_setting("s.DATABASES['default']['OPTIONS']['host']") == "/srv/switchboard/var/run"
+    assert _quickstart_setting("s.DATABASES['default']['NAME']") == "switchboard"
+    assert _quickstart_setting("s.REDIS_URL") == "unix:///srv/switchboard/var/run/redis.sock?db=0"
+    # kombu's spelling of the same socket for the broker.
+    assert (
+        _quickstart_setting("s.CELERY_BROKER_URL")
+        == "redis+socket:///srv/switchboard/var/run/redis.sock?virtual_host=0"
+    )
+
+
+def test_urls_of_your_own_replace_the_embedded_servers():
+    database = "s.DATABASES['default']['HOST'], s.DATABASES['default']['PORT']"
+    assert (
+        _quickstart_setting(database, DATABASE_URL="postgres://me@db.internal:6543/sb") == "db.internal 6543"
+    )
+    assert (
+        _quickstart_setting("s.CELERY_BROKER_URL", REDIS_URL="redis://cache:6379/2") == "redis://cache:6379/2"
+    )
