@@ -5,11 +5,16 @@ Standard library only. Response shapes come from Stripe's published example obje
 Stripe's API reference for customers, products, prices, billing meters, meter events,
 subscriptions, invoices, events and webhooks.
 
-Start it with ``python -m stripe_emulator`` or, in tests, ``stripe_emulator.testing.running_emulator``.
+Start it with ``python -m stripe_emulator [--state-file PATH]`` or, in tests,
+``stripe_emulator.testing.running_emulator``.
 
 Where it differs from Stripe (on purpose, or not known to match):
 
-- State lives in memory; a restart forgets everything.
+- State lives in memory, unless ``--state-file`` keeps it across restarts (``state_file``). Even
+  then, meter events answered less than the save interval (0.5 s) before a kill -9 can be lost;
+  the switches, their one-shots and the log of webhook attempts are not kept; deliveries still
+  queued at shutdown are not resumed (the events are kept: ``/v1/events``, resend); hosted
+  invoice URLs keep the address of the emulator that drew the invoice up.
 - No $0 invoice when a subscription starts; licensed items are billed at the period's end;
   cancelling does not invoice the partial period; ``invoice_now`` is not supported.
 - Invoices are drawn up exactly at the period's end (no hour of grace for late usage);

@@ -6,6 +6,7 @@ the hosted invoice page.
 """
 
 import json
+import os
 import re
 import sys
 import threading
@@ -21,11 +22,11 @@ from stripe_emulator import billing, catalog, control, meters, objects
 from stripe_emulator.errors import StripeError
 from stripe_emulator.forms import canonical, parse_form
 from stripe_emulator.responses import Response, json_response
-from stripe_emulator.store import IdempotentResult, RequestContext, Store
+from stripe_emulator.state_file import DEFAULT_INTERVAL_SECONDS, StateFile
+from stripe_emulator.store import IDEMPOTENCY_SECONDS, IdempotentResult, RequestContext, Store
 from stripe_emulator.webhooks import Dispatcher
 
 Obj = dict[str, Any]
-IDEMPOTENCY_SECONDS = 24 * 3600
 _KEY = re.compile(r"^(sk_test_|sk_live_|rk_)\S+$")
 _ID = r"([^/]+)"
 
@@ -37,11 +38,21 @@ class Route:
     name: str  # "POST /v1/customers/{id}", the key of requests_by_endpoint
     handler: Callable[..., Obj]
     slot: bool = False  # meter events: hold the (customer, meter) slot while "processing"
+    # With a state file, a write is answered once it is on disk; the calls that come in bursts are
+    # saved by the background saver instead (see ``state_file``).
+    saved_before_answer: bool = True
 
 
-def _route(method: str, template: str, handler: Callable[..., Obj], *, slot: bool = False) -> Route:
+def _route(
+    method: str,
+    template: str,
+    handler: Callable[..., Obj],
+    *,
+    slot: bool = False,
+    saved_before_answer: bool = True,
+) -> Route:
     pattern = re.compile("^" + re.escape(template).replace(re.escape("{id}"), _ID) + "$")
-    return Route(method, pattern, f"{method} {template}", handler, slot)
+    return Route(method, pattern, f"{method} {template}", handler, slot, saved_before_answer)
 
 
 ROUTES = [
@@ -62,8 +73,12 @@ ROUTES = [
     _route("POST", "/v1/billing/meters/{id}/deactivate", meters.deactivate_meter),
     _route("POST", "/v1/billing/meters/{id}/reactivate", meters.reactivate_meter),
     _route("GET", "/v1/billing/meters/{id}/event_summaries", meters.list_event_summaries),
-    _route("POST", "/v1/billing/meter_events", meters.create_meter_event, slot=True),
-    _route("POST", "/v1/billing/meter_event_adjustments", meters.create_adjustment),
+    _route(
+        "POST", "/v1/billing/meter_events", meters.create_meter_event, slot=True, saved_before_answer=False
+    ),
+    _route(
+        "POST", "/v1/billing/meter_event_adjustments", meters.create_adjustment, saved_before_answer=False
+    ),
     _route("POST", "/v1/subscriptions", billing.create_subscription),
     _route("GET", "/v1/subscriptions", billing.list_subscriptions),
     _route("GET", "/v1/subscriptions/{id}", billing.retrieve_subscription),
@@ -73,7 +88,7 @@ ROUTES = [
     _route("GET", "/v1/subscription_items", billing.list_items),
     _route("GET", "/v1/subscription_items/{id}", billing.retrieve_item),
     _route("DELETE", "/v1/subscription_items/{id}", billing.delete_item),
-    _route("POST", "/v1/invoices/create_preview", billing.create_preview),
+    _route("POST", "/v1/invoices/create_preview", billing.create_preview, saved_before_answer=False),
     _route("GET", "/v1/invoices", billing.list_invoices),
     _route("GET", "/v1/invoices/{id}", billing.retrieve_invoice),
     _route("GET", "/v1/invoices/{id}/lines", billing.list_invoice_lines),
@@ -97,10 +112,28 @@ def list_events(store: Store, params: Obj) -> Obj:
 
 
 class EmulatorServer:
-    """The HTTP server, its store and webhook dispatcher; ``start()`` serves from a daemon thread."""
+    """The HTTP server, its store, webhook dispatcher and (with ``state_file``) the file that keeps the
+    store across restarts; ``start()`` serves from a daemon thread.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = False, **config: Any) -> None:
+    A state file that cannot be read or written raises ``StateFileError`` before anything listens."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        quiet: bool = False,
+        state_file: str | os.PathLike[str] | None = None,
+        save_interval: float = DEFAULT_INTERVAL_SECONDS,
+        **config: Any,
+    ) -> None:
         self.store = Store(**config)
+        self.state_file: StateFile | None = None
+        self.loaded_state = False  # whether the state came from an existing file
+        if state_file is not None:
+            self.state_file = StateFile(state_file, self.store, interval=save_interval)
+            self.loaded_state = self.state_file.load()
+            self.state_file.save()  # fails now, not on the first write, if the file cannot be written
         self.quiet = quiet
         self.dispatcher = Dispatcher(
             lambda: (self.store.config["webhook_url"], self.store.config["webhook_secret"])
@@ -113,6 +146,8 @@ class EmulatorServer:
         self.url = f"http://{self.host}:{self.port}"
         self.store.base_url = self.url
         self._thread: threading.Thread | None = None
+        if self.state_file is not None:
+            self.state_file.start()
 
     def start(self) -> "EmulatorServer":
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="stripe-emulator", daemon=True)
@@ -123,9 +158,22 @@ class EmulatorServer:
         self.httpd.serve_forever()
 
     def stop(self) -> None:
+        """Stop serving (from another thread than ``serve_forever``'s), then ``close``."""
         self.httpd.shutdown()
-        self.httpd.server_close()
-        self.dispatcher.stop()
+        self.close()
+
+    def close(self) -> None:
+        """Refuse further calls (keep-alive connections outlive the listening socket), save the state a
+        last time and release the socket and the webhook thread; raises StateFileError if the last
+        save fails."""
+        with self.store.lock:
+            self.store.accepting = False
+        try:
+            if self.state_file is not None:
+                self.state_file.close()
+        finally:
+            self.httpd.server_close()
+            self.dispatcher.stop()
 
     # -- /v1 ---------------------------------------------------------------------------------------
 
@@ -145,12 +193,23 @@ class EmulatorServer:
             params.update(parse_form(body))
             key = headers.get("Idempotency-Key") if method in ("POST", "DELETE") else None
             ctx = RequestContext(request_id, key)
-            if key:
-                return self._idempotent(route, groups, params, ctx, (api_key, key), common)
-            status, payload = self._execute(route, groups, params, ctx)
-            return json_response(status, payload, **common)
+            try:
+                if key:
+                    return self._idempotent(route, groups, params, ctx, (api_key, key), common)
+                status, payload = self._execute(route, groups, params, ctx)
+                return json_response(status, payload, **common)
+            finally:
+                if method != "GET":
+                    self._changed(saved_before_answer=route.saved_before_answer)
         except StripeError as exc:
             return self._error(exc, request_id, common)
+
+    def _changed(self, *, saved_before_answer: bool) -> None:
+        """Note a call that may have changed the state; with a state file and ``saved_before_answer``,
+        return once the change is on disk."""
+        change = self.store.touch()
+        if saved_before_answer and self.state_file is not None:
+            self.state_file.flush(change)
 
     def _match(self, method: str, path: str) -> tuple[Route | None, tuple[str, ...]]:
         for route in ROUTES:
@@ -208,6 +267,7 @@ class EmulatorServer:
             if latency:
                 time.sleep(latency)
             with store.lock:
+                _refuse_when_closing(store)
                 return 200, route.handler(store, ctx, params, *groups)
         with store.lock:
             slot = meters.meter_event_slot(store, params)
@@ -215,6 +275,7 @@ class EmulatorServer:
             if latency:
                 time.sleep(latency)
             with store.lock:
+                _refuse_when_closing(store)
                 return 200, route.handler(store, ctx, params, *groups)
         finally:
             with store.lock:
@@ -304,9 +365,19 @@ class EmulatorServer:
             )
         try:
             with store.lock:
-                return control.handle(self, method, path, query, data)
+                _refuse_when_closing(store)
+                response = control.handle(self, method, path, query, data)
         except StripeError as exc:
             return json_response(exc.status, exc.body(""))
+        if method == "POST":
+            self._changed(saved_before_answer=True)
+        return response
+
+
+def _refuse_when_closing(store: Store) -> None:
+    """Call with ``store.lock`` held, just before a change."""
+    if not store.accepting:
+        raise StripeError(503, "The emulator is shutting down.", type="api_error", replayable=False)
 
 
 class Handler(BaseHTTPRequestHandler):

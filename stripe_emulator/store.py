@@ -33,6 +33,7 @@ DEFAULT_CONFIG: Obj = {
     "fail_payments": False,
 }
 WEBHOOK_KEYS = ("webhook_url", "webhook_secret")
+IDEMPOTENCY_SECONDS = 24 * 3600  # how long Stripe keeps an idempotency key's answer
 
 
 @dataclass
@@ -78,6 +79,11 @@ class Store:
         self.base_url = "http://127.0.0.1"
         self.on_event: Callable[[Obj], None] = lambda event: None
         self.offset = 0.0
+        # Bumped by every call that may have changed the state; the state file saves when it moved.
+        self.changes = 0
+        # False once a clean shutdown has begun: later calls are refused rather than answered and
+        # then lost (the last save has been taken).
+        self.accepting = True
         self.clear()
         self.configure(config)
 
@@ -135,6 +141,12 @@ class Store:
             if "seed" in changes or not hasattr(self, "rng"):
                 self.rng = random.Random(self.config["seed"])  # noqa: S311 - as above
             return self.public_config()
+
+    def touch(self) -> int:
+        """Record that the state may have changed; returns the change's number."""
+        with self.lock:
+            self.changes += 1
+            return self.changes
 
     def public_config(self) -> Obj:
         return dict(

@@ -10,6 +10,7 @@ control API with plain urllib calls.
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -81,32 +82,56 @@ class EmulatorHandle:
         return self._call("POST", f"/_emulator/events/{event_id}/resend", {})
 
     def stop(self) -> None:
+        """Stop cleanly (a subprocess gets SIGTERM), which saves the state file, if any, a last time."""
         if self.server is not None:
             self.server.stop()
             self.server = None
         if self._process is not None:
             self._process.terminate()
-            self._process.wait(timeout=10)
+            self._process.wait(timeout=30)
             self._process = None
+
+    def kill(self) -> None:
+        """Stop a subprocess emulator with SIGKILL: no last save, as after a crash."""
+        assert self._process is not None, "only a subprocess emulator can be killed"
+        self._process.kill()
+        self._process.wait(timeout=30)
+        self._process = None
 
 
 @contextlib.contextmanager
 def running_emulator(
-    *, subprocess_mode: bool = False, quiet: bool = True, **config: Any
+    *,
+    subprocess_mode: bool = False,
+    quiet: bool = True,
+    state_file: str | os.PathLike[str] | None = None,
+    **config: Any,
 ) -> Iterator[EmulatorHandle]:
     """Start an emulator on a free port (a daemon thread, or ``python -m stripe_emulator`` with
-    ``subprocess_mode=True``), apply ``config`` switches, yield its handle, and stop it afterwards."""
+    ``subprocess_mode=True``), keeping its state in ``state_file`` if given, apply ``config``
+    switches, yield its handle, and stop it afterwards."""
     if subprocess_mode:
+        state_args = ["--state-file", os.fspath(state_file)] if state_file is not None else []
         process = subprocess.Popen(  # noqa: S603 - our own module with this interpreter
-            [sys.executable, "-m", "stripe_emulator", "--port", "0", *(["--quiet"] if quiet else [])],
+            [
+                sys.executable,
+                "-m",
+                "stripe_emulator",
+                "--port",
+                "0",
+                *(["--quiet"] if quiet else []),
+                *state_args,
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
         assert process.stdout is not None
         line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the emulator exited with status {process.wait(timeout=30)} (see its stderr)")
         handle = EmulatorHandle(line.rsplit(" ", 1)[-1].strip(), process=process)
     else:
-        server = EmulatorServer("127.0.0.1", 0, quiet=quiet).start()
+        server = EmulatorServer("127.0.0.1", 0, quiet=quiet, state_file=state_file).start()
         handle = EmulatorHandle(server.url, server=server)
     try:
         if config:
