@@ -169,13 +169,13 @@ def test_make_run_boots_on_embedded_servers_and_usage_reaches_stripe(quickstart)
 
     text = "Quickstart check: the turbine maintenance memo, one page.\n" * 5
     uploaded = alice.post(
-        f"{base}/api/v1/documents/",
+        f"{base}/api/v1/c/documents/documents/",
         files={"files": ("memo.txt", text.encode(), "text/plain")},
         headers=headers,
         timeout=60,
     )
     assert uploaded.status_code == 201, uploaded.text
-    job_url = f"{base}/api/v1/jobs/{uploaded.json()['documents'][0]['job']['id']}/"
+    job_url = f"{base}/api/v1/jobs/{uploaded.json()['documents'][0]['job_id']}"
 
     def job_status() -> str:
         return alice.get(job_url, timeout=30).json()["status"]
