@@ -324,9 +324,8 @@ def advance_clock(store: Store, to: float) -> list[str]:
     replay a history from its start, as the quickstart's demo does); after that, never."""
     if to < store.now() - 1:
         if holds_objects(store):
-            raise StripeError(
-                400, "The emulator clock cannot go backwards once it holds objects (reset it first).", param="to"
-            )
+            message = "The emulator clock cannot go backwards once it holds objects (reset it first)."
+            raise StripeError(400, message, param="to")
         store.offset += to - store.now()
         return []
     store.offset += max(0.0, to - store.now())
