@@ -315,7 +315,7 @@ def events_since(moment: datetime) -> list[dict[str, Any]]:
     params: dict[str, Any] = {"created": {"gte": timestamp(moment)}, "limit": 100}
     while True:
         try:
-            page = client().v1.events.list(params=params)
+            page = client().v1.events.list(params=params)  # type: ignore[arg-type]
         except stripe.StripeError as error:
             raise _as_error(error) from error
         data = [event.to_dict(recursive=True, for_json=True) for event in page.data]

@@ -210,15 +210,14 @@ def _toggles(cast: portal_demo.Cast, capabilities: list[CapabilityConfig], start
         for position, capability in enumerate(capabilities):
             later = customer.last_one_later and position == len(capabilities) - 1 and position > 0
             day = start.date() + timedelta(days=customer.first_day + (7 if later else 0))
-            at = _local(customer, day, time(9, 5 + 20 * position))
+            at = _local(customer, day, time(9)) + timedelta(minutes=5 + 20 * position)
             toggles.append(Toggle(at, organization, owner, capability, True, capability.demo_reason))
         if customer.pauses and capabilities:
-            for day_number, at, reason in PAUSE:
+            for day_number, local_time, reason in PAUSE:
                 day = start.date() + timedelta(days=day_number)
+                at = _local(customer, day, local_time)
                 enabled = reason == PAUSE[-1][2]
-                toggles.append(
-                    Toggle(_local(customer, day, at), organization, owner, capabilities[-1], enabled, reason)
-                )
+                toggles.append(Toggle(at, organization, owner, capabilities[-1], enabled, reason))
     return sorted(toggles, key=lambda toggle: toggle.at)
 
 

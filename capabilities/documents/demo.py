@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 
 from capabilities.documents import actions
 from capabilities.documents.models import Document
@@ -19,7 +19,7 @@ SAMPLES = Path(__file__).resolve().parent / "demo_files"
 def create(organization: Organization, actor: User) -> list[str]:
     """Upload every sample `organization` doesn't hold yet (by name)."""
     held = set(Document.objects.filter(organization=organization).values_list("name", flat=True))
-    uploads = [
+    uploads: list[UploadedFile] = [
         SimpleUploadedFile(sample.name, sample.read_bytes())
         for sample in sorted(SAMPLES.iterdir())
         if sample.is_file() and sample.name not in held
