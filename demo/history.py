@@ -8,9 +8,9 @@ On the demo's clock (`demo.clock`), starting sixty days ago:
 - every day the ledger takes the day's made-up usage (`demo.usage`, through
   `metering.ledger.ingest`), and at the day's end billing does what beat would:
   sync, plan and send the usage push, and apply Stripe's events;
-- the day before yesterday ends, yesterday Acme's owner adds each capability's
-  sample content (`CapabilityConfig.demo_content`), its jobs running in this
-  process through the job runner;
+- yesterday morning Acme's owner adds each capability's sample content
+  (`CapabilityConfig.demo_content`), its jobs running in this process through
+  the job runner;
 - month ends close billing periods on the emulator: invoices drawn up from the
   pushed usage and paid, except Globex's last one, whose card is declined;
 - the clock comes to the present; finance reconciles the last closed period.
@@ -88,9 +88,10 @@ CUSTOMERS = (
         declined_at_last_close=True,
     ),
 )
+# (day of the history, local time, switched on, why)
 PAUSE = (
-    (24, time(17, 30), "Paused while the team moves offices"),
-    (27, time(9, 10), "Back after the office move"),
+    (24, time(17, 30), False, "Paused while the team moves offices"),
+    (27, time(9, 10), True, "Back after the office move"),
 )
 
 
@@ -121,7 +122,7 @@ def build() -> Report:
     built = portal_demo.history_built()
     emulator = Emulator.at_api_base()
     if built is not None:
-        cast = portal_demo.ensure_people()
+        portal_demo.ensure_people()
         when = built.get("built_at", "earlier")
         report.say(f"The demo's history is already in place (built {when}); nothing added.")
         if built.get("stripe") == "built" and emulator is not None and not emulator.holds_objects():
@@ -154,7 +155,7 @@ def build() -> Report:
         _describe_stripe(report, cast)
     report.lines.extend(report.content)
     if not stripe_skipped:
-        _reconcile_last_period(report, cast, present)
+        _reconcile_last_period(report, cast, real_now())
     portal_demo.record_history_built(
         {
             "built_at": f"{real_now():%Y-%m-%d %H:%M} UTC",
@@ -173,9 +174,7 @@ def _why_stripe_is_skipped(emulator: Emulator | None) -> str:
     if emulator is None:
         return "STRIPE_API_BASE does not point at the offline emulator, whose clock can start in the past"
     if emulator.holds_objects():
-        return (
-            f"the emulator at {emulator.url} already holds objects, so its clock can't go back (restart it)"
-        )
+        return f"the emulator at {emulator.url} already holds objects, so its clock can't go back"
     return ""
 
 
@@ -230,10 +229,9 @@ def _toggles(cast: portal_demo.Cast, capabilities: list[CapabilityConfig], start
             at = _local(customer, day, time(9)) + timedelta(minutes=5 + 20 * position)
             toggles.append(Toggle(at, organization, owner, capability, True, capability.demo_reason))
         if customer.pauses and capabilities:
-            for day_number, local_time, reason in PAUSE:
+            for day_number, local_time, enabled, reason in PAUSE:
                 day = start.date() + timedelta(days=day_number)
                 at = _local(customer, day, local_time)
-                enabled = reason == PAUSE[-1][2]
                 toggles.append(Toggle(at, organization, owner, capabilities[-1], enabled, reason))
     return sorted(toggles, key=lambda toggle: toggle.at)
 
