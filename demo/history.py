@@ -46,7 +46,7 @@ from capabilities.registry import CapabilityConfig, registry
 from demo.clock import Timeline, real_now
 from demo.emulator import Emulator
 from demo.usage import UsageProfile, day_of_usage
-from metering import ledger
+from metering import ledger, platform
 from metering.formatting import money
 from metering.queries import billing_period
 from portal import demo as portal_demo
@@ -322,6 +322,11 @@ def _walk(
             webhooks.catch_up(caught_up - timedelta(minutes=5))
             caught_up = end
         day += timedelta(days=1)
+    # The finance dashboard's platform-wide days, as beat keeps them (it only
+    # looks back to the start of last month).
+    platform.refresh_days(
+        start.date() + timedelta(days=n) for n in range((real_now().date() - start.date()).days)
+    )
 
 
 def _decline_cards(timeline: Timeline, cast: portal_demo.Cast) -> None:
