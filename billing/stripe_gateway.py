@@ -307,6 +307,25 @@ def preview_invoice(*, customer: str, subscription: str) -> dict[str, Any]:
     return _call(client().v1.invoices.create_preview, customer=customer, subscription=subscription)
 
 
+def events_since(moment: datetime) -> list[dict[str, Any]]:
+    """Stripe's events created at or after `moment`, oldest first, from the
+    Events API (Stripe keeps 30 days of them). It lists newest first; paging
+    stops at the first older event, in case `created[gte]` was not applied."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"created": {"gte": timestamp(moment)}, "limit": 100}
+    while True:
+        try:
+            page = client().v1.events.list(params=params)  # type: ignore[arg-type]
+        except stripe.StripeError as error:
+            raise _as_error(error) from error
+        data = [event.to_dict(recursive=True, for_json=True) for event in page.data]
+        newer = [event for event in data if int(event.get("created") or 0) >= timestamp(moment)]
+        found.extend(newer)
+        if not page.has_more or len(newer) < len(data) or not data:
+            return list(reversed(found))
+        params["starting_after"] = data[-1]["id"]
+
+
 def construct_event(payload: bytes, signature: str | None) -> dict[str, Any]:
     """Verify a webhook's signature against the endpoint secret and parse it."""
     secret = settings.STRIPE_WEBHOOK_SECRET

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import standing
+from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, Invoice, MeterErrorReport, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,19 @@ def process(event: dict[str, Any]) -> tuple[WebhookEvent, bool]:
     except IntegrityError:
         return WebhookEvent.objects.get(stripe_event_id=event_id), False
     return row, True
+
+
+def catch_up(since: datetime) -> int:
+    """Apply the events Stripe created since `since` that no webhook brought
+    (the endpoint was down or not reachable yet); returns how many were new.
+    They are read from the Events API with our secret key, so they are Stripe's
+    own without a signature to check; each is stored and applied once, as a
+    webhook would be, and a webhook arriving later changes nothing."""
+    new = 0
+    for event in gateway.events_since(since):
+        _, processed = process(event)
+        new += processed
+    return new
 
 
 def _account(customer: Any) -> BillingAccount | None:

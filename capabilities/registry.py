@@ -8,10 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from django.apps import AppConfig, apps
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from portal.models import Organization, User
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,17 @@ COMPUTE_SECONDS = "compute_seconds"
 
 
 @dataclass(frozen=True)
+class DemoMeter:
+    """A working day of one meter in the quickstart's demo history (`demo/`),
+    for an organization of Acme's size (smaller ones scale it down): how many
+    events on a weekday, and how many units one carries on average."""
+
+    meter: str
+    events_per_day: float
+    units_per_event: float = 1.0
+
+
+@dataclass(frozen=True)
 class NavEntry:
     label: str
     url_name: str  # resolved inside the capability's namespace, e.g. "index"
@@ -56,6 +70,10 @@ class CapabilityConfig(AppConfig):
     nav          its entry in the navigation, or None
     dependencies keys of the capabilities it needs switched on
     version      the app's version
+    demo_usage   its meters' working day in the quickstart demo's history
+    demo_reason  why a demo owner switches it on (shown in the toggle history)
+
+    and may override `demo_content` to add sample content to the demo.
     """
 
     # Django picks the one AppConfig subclass in an app's apps.py; the imported
@@ -78,6 +96,16 @@ class CapabilityConfig(AppConfig):
     # Prices of the platform meters (per API call, per started second of a job).
     api_call_price: ClassVar[Decimal] = Decimal("0")
     compute_second_price: ClassVar[Decimal] = Decimal("0")
+    # The quickstart demo's use of it (see `demo/`); none by default.
+    demo_usage: ClassVar[tuple[DemoMeter, ...]] = ()
+    demo_reason: ClassVar[str] = ""
+
+    def demo_content(self, organization: Organization, actor: User) -> list[str]:
+        """Create the capability's sample content for the quickstart demo as
+        `actor` of `organization`, through the capability's own actions (its
+        jobs run where Celery runs them), and return one line per thing made.
+        Called by `seed_demo` on every run: nothing is made twice."""
+        return []
 
     @property
     def queue(self) -> str:
@@ -167,6 +195,11 @@ class Registry:
                 if dependency not in self.capabilities:
                     raise ImproperlyConfigured(
                         f"Capability {capability.key!r} depends on {dependency!r}, which is not installed"
+                    )
+            for usage in capability.demo_usage:
+                if usage.meter not in {meter.key for meter in capability.all_meters}:
+                    raise ImproperlyConfigured(
+                        f"Capability {capability.key!r}: demo_usage names a meter it lacks, {usage.meter!r}"
                     )
         for key in self.capabilities:
             if key in self.requirements(key):

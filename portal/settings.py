@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "capabilities.notifications",
     "capabilities.documents",
     "capabilities.reports",
+    "demo",  # the quickstart's `manage.py seed_demo` (refuses production)
 ]
 
 MIDDLEWARE = [

@@ -312,11 +312,22 @@ def list_invoices(store: Store, ctx: RequestContext, params: Obj) -> Obj:
 # -- the clock ------------------------------------------------------------------------------------
 
 
+def holds_objects(store: Store) -> bool:
+    """Whether anything was created or received: objects, events or meter events."""
+    tables = (store.customers, store.products, store.prices, store.meters, store.subscriptions)
+    return any(tables) or bool(store.invoices or store.events or store.meter_events)
+
+
 def advance_clock(store: Store, to: float) -> list[str]:
-    """Move the emulator clock to ``to`` (never backwards) and close every period that has ended.
-    Returns the ids of the invoices created."""
+    """Move the emulator clock to ``to`` and close every period that has ended. Returns the ids of
+    the invoices created. The clock goes backwards only while the emulator holds no objects (to
+    replay a history from its start, as the quickstart's demo does); after that, never."""
     if to < store.now() - 1:
-        raise StripeError(400, "The emulator clock cannot go backwards.", param="to")
+        if holds_objects(store):
+            message = "The emulator clock cannot go backwards once it holds objects (reset it first)."
+            raise StripeError(400, message, param="to")
+        store.offset += to - store.now()
+        return []
     store.offset += max(0.0, to - store.now())
     created = []
     while True:

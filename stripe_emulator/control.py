@@ -1,7 +1,7 @@
 """The JSON control API under ``/_emulator/`` (no auth) and the hosted invoice page.
 
-config (GET/POST), clock (GET/POST ``advance_seconds`` or ``to``), reset, state, webhooks (``?wait=``),
-customers/{id}/payments, invoices/{id}/pay, events/{id}/resend.
+config (GET/POST), clock (GET/POST ``advance_seconds`` or ``to``; backwards only while empty), reset,
+state, webhooks (``?wait=``), customers/{id}/payments, invoices/{id}/pay, events/{id}/resend.
 """
 
 import html

@@ -1,8 +1,14 @@
 """The Documents capability's declaration: meters, job kind, navigation."""
 
-from decimal import Decimal
+from __future__ import annotations
 
-from capabilities.registry import CapabilityConfig, Meter, NavEntry
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from capabilities.registry import CapabilityConfig, DemoMeter, Meter, NavEntry
+
+if TYPE_CHECKING:
+    from portal.models import Organization, User
 
 
 class DocumentsConfig(CapabilityConfig):
@@ -19,3 +25,10 @@ class DocumentsConfig(CapabilityConfig):
     job_kinds = {"extract": "capabilities.documents.jobs.extract"}
     nav = NavEntry("Documents", "index")
     version = "1.0.0"
+    demo_usage = (DemoMeter("pages", 16, 3.5), DemoMeter("searches", 22))
+    demo_reason = "Stop retyping supplier invoices and contracts: read and search them instead"
+
+    def demo_content(self, organization: Organization, actor: User) -> list[str]:
+        from capabilities.documents import demo
+
+        return demo.create(organization, actor)

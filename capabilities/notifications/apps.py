@@ -1,9 +1,15 @@
 """Notifications: email and signed webhooks when another capability's job
 finishes, with retries, a record of every attempt, and messages billed once."""
 
-from decimal import Decimal
+from __future__ import annotations
 
-from capabilities.registry import CapabilityConfig, Meter, NavEntry
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from capabilities.registry import CapabilityConfig, DemoMeter, Meter, NavEntry
+
+if TYPE_CHECKING:
+    from portal.models import Organization, User
 
 
 class NotificationsConfig(CapabilityConfig):
@@ -20,9 +26,16 @@ class NotificationsConfig(CapabilityConfig):
     job_kinds = {"deliver": "capabilities.notifications.jobs.deliver"}
     nav = NavEntry("Notifications", "index")
     version = "1.0.0"
+    demo_usage = (DemoMeter("emails", 18), DemoMeter("webhooks", 30))
+    demo_reason = "Hear about failed jobs without watching the jobs page"
 
     def ready(self) -> None:
         from capabilities.notifications import receivers
         from capabilities.signals import job_finished
 
         job_finished.connect(receivers.on_job_finished, dispatch_uid="notifications.on_job_finished")
+
+    def demo_content(self, organization: Organization, actor: User) -> list[str]:
+        from capabilities.notifications import demo
+
+        return demo.create(organization, actor)

@@ -1,9 +1,15 @@
 """Sales reports: monthly sales spreadsheets in, an annual summary with charts,
 rankings and flagged regions out (page, PDF and XLSX)."""
 
-from decimal import Decimal
+from __future__ import annotations
 
-from capabilities.registry import CapabilityConfig, Meter, NavEntry
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from capabilities.registry import CapabilityConfig, DemoMeter, Meter, NavEntry
+
+if TYPE_CHECKING:
+    from portal.models import Organization, User
 
 
 class ReportsConfig(CapabilityConfig):
@@ -19,3 +25,10 @@ class ReportsConfig(CapabilityConfig):
     )
     job_kinds = {"build": "capabilities.reports.jobs.build"}
     nav = NavEntry("Sales reports", "index")
+    demo_usage = (DemoMeter("reports", 2.5), DemoMeter("rows", 2.5, 3_000))
+    demo_reason = "The monthly sales pack without the spreadsheet marathon"
+
+    def demo_content(self, organization: Organization, actor: User) -> list[str]:
+        from capabilities.reports import demo
+
+        return demo.create(organization, actor)

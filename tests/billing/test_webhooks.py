@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from billing import push, standing, sync
+from billing import push, standing, sync, webhooks
 from billing.models import BillingAccount, Invoice, MeterErrorReport, WebhookEvent
 from capabilities import actions, is_enabled
 from capabilities.models import FeatureToggle
@@ -252,3 +252,30 @@ def test_period_close_invoice_arrives_by_signed_webhook(
     assert invoice.hosted_invoice_url
     types = set(WebhookEvent.objects.values_list("type", flat=True))
     assert {"invoice.created", "invoice.finalized", "invoice.paid"} <= types
+
+
+@pytest.mark.django_db
+def test_events_no_webhook_brought_are_caught_up_from_the_events_api(
+    stripe, gina, globex, subscribed, record_usage
+):
+    """The endpoint was unreachable (no webhook URL): the period's invoice and
+    its failed payment are read from the Events API, applied once, and a late
+    webhook of the same event changes nothing."""
+    subscribed(gina, globex)
+    account = BillingAccount.objects.get(organization=globex)
+    stripe.fail_payments(account.stripe_customer_id)
+    record_usage(globex, 500, at=hour_ago(3))
+    push.plan()
+    assert push.send().sent == 1
+    since = timezone.now() - timedelta(minutes=1)
+    stripe.advance(billing_period(timezone.now()).end.timestamp() - time.time() + 120)
+    assert not Invoice.objects.exists()
+
+    applied = webhooks.catch_up(since)
+    assert applied == WebhookEvent.objects.count() >= 4  # created, finalized, payment_failed, subscription
+    invoice = Invoice.objects.get(organization=globex)
+    assert (invoice.status, invoice.total, invoice.attempt_count) == ("open", 500, 1)
+    account.refresh_from_db()
+    assert account.payment_status == BillingAccount.Payment.FAILED
+    assert account.payment_failed_invoice == invoice.stripe_invoice_id
+    assert webhooks.catch_up(since) == 0

@@ -9,7 +9,7 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 
-from capabilities.registry import CapabilityConfig, Meter, Registry, registry
+from capabilities.registry import CapabilityConfig, DemoMeter, Meter, Registry, registry
 from portal.celery import app as celery_app
 
 
@@ -140,6 +140,15 @@ def test_a_dependency_cycle_is_refused():
 def test_a_capability_depending_on_itself_is_refused():
     with pytest.raises(ImproperlyConfigured, match="depends on itself"):
         registry_of(handmade("archive", "archive")).validate()
+
+
+def test_demo_usage_of_a_meter_the_capability_lacks_is_refused():
+    archive = handmade("archive")
+    type(archive).demo_usage = (DemoMeter("pages", 10),)
+    with pytest.raises(ImproperlyConfigured, match="demo_usage names a meter it lacks, 'pages'"):
+        registry_of(archive).validate()
+    type(archive).demo_usage = (DemoMeter("api_calls", 10),)  # the platform's meters count too
+    registry_of(archive).validate()
 
 
 # --- meters ----------------------------------------------------------------------

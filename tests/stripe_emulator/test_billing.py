@@ -206,3 +206,29 @@ def test_cancel_subscription_emits_deleted(client, emulator):
     events = client.v1.events.list(params={"type": "customer.subscription.deleted"}).data
     assert [e.data.object.id for e in events] == [setup.subscription.id]
     assert emulator.advance(40 * 86400)["invoices"] == []
+
+
+def test_the_clock_goes_back_only_while_the_emulator_is_empty(client, emulator):
+    """A history can be replayed from its start: an empty emulator's clock moves back 60
+    days, takes usage stamped then (over 35 days before the real clock) and invoices it as
+    the clock comes forward; once it holds anything, the clock never goes back."""
+    present = emulator.now()
+    sixty_days_ago = present - 60 * 86400
+    assert emulator.set_clock(sixty_days_ago)["now"] == pytest.approx(sixty_days_ago, abs=2)
+
+    setup = create_metered(client)
+    send(client, setup, "40", "old-usage", timestamp=str(emulator.now()))
+    with pytest.raises(RuntimeError, match="cannot go backwards once it holds objects"):
+        emulator.set_clock(sixty_days_ago - 86400)
+
+    invoices = emulator.set_clock(present)["invoices"]
+    assert len(invoices) == 2  # the two month ends between then and now
+    first = client.v1.invoices.retrieve(invoices[0])
+    assert (first.status, first.lines.data[0].quantity) == ("paid", 40)
+
+
+def test_a_reset_emulator_may_go_back_again(emulator):
+    emulator.advance(3600)
+    emulator.reset()
+    back = emulator.now() - 10 * 86400
+    assert emulator.set_clock(back)["now"] == pytest.approx(back, abs=2)

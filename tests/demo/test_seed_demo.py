@@ -1,0 +1,217 @@
+"""`manage.py seed_demo` against an in-process emulator: sixty days of priced
+usage for acme and globex, the capabilities on with their history, last
+month's invoices (acme paid, globex's payment failed), this month's usage
+pushed so Stripe's preview equals our estimate, a reconciliation with only
+matched lines, acme's documents and sales report made through their jobs,
+and a second run that adds nothing. Without Stripe, the local history alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Sum
+from django.utils import timezone
+
+from billing import invoices, stripe_gateway
+from billing.models import (
+    BillingAccount,
+    Invoice,
+    ReconciliationLine,
+    ReconciliationRun,
+    UsagePush,
+    WebhookEvent,
+)
+from capabilities import is_enabled
+from capabilities.models import Job, ToggleChange
+from capabilities.registry import registry
+from metering.models import PlatformDailyUsage, UsageDailyRollup, UsageEvent
+from metering.queries import billing_period
+from portal.models import AuditEntry, Organization, User
+from stripe_emulator.testing import EmulatorHandle, running_emulator
+from tests.billing.conftest import point_at
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEMO_CAPABILITIES = [capability.key for capability in registry() if capability.demo_usage]
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def emulator(settings) -> Iterator[EmulatorHandle]:
+    """A fresh emulator (its clock can go back: it holds nothing), and the portal pointed at it."""
+    with running_emulator() as handle:
+        point_at(handle, settings, settling_delay=3600)
+        yield handle
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def counts() -> dict[str, int]:
+    models = (UsageEvent, Job, ToggleChange, UsagePush, Invoice, WebhookEvent, ReconciliationRun, AuditEntry)
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def test_the_demo_shows_the_whole_chain(emulator, client_for):
+    output = seed()
+    assert "Demo data ready" in output
+    acme, globex = Organization.objects.get(slug="acme"), Organization.objects.get(slug="globex")
+    now = timezone.now()
+    assert len(DEMO_CAPABILITIES) == 3
+
+    # Sixty days of priced usage across the three capabilities, acme the bigger one.
+    for organization in (acme, globex):
+        days = UsageDailyRollup.objects.filter(organization=organization).values_list("day", flat=True)
+        assert min(days) <= (now - timedelta(days=57)).date()
+        assert len(set(days)) >= 45  # quiet weekends may have none
+        used = set(
+            UsageDailyRollup.objects.filter(organization=organization).values_list("capability", flat=True)
+        )
+        assert used == set(DEMO_CAPABILITIES)
+    assert _units(acme) > 2 * _units(globex)
+    weekdays, weekends = _daily_events_by_kind_of_day(acme)
+    assert weekdays > 3 * weekends
+    first_month, last_month = _events_in_halves(acme, now)
+    assert last_month > first_month  # it grows
+
+    # The finance dashboard's platform-wide days cover the whole history.
+    assert PlatformDailyUsage.objects.order_by("day").first().day == min(
+        UsageDailyRollup.objects.values_list("day", flat=True)
+    )
+
+    # Switched on by their owners about sixty days ago (acme paused one and came back).
+    for organization, owner in ((acme, "alice@acme.test"), (globex, "gina@globex.test")):
+        assert all(is_enabled(organization, key) for key in DEMO_CAPABILITIES)
+        history = ToggleChange.objects.filter(organization=organization).order_by("at")
+        assert {change.actor_email for change in history} == {owner}
+        assert history[0].at <= now - timedelta(days=55)
+    paused = ToggleChange.objects.filter(organization=acme, to_enabled=False)
+    assert paused.count() == 1
+    assert (
+        ToggleChange.objects.filter(organization=acme, capability_key=paused[0].capability_key).count() == 3
+    )
+
+    # Last month's period closed on Stripe: acme paid; globex's payment failed.
+    last_period = billing_period(billing_period(now).start - timedelta(days=1))
+    acme_invoice = Invoice.objects.get(organization=acme, period_start=last_period.start)
+    globex_invoice = Invoice.objects.get(organization=globex, period_start=last_period.start)
+    assert (acme_invoice.status, acme_invoice.amount_remaining) == ("paid", 0)
+    assert globex_invoice.status == "open" and globex_invoice.attempt_count == 1
+    assert acme_invoice.total > globex_invoice.total > 0
+    globex_account = BillingAccount.objects.get(organization=globex)
+    assert globex_account.payment_status == BillingAccount.Payment.FAILED
+    assert globex_account.payment_failed_invoice == globex_invoice.stripe_invoice_id
+    assert BillingAccount.objects.get(organization=acme).payment_status == BillingAccount.Payment.OK
+    gina = User.objects.get(email="gina@globex.test")
+    assert "Your last payment failed" in client_for(gina).get("/").content.decode()
+    alice = User.objects.get(email="alice@acme.test")
+    billing_page = client_for(alice).get("/billing/").content.decode()
+    assert acme_invoice.number in billing_page
+
+    # This month's closed hours are on Stripe: its preview equals our estimate, line by line.
+    for organization in (acme, globex):
+        upcoming = invoices.upcoming(organization, timezone.now())
+        assert upcoming.stripe_error == ""
+        assert upcoming.lines and not [line for line in upcoming.lines if line.differs]
+        assert upcoming.stripe_total == upcoming.local_total
+
+    # Finance's reconciliation of last month: done, every line matched.
+    run = ReconciliationRun.objects.get()
+    assert (run.status, run.period_start) == (ReconciliationRun.Status.DONE, last_period.start)
+    statuses = set(ReconciliationLine.objects.filter(run=run).values_list("status", flat=True))
+    assert statuses == {ReconciliationLine.Status.MATCHED}
+    fiona = User.objects.get(email="fiona@switchboard.test")
+    assert (
+        f"/finance/reconciliations/{run.pk}/"
+        in client_for(fiona).get("/finance/reconciliations/").content.decode()
+    )
+
+    # Acme's documents and sales report, made through their actions and jobs.
+    assert _demo_jobs(acme) == {("documents", "succeeded"): 4, ("reports", "succeeded"): 1}
+    documents_page = client_for(alice).get("/c/documents/").content.decode()
+    assert "services-agreement-harborview.docx" in documents_page
+    hits = client_for(alice).get("/c/documents/search/", {"q": "termination"}).content.decode()
+    assert "services-agreement-harborview.docx" in hits
+    report = Job.objects.get(organization=acme, capability="reports")
+    totals = report.result["totals"]
+    assert (totals["files"], totals["months"], totals["bad_rows"]) == (12, 12, 1)
+    assert totals["rows"] > 1_000
+    assert {flag["region"] for flag in report.result["flags"]} >= {"Central", "West"}
+
+    # A second run adds nothing.
+    before = counts()
+    again = seed()
+    assert "already in place" in again
+    assert counts() == before
+
+
+def _units(organization: Organization) -> int:
+    return int(UsageEvent.objects.filter(organization=organization).aggregate(total=Sum("quantity"))["total"])
+
+
+def _daily_events_by_kind_of_day(organization: Organization) -> tuple[float, float]:
+    """Mean events per weekday and per weekend day."""
+    by_day: dict = {}
+    for row in UsageDailyRollup.objects.filter(organization=organization).values("day", "events"):
+        by_day[row["day"]] = by_day.get(row["day"], 0) + row["events"]
+    weekdays = [events for day, events in by_day.items() if day.weekday() < 5]
+    weekends = [events for day, events in by_day.items() if day.weekday() >= 5] or [0]
+    return sum(weekdays) / len(weekdays), sum(weekends) / len(weekends)
+
+
+def _events_in_halves(organization: Organization, now) -> tuple[int, int]:
+    middle = (now - timedelta(days=30)).date()
+    rows = UsageDailyRollup.objects.filter(organization=organization, day__lt=now.date())
+    first = rows.filter(day__lt=middle, day__gte=middle - timedelta(days=29)).aggregate(total=Sum("events"))
+    last = rows.filter(day__gte=middle).aggregate(total=Sum("events"))
+    return int(first["total"]), int(last["total"])
+
+
+def _demo_jobs(organization: Organization) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for job in Job.objects.filter(organization=organization):
+        found[(job.capability, job.status)] = found.get((job.capability, job.status), 0) + 1
+    return found
+
+
+def test_without_stripe_the_local_history_is_built_and_stripe_skipped(settings):
+    settings.STRIPE_SECRET_KEY = ""
+    settings.STRIPE_API_BASE = ""
+    output = seed()
+    assert "Stripe's side was skipped: Stripe is not configured (STRIPE_SECRET_KEY is unset)." in output
+    acme = Organization.objects.get(slug="acme")
+    assert UsageEvent.objects.filter(organization__slug="globex").exists()
+    assert all(is_enabled(acme, key) for key in DEMO_CAPABILITIES)
+    assert _demo_jobs(acme) == {("documents", "succeeded"): 4, ("reports", "succeeded"): 1}
+    assert not UsagePush.objects.exists() and not Invoice.objects.exists()
+    assert not ReconciliationRun.objects.exists()
+    before = counts()
+    seed()
+    assert counts() == before
+
+
+def test_an_emulator_that_holds_objects_is_left_alone(emulator):
+    """Its clock can no longer go back to the history's start: local history only."""
+    stripe_gateway.create_customer(org_id=999, name="Someone else", email="")  # any object would do
+    output = seed()
+    assert "Stripe's side was skipped: the emulator at" in output
+    assert "already holds objects" in output
+    assert emulator.state()["customers"] == 1
+    assert not Invoice.objects.exists()
+
+
+def test_seed_demo_refuses_production(settings):
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="refuses to run with DJANGO_ENV=production"):
+        seed()
