@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -56,6 +57,7 @@ def billing(request: OrgRequest) -> HttpResponse:
             "upcoming": invoices.upcoming(request.organization, now),
             "invoices": table,
             "stripe_configured": gateway.configured(),
+            "pushes_open_hour": settings.BILLING_PUSH_OPEN_HOUR,
         },
     )
 

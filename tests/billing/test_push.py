@@ -200,3 +200,19 @@ def test_health_page_shows_the_backlog(stripe, client_for, ivan, alice, acme, su
     assert "Billing: usage to Stripe" in page
     assert "1 waiting" in page
     assert "12 units" in page
+
+
+def test_the_hour_in_progress_is_pushed_as_it_fills_with_the_open_hour_setting(
+    stripe, alice, acme, subscribed, record_usage, settings
+):
+    settings.BILLING_PUSH_OPEN_HOUR = True
+    subscribed(alice, acme)
+    this_hour = push.hour_of(timezone.now())  # one window, even if the test runs across an hour's end
+    record_usage(acme, 5, at=this_hour)
+    push.plan()
+    assert push.send().sent == 1
+    record_usage(acme, 2, at=this_hour)
+    push.plan()
+    assert push.send().sent == 1  # the new usage only, as a delta with the next sequence number
+    pushes = list(UsagePush.objects.filter(organization=acme).order_by("seq").values_list("seq", "quantity"))
+    assert pushes == [(0, 5), (1, 2)]

@@ -124,6 +124,18 @@ def test_the_page_compares_our_estimate_with_stripes_preview(
     assert cells[2:6] == ["300", "$3.00", "300", "$3.00"]
 
 
+def test_the_page_says_when_usage_reaches_stripe_by_how_the_push_runs(
+    stripe, client_for, alice, acme, subscribed, settings
+):
+    subscribed(alice, acme)
+    assert "a few minutes after each hour closes" in text(client_for(alice).get("/billing/"))
+    # The quickstart pushes the hour in progress too.
+    settings.BILLING_PUSH_OPEN_HOUR = True
+    page = text(client_for(alice).get("/billing/"))
+    assert "every half minute or so, as it is recorded" in page
+    assert "after each hour closes" not in page
+
+
 def test_usage_not_pushed_yet_shows_as_a_difference(
     stripe, client_for, alice, acme, subscribed, record_usage
 ):
