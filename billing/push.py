@@ -256,37 +256,3 @@ def _defer(push: UsagePush, error: gateway.GatewayError) -> None:
     push.next_attempt_at = timezone.now() + backoff(push.attempts)
     push.last_error = f"{error.code or 'unavailable'}: {error.message}"[:500]
     push.save(update_fields=["attempts", "next_attempt_at", "last_error"])
-
-
-@dataclass(frozen=True)
-class Backlog:
-    pending: int
-    quantity: int
-    oldest_window: datetime | None
-    oldest_created: datetime | None
-    rejected: int
-    last_sent: datetime | None
-    last_error: str
-
-    def age(self, now: datetime | None = None) -> timedelta | None:
-        if self.oldest_created is None:
-            return None
-        return (now or timezone.now()) - self.oldest_created
-
-
-def backlog() -> Backlog:
-    """What waits to go to Stripe, for the health page."""
-    waiting = UsagePush.objects.filter(status=UsagePush.Status.PENDING)
-    summary = waiting.aggregate(quantity=Sum("quantity"))
-    oldest = waiting.order_by("created_at").values_list("created_at", "window_start", "last_error").first()
-    return Backlog(
-        pending=waiting.count(),
-        quantity=int(summary["quantity"] or 0),
-        oldest_window=oldest[1] if oldest else None,
-        oldest_created=oldest[0] if oldest else None,
-        rejected=UsagePush.objects.filter(status=UsagePush.Status.REJECTED).count(),
-        last_sent=UsagePush.objects.filter(status=UsagePush.Status.SENT).aggregate(last=Max("sent_at"))[
-            "last"
-        ],
-        last_error=(oldest[2] if oldest else ""),
-    )

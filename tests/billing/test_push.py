@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from billing import push, stripe_gateway, sync
+from billing import push, queries, stripe_gateway, sync
 from billing.models import BillingAccount, PushCursor, StripeMeter, UsagePush
 from tests.billing.conftest import hour_ago
 
@@ -105,8 +105,8 @@ def test_stripe_down_for_an_hour_loses_nothing(stripe, alice, acme, subscribed, 
     push.plan()
     report = push.send()
     assert report.sent == 0 and "unavailable" in report.stopped.lower()
-    backlog = push.backlog()
-    assert backlog.pending == 3 and backlog.quantity == 120
+    backlog = queries.backlog()
+    assert (backlog.pending, backlog.hours, backlog.quantity) == (3, 3, 120)
     first = UsagePush.objects.order_by("window_start").first()
     assert first.attempts == 1 and first.next_attempt_at > timezone.now()
     assert "api_error" in first.last_error
@@ -120,7 +120,7 @@ def test_stripe_down_for_an_hour_loses_nothing(stripe, alice, acme, subscribed, 
     stripe.config(down=False)
     drained = push.send(now=timezone.now() + timedelta(hours=1))
     assert drained.sent == 4
-    assert push.backlog().pending == 0
+    assert queries.backlog().pending == 0 and queries.backlog().empty
     assert stripe_total(acme) == 127
 
 
@@ -156,7 +156,8 @@ def test_unconfigured_stripe_keeps_the_backlog(settings, alice, acme, record_usa
     assert push.plan().created == 1
     report = push.send()
     assert report.stopped == "Stripe is not configured"
-    assert push.backlog().pending == 1
+    backlog = queries.backlog()
+    assert (backlog.pending, backlog.hours, backlog.quantity) == (1, 1, 8)
 
 
 def test_the_planner_reads_only_what_was_recorded_since_last_time(
@@ -198,8 +199,9 @@ def test_health_page_shows_the_backlog(stripe, client_for, ivan, alice, acme, su
     push.send()
     page = client_for(ivan).get("/manage/health/").content.decode()
     assert "Billing: usage to Stripe" in page
-    assert "1 waiting" in page
-    assert "12 units" in page
+    assert "1 hour waiting" in page
+    assert "12 units in 1 organization-meter-hour" in page
+    assert "1 push planned, waiting to be sent." in page
 
 
 def test_the_hour_in_progress_is_pushed_as_it_fills_with_the_open_hour_setting(

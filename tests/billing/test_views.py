@@ -793,7 +793,7 @@ def test_health_says_stripe_is_not_configured_without_a_key(settings, client_for
         '<span class="badge badge-warn">Not configured</span>' in section
     )
     assert "Set STRIPE_SECRET_KEY; usage waits meanwhile." in section
-    assert "Every closed hour of usage has been sent." in section
+    assert "No priced usage of a closed hour since" in section  # there is no usage at all
     assert '<span class="badge badge-ok">Never</span>' not in section
     assert '<span class="badge badge-warn">Never</span>' in section  # no push yet
 

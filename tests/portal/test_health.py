@@ -29,3 +29,19 @@ def test_readyz_is_503_when_the_broker_is_unreachable(client, monkeypatch):
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["broker"] != "ok"
     assert "127.0.0.1:1" not in response.content.decode()  # no connection details to the caller
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_cache_is_unreachable(client, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["cache"] != "ok"
+    assert (checks["database"], checks["broker"]) == ("ok", "ok")
+    assert "127.0.0.1:1" not in response.content.decode()

@@ -1,0 +1,36 @@
+"""Ivan, the IT admin, reads the health page: usage the planner never planned
+shows as a push backlog with its oldest hour, not as "Empty"."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from playwright.sync_api import Page, expect
+
+from billing import push
+from metering import ledger
+from tests.billing.conftest import hour_ago
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_ivan_sees_usage_waiting_for_stripe(page: Page, sign_in, settings, ivan, acme):
+    settings.STRIPE_SECRET_KEY = ""
+    oldest = hour_ago(3)
+    with transaction.atomic():
+        ledger.append(
+            [
+                ledger.UsageRecord(acme.pk, "ocr", "pages", 40, oldest, "e2e:health:1"),
+                ledger.UsageRecord(acme.pk, "ocr", "pages", 2, hour_ago(2), "e2e:health:2"),
+            ]
+        )
+    sign_in(page, ivan.email)
+    page.goto("/manage/health/")
+
+    backlog = page.locator(".stat", has=page.locator(".label", has_text="Push backlog"))
+    expect(backlog.locator(".badge")).to_have_text("2 hours waiting")
+    expect(backlog).to_contain_text("42 units in 2 organization-meter-hours of 1 organization")
+    expect(backlog).to_contain_text(f"Oldest hour: {push.hour_of(oldest):%Y-%m-%d %H:%M} UTC (")
+    expect(backlog).to_contain_text("No push planned yet. It waits until Stripe is configured.")
+    last_push = page.locator(".stat", has=page.locator(".label", has_text="Last push"))
+    expect(last_push.locator(".badge")).to_have_text("Never")
