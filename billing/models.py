@@ -129,6 +129,9 @@ class UsagePush(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Last time reconciliation sent this event again under its own identifier
+    # (it was not in Stripe's summaries; Stripe counts an identifier once).
+    resent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
@@ -163,6 +166,9 @@ class ReconciliationRun(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
+        # Finished, but Stripe could not be read for some organization-meters
+        # (their lines are "unavailable"): the next run looks at them again.
+        PARTIAL = "partial", "Done with problems"
         FAILED = "failed", "Failed"
 
     period_start = models.DateTimeField()
@@ -182,6 +188,7 @@ class ReconciliationRun(models.Model):
     excess = models.PositiveIntegerField(default=0)
     unexplained = models.PositiveIntegerField(default=0)
     settling = models.PositiveIntegerField(default=0)
+    unavailable = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -192,8 +199,17 @@ class ReconciliationRun(models.Model):
     @property
     def percent(self) -> int:
         if not self.progress_total:
-            return 100 if self.status == self.Status.DONE else 0
+            return 100 if self.finished_ok else 0
         return min(100, round(100 * self.progress_done / self.progress_total))
+
+    @property
+    def finished_ok(self) -> bool:
+        """Done, with or without unavailable lines (not failed, not in progress)."""
+        return self.status in (self.Status.DONE, self.Status.PARTIAL)
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_ok or self.status == self.Status.FAILED
 
 
 class ReconciliationLine(models.Model):
@@ -203,6 +219,7 @@ class ReconciliationLine(models.Model):
         EXCESS = "excess", "Excess in Stripe"
         UNEXPLAINED = "unexplained", "Unexplained"
         SETTLING = "settling", "Settling"
+        UNAVAILABLE = "unavailable", "Stripe unavailable"
 
     class Action(models.TextChoices):
         NONE = "none", "None needed"
@@ -218,7 +235,7 @@ class ReconciliationLine(models.Model):
     meter = models.CharField(max_length=64)
     day = models.DateField()
     local_quantity = models.BigIntegerField()
-    stripe_quantity = models.BigIntegerField()
+    stripe_quantity = models.BigIntegerField(null=True, blank=True)  # None: Stripe could not be read
     status = models.CharField(max_length=16, choices=Status.choices)
     action = models.CharField(max_length=16, choices=Action.choices, default=Action.NONE)
     detail = models.CharField(max_length=500, blank=True)
@@ -231,7 +248,9 @@ class ReconciliationLine(models.Model):
         return f"{self.day} {self.organization_id} {self.capability}.{self.meter}: {self.status}"
 
     @property
-    def difference(self) -> int:
+    def difference(self) -> int | None:
+        if self.stripe_quantity is None:
+            return None
         return self.stripe_quantity - self.local_quantity
 
 

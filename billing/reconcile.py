@@ -6,15 +6,20 @@ One summaries call per organization and meter (plus pagination), grouped by
 day. Each line ends up:
 
 - matched;
-- missing in Stripe: the difference is pushed again as a new delta (unless
-  pending pushes already cover it);
+- missing in Stripe (unless pending pushes already cover it): the day's pushes
+  Stripe can still deduplicate are sent again under their own identifiers, so
+  usage that is only late (summaries can lag past the settling delay) is never
+  counted twice; only what they cannot explain is pushed as a new delta;
 - excess in Stripe: pushes Stripe received less than 24 h ago are cancelled by
   identifier (and any overshoot re-pushed); what can't be cancelled any more is
   flagged for a credit note;
 - unexplained: Stripe holds more than we ever sent, or a fractional value;
   flagged for review, nothing done automatically;
 - settling: a push or cancellation for that day is too recent to show in the
-  summaries yet; looked at again by the next run.
+  summaries yet; looked at again by the next run;
+- unavailable: Stripe answered the organization-meter's summaries call with an
+  error; nothing compared or changed, the run goes on with the others and ends
+  "done with problems" (failed only if no call was answered).
 
 Every action is recorded on the line; finance sees runs and lines."""
 
@@ -154,15 +159,31 @@ def run(
     # Plan every closed window first: usage the periodic push hasn't planned yet
     # then shows as pending (waiting), never as a gap to re-push twice.
     pushes.plan(now=moment)
+    unread_errors: list[str] = []  # one per organization-meter whose summaries Stripe did not answer
+    if cutoff > reconciliation.period_start:
+        for account in accounts:
+            unread_errors += _reconcile_account(context, account, meters, daily_totals)
+    # What was planned (and re-pushed) goes out even when some lines could not
+    # be read: the sender defers what Stripe refuses and the periodic push retries.
     try:
-        if cutoff > reconciliation.period_start:
-            for account in accounts:
-                _reconcile_account(context, account, meters, daily_totals)
-        pushes.send()  # the re-pushed differences go out now
+        pushes.send()
     except gateway.GatewayError as error:
+        logger.warning("Reconciliation %s could not send its pushes: %s", reconciliation.pk, error.message)
+    unread = len(unread_errors)
+    if unread and unread == reconciliation.progress_total:
         reconciliation.status = ReconciliationRun.Status.FAILED
-        reconciliation.error = f"Stripe: {error.message}"[:500]
-        logger.warning("Reconciliation %s stopped: %s", reconciliation.pk, error.message)
+        reconciliation.error = f"Stripe: {unread_errors[0]}"[:500]
+        logger.warning(
+            "Reconciliation %s: Stripe answered no summaries: %s", reconciliation.pk, unread_errors[0]
+        )
+    elif reconciliation.unavailable:
+        first = unread_errors[0] if unread_errors else "while cancelling or resending events"
+        reconciliation.status = ReconciliationRun.Status.PARTIAL
+        reconciliation.error = (
+            f"Stripe did not answer for {reconciliation.unavailable} line(s) ({first}); "
+            "they are marked unavailable and the next run looks at them again."
+        )[:500]
+        logger.warning("Reconciliation %s done with unavailable lines: %s", reconciliation.pk, first)
     else:
         reconciliation.status = ReconciliationRun.Status.DONE
     reconciliation.finished_at = timezone.now()
@@ -199,7 +220,9 @@ def _local_totals(context: _Context, organization_id: int) -> dict[tuple[str, st
 
 def _reconcile_account(
     context: _Context, account: BillingAccount, meters: list[StripeMeter], daily_totals: DailyTotals
-) -> None:
+) -> list[str]:
+    """Compare one organization's meters; returns Stripe's errors (one per
+    organization-meter it could not read)."""
     run = context.run
     local = _local_totals(context, account.organization_id)
     day_pushes: dict[tuple[str, str, date], list[UsagePush]] = defaultdict(list)
@@ -210,26 +233,66 @@ def _reconcile_account(
     ).order_by("-sent_at", "-seq"):
         day_pushes[(push.capability, push.meter, push.window_start.date())].append(push)
     lines: list[ReconciliationLine] = []
+    errors: list[str] = []
     for meter in meters:
-        stripe, calls = daily_totals(
-            meter.stripe_meter_id, account.stripe_customer_id, run.period_start, context.summary_end
-        )
-        run.api_calls += calls
         days = {day for (cap, name, day) in local if (cap, name) == (meter.capability, meter.meter)}
-        days |= {day for day, value in stripe.items() if value}
         days |= {day for (cap, name, day) in day_pushes if (cap, name) == (meter.capability, meter.meter)}
+        try:
+            stripe, calls = daily_totals(
+                meter.stripe_meter_id, account.stripe_customer_id, run.period_start, context.summary_end
+            )
+        except gateway.GatewayError as error:
+            # One organization-meter Stripe did not answer (after the SDK's
+            # retries): its lines say so and the run goes on with the others.
+            run.api_calls += 1
+            errors.append(error.message)
+            logger.warning(
+                "Reconciliation %s: no summaries for organization %s %s.%s: %s",
+                run.pk,
+                account.organization_id,
+                meter.capability,
+                meter.meter,
+                error.message,
+            )
+            for day in sorted(days) or [run.period_start.date()]:
+                lines.append(
+                    _unavailable(
+                        context,
+                        account,
+                        meter,
+                        day,
+                        local.get((meter.capability, meter.meter, day), 0),
+                        f"Stripe did not answer the summaries call ({error.message}); "
+                        "nothing was compared or changed, the next run looks again.",
+                    )
+                )
+            run.progress_done += 1
+            continue
+        run.api_calls += calls
+        days |= {day for day, value in stripe.items() if value}
         for day in sorted(days):
-            lines.append(
-                _classify(
+            quantity = local.get((meter.capability, meter.meter, day), 0)
+            try:
+                line = _classify(
                     context,
                     account,
                     meter,
                     day,
-                    local.get((meter.capability, meter.meter, day), 0),
+                    quantity,
                     stripe.get(day, Decimal(0)),
                     day_pushes.get((meter.capability, meter.meter, day), []),
                 )
-            )
+            except gateway.Unavailable as error:
+                line = _unavailable(
+                    context,
+                    account,
+                    meter,
+                    day,
+                    quantity,
+                    f"Stripe did not answer while correcting this line ({error.message}); "
+                    "what was done is on the pushes, the next run looks again.",
+                )
+            lines.append(line)
         run.progress_done += 1
     ReconciliationLine.objects.bulk_create(lines)
     for line in lines:
@@ -243,8 +306,25 @@ def _reconcile_account(
             "excess",
             "unexplained",
             "settling",
+            "unavailable",
         ]
     )
+    return errors
+
+
+def _unavailable(
+    context: _Context, account: BillingAccount, meter: StripeMeter, day: date, local: int, detail: str
+) -> ReconciliationLine:
+    line = ReconciliationLine(
+        run=context.run,
+        organization_id=account.organization_id,
+        capability=meter.capability,
+        meter=meter.meter,
+        day=day,
+        local_quantity=local,
+        stripe_quantity=None,
+    )
+    return _done(line, Status.UNAVAILABLE, Action.NONE, detail)
 
 
 def _classify(
@@ -294,10 +374,7 @@ def _classify(
             return _done(
                 line, Status.MISSING, Action.REVIEW, f"{gap} unit(s) are too old for Stripe to accept."
             )
-        repush = _repush(account.organization_id, meter, day, gap, day_pushes, context.cutoff)
-        return _done(
-            line, Status.MISSING, Action.REPUSHED, f"Re-pushed {gap} unit(s) as {repush.identifier}."
-        )
+        return _fill_gap(context, line, account, meter, day, gap, day_pushes)
     if stripe > sent:
         return _done(
             line,
@@ -308,6 +385,70 @@ def _classify(
     return _cancel_excess(
         line, meter, stripe - local, day_pushes, account.organization_id, day, context.cutoff
     )
+
+
+def _fill_gap(
+    context: _Context,
+    line: ReconciliationLine,
+    account: BillingAccount,
+    meter: StripeMeter,
+    day: date,
+    gap: int,
+    day_pushes: list[UsagePush],
+) -> ReconciliationLine:
+    """Stripe's summaries show less than we sent. A push Stripe received may
+    only be late (summaries lag, sometimes longer than the settling delay), and
+    nothing in the summaries tells a late event from a lost one. So the day's
+    pushes Stripe can still deduplicate (received under 23 h ago) are sent
+    again under their own identifiers: Stripe counts an identifier once, so a
+    late one is not counted twice, whatever the lag, and a lost one is counted
+    now. Only the part of the gap those pushes cannot explain goes out as a new
+    delta (it can't be late by less than 23 h)."""
+    limit = max(context.now, timezone.now()) - CANCEL_WINDOW
+    resendable = [
+        push
+        for push in day_pushes
+        if push.status == UsagePush.Status.SENT
+        and push.sent_at is not None
+        and push.sent_at > limit
+        and push.quantity > 0
+    ]
+    resent = [push for push in resendable if _resend(account, meter, push)]
+    notes = []
+    if resent:
+        units = sum(push.quantity for push in resent)
+        notes.append(
+            f"Re-pushed {min(gap, units)} unit(s) as {', '.join(push.identifier for push in resent)} "
+            "(sent again under their own identifiers: Stripe counts each once, so usage that is "
+            "only late is not counted twice)"
+        )
+    rest = gap - sum(push.quantity for push in resendable)
+    if rest > 0:
+        repush = _repush(account.organization_id, meter, day, rest, day_pushes, context.cutoff)
+        notes.append(f"Re-pushed {rest} unit(s) as {repush.identifier}")
+    if not notes:
+        return _done(
+            line, Status.MISSING, Action.REVIEW, "Stripe refused to take the usage again: see the pushes."
+        )
+    return _done(line, Status.MISSING, Action.REPUSHED, "; ".join(notes) + ".")
+
+
+def _resend(account: BillingAccount, meter: StripeMeter, push: UsagePush) -> bool:
+    """Send a push again under its identifier (Stripe does not count it twice)."""
+    try:
+        gateway.send_meter_event(
+            event_name=meter.event_name,
+            customer=account.stripe_customer_id,
+            value=push.quantity,
+            identifier=push.identifier,
+            occurred_at=push.window_start,
+        )
+    except gateway.Rejected as error:
+        logger.warning("Stripe refused %s sent again: %s", push.identifier, error.message)
+        return False
+    push.resent_at = timezone.now()
+    push.save(update_fields=["resent_at"])
+    return True
 
 
 def _done(line: ReconciliationLine, status: str, action: str, detail: str) -> ReconciliationLine:

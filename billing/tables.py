@@ -25,6 +25,8 @@ STATUS_BADGE = {
     "excess": "bad",
     "unexplained": "bad",
     "settling": "muted",
+    "unavailable": "warn",
+    "partial": "warn",
     "done": "ok",
     "running": "warn",
     "queued": "muted",
@@ -93,6 +95,7 @@ class RunTable(tables.Table):
     missing = tables.Column(attrs=NUMBER)
     excess = tables.Column(attrs=NUMBER)
     unexplained = tables.Column(attrs=NUMBER)
+    unavailable = tables.Column(verbose_name="Unavailable", attrs=NUMBER)
     api_calls = tables.Column(verbose_name="Stripe calls", attrs=NUMBER)
     triggered_by = tables.Column(verbose_name="By", default="Daily schedule")
 
@@ -107,6 +110,7 @@ class RunTable(tables.Table):
             "missing",
             "excess",
             "unexplained",
+            "unavailable",
             "api_calls",
             "triggered_by",
         ]
@@ -132,7 +136,7 @@ class LineTable(tables.Table):
     capability = tables.Column()
     meter = tables.Column()
     local_quantity = tables.Column(verbose_name="Switchboard", attrs=NUMBER)
-    stripe_quantity = tables.Column(verbose_name="Stripe", attrs=NUMBER)
+    stripe_quantity = tables.Column(verbose_name="Stripe", attrs=NUMBER, default="not read")
     difference = tables.Column(empty_values=(), orderable=False, attrs=NUMBER)
     status = tables.Column()
     action = tables.Column(verbose_name="Action taken")
@@ -165,6 +169,8 @@ class LineTable(tables.Table):
         return f"{value:,}"
 
     def render_difference(self, record: ReconciliationLine) -> str:
+        if record.difference is None:
+            return "—"
         return f"{record.difference:+,}" if record.difference else "0"
 
     def render_status(self, record: ReconciliationLine) -> SafeString:

@@ -122,8 +122,7 @@ def reconciliations(request: AuthenticatedRequest) -> HttpResponse:
 @require_GET
 def reconciliation(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(ReconciliationRun.objects.select_related("triggered_by"), pk=run_id)
-    finished = run.status in (ReconciliationRun.Status.DONE, ReconciliationRun.Status.FAILED)
-    context: dict[str, object] = {"run": run, "finished": finished}
+    context: dict[str, object] = {"run": run, "finished": run.finished}
     if _wants_partial(request):
         response = render(request, "billing/reconciliation.html#run-status", context)
     else:
@@ -162,8 +161,8 @@ def reconciliation_export(request: AuthenticatedRequest, run_id: int) -> HttpRes
             line.capability,
             line.meter,
             line.local_quantity,
-            line.stripe_quantity,
-            line.difference,
+            "" if line.stripe_quantity is None else line.stripe_quantity,  # unavailable: unknown
+            "" if line.difference is None else line.difference,
             line.status,
             line.action,
             line.detail,

@@ -34,12 +34,13 @@ class ReconciliationRunSerializer(serializers.ModelSerializer[ReconciliationRun]
             "excess",
             "unexplained",
             "settling",
+            "unavailable",
         ]
 
 
 class ReconciliationLineSerializer(serializers.ModelSerializer[ReconciliationLine]):
     organization = serializers.SlugRelatedField[Organization](slug_field="slug", read_only=True)
-    difference = serializers.IntegerField(read_only=True)
+    difference = serializers.IntegerField(read_only=True, allow_null=True)  # null: Stripe not read
 
     class Meta:
         model = ReconciliationLine

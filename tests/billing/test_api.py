@@ -128,6 +128,7 @@ def test_finance_lists_the_runs_newest_first(client_for, fiona):
         "excess",
         "unexplained",
         "settling",
+        "unavailable",
     }
 
 
@@ -208,7 +209,9 @@ def test_a_bad_status_is_a_clear_400(client_for, fiona, finished):
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid"
-    assert body["errors"] == {"status": ["Choose one of matched, missing, excess, unexplained, settling."]}
+    assert body["errors"] == {
+        "status": ["Choose one of matched, missing, excess, unexplained, settling, unavailable."]
+    }
 
 
 def test_an_unknown_run_is_404_for_finance(client_for, fiona):
@@ -283,5 +286,12 @@ def test_the_schema_documents_both_routes(db):
     detail = paths["/api/v1/billing/reconciliations/{id}"]["get"]
     status = next(parameter for parameter in detail["parameters"] if parameter["name"] == "status")
     assert status["in"] == "query"
-    assert set(status["schema"]["enum"]) == {"matched", "missing", "excess", "unexplained", "settling"}
+    assert set(status["schema"]["enum"]) == {
+        "matched",
+        "missing",
+        "excess",
+        "unexplained",
+        "settling",
+        "unavailable",
+    }
     assert {"page", "page_size"} <= {parameter["name"] for parameter in detail["parameters"]}

@@ -5,7 +5,7 @@ recent pushes left to settle; one summaries call per organization and meter."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -92,8 +92,10 @@ def test_dropped_events_are_found_and_pushed_again(stripe, alice, acme, subscrib
     [line] = lines(run)
     assert (line.status, line.action) == (Status.MISSING, Action.REPUSHED)
     assert (line.local_quantity, line.stripe_quantity) == (42, 12)
-    repush = UsagePush.objects.get(source=UsagePush.Source.RECONCILIATION)
-    assert repush.quantity == 30 and repush.status == UsagePush.Status.SENT  # sent by the run
+    # Both pushes are young enough for Stripe to deduplicate: they are sent
+    # again under their own identifiers; Stripe counts the lost one only.
+    assert not UsagePush.objects.filter(source=UsagePush.Source.RECONCILIATION).exists()
+    assert UsagePush.objects.filter(resent_at__isnull=False).count() == 2
     assert stripe_total(acme) == 42
 
     # The next run, once the re-push settled, finds everything matched.
@@ -294,3 +296,140 @@ def test_a_run_whose_worker_stopped_is_marked_failed():
     recent.refresh_from_db()
     assert stuck.status == ReconciliationRun.Status.FAILED and "stopped" in stuck.error
     assert recent.status == ReconciliationRun.Status.RUNNING
+
+
+# --- Stripe lagging longer than the settling delay ------------------------------------------------
+
+LAG = timedelta(minutes=90)  # Stripe's summaries lag; the portal's settling delay is 60 minutes
+
+
+def stripe_holds(emulator, organization) -> int:  # type: ignore[no-untyped-def]
+    """What Stripe has counted for the organization, visible in the summaries
+    or not yet: the emulator's own view, read with its consistency delay off."""
+    emulator.config(summary_delay_seconds=0)
+    try:
+        return stripe_total(organization)
+    finally:
+        emulator.config(summary_delay_seconds=LAG.total_seconds())
+
+
+def run_at(emulator, moment) -> ReconciliationRun:  # type: ignore[no-untyped-def]
+    """A run of the current period at `moment`, with the emulator's clock
+    moved to the same moment (both clocks are explicit: no waiting)."""
+    emulator.set_clock(moment.timestamp())
+    run = reconcile.start_run(None, billing_period(timezone.now()).start)
+    return reconcile.run(run.pk, now=moment)
+
+
+@pytest.mark.django_db
+def test_lagging_summaries_are_never_pushed_twice(
+    stripe, alice, acme, gina, globex, subscribed, record_usage
+):
+    """Summaries lag 90 minutes against a 60-minute settling delay. Acme's push
+    arrived (only late); Globex's was lost. Run after run, Stripe never holds
+    more than the ledger; the lost push is recovered; once the lag has passed
+    every line matches."""
+    stripe.config(summary_delay_seconds=LAG.total_seconds())
+    subscribed(alice, acme)
+    subscribed(gina, globex)
+    record_usage(acme, 10, at=hour_ago(3))
+    push.plan()
+    assert push.send().sent == 1
+    record_usage(globex, 7, at=hour_ago(3))
+    push.plan()
+    stripe.config(drop_next_meter_events=1)  # Stripe answers 200 and loses Globex's event
+    assert push.send().sent == 1
+    sent = max(UsagePush.objects.values_list("sent_at", flat=True))
+    # The emulator's clock starts at the moment of the last push (a few seconds at most).
+    start = max(sent, datetime.fromtimestamp(stripe.now() + 1, tz=UTC))
+    ledger = {acme: 10, globex: 7}
+
+    seen: dict[int, dict[str, str]] = {}
+    for minutes in (30, 65, 75, 85, 100, 150, 170):
+        run = run_at(stripe, start + timedelta(minutes=minutes))
+        assert run.status == ReconciliationRun.Status.DONE
+        for organization, units in ledger.items():
+            held = stripe_holds(stripe, organization)
+            assert held <= units, f"Stripe holds {held} for {organization} at +{minutes} min"
+        seen[minutes] = {line.organization.slug: line.status for line in lines(run)}
+
+    assert seen[30] == {acme.slug: Status.SETTLING, globex.slug: Status.SETTLING}
+    # Past the settling delay, not yet past the lag: both look missing and are
+    # sent again under their own identifiers; Stripe counts only Globex's.
+    assert seen[65] == {acme.slug: Status.MISSING, globex.slug: Status.MISSING}
+    assert stripe_holds(stripe, acme) == 10 and stripe_holds(stripe, globex) == 7
+    assert not UsagePush.objects.filter(source=UsagePush.Source.RECONCILIATION).exists()
+    assert stripe.state()["meter_events"]["deduplicated"] >= 3  # acme's resends, globex's after the first
+    # Acme's push shows once the lag has passed; Globex's resend, 90 minutes after it was sent.
+    assert seen[100][acme.slug] == Status.MATCHED
+    assert seen[170] == {acme.slug: Status.MATCHED, globex.slug: Status.MATCHED}
+    assert (stripe_total(acme), stripe_total(globex)) == (10, 7)
+
+
+# --- Stripe failing for one organization-meter -----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_500_on_one_summaries_call_marks_that_line_unavailable_and_the_run_goes_on(
+    stripe, alice, acme, gina, globex, fiona, subscribed, record_usage, client_for
+):
+    subscribed(alice, acme)
+    subscribed(gina, globex)
+    record_usage(acme, 10, at=hour_ago(3))
+    push.plan()
+    push.send()
+    # Globex's push was lost a while ago, too long for Stripe to deduplicate it:
+    # the run re-pushes the gap as a new delta.
+    record_usage(globex, 30, at=hour_ago(4))
+    push.plan()
+    stripe.config(drop_next_meter_events=1)
+    push.send()
+    UsagePush.objects.filter(organization=globex).update(sent_at=timezone.now() - timedelta(days=2))
+    # Acme used 5 more since the last push: the run plans it and must send it.
+    record_usage(acme, 5, at=hour_ago(3))
+
+    acme_customer = BillingAccount.objects.get(organization=acme).stripe_customer_id
+    pages = StripeMeter.objects.get(capability="ocr", meter="pages").stripe_meter_id
+
+    def totals(meter: str, customer: str, start, end):  # type: ignore[no-untyped-def]
+        if (meter, customer) == (pages, acme_customer):
+            stripe.config(fail_next=[500])  # Stripe fails this one call (after the SDK's retries)
+        return reconcile.grouped_daily_totals(meter, customer, start, end)
+
+    queued = reconcile.start_run(None, billing_period(timezone.now()).start)
+    run = reconcile.run(queued.pk, now=timezone.now() + timedelta(hours=2), daily_totals=totals)
+
+    assert run.status == ReconciliationRun.Status.PARTIAL
+    assert run.progress_done == run.progress_total and run.percent == 100
+    assert (run.unavailable, run.missing, run.matched) == (1, 1, 0)
+    [unavailable] = run.lines.filter(status=Status.UNAVAILABLE)
+    assert (unavailable.organization, unavailable.local_quantity, unavailable.stripe_quantity) == (
+        acme,
+        15,
+        None,
+    )
+    assert unavailable.difference is None and "did not answer" in unavailable.detail
+    [missing] = run.lines.filter(organization=globex)
+    assert (missing.status, missing.action) == (Status.MISSING, Action.REPUSHED)
+    repush = UsagePush.objects.get(source=UsagePush.Source.RECONCILIATION)
+    assert (repush.organization, repush.quantity, repush.status) == (globex, 30, UsagePush.Status.SENT)
+    assert stripe_total(globex) == 30
+    assert stripe_total(acme) == 15  # what the run planned went out too
+
+    # Finance sees it in words, in the CSV and in the API.
+    client = client_for(fiona)
+    page = client.get(f"/finance/reconciliations/{run.pk}/").content.decode()
+    assert "Done with problems" in page and "Stripe unavailable" in page
+    assert "nothing was compared or changed" in page
+    csv = client.get(f"/finance/reconciliations/{run.pk}/export.csv").content.decode()
+    [row] = [row for row in csv.splitlines() if f",{acme.slug}," in row]
+    assert ",15,,,unavailable,none," in row
+    body = client.get(f"/api/v1/billing/reconciliations/{run.pk}").json()
+    assert (body["run"]["status"], body["run"]["unavailable"]) == ("partial", 1)
+    [api_line] = [line for line in body["lines"] if line["status"] == "unavailable"]
+    assert (api_line["stripe_quantity"], api_line["difference"]) == (None, None)
+
+    # The next run, with Stripe answering, reconciles acme too.
+    second = reconcile_now(hours_later=3)
+    assert second.status == ReconciliationRun.Status.DONE
+    assert {line.status for line in lines(second)} == {Status.MATCHED}

@@ -583,6 +583,7 @@ def test_a_finished_run_shows_its_lines_counts_and_full_progress(client_for, fio
         "Excess in Stripe": "0",
         "Unexplained": "0",
         "Settling": "0",
+        "Stripe unavailable": "0",
     }
     assert 'hx-get="' not in page  # nothing to poll once done
     assert "Show the lines" not in page  # they are right here

@@ -159,10 +159,12 @@ def test_finance_runs_a_reconciliation_and_sees_its_lines(
     expect(matched.locator("td").nth(6)).to_have_text("0")
     expect(page.locator("#run-status")).not_to_contain_text("Show the lines")
 
-    # The worker re-pushed the difference, and Stripe has it now.
+    # The worker sent acme's lost push again under its own identifier (Stripe
+    # would not count it twice had it been only late), and Stripe has it now.
     [line] = run.lines.filter(status=ReconciliationLine.Status.MISSING)
     assert (line.organization, line.action) == (acme, ReconciliationLine.Action.REPUSHED)
-    repush = UsagePush.objects.get(source=UsagePush.Source.RECONCILIATION)
-    assert (repush.organization, repush.quantity, repush.status) == (acme, 42, UsagePush.Status.SENT)
-    assert repush.identifier in line.detail
+    assert not UsagePush.objects.filter(source=UsagePush.Source.RECONCILIATION).exists()
+    resent = UsagePush.objects.get(organization=acme)
+    assert (resent.quantity, resent.status) == (42, UsagePush.Status.SENT) and resent.resent_at
+    assert resent.identifier in line.detail
     assert stripe.state()["meter_events"]["counted"] == 2
