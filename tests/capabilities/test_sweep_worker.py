@@ -11,6 +11,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from capabilities import actions
 from capabilities.models import Job
@@ -133,3 +134,29 @@ def test_a_job_that_always_kills_its_worker_fails_unbilled_after_its_attempts(oc
     assert not UsageEvent.objects.filter(job_id=doomed.pk).exists()
     assert Job.objects.get(pk=fine.pk).status == Job.Status.SUCCEEDED
     assert UsageEvent.objects.filter(organization=acme, meter="pages").aggregate(n=Sum("quantity"))["n"] == 2
+
+
+def test_a_live_worker_renews_its_lease_and_keeps_its_job(ocr_on, alice, acme, tmp_path):
+    """A job running longer than its lease is not taken back while its worker
+    lives: the worker's renewals move the lease on, and the sweep leaves it."""
+    release = tmp_path / "release"
+    job = actions.start_job(
+        alice, acme, "ocr", kind="recognize", job_input={"pages": 2, "hold_until_exists": str(release)}
+    )
+    # A lease many renewals long: a loaded machine's stalls never outlast it.
+    lease = {"JOB_LEASE_SECONDS": "8", "JOB_LEASE_RENEW": "0.5"}
+    with celery_worker(queues="cap.ocr", pool="prefork", concurrency=1, env=lease):
+        wait_for(lambda: Job.objects.get(pk=job.pk).status == Job.Status.RUNNING, 60, "the job to start")
+        first = Job.objects.get(pk=job.pk).lease_expires_at
+
+        def outlived_its_first_lease() -> bool:
+            now = timezone.now()
+            return now > first and Job.objects.get(pk=job.pk).lease_expires_at > now
+
+        sweeping_until(outlived_its_first_lease, 120, "the job to run past its first lease, renewed")
+        assert Job.objects.get(pk=job.pk).status == Job.Status.RUNNING
+        release.touch()
+        sweeping_until(lambda: Job.objects.get(pk=job.pk).is_finished, 60, "the job to finish")
+
+    job = Job.objects.get(pk=job.pk)
+    assert (job.status, job.attempts) == (Job.Status.SUCCEEDED, 1)
