@@ -18,10 +18,6 @@ from capabilities.actions import SWEEP_LAST_RUN
 from portal.health import HealthItem, HealthSection
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count:,} {word if count == 1 else word + 's'}"
-
-
 def _last_sweep() -> tuple[datetime | None, str]:
     try:
         noted = cache.get(SWEEP_LAST_RUN)
@@ -78,9 +74,12 @@ def jobs_section() -> HealthSection:
     )
     notes = []
     if health.worker_lost:
-        notes.append(f"{plural(health.worker_lost, 'job')} failed after stopping their worker too often.")
+        notes.append(
+            f"Failed, unbilled, after stopping their worker {settings.JOB_MAX_ATTEMPTS} times:"
+            f" {health.worker_lost}."
+        )
     if health.retried_unfinished:
-        notes.append(f"{plural(health.retried_unfinished, 'job')} not finished yet.")
+        notes.append(f"Not finished yet: {health.retried_unfinished}.")
     items.append(
         HealthItem(
             "Jobs retried (24 hours)",
