@@ -23,3 +23,8 @@ class CapabilitiesConfig(AppConfig):
         from metering import catalog
 
         catalog.register(RegistryMeterCatalog())
+
+        from capabilities import health
+        from portal import health as portal_health
+
+        portal_health.register(health.jobs_section)

@@ -90,12 +90,29 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)  # > 1 after a redelivery
+    # Until when the job's current holder is trusted with it: while queued, its
+    # broker message (past this the sweep publishes it again); while running,
+    # the worker, which renews it as the job runs (past this the worker is taken
+    # for dead and the sweep queues the job again). See capabilities/sweep.py.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The running claim's own mark: only its holder renews the lease, re-takes
+    # the job on a retry, or records its outcome.
+    lease_token = models.CharField(max_length=32, blank=True)
+    publications = models.PositiveSmallIntegerField(default=1)  # messages sent for it
 
     class Meta:
         ordering = ["-queued_at", "-id"]
         indexes = [
             models.Index(fields=["organization", "-queued_at"]),
             models.Index(fields=["organization", "capability", "status"]),
+            # The sweep's scan: unfinished jobs by lease, nothing else.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="job_unfinished_lease",
+                condition=models.Q(status__in=["queued", "running"]),
+            ),
+            # The health page's jobs retried lately: few rows.
+            models.Index(fields=["queued_at"], name="job_retried", condition=models.Q(attempts__gt=1)),
         ]
 
     def __str__(self) -> str:

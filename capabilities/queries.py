@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
-from capabilities.models import FeatureToggle, ToggleChange
+from capabilities.models import FeatureToggle, Job, ToggleChange
 from capabilities.registry import CapabilityConfig, registry
 from portal.models import Organization
 
@@ -56,3 +57,31 @@ def catalog_entry(organization: Organization, key: str) -> CatalogEntry:
 
 def history(organization: Organization, key: str) -> QuerySet[ToggleChange]:
     return ToggleChange.objects.filter(organization=organization, capability_key=key).order_by("-at", "-id")
+
+
+@dataclass(frozen=True)
+class JobHealth:
+    waiting: int  # queued, message not claimed within its lease
+    oldest_waiting: datetime | None
+    abandoned: int  # running, lease expired: the worker died
+    retried: int  # attempts > 1, queued in the last 24 hours
+    worker_lost: int  # of those, failed for stopping their worker too often
+    retried_unfinished: int  # of those, still queued or running
+
+
+def job_health(now: datetime) -> JobHealth:
+    """Jobs the sweep has to take care of, and jobs it took care of lately: two
+    aggregate queries, each on a partial index (unfinished jobs by lease; jobs
+    with more than one attempt by queue time)."""
+    expired = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    stranded = Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).aggregate(
+        waiting=Count("id", filter=Q(status=Job.Status.QUEUED) & expired),
+        oldest_waiting=Min("queued_at", filter=Q(status=Job.Status.QUEUED) & expired),
+        abandoned=Count("id", filter=Q(status=Job.Status.RUNNING) & expired),
+    )
+    retried = Job.objects.filter(attempts__gt=1, queued_at__gte=now - timedelta(hours=24)).aggregate(
+        retried=Count("id"),
+        worker_lost=Count("id", filter=Q(status=Job.Status.FAILED, error_code="worker_lost")),
+        retried_unfinished=Count("id", filter=Q(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])),
+    )
+    return JobHealth(**stranded, **retried)

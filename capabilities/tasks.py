@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import threading
 import time
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
@@ -53,15 +57,29 @@ def _announce(job: Job, status: str) -> None:
     )
 
 
-# Claim a job: a running one again (its message came back), a queued one if its
-# organization is active and its capability on, read now. Plain SQL: one round
-# trip for the checks, the update and the row, on the busiest path of the worker;
-# its commit needn't wait for the WAL flush (see _claim).
+# Claim a job: a queued one if its organization is active and its capability
+# on, read now; a running one only when its claim is over (its worker stopped
+# renewing the lease: it died) or is this delivery's own (a retry). A running
+# job whose lease is alive is being run: a duplicate message leaves it alone,
+# so two workers never run it at once (concurrent claims serialise on the row
+# and the second sees the first's lease). Plain SQL: one round trip for the
+# checks, the update and the row, on the busiest path of the worker; its commit
+# needn't wait for the WAL flush (see _claim).
 CLAIM = """
     UPDATE capabilities_job AS job
-    SET status = %(running)s, attempts = job.attempts + 1, started_at = COALESCE(job.started_at, %(now)s)
+    SET status = %(running)s, attempts = job.attempts + 1, started_at = COALESCE(job.started_at, %(now)s),
+        lease_expires_at = %(lease_until)s, lease_token = %(token)s
     WHERE job.id = %(id)s AND (
-        job.status = %(running)s
+        (
+            job.status = %(running)s
+            AND (
+                job.lease_token = %(previous)s
+                OR (
+                    (job.lease_expires_at IS NULL OR job.lease_expires_at < %(now)s)
+                    AND job.attempts < %(max_attempts)s
+                )
+            )
+        )
         OR (
             job.status = %(queued)s
             AND EXISTS (
@@ -79,24 +97,31 @@ CLAIM = """
 """
 
 
-def _claim(job_id: int) -> Job | None:
-    """Take a job for this delivery. A queued job is started if its
-    organization is active and its capability on, read from the database now;
-    a running one is taken again, because its message came back: the worker
-    that had it died (acks_late + reject_on_worker_lost) or the broker
-    delivered it twice. Finished and cancelled jobs are left alone."""
+def _claim(job_id: int, token: str, previous: str | None) -> Job | None:
+    """Take a job for this delivery, under the lease `token`. A queued job is
+    started if its organization is active and its capability on, read from the
+    database now; a running one is taken again only if its lease expired (the
+    worker that had it died: acks_late + reject_on_worker_lost, or the sweep's
+    message) and it has attempts left, or if `previous` is its lease (this
+    task's own retry). Finished and cancelled jobs are left alone; a job that
+    died too often is left to the sweep, which fails it."""
     # Checks, claim and the claimed row: one statement, and so a transaction of
     # its own, on the worker's busiest path (no BEGIN and COMMIT round trips).
-    # Losing a claim in a crash loses nothing: the message comes back and the
-    # job is claimed again. Only the result's transaction (usage) must be
-    # durable, so the claim's commit doesn't wait for the disk flush (the
-    # statement says so itself).
+    # Losing a claim in a crash loses nothing: the job's lease is then the one
+    # it had (or none), and the sweep or the message queues it again. Only the
+    # result's transaction (usage) must be durable, so the claim's commit
+    # doesn't wait for the disk flush (the statement says so itself).
+    now = timezone.now()
     claimed = list(
         Job.objects.raw(
             CLAIM,
             {
                 "id": job_id,
-                "now": timezone.now(),
+                "now": now,
+                "lease_until": now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+                "token": token,
+                "previous": previous,
+                "max_attempts": settings.JOB_MAX_ATTEMPTS,
                 "running": Job.Status.RUNNING,
                 "queued": Job.Status.QUEUED,
                 "active": Organization.Status.ACTIVE,
@@ -106,7 +131,8 @@ def _claim(job_id: int) -> Job | None:
     if claimed:
         return claimed[0]
     with transaction.atomic():
-        # Not claimed: gone, finished, cancelled, or refused now. Say which.
+        # Not claimed: gone, finished, cancelled, running elsewhere, or refused
+        # now. Say which.
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status != Job.Status.QUEUED:
             return None
@@ -120,24 +146,104 @@ def _claim(job_id: int) -> Job | None:
         return None
 
 
+# Extend a running job's lease; only its holder's token matches.
+RENEW = """
+    UPDATE capabilities_job SET lease_expires_at = %s
+    WHERE id = %s AND status = %s AND lease_token = %s
+"""
+
+
+class LeaseRenewer:
+    """Renews the leases of the jobs this process runs, every JOB_LEASE_RENEW
+    seconds, from one daemon thread per process. A thread rather than the
+    job's progress calls: a job may call `ctx.progress` a thousand times a
+    second or never (one long OCR call), and its lease must be renewed either
+    way; and the job's own path pays only a dict update, never a query. A job
+    shorter than the renewal period costs no query at all. The thread has its
+    own database connection (Django's are per thread), opened at its first
+    renewal. A job function that holds the GIL longer than the lease (a C
+    call that never releases it) would lose its lease: the lease is minutes,
+    not seconds, in production for that reason."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.held: dict[int, str] = {}
+        self.thread = threading.Thread(target=self._loop, name="job-lease-renewer", daemon=True)
+        self.thread.start()
+
+    def hold(self, job_id: int, token: str) -> None:
+        with self.lock:
+            self.held[job_id] = token
+
+    def release(self, job_id: int) -> None:
+        with self.lock:
+            self.held.pop(job_id, None)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(settings.JOB_LEASE_RENEW)
+            with self.lock:
+                held = list(self.held.items())
+            if held:
+                self.renew(held)
+
+    def renew(self, held: list[tuple[int, str]]) -> None:
+        until = timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+        try:
+            with transaction.atomic():
+                relax_durability()  # a lost renewal only makes the lease look shorter
+                with connection.cursor() as cursor:
+                    for job_id, token in held:
+                        cursor.execute(RENEW, [until, job_id, Job.Status.RUNNING, token])
+                        if not cursor.rowcount:
+                            logger.warning("Job %s lost its lease (taken back or finished)", job_id)
+        except Exception:
+            # The database is away: try again next period with a new connection;
+            # the lease covers several periods.
+            logger.exception("Could not renew the leases of jobs %s", [job_id for job_id, _ in held])
+            connection.close()
+
+
+_renewer: LeaseRenewer | None = None
+
+
+def renewer() -> LeaseRenewer:
+    """This process's renewer, started at its first job (after the prefork
+    pool's fork: a thread does not survive one)."""
+    global _renewer
+    if _renewer is None or _renewer.pid != os.getpid():
+        _renewer = LeaseRenewer()
+    return _renewer
+
+
 @shared_task(
     bind=True, name="capabilities.run_job", acks_late=True, reject_on_worker_lost=True, ignore_result=True
 )
-def run_job(self: Task, job_id: int) -> str:
+def run_job(self: Task, job_id: int, lease: str | None = None) -> str:
+    token = uuid.uuid4().hex
     try:
-        return _run(job_id)
+        return _run(job_id, token, lease)
     except DatabaseError as error:
         # The database failed us (connection lost, deadlock, failover), not the
-        # job: run it again later. Its usage keys make a second run count once.
+        # job: run it again later, under the lease this run took (no other
+        # worker takes it meanwhile). Its usage keys make a second run count once.
         logger.warning("Job %s hit a database error (%s); retrying", job_id, error)
-        raise self.retry(countdown=2, max_retries=10) from error
+        raise self.retry(countdown=2, max_retries=10, kwargs={"lease": token}) from error
 
 
-def _run(job_id: int) -> str:
-    job = _claim(job_id)
+def _run(job_id: int, token: str | None = None, previous: str | None = None) -> str:
+    """Claim the job under the lease `token` (a new one by default) and run it."""
+    token = token or uuid.uuid4().hex
+    job = _claim(job_id, token, previous)
     if job is None:
         return "skipped"
-    outcome = _execute(job)
+    leases = renewer()
+    leases.hold(job.pk, token)
+    try:
+        outcome = _execute(job)
+    finally:
+        leases.release(job.pk)
     if outcome in (Job.Status.SUCCEEDED, Job.Status.FAILED) and job_finished.receivers:
         _announce(job, outcome)
     return outcome
@@ -198,12 +304,13 @@ def _usage_records(job: Job, usage: dict[str, int], elapsed: float, at: datetime
 
 
 # Mark a running job succeeded; the guard of the result's statement on
-# PostgreSQL (see _succeed). A job another delivery finished matches no row.
+# PostgreSQL (see _succeed). A job another delivery finished, or taken back
+# from this run (its lease expired), matches no row.
 FINISH = """
     UPDATE capabilities_job
     SET status = %s, result = %s, error = '', error_code = '', finished_at = %s,
-        progress_done = progress_total
-    WHERE id = %s AND status = %s
+        progress_done = progress_total, lease_expires_at = NULL
+    WHERE id = %s AND status = %s AND lease_token = %s
     RETURNING id
 """
 
@@ -216,7 +323,7 @@ def _succeed(job: Job, result: dict[str, Any], usage: dict[str, int], elapsed: f
     # One statement outside any transaction block: a transaction of its own,
     # in one round trip.
     result_value = Job._meta.get_field("result").get_db_prep_value(result, connection)
-    params = [Job.Status.SUCCEEDED, result_value, now, job.pk, Job.Status.RUNNING]
+    params = [Job.Status.SUCCEEDED, result_value, now, job.pk, Job.Status.RUNNING, job.lease_token]
     finished = ledger.append_if(FINISH, params, records) is not None
     if not finished:
         return "already finished"  # another delivery of this job got there first
@@ -224,7 +331,21 @@ def _succeed(job: Job, result: dict[str, Any], usage: dict[str, int], elapsed: f
 
 
 def _fail(job: Job, error: str, code: str) -> str:
-    failed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        status=Job.Status.FAILED, error=error, error_code=code, finished_at=timezone.now()
+    mine = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, lease_token=job.lease_token)
+    failed = mine.update(
+        status=Job.Status.FAILED,
+        error=error,
+        error_code=code,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
     )
     return Job.Status.FAILED if failed else "already finished"
+
+
+@shared_task(name="capabilities.sweep_jobs", ignore_result=True)
+def sweep_jobs() -> str:
+    """Beat, every JOB_SWEEP_INTERVAL: send again what lost its message, take
+    back what lost its worker (capabilities.actions.sweep_jobs)."""
+    from capabilities.actions import sweep_jobs as sweep
+
+    return str(sweep())

@@ -174,8 +174,28 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker reserves one message per process: with acks_late, the one it runs.
+# A killed worker then strands nothing it had not started (README "Jobs").
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
+
+# --- jobs: the row is the record, the message a nudge (capabilities/sweep.py) ---
+# The sweep runs this often (beat).
+JOB_SWEEP_INTERVAL = env.float("JOB_SWEEP_INTERVAL", default=30.0)
+# A queued job unclaimed this many seconds after its message was sent is sent
+# again (then after twice as long, up to 32 times as long).
+JOB_REQUEUE_GRACE = env.float("JOB_REQUEUE_GRACE", default=30.0)
+# A running job's worker holds it this long and renews it every
+# JOB_LEASE_RENEW seconds; an expired lease means the worker died.
+JOB_LEASE_SECONDS = env.float("JOB_LEASE_SECONDS", default=60.0)
+JOB_LEASE_RENEW = env.float("JOB_LEASE_RENEW", default=15.0)
+# A job whose worker died this many times fails, unbilled.
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "sweep-jobs": {
+        "task": "capabilities.sweep_jobs",
+        "schedule": JOB_SWEEP_INTERVAL,
+    },
     "worker-heartbeat": {
         "task": "portal.tasks.record_heartbeat",
         "schedule": 30.0,

@@ -17,4 +17,5 @@ class OcrConfig(CapabilityConfig):
         "recognize": "tests.capability_apps.ocr.jobs.recognize",
         "noop": "tests.capability_apps.ocr.jobs.noop",
         "explode": "tests.capability_apps.ocr.jobs.explode",
+        "kill_worker": "tests.capability_apps.ocr.jobs.kill_worker",
     }

@@ -1,6 +1,8 @@
 """Job of the test OCR capability: walks through `pages` pages, optionally
 waiting on a file to appear (so a test can hold it mid-run) or failing."""
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -33,3 +35,11 @@ def explode(ctx: JobContext) -> dict:
     """Meters, then crashes: nothing it metered may be recorded."""
     ctx.meter("pages", 7)
     raise RuntimeError("disk on fire")
+
+
+def kill_worker(ctx: JobContext) -> dict:
+    """Meters, then SIGKILLs the process running it (a segfault, the OOM
+    killer): it stops its worker every time, and nothing may be billed."""
+    ctx.meter("pages", 5)
+    os.kill(os.getpid(), signal.SIGKILL)
+    return {}
