@@ -312,19 +312,24 @@ def _reconcile_account(
     return errors
 
 
-def _unavailable(
-    context: _Context, account: BillingAccount, meter: StripeMeter, day: date, local: int, detail: str
+def _line(
+    context: _Context, account: BillingAccount, meter: StripeMeter, day: date, local: int, stripe: int | None
 ) -> ReconciliationLine:
-    line = ReconciliationLine(
+    return ReconciliationLine(
         run=context.run,
         organization_id=account.organization_id,
         capability=meter.capability,
         meter=meter.meter,
         day=day,
         local_quantity=local,
-        stripe_quantity=None,
+        stripe_quantity=stripe,
     )
-    return _done(line, Status.UNAVAILABLE, Action.NONE, detail)
+
+
+def _unavailable(
+    context: _Context, account: BillingAccount, meter: StripeMeter, day: date, local: int, detail: str
+) -> ReconciliationLine:
+    return _done(_line(context, account, meter, day, local, None), Status.UNAVAILABLE, Action.NONE, detail)
 
 
 def _classify(
@@ -336,15 +341,7 @@ def _classify(
     stripe_value: Decimal,
     day_pushes: list[UsagePush],
 ) -> ReconciliationLine:
-    line = ReconciliationLine(
-        run=context.run,
-        organization_id=account.organization_id,
-        capability=meter.capability,
-        meter=meter.meter,
-        day=day,
-        local_quantity=local,
-        stripe_quantity=int(stripe_value),
-    )
+    line = _line(context, account, meter, day, local, int(stripe_value))
     if stripe_value != stripe_value.to_integral_value():
         return _done(
             line, Status.UNEXPLAINED, Action.REVIEW, f"Stripe reports a fractional total ({stripe_value})."

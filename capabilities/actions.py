@@ -437,7 +437,7 @@ def sweep_jobs(now: datetime | None = None) -> SweepResult:
     running job whose worker stopped renewing its lease, and fail those that
     stopped their worker JOB_MAX_ATTEMPTS times. Sending twice is safe: the
     claim takes a job once per lease and its usage keys count it once."""
-    from capabilities.signals import job_finished
+    from capabilities.signals import announce_job_finished
     from capabilities.tasks import run_job
 
     now = now or timezone.now()
@@ -460,8 +460,7 @@ def sweep_jobs(now: datetime | None = None) -> SweepResult:
         requeued = cursor.fetchall()
     for job_id, organization_id, capability, kind in failed:
         logger.warning("Job %s (%s.%s) stopped its worker too often; failed", job_id, capability, kind)
-        job_finished.send_robust(
-            sender=Job,
+        announce_job_finished(
             job_id=job_id,
             organization_id=organization_id,
             capability=capability,

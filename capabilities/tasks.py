@@ -21,7 +21,7 @@ from django.utils import timezone
 from capabilities.jobs import JobContext, JobFailed, job_function
 from capabilities.models import Job
 from capabilities.registry import COMPUTE_SECONDS, registry
-from capabilities.signals import job_finished
+from capabilities.signals import announce_job_finished, job_finished
 from metering import ledger
 from metering.models import EventKind
 from portal.models import Organization
@@ -47,8 +47,7 @@ def _refuse(job: Job, message: str, code: str) -> None:
 
 
 def _announce(job: Job, status: str) -> None:
-    job_finished.send_robust(
-        sender=Job,
+    announce_job_finished(
         job_id=job.pk,
         organization_id=job.organization_id,
         capability=job.capability,

@@ -38,7 +38,6 @@ class ServerError(RuntimeError):
 class Postgres:
     layout: Layout
     durable: bool = True
-    started_here: bool = False
 
     @property
     def _bin(self) -> Path:
@@ -131,7 +130,6 @@ class Postgres:
             raise ServerError(
                 f"PostgreSQL did not start: {_log_reason(self._log, since) or _last_line(result)}"
             )
-        self.started_here = True
         self._create_database()
 
     def _create_database(self) -> None:
@@ -158,7 +156,6 @@ class Postgres:
 class Redis:
     layout: Layout
     durable: bool = True
-    started_here: bool = False
 
     @property
     def _bin(self) -> Path:
@@ -233,7 +230,6 @@ class Redis:
                 reason = _log_reason(self._log, since) or "no answer on its socket"
                 raise ServerError(f"Redis did not start: {reason}")
             time.sleep(0.1)
-        self.started_here = True
 
     def stop(self) -> None:
         if not self.running():

@@ -16,11 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
 import stripe
 
+from tests.embedded_servers.processes import servers_running_on
 from tests.workers import wait_for
 
 pytestmark = pytest.mark.quickstart
@@ -105,16 +105,6 @@ def _sign_in(base: str, email: str) -> requests.Session:
     return session
 
 
-def _servers_of(var: Path) -> list[psutil.Process]:
-    """PostgreSQL and Redis processes working on files under `var`."""
-    found = []
-    for process in psutil.process_iter(["name", "cmdline"]):
-        command = " ".join(process.info["cmdline"] or [])
-        if process.info["name"] in ("postgres", "redis-server") and str(var) in command:
-            found.append(process)
-    return found
-
-
 def _upcoming_pages(emulator: str, organization_name: str) -> int:
     """Pages on the organization's upcoming Stripe invoice, asked with the official SDK."""
     client = stripe.StripeClient("sk_test_emulator", base_addresses={"api": emulator}, max_network_retries=0)
@@ -146,7 +136,7 @@ def test_make_run_boots_on_embedded_servers_and_usage_reaches_stripe(quickstart)
     # The servers are the embedded ones, with their data in var/; no SQLite anywhere.
     assert (var / "postgres" / "PG_VERSION").exists()
     assert (var / "run" / "redis.sock").is_socket()
-    assert {p.info["name"] for p in _servers_of(var)} == {"postgres", "redis-server"}
+    assert servers_running_on(var) == {"postgres", "redis-server"}
     assert not list(var.rglob("*.sqlite3"))
     assert (var / "redis" / "appendonlydir").exists() or list((var / "redis").glob("*.aof*"))
 
@@ -197,7 +187,7 @@ def test_make_run_boots_on_embedded_servers_and_usage_reaches_stripe(quickstart)
     # Ctrl-C stops everything, the two servers included.
     os.killpg(process.pid, signal.SIGINT)
     process.wait(timeout=120)
-    wait_for(lambda: not _servers_of(var), 60, "PostgreSQL and Redis to stop")
+    wait_for(lambda: not servers_running_on(var), 60, "PostgreSQL and Redis to stop")
     assert "PostgreSQL and Redis stopped" in log_path.read_text()
 
 
@@ -226,4 +216,4 @@ def test_a_server_that_cannot_start_says_why_in_one_line(tmp_path_factory):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("embedded_servers: PostgreSQL did not start:"), lines[0]
-    assert not _servers_of(var)
+    assert not servers_running_on(var)

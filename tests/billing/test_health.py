@@ -5,7 +5,6 @@ whatever the planner did or did not plan."""
 from __future__ import annotations
 
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.db import transaction
@@ -16,24 +15,13 @@ from billing.models import UsagePush
 from metering import ledger
 from tests.billing.conftest import hour_ago
 from tests.factories import OrganizationFactory
+from tests.portal.health_page import health_section, item
 
 pytestmark = pytest.mark.django_db
 
 
 def billing_health(client) -> str:
-    """The billing section of the health page, entities decoded, whitespace collapsed."""
-    response = client.get("/manage/health/")
-    assert response.status_code == 200
-    page = " ".join(unescape(response.content.decode()).split())
-    start = page.index("<h2>Billing: usage to Stripe</h2>")
-    return page[start : page.index("</section>", start)]
-
-
-def item(section: str, label: str) -> str:
-    """One health item (label, badge and note) of a section."""
-    start = section.index(f'<div class="label">{label}</div>')
-    end = section.find('<div class="stat">', start)
-    return section[start : end if end != -1 else len(section)]
+    return health_section(client, "Billing: usage to Stripe")
 
 
 def shown(hour) -> str:

@@ -4,7 +4,6 @@ the last 24 hours, and the sweep's last run, as Ivan sees them."""
 from __future__ import annotations
 
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.core.cache import cache
@@ -12,22 +11,13 @@ from django.utils import timezone
 
 from capabilities import actions
 from capabilities.models import Job
+from tests.portal.health_page import health_section, item
 
 pytestmark = pytest.mark.django_db
 
 
 def jobs_health(client) -> str:
-    response = client.get("/manage/health/")
-    assert response.status_code == 200
-    page = " ".join(unescape(response.content.decode()).split())
-    start = page.index("<h2>Jobs: queues and workers</h2>")
-    return page[start : page.index("</section>", start)]
-
-
-def item(section: str, label: str) -> str:
-    start = section.index(f'<div class="label">{label}</div>')
-    end = section.find('<div class="stat">', start)
-    return section[start : end if end != -1 else len(section)]
+    return health_section(client, "Jobs: queues and workers")
 
 
 def test_ivan_sees_stranded_and_retried_jobs_and_the_last_sweep(client_for, ivan, alice, acme, monkeypatch):

@@ -4,103 +4,55 @@ starting others, and stopping leaves nothing running."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import psutil
 import psycopg
 import redis
 
 from embedded_servers.__main__ import servers
 from embedded_servers.layout import Layout
-
-ROOT = Path(__file__).resolve().parents[2]
-# A newcomer's environment: no servers of the suite's.
-BARE = {"PATH": "/usr/bin:/bin"}
-
-
-def _running_on(base: Path) -> set[str]:
-    names = set()
-    for process in psutil.process_iter(["name", "cmdline"]):
-        if process.info["name"] in ("postgres", "redis-server") and str(base) in " ".join(
-            process.info["cmdline"] or []
-        ):
-            names.add(process.info["name"])
-    return names
+from tests.embedded_servers.processes import BARE, run_wrapper, servers_running_on
 
 
 def test_a_restart_keeps_the_database_and_the_queues(tmp_path_factory):
     layout = Layout(Path(tmp_path_factory.mktemp("srv", numbered=True)))
     with servers(layout) as urls:
-        assert _running_on(layout.base) == {"postgres", "redis-server"}
+        assert servers_running_on(layout.base) == {"postgres", "redis-server"}
         with psycopg.connect(urls["DATABASE_URL"], autocommit=True) as connection:
             connection.execute("CREATE TABLE kept (note text)")
             connection.execute("INSERT INTO kept VALUES ('still here')")
             extensions = {row[0] for row in connection.execute("SELECT name FROM pg_available_extensions")}
         assert {"vector", "pg_trgm"} <= extensions
         redis.Redis.from_url(urls["REDIS_URL"]).lpush("queue", "a job's message")
-    assert _running_on(layout.base) == set()
+    assert servers_running_on(layout.base) == set()
 
     with servers(layout) as urls:
         with psycopg.connect(urls["DATABASE_URL"]) as connection:
             assert connection.execute("SELECT note FROM kept").fetchall() == [("still here",)]
         assert redis.Redis.from_url(urls["REDIS_URL"]).lrange("queue", 0, -1) == [b"a job's message"]
-    assert _running_on(layout.base) == set()
+    assert servers_running_on(layout.base) == set()
 
 
 def test_a_second_process_uses_the_running_servers_and_leaves_them_running(tmp_path_factory):
     base = Path(tmp_path_factory.mktemp("srv", numbered=True))
     with servers(Layout(base)) as urls:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "embedded_servers",
-                "run",
-                "--var",
-                str(base),
-                "--",
-                sys.executable,
-                "-c",
-                "import os; print(os.environ['DATABASE_URL'])",
-            ],
-            cwd=ROOT,
-            env=BARE,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_wrapper(base, "import os; print(os.environ['DATABASE_URL'])", BARE)
         assert result.returncode == 0, result.stderr
         assert "using the servers started by process" in result.stdout
         assert urls["DATABASE_URL"] in result.stdout
         # Still up for their owner.
-        assert _running_on(base) == {"postgres", "redis-server"}
+        assert servers_running_on(base) == {"postgres", "redis-server"}
         with psycopg.connect(urls["DATABASE_URL"]) as connection:
             assert connection.execute("SELECT 1").fetchone() == (1,)
-    assert _running_on(base) == set()
+    assert servers_running_on(base) == set()
 
 
 def test_a_url_of_your_own_is_used_instead_of_starting_that_server(tmp_path_factory):
     base = Path(tmp_path_factory.mktemp("srv", numbered=True))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "embedded_servers",
-            "run",
-            "--var",
-            str(base),
-            "--",
-            sys.executable,
-            "-c",
-            "import os; print(os.environ['DATABASE_URL'], os.environ['REDIS_URL'])",
-        ],
-        cwd=ROOT,
-        env={**BARE, "DATABASE_URL": "postgres://me@db.internal/sb"},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_wrapper(
+        base,
+        "import os; print(os.environ['DATABASE_URL'], os.environ['REDIS_URL'])",
+        {**BARE, "DATABASE_URL": "postgres://me@db.internal/sb"},
     )
     assert result.returncode == 0, result.stderr
     assert "Redis up" in result.stdout and "PostgreSQL" not in result.stdout.split("\n")[0]
