@@ -17,6 +17,7 @@ BENCHMARKS = [
     "notifications_send",
     "documents_extract",
     "reports_build",
+    "api_call_metering",
 ]
 
 

@@ -39,6 +39,35 @@ def ensure_database(url: str) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def _commit() -> str:
+    """The checked-out commit (with "+changes" when the tree differs from it)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}+changes" if dirty else head
+
+
+def _machine() -> str:
+    import platform
+
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    )
+
+
 def per_call_ns(call: Callable[[], Any], *, calls: int, batches: int) -> list[float]:
     """Nanoseconds per call, one figure per batch of `calls` calls."""
     call()  # warm up
@@ -93,6 +122,8 @@ def write_result(
         "target": target,
         "runs": runs,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "machine": _machine(),
         **extra,
     }
     RESULTS.mkdir(exist_ok=True)

@@ -150,3 +150,41 @@ class PlatformUsageDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} (refreshed {self.refreshed_at:%Y-%m-%d %H:%M})"
+
+
+class ApiCallCount(models.Model):
+    """API calls one web process counted for one organization, capability and
+    hour, on their way to the ledger (see metering/api_calls.py). `calls` only
+    grows; `moved` is how many of them the ledger holds; `batch` is the
+    number of the process's last write applied here, so a write retried after
+    a lost commit is not applied twice."""
+
+    process = models.CharField(max_length=64)
+    organization_id = models.BigIntegerField()  # no foreign key: a deleted organization's calls are dropped
+    capability = models.CharField(max_length=64)
+    hour = models.DateTimeField()
+    calls = models.BigIntegerField(default=0)
+    moved = models.BigIntegerField(default=0)
+    batch = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["process", "organization_id", "capability", "hour"],
+                name="metering_api_call_count_once",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["hour"], name="metering_api_call_count_hour"),
+            models.Index(
+                fields=["id"],
+                name="metering_api_calls_to_move",
+                condition=models.Q(calls__gt=models.F("moved")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.process} {self.organization_id} {self.capability} {self.hour:%Y-%m-%d %H}: {self.calls}"
+        )

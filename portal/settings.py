@@ -188,6 +188,12 @@ JOB_REQUEUE_GRACE = env.float("JOB_REQUEUE_GRACE", default=30.0)
 # JOB_LEASE_RENEW seconds; an expired lease means the worker died.
 JOB_LEASE_SECONDS = env.float("JOB_LEASE_SECONDS", default=60.0)
 JOB_LEASE_RENEW = env.float("JOB_LEASE_RENEW", default=15.0)
+
+# --- API-call usage (metering/api_calls.py) ------------------------------------
+# Each web process writes the API calls it counted to PostgreSQL this often
+# (seconds): a process killed without warning loses at most this much. 0 turns
+# the background writer off (tests write with api_calls.write_counts()).
+API_CALLS_WRITE_INTERVAL = env.float("API_CALLS_WRITE_INTERVAL", default=1.0)
 # A job whose worker died this many times fails, unbilled.
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

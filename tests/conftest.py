@@ -88,3 +88,14 @@ def _fresh_toggle_snapshots():
     yield
     forget_snapshots()
     forget_cached_prices()
+
+
+@pytest.fixture(autouse=True)
+def _no_counted_api_calls():
+    """Each test starts and ends with no API calls counted in this process's
+    memory, so no test writes another test's calls."""
+    from metering import api_calls
+
+    api_calls.forget_counts()
+    yield
+    api_calls.forget_counts()

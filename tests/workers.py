@@ -96,3 +96,81 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None
             return
         time.sleep(0.1)
     raise AssertionError(f"Timed out after {timeout:.0f}s waiting for {what}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def web_server(*, timeout: float = 60, env: dict[str, str] | None = None) -> Iterator[WebServer]:
+    """Start gunicorn (one sync worker) on the test database, as production
+    serves the portal; wait until it answers; stop it after (if a test has not
+    killed it)."""
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--graceful-timeout",
+            "20",
+        ],
+        cwd=ROOT,
+        env={**worker_environment(), **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = WebServer(process, f"http://127.0.0.1:{port}", Path(log.name))
+
+    def answers() -> bool:
+        try:
+            urllib.request.urlopen(f"{server.url}/healthz", timeout=5)
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer: it is serving
+        except OSError:
+            if process.poll() is not None:
+                raise AssertionError(f"gunicorn exited:\n{server.log.read_text()[-3000:]}") from None
+            return False
+        return True
+
+    try:
+        wait_for(answers, timeout, "gunicorn to answer")
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        print(server.log.read_text()[-5000:])
+        server.log.unlink(missing_ok=True)
+
+
+class WebServer:
+    def __init__(self, process: subprocess.Popen[str], url: str, log: Path) -> None:
+        self.process = process
+        self.url = url
+        self.log = log
+
+    def worker_pids(self) -> list[int]:
+        """The pids of gunicorn's worker processes (children of the master)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]

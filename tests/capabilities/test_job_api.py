@@ -49,18 +49,6 @@ def ids(response) -> list[int]:
     return [job["id"] for job in response.json()["results"]]
 
 
-@pytest.fixture(autouse=True)
-def _no_counted_calls_left_behind():
-    """Calls made here with API keys are counted in Redis after each response;
-    drop those counts so no other test flushes rows of this test's database."""
-    yield
-    from metering import api_calls
-
-    client = api_calls._redis()
-    for key in client.scan_iter("metering:api_calls:*"):
-        client.delete(key)
-
-
 @pytest.fixture
 def acme_key(alice, acme) -> str:
     _, secret = portal_actions.create_api_key(alice, acme, name="k")

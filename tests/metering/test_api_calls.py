@@ -1,19 +1,22 @@
 """API calls made with an organization API key count as the `api_calls` meter
-of the capability they used, once the response is out: a Redis hash per
-organization, capability and hour, moved to the ledger by `api_calls.flush()`.
-Browser (session) calls, refused calls and failed calls are not counted; a
-flush that stopped half-way is finished by the next one, exactly once.
+of the capability they used, once the response is out: counted in the web
+process's memory, written to PostgreSQL as numbered batches (every second by a
+thread in production; here by `api_calls.write_counts()`), and moved to the
+ledger by `api_calls.flush()`. Browser (session) calls, refused calls and
+failed calls are not counted. A batch whose commit was lost is retried without
+counting twice; a move that stopped half-way is finished by the next one.
 
-Runs on the Redis of settings.REDIS_URL; every key of the counter is removed
-before and after each test."""
+Each test starts with no counts in memory. Real web processes (the thread,
+SIGKILL, a Redis restart) are in test_api_calls_process.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db.models import Sum
+from django.db import OperationalError, connection
+from django.db.models import F, Sum
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.utils import timezone
@@ -22,26 +25,19 @@ from capabilities import actions
 from capabilities.models import Job
 from metering import api_calls
 from metering.middleware import ApiCallMeteringMiddleware
-from metering.models import EventKind, UsageEvent, UsageRollup
+from metering.models import ApiCallCount, EventKind, UsageEvent, UsageRollup
 from portal import actions as portal_actions
 from portal.models import Organization, User
 
 SUMMARY_COUNT = "/api/v1/c/summaries/count/"
 JOBS = "/api/v1/jobs/"
-CRASHED = f"{api_calls.FLUSHING}test-crash"
-
-
-def _clear_counter() -> None:
-    client = api_calls._redis()
-    for key in client.scan_iter("metering:api_calls:*"):
-        client.delete(key)
 
 
 @pytest.fixture(autouse=True)
-def redis() -> Iterator:
-    _clear_counter()
-    yield api_calls._redis()
-    _clear_counter()
+def counts() -> Iterator[api_calls._Counts]:
+    """This process's counts, empty."""
+    api_calls.forget_counts()
+    yield api_calls._process_counts()
 
 
 @pytest.fixture
@@ -96,19 +92,25 @@ def rollup_totals() -> dict[tuple[int, str], tuple[int, int]]:
     return {(org_id, capability): (quantity, events) for org_id, capability, quantity, events in rows}
 
 
-def pending(redis) -> dict[str, int]:
-    return {field.decode(): int(value) for field, value in redis.hgetall(api_calls.PENDING).items()}
+def pending(counts: api_calls._Counts) -> dict[tuple[int, str], int]:
+    """(organization id, capability) -> calls counted and not yet in the ledger."""
+    totals: dict[tuple[int, str], int] = {}
+    for (org_id, capability, _hour), calls in counts.counting.items():
+        totals[(org_id, capability)] = totals.get((org_id, capability), 0) + calls
+    for row in ApiCallCount.objects.all():
+        key = (row.organization_id, row.capability)
+        totals[key] = totals.get(key, 0) + row.calls - row.moved
+    return {key: value for key, value in totals.items() if value}
 
 
-def hour_field(organization: Organization, capability: str) -> str:
-    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    return f"{organization.pk}|{capability}|{int(hour.timestamp())}"
+def this_hour() -> int:
+    return int(timezone.now().replace(minute=0, second=0, microsecond=0).timestamp())
 
 
 # --- what is counted -------------------------------------------------------------
 
 
-def test_key_calls_count_for_their_capability_after_the_flush(acme, acme_client, summaries_on, redis):
+def test_key_calls_count_for_their_capability_after_the_flush(acme, acme_client, summaries_on, counts):
     start = timezone.now()
     for _ in range(3):
         assert acme_client.get(SUMMARY_COUNT).status_code == 200
@@ -117,8 +119,8 @@ def test_key_calls_count_for_their_capability_after_the_flush(acme, acme_client,
     assert acme_client.get(f"{JOBS}{started[0].json()['id']}").status_code == 200  # reading a job: ocr
     assert acme_client.get(JOBS).status_code == 200  # the list belongs to no capability
 
-    # Counted in Redis after each response; nothing in the ledger before a flush.
-    assert sum(pending(redis).values()) == 6
+    # Counted in memory after each response; nothing in the ledger before a flush.
+    assert sum(counts.counting.values()) == 6
     assert not UsageEvent.objects.filter(meter=api_calls.METER).exists()
 
     assert api_calls.flush() == 6
@@ -143,8 +145,7 @@ def test_key_calls_count_for_their_capability_after_the_flush(acme, acme_client,
     assert {row.hour for row in UsageRollup.objects.filter(meter=api_calls.METER)} == {
         event.occurred_at for event in events
     }
-    assert pending(redis) == {}
-    assert list(redis.scan_iter(f"{api_calls.FLUSHING}*")) == []
+    assert pending(counts) == {}
 
 
 def test_each_organizations_key_counts_for_its_own_organization(
@@ -172,7 +173,7 @@ def test_cancelling_with_a_key_counts_for_the_jobs_capability(acme, acme_client,
     assert api_call_totals() == {(acme.pk, "ocr"): 2}  # the start and the cancel
 
 
-def test_browser_calls_are_not_counted(client_for, bob, acme, summaries_on, redis):
+def test_browser_calls_are_not_counted(client_for, bob, acme, summaries_on, counts):
     browser = client_for(bob)
 
     assert browser.get(SUMMARY_COUNT).status_code == 200
@@ -181,13 +182,13 @@ def test_browser_calls_are_not_counted(client_for, bob, acme, summaries_on, redi
     assert browser.get(f"{JOBS}{response.json()['id']}").status_code == 200
     assert browser.get("/capabilities/ocr/").status_code == 200
 
-    assert pending(redis) == {}
+    assert pending(counts) == {}
     assert api_calls.flush() == 0
     assert api_call_totals() == {}
     assert Job.objects.filter(organization=acme).count() == 1
 
 
-def test_refused_and_failed_calls_are_not_counted(alice, acme, globex, gina, acme_client, switch, redis):
+def test_refused_and_failed_calls_are_not_counted(alice, acme, globex, gina, acme_client, switch, counts):
     # Everything off: 403 capability_disabled.
     assert acme_client.get(SUMMARY_COUNT).json()["code"] == "capability_disabled"
     assert start_job(acme_client).json()["code"] == "capability_disabled"
@@ -206,13 +207,13 @@ def test_refused_and_failed_calls_are_not_counted(alice, acme, globex, gina, acm
     wrong = Client(headers={"Authorization": "Api-Key nope.nope"})
     assert start_job(wrong).status_code == 401
 
-    assert pending(redis) == {}
+    assert pending(counts) == {}
     assert api_calls.flush() == 0
     assert api_call_totals() == {}
     assert not Job.objects.filter(organization=acme, status="queued").exists()
 
 
-def test_a_call_is_counted_once_its_response_is_closed(acme, redis):
+def test_a_call_is_counted_once_its_response_is_closed(acme, counts):
     """The count is a closer of the response: the server runs it after the
     response went out, never while the caller waits."""
     request = RequestFactory().get(SUMMARY_COUNT)
@@ -220,25 +221,41 @@ def test_a_call_is_counted_once_its_response_is_closed(acme, redis):
     request.metered_capability = "summaries"
     response = ApiCallMeteringMiddleware(lambda request: HttpResponse("ok"))(request)
 
-    assert pending(redis) == {}
+    assert counts.counting == {}
     response.close()
 
-    assert list(pending(redis).values()) == [1]
-    assert next(iter(pending(redis))).startswith(f"{acme.pk}|summaries|")
+    assert counts.counting == {(acme.pk, "summaries", this_hour()): 1}
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 409, 500])
-def test_an_error_response_is_never_counted(acme, redis, status):
+def test_an_error_response_is_never_counted(acme, counts, status):
     request = RequestFactory().get(SUMMARY_COUNT)
     request.api_key_organization_id = acme.pk
     request.metered_capability = "summaries"
 
     ApiCallMeteringMiddleware(lambda request: HttpResponse(status=status))(request).close()
 
-    assert pending(redis) == {}
+    assert counts.counting == {}
 
 
-# --- flushing exactly once -------------------------------------------------------
+# --- written once, moved once ------------------------------------------------------
+
+
+def fail_statements_containing(text: str) -> Callable:
+    """An execute wrapper (Django's hook around every query) that fails the
+    statements containing `text` as a lost connection would."""
+
+    def wrapper(execute, sql, params, many, context):
+        if text in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+def count(counts: api_calls._Counts, organization: Organization, capability: str, calls: int) -> None:
+    for _ in range(calls):
+        api_calls.count_call(organization.pk, capability)
 
 
 def test_flushing_twice_adds_nothing(acme, acme_client, summaries_on):
@@ -268,69 +285,130 @@ def test_calls_after_a_flush_go_to_the_next_one(acme, acme_client, summaries_on)
     assert rollup_totals()[(acme.pk, "summaries")][0] == 3
 
 
-def test_a_flush_hash_left_by_a_crash_is_recorded_exactly_once(acme, globex, redis):
-    """A flush renamed the pending hash and stopped. First the crash came before
-    its ledger write, then (the leftover restored) after it: the calls count once."""
-    redis.hincrby(api_calls.PENDING, hour_field(acme, "ocr"), 5)
-    redis.hincrby(api_calls.PENDING, hour_field(acme, "summaries"), 2)
-    redis.hincrby(api_calls.PENDING, hour_field(globex, "ocr"), 1)
-    redis.rename(api_calls.PENDING, CRASHED)
-    leftover = redis.hgetall(CRASHED)
-    redis.hincrby(api_calls.PENDING, hour_field(acme, "ocr"), 4)  # counted since the crash
+def test_written_calls_wait_in_postgresql_for_the_move(acme, globex, counts):
+    count(counts, acme, "ocr", 5)
+    count(counts, globex, "ocr", 1)
 
-    assert api_calls.flush() == 12  # the leftover and the new pending hash
-
-    assert api_call_totals() == {(acme.pk, "ocr"): 9, (acme.pk, "summaries"): 2, (globex.pk, "ocr"): 1}
-    assert redis.exists(CRASHED) == 0
-    leftover_keys = set(
-        UsageEvent.objects.filter(idempotency_key__startswith="api:test-crash:").values_list(
-            "idempotency_key", flat=True
-        )
-    )
-    assert len(leftover_keys) == 3
-
-    # The crash came after the ledger write, before the delete: the hash is back.
-    for _ in range(2):
-        redis.hset(CRASHED, mapping=leftover)
-        assert api_calls.flush() == 0
-        assert redis.exists(CRASHED) == 0
-
-    assert api_call_totals() == {(acme.pk, "ocr"): 9, (acme.pk, "summaries"): 2, (globex.pk, "ocr"): 1}
-    assert rollup_totals() == {
-        (acme.pk, "ocr"): (9, 2),
-        (acme.pk, "summaries"): (2, 1),
-        (globex.pk, "ocr"): (1, 1),
+    assert api_calls.write_counts() == 6
+    assert counts.counting == {} and counts.unconfirmed == []
+    rows = {
+        (row.organization_id, row.capability): (row.calls, row.moved) for row in ApiCallCount.objects.all()
     }
+    assert rows == {(acme.pk, "ocr"): (5, 0), (globex.pk, "ocr"): (1, 0)}
+    assert api_call_totals() == {}
+
+    count(counts, acme, "ocr", 2)
+    assert api_calls.flush() == 8  # its own counts first, then the move
+
+    assert api_call_totals() == {(acme.pk, "ocr"): 7, (globex.pk, "ocr"): 1}
+    assert all(row.moved == row.calls for row in ApiCallCount.objects.all())
+    event = UsageEvent.objects.get(organization=acme, meter=api_calls.METER)
+    assert event.idempotency_key == f"api:{counts.process}:{acme.pk}:ocr:{this_hour()}:7"
 
 
-def test_a_leftover_is_flushed_with_the_hour_it_was_counted_in(acme, redis):
+def test_a_batch_retried_after_its_commit_was_lost_counts_once(acme, counts):
+    """The commit went through but the process never heard back (the
+    connection died during COMMIT): it retries the same batch, which finds
+    its number already applied."""
+    count(counts, acme, "ocr", 3)
+    api_calls.write_counts()
+    counts.unconfirmed.append(api_calls.Batch(counts.last_batch, {(acme.pk, "ocr", this_hour()): 3}))
+    count(counts, acme, "ocr", 2)
+
+    api_calls.write_counts()
+
+    assert ApiCallCount.objects.get().calls == 5
+    assert api_calls.flush() == 5
+    assert api_call_totals() == {(acme.pk, "ocr"): 5}
+
+
+def test_a_write_that_fails_keeps_its_calls_and_the_next_write_adds_them_in_order(acme, globex, counts):
+    count(counts, acme, "ocr", 3)
+    failing = fail_statements_containing("INSERT INTO metering_apicallcount")
+    with connection.execute_wrapper(failing), pytest.raises(OperationalError):
+        api_calls.write_counts()
+    assert [batch.number for batch in counts.unconfirmed] == [1]
+    assert not ApiCallCount.objects.exists()
+
+    count(counts, acme, "ocr", 2)
+    count(counts, globex, "summaries", 4)
+    assert api_calls.write_counts() == 9  # batch 1, then batch 2
+
+    assert counts.unconfirmed == []
+    assert {
+        (row.organization_id, row.capability): (row.calls, row.batch) for row in ApiCallCount.objects.all()
+    } == {
+        (acme.pk, "ocr"): (5, 2),
+        (globex.pk, "summaries"): (4, 2),
+    }
+    assert api_calls.flush() == 9
+
+
+def test_a_move_that_fails_leaves_the_calls_for_the_next_one(acme, counts):
+    count(counts, acme, "ocr", 4)
+    api_calls.write_counts()
+
+    failing = fail_statements_containing("INSERT INTO metering_usageevent")
+    with connection.execute_wrapper(failing), pytest.raises(OperationalError):
+        api_calls.flush()
+    assert ApiCallCount.objects.get().moved == 0
+    assert api_call_totals() == {}
+
+    assert api_calls.flush() == 4
+    assert api_calls.flush() == 0
+    assert api_call_totals() == {(acme.pk, "ocr"): 4}
+    assert rollup_totals() == {(acme.pk, "ocr"): (4, 1)}
+
+
+def test_calls_keep_the_hour_they_were_counted_in(acme, counts):
     hour = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    redis.hset(CRASHED, f"{acme.pk}|ocr|{int(hour.timestamp())}", 7)
+    counts.counting[(acme.pk, "ocr", int(hour.timestamp()))] = 7
 
     assert api_calls.flush() == 7
 
     event = UsageEvent.objects.get(meter=api_calls.METER)
     assert (event.organization, event.capability, event.quantity, event.occurred_at) == (acme, "ocr", 7, hour)
-    assert event.idempotency_key == f"api:test-crash:{acme.pk}:ocr:{int(hour.timestamp())}"
     rollup = UsageRollup.objects.get(meter=api_calls.METER)
     assert (rollup.hour, rollup.quantity, rollup.events) == (hour, 7, 1)
 
 
-def test_an_empty_counter_flushes_nothing(db, redis):
+def test_calls_of_an_organization_that_no_longer_exists_are_dropped(acme, counts):
+    counts.counting[(987_654_321, "ocr", this_hour())] = 3
+    count(counts, acme, "ocr", 1)
+
+    assert api_calls.flush() == 1
+    assert api_call_totals() == {(acme.pk, "ocr"): 1}
+    assert not ApiCallCount.objects.filter(calls__gt=F("moved")).exists()  # not retried forever
+
+
+def test_rows_long_since_moved_are_deleted(acme, counts):
+    old = timezone.now() - api_calls.KEEP_MOVED - timedelta(hours=1)
+    ApiCallCount.objects.create(
+        process="gone", organization_id=acme.pk, capability="ocr", hour=old, calls=4, moved=4
+    )
+    ApiCallCount.objects.create(
+        process="gone", organization_id=acme.pk, capability="summaries", hour=old, calls=2, moved=0
+    )
+    recent = ApiCallCount.objects.create(
+        process="here", organization_id=acme.pk, capability="ocr", hour=timezone.now(), calls=1, moved=1
+    )
+
+    assert api_calls.flush() == 2  # the old row's calls are moved first, then it goes too
+
+    assert list(ApiCallCount.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert api_call_totals() == {(acme.pk, "summaries"): 2}
+
+
+def test_a_forked_process_starts_with_none_of_its_parents_counts(acme, counts):
+    count(counts, acme, "ocr", 2)
+    counts.pid = -1  # as a child sees its parent's counts after fork()
+
+    assert api_calls._process_counts() is not counts
+    assert api_calls.write_counts() == 0
+
+
+def test_an_empty_counter_flushes_nothing(db):
     assert api_calls.flush() == 0
     assert api_calls.flush() == 0
     assert api_call_totals() == {}
-    assert list(redis.scan_iter("metering:api_calls:*")) == []
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_poisoned_flush_is_set_aside_and_later_flushes_go_on(acme, redis):
-    # A field nobody can parse, left by a flush that died.
-    redis.hset("metering:api_calls:flushing:poisoned", "not|a-valid|field|at-all", 3)
-    hour = int(datetime(2026, 1, 5, 9, tzinfo=UTC).timestamp())
-    redis.hincrby(api_calls.PENDING, f"{acme.pk}|ocr|{hour}", 2)
-
-    assert api_calls.flush() == 2
-    assert api_calls.set_aside() == ["metering:api_calls:failed:poisoned"]
-    assert UsageEvent.objects.get(organization=acme, meter="api_calls").quantity == 2
-    assert api_calls.flush() == 0  # and it stays aside, blocking nothing
+    assert not ApiCallCount.objects.exists()
