@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -57,6 +58,7 @@ MOVE_CHUNK = 1000  # rows per ledger transaction
 # Rows whose calls are all in the ledger are deleted this long after their hour:
 # far beyond the time a process keeps retrying a batch it could not confirm.
 KEEP_MOVED = timedelta(hours=25)
+LAST_MOVE = "metering:api_calls:last_move"  # cache key: when flush last ran, for the health page
 
 Key = tuple[int, str, int]  # organization id, capability, hour (Unix seconds)
 
@@ -226,6 +228,10 @@ def flush() -> int:
         if not more:
             break
     ApiCallCount.objects.filter(calls=F("moved"), hour__lt=timezone.now() - KEEP_MOVED).delete()
+    try:
+        cache.set(LAST_MOVE, timezone.now(), timeout=None)
+    except Exception:  # the cache is Redis: the move is done, only the health page misses it
+        logger.warning("Could not note the API-call move's time in the cache", exc_info=True)
     return recorded
 
 

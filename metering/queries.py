@@ -857,3 +857,21 @@ def oldest_usage_hour(meters: Collection[tuple[str, str]], *, before: datetime) 
         .values_list("hour", flat=True)
         .first()
     )
+
+
+@dataclass(frozen=True)
+class ApiCallsWaiting:
+    """API calls the web processes have written and beat has not yet moved to the ledger."""
+
+    calls: int
+    last_move: datetime | None  # the last run of the move (beat's task), if known
+
+
+def api_calls_waiting() -> ApiCallsWaiting:
+    from django.core.cache import cache
+
+    from metering.api_calls import LAST_MOVE
+    from metering.models import ApiCallCount
+
+    calls = ApiCallCount.objects.filter(calls__gt=F("moved")).aggregate(total=Sum(F("calls") - F("moved")))
+    return ApiCallsWaiting(calls["total"] or 0, cache.get(LAST_MOVE))

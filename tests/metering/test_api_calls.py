@@ -412,3 +412,31 @@ def test_an_empty_counter_flushes_nothing(db):
     assert api_calls.flush() == 0
     assert api_call_totals() == {}
     assert not ApiCallCount.objects.exists()
+
+
+# --- the health page -----------------------------------------------------------------
+
+
+def test_ivan_sees_the_calls_waiting_and_a_move_that_stopped(client_for, ivan, acme, counts):
+    from django.core.cache import cache
+
+    from tests.portal.health_page import health_section, item
+
+    cache.delete(api_calls.LAST_MOVE)
+    count(counts, acme, "ocr", 3)
+    api_calls.write_counts()
+
+    section = health_section(client_for(ivan), "Usage: API calls")
+    assert '<span class="badge badge-ok">3</span>' in item(section, "Waiting for the ledger")
+    assert '<span class="badge badge-bad">Never</span>' in item(section, "Last move to the ledger")
+
+    api_calls.flush()
+    section = health_section(client_for(ivan), "Usage: API calls")
+    assert '<span class="badge badge-ok">0</span>' in item(section, "Waiting for the ledger")
+    assert "badge-bad" not in section
+
+    count(counts, acme, "ocr", 2)
+    api_calls.write_counts()
+    cache.set(api_calls.LAST_MOVE, timezone.now() - timedelta(minutes=5), timeout=None)
+    section = health_section(client_for(ivan), "Usage: API calls")
+    assert '<span class="badge badge-bad">5 minutes ago</span>' in item(section, "Last move to the ledger")
