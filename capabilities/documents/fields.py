@@ -5,8 +5,10 @@
   March 15, 2024 (month names in English, full or three letters);
 - amounts with a currency: a symbol ($ € £ ¥) or an ISO code (USD, EUR, GBP,
   CHF, JPY, CAD, AUD) before or after a number such as 1,234.56 or 1.234,56;
-- invoice numbers: "Invoice No. / number / # / nr" followed by a reference
-  holding at least one digit; contract numbers the same after "Contract";
+- invoice numbers: "Invoice No. / number / # / nr / ref" followed by a
+  reference of letters, digits, "-", "/" and "." holding at least one digit
+  (INV-2024-0042, MSA/2026/0417, 2026.04.17-B); contract numbers the same
+  after "Contract" or "Agreement";
 - parties: "between X and Y" (contracts), and lines labelled Bill to, Sold to,
   Customer, Client, Supplier, Vendor, Seller, Buyer.
 
@@ -67,7 +69,10 @@ AMOUNT_PATTERNS = [
     re.compile(r"(?P<number>" + NUMBER + r")\s?(?P<symbol>[€£])"),
 ]
 
-REFERENCE = r"(?P<reference>[A-Z0-9][A-Z0-9\-/.]{1,30}[A-Z0-9])"
+# A reference holds a digit: checked inside the pattern (a lookahead), so that a
+# label followed by a plain word ("Master Services Agreement" above "Contract No.
+# MSA-2026-0417") does not match, swallow the next label, and hide its number.
+REFERENCE = r"(?P<reference>(?=[A-Z0-9\-/.]*\d)[A-Z0-9][A-Z0-9\-/.]{1,30}[A-Z0-9])"
 LABEL_TAIL = r"\s*(?:no\.?|number|num\.?|nr\.?|#|ref\.?|reference)?\s*[:#]?\s*"
 INVOICE = re.compile(r"\binvoice" + LABEL_TAIL + REFERENCE, re.I)
 CONTRACT = re.compile(r"\b(?:contract|agreement)" + LABEL_TAIL + REFERENCE, re.I)

@@ -1,5 +1,7 @@
 """Key fields found in text: dates, amounts, invoice and contract numbers, parties."""
 
+import pytest
+
 from capabilities.documents.fields import find_fields
 
 INVOICE = """ACME Corp
@@ -71,3 +73,28 @@ def test_nothing_found_in_plain_prose():
         "contract_numbers": [],
         "parties": [],
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Contract No. MSA-2026-0417", "MSA-2026-0417"),  # letters first (issue 13)
+        ("Contract No. 2026-0417", "2026-0417"),
+        ("Contract number: MSA/2026/0417", "MSA/2026/0417"),
+        ("Contract # 2026.04.17-B", "2026.04.17-B"),
+        ("Contract ref. c-7781/b", "c-7781/b"),
+        ("Agreement Nr. FW2026X7 dated 1 May 2026", "FW2026X7"),
+        ("Contract No.: LIC-12.", "LIC-12"),  # the sentence's full stop is not part of it
+    ],
+)
+def test_contract_numbers_in_the_usual_shapes(text, number):
+    assert [item["value"] for item in find_fields(text)["contract_numbers"]] == [number]
+
+
+def test_a_title_word_before_the_label_does_not_hide_the_number():
+    """ "Master Services Agreement" on the line above: the word "Agreement" is
+    a label too, and the reference it seemed to have ("Contract") held no digit."""
+    text = "Master Services Agreement\nContract No. MSA-2026-0417\nbetween Acme Corp and Globex Inc."
+    assert [item["value"] for item in find_fields(text)["contract_numbers"]] == ["MSA-2026-0417"]
+    text = "Commercial Invoice\nInvoice No. INV-77/A"
+    assert [item["value"] for item in find_fields(text)["invoice_numbers"]] == ["INV-77/A"]
