@@ -5,10 +5,12 @@ a SKU named `=cmd|' /C calc'!A0` stays text; our own numbers stay numbers."""
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 from typing import Any
 
-from fpdf import FPDF
+from fpdf import FPDF, FontFace
+from fpdf.enums import TableBordersLayout, TableCellFillMode
 from openpyxl import Workbook
 
 from metering import formatting
@@ -131,11 +133,49 @@ class _ReportPDF(FPDF):
         self.cell(0, 6, f"Switchboard sales report - page {self.page_no()}", align="C")
 
 
+# The web report's palette: a light header row, zebra rows, hairline rules, ink
+# text; the chart's bars are the only saturated colour. Every drawing sets its
+# colours in a local context, so none leaks into what is drawn after it.
+INK = (15, 23, 42)
+MUTED = (100, 116, 139)
+RULE = (226, 232, 240)
+HEADER_FILL = (241, 245, 249)
+ZEBRA_FILL = (248, 250, 252)
+BAR = (37, 99, 235)
+
+
+NUMBER = re.compile(r"^[-$€£¥]?[\d,.]+%?$|^-$")
+
+
+def _alignments(rows: list[list[str]], columns: int) -> tuple[str, ...]:
+    """Columns of numbers (amounts, counts, shares) right-aligned, as on the page."""
+    return tuple(
+        "RIGHT" if rows and all(NUMBER.match(str(row[index])) for row in rows) else "LEFT"
+        for index in range(columns)
+    )
+
+
 def _table(pdf: FPDF, header: list[str], rows: list[list[str]], widths: tuple[int, ...]) -> None:
-    pdf.set_font("Helvetica", size=9)
-    with pdf.table(
-        col_widths=widths, text_align="LEFT", line_height=5.5, first_row_as_headings=True
-    ) as table:
+    with (
+        pdf.local_context(
+            font_family="Helvetica",
+            font_size_pt=9,
+            font_style="",
+            text_color=INK,
+            draw_color=RULE,
+            line_width=0.2,
+        ),
+        pdf.table(
+            col_widths=widths,
+            text_align=_alignments(rows, len(header)),
+            line_height=5.5,
+            first_row_as_headings=True,
+            headings_style=FontFace(emphasis="BOLD", color=INK, fill_color=HEADER_FILL),
+            cell_fill_color=ZEBRA_FILL,
+            cell_fill_mode=TableCellFillMode.EVEN_ROWS,
+            borders_layout=TableBordersLayout.HORIZONTAL_LINES,
+        ) as table,
+    ):
         table.row([_latin1(cell) for cell in header])
         for row in rows:
             table.row([_latin1(cell) for cell in row])
@@ -148,30 +188,40 @@ def _heading(pdf: FPDF, text: str) -> None:
 
 
 def _bar_chart(pdf: FPDF, figures: dict[str, Any]) -> None:
-    """Revenue per month as bars, drawn with the PDF's own shapes."""
+    """Revenue per month as bars, drawn with the PDF's own shapes, on a scale
+    with its zero, half and top marked (in the report's currency)."""
     months = figures["months"]
     if not months:
         return
-    left, top, width, height = pdf.l_margin + 18, pdf.get_y() + 2, pdf.epw - 20, 55
+    axis = 24  # room for the scale's labels
+    left, top, width, height = pdf.l_margin + axis, pdf.get_y() + 3, pdf.epw - axis, 55
     amounts = [max(Decimal(row["revenue"]), Decimal(0)) for row in months]
     ceiling = max(max(amounts), Decimal(1))
     slot = width / len(months)
-    pdf.set_font("Helvetica", size=7)
-    pdf.set_draw_color(180)
-    pdf.line(left, top + height, left + width, top + height)
-    pdf.set_text_color(90)
-    pdf.set_xy(pdf.l_margin, top - 2)
-    pdf.cell(18, 4, _money(str(ceiling), figures["currency"]))
-    pdf.set_fill_color(37, 99, 235)
-    for index, (row, amount) in enumerate(zip(months, amounts, strict=True)):
-        bar = float(amount / ceiling) * height
-        x = left + index * slot + slot * 0.15
-        if bar > 0:
-            pdf.rect(x, top + height - bar, slot * 0.7, bar, style="F")
-        if len(months) <= 12 or index % 2 == 0:
-            pdf.set_xy(x - 2, top + height + 1)
-            pdf.cell(slot * 0.7 + 4, 4, row["month"], align="C")
-    pdf.set_text_color(0)
+    with pdf.local_context(
+        font_family="Helvetica",
+        font_size_pt=7,
+        font_style="",
+        text_color=MUTED,
+        draw_color=RULE,
+        line_width=0.2,
+    ):
+        for fraction in (Decimal(0), Decimal("0.5"), Decimal(1)):
+            y = top + height - float(fraction) * height
+            pdf.line(left, y, left + width, y)
+            pdf.set_xy(pdf.l_margin, y - 2)
+            pdf.cell(axis - 2, 4, _money(str(ceiling * fraction), figures["currency"]), align="R")
+        with pdf.local_context(fill_color=BAR):
+            for index, amount in enumerate(amounts):
+                bar = float(amount / ceiling) * height
+                if bar > 0:
+                    pdf.rect(
+                        left + index * slot + slot * 0.15, top + height - bar, slot * 0.7, bar, style="F"
+                    )
+        for index, row in enumerate(months):
+            if len(months) <= 12 or index % 2 == 0:
+                pdf.set_xy(left + index * slot + slot * 0.15 - 2, top + height + 1)
+                pdf.cell(slot * 0.7 + 4, 4, row["month"], align="C")
     pdf.set_y(top + height + 8)
 
 

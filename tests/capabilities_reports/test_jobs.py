@@ -133,3 +133,53 @@ def test_the_pdf_has_the_tables_and_a_chart(uploaded, built):
     for text in (b"Sales report: Sales - 2025 ??", b"Top-selling SKUs", b"By region", b"A-100", b"2025-02"):
         assert text in content
     assert content.count(b" re f") >= 2  # the two months' bars of the revenue chart
+
+
+def _saturated_bands(content: bytes) -> list[tuple[int, int]]:
+    """Render each page (pdfium, as a viewer does) and return the runs of pixel
+    rows holding saturated colour (a channel spread over 100 of 255)."""
+    import pypdfium2
+    from PIL import ImageChops
+
+    bands = []
+    document = pypdfium2.PdfDocument(content)
+    try:
+        for page in document:
+            image = page.render(scale=1).to_pil().convert("RGB")
+            red, green, blue = image.split()
+            spread = ImageChops.subtract(
+                ImageChops.lighter(ImageChops.lighter(red, green), blue),
+                ImageChops.darker(ImageChops.darker(red, green), blue),
+            )
+            width, height = spread.size
+            pixels = spread.load()
+            start = None
+            for y in range(height):
+                coloured = any(pixels[x, y] > 100 for x in range(0, width, 2))
+                if coloured and start is None:
+                    start = y
+                elif not coloured and start is not None:
+                    bands.append((start, y))
+                    start = None
+            if start is not None:
+                bands.append((start, height))
+    finally:
+        document.close()
+    return bands
+
+
+def test_the_pdf_tables_are_light_and_the_chart_is_the_only_colour(uploaded, built):
+    """Issue 13: the tables were filled solid blue (the chart's fill colour
+    leaked into them). Rendered, only the chart's bars are saturated: one band
+    of the first page, and nothing at all without a chart."""
+    months = [month_rows(month) for month in range(1, 13)]
+    report = built(uploaded([upload("year.csv", csv_bytes([row for rows in months for row in rows]))]))
+    assert report.job.status == Job.Status.SUCCEEDED, report.job.error
+
+    bands = _saturated_bands(exports.pdf_bytes("Year", report.figures))
+    assert len(bands) == 1, bands  # the bars, drawn as one block of rows
+    top, bottom = bands[0]
+    assert bottom - top < 250  # about the chart's 55 mm, not a table's length
+
+    without_chart = {**report.figures, "months": []}
+    assert _saturated_bands(exports.pdf_bytes("Year", without_chart)) == []
