@@ -319,7 +319,6 @@ def start_job(
     """Queue a job of a capability on the capability's own queue."""
     from capabilities import is_enabled
     from capabilities.jobs import job_function
-    from capabilities.tasks import run_job
 
     capability = registry().get(capability_key)
     if not organization.is_active:
@@ -344,8 +343,27 @@ def start_job(
         # The message's lease: unclaimed past it, the sweep sends it again.
         lease_expires_at=timezone.now() + timedelta(seconds=settings.JOB_REQUEUE_GRACE),
     )
-    transaction.on_commit(lambda: run_job.apply_async(args=[job.pk], queue=capability.queue, task_id=task_id))
+    transaction.on_commit(lambda: publish_job(job.pk, capability.queue, task_id))
     return job
+
+
+def publish_job(job_id: int, queue: str, task_id: str | None) -> bool:
+    """Send the message that nudges a worker to run job `job_id`. The job row
+    is the record: if the broker can't take the message (Redis down), the job
+    stays queued and the sweep sends it when its lease runs out, so the caller
+    (who has committed the job) gets its answer, not an error. Returns whether
+    the message left."""
+    from capabilities.tasks import run_job
+
+    try:
+        # The same task id for every copy: a copy of the same message, never a second job.
+        run_job.apply_async(args=[job_id], queue=queue, task_id=task_id or None)
+    except Exception:
+        logger.warning(
+            "Job %s is stored but its message could not be sent; the sweep sends it", job_id, exc_info=True
+        )
+        return False
+    return True
 
 
 def cancel_job(actor: User, job: Job, *, origin: Origin | None = None) -> Job:
@@ -438,7 +456,6 @@ def sweep_jobs(now: datetime | None = None) -> SweepResult:
     stopped their worker JOB_MAX_ATTEMPTS times. Sending twice is safe: the
     claim takes a job once per lease and its usage keys count it once."""
     from capabilities.signals import announce_job_finished
-    from capabilities.tasks import run_job
 
     now = now or timezone.now()
     limit = SWEEP_BATCH
@@ -476,8 +493,8 @@ def sweep_jobs(now: datetime | None = None) -> SweepResult:
         except LookupError:
             logger.warning("Job %s belongs to %s, which is not installed; not sent", job_id, capability)
             continue
-        # The same task id: a copy of the same message, never a second job.
-        run_job.apply_async(args=[job_id], queue=queue, task_id=task_id or None)
+        if not publish_job(job_id, queue, task_id):
+            break  # the broker is down: the rest wait for the next sweep (their leases ran out again)
     result = SweepResult(
         at=now, failed=len(failed), requeued=taken_back, republished=len(requeued) - taken_back
     )

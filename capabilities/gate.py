@@ -7,11 +7,17 @@ stamp either confirms it or triggers a reload from the database. A change
 writes a new stamp after it commits, so every process sees it within
 `STALENESS` plus one cache round trip (well under the 1 s target).
 
+The cache only speeds this up. While it is unreachable the snapshots are read
+from the database every `STALENESS`, and a snapshot is reloaded at least every
+`MAX_AGE` whatever its stamp says, so a change whose stamp was lost in an
+outage is seen within a minute.
+
 Job runners don't use this: they read the toggle row itself (`enabled_in_database`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -24,6 +30,9 @@ if TYPE_CHECKING:
     from portal.models import Organization
 
 STALENESS = 0.5  # seconds a snapshot is trusted without looking at its stamp
+# Seconds a snapshot is kept, whatever its stamp says: a change whose stamp was
+# lost (the cache was down when it committed) is seen within this bound.
+MAX_AGE = 60.0
 _VERSION_KEY = "capabilities:toggles:v:{}"
 
 
@@ -32,8 +41,10 @@ class _Snapshot:
     version: str
     enabled: frozenset[str]
     validated_at: float
+    loaded_at: float
 
 
+logger = logging.getLogger(__name__)
 _snapshots: dict[int, _Snapshot] = {}
 _lock = threading.Lock()
 _clock = time.monotonic
@@ -60,20 +71,34 @@ def enabled_keys(organization: Organization | int) -> frozenset[str]:
 
 def _refresh(org_id: int, snapshot: _Snapshot | None) -> _Snapshot:
     with _lock:
-        # Read the stamp before the rows: a change commits its rows before it
-        # writes a new stamp, so rows read after a stamp are at least that new.
-        version = cache.get(_VERSION_KEY.format(org_id))
-        if version is None:
-            version = uuid.uuid4().hex
-            if not cache.add(_VERSION_KEY.format(org_id), version, timeout=None):
-                version = cache.get(_VERSION_KEY.format(org_id)) or version
         now = _clock()
-        if snapshot is not None and snapshot.version == version:
+        try:
+            version = _stamp(org_id)
+        except Exception:
+            # The cache (Redis) is unreachable: answer from the database, which
+            # is the record. Every STALENESS this process reads the rows again,
+            # until the cache answers; nobody gets an error for Redis's outage.
+            logger.warning("Toggle stamps unreachable; reading toggles from the database", exc_info=True)
+            fresh = _Snapshot(version="", enabled=_load(org_id), validated_at=now, loaded_at=now)
+            _snapshots[org_id] = fresh
+            return fresh
+        if snapshot is not None and snapshot.version == version and now - snapshot.loaded_at < MAX_AGE:
             snapshot.validated_at = now
             return snapshot
-        fresh = _Snapshot(version=version, enabled=_load(org_id), validated_at=now)
+        fresh = _Snapshot(version=version, enabled=_load(org_id), validated_at=now, loaded_at=now)
         _snapshots[org_id] = fresh
         return fresh
+
+
+def _stamp(org_id: int) -> str:
+    # Read the stamp before the rows: a change commits its rows before it
+    # writes a new stamp, so rows read after a stamp are at least that new.
+    version = cache.get(_VERSION_KEY.format(org_id))
+    if version is None:
+        version = uuid.uuid4().hex
+        if not cache.add(_VERSION_KEY.format(org_id), version, timeout=None):
+            version = cache.get(_VERSION_KEY.format(org_id)) or version
+    return str(version)
 
 
 def _load(org_id: int) -> frozenset[str]:
@@ -89,9 +114,20 @@ def _load(org_id: int) -> frozenset[str]:
 
 
 def bump_version(org_id: int) -> None:
-    """Announce a committed change of `org_id`'s toggles to every process."""
-    cache.set(_VERSION_KEY.format(org_id), uuid.uuid4().hex, timeout=None)
+    """Announce a committed change of `org_id`'s toggles to every process. If
+    the cache can't take the new stamp, the change is still committed: this
+    process forgets its snapshot now, and every other process reloads within
+    MAX_AGE, whatever stamp it sees."""
     _snapshots.pop(org_id, None)
+    try:
+        cache.set(_VERSION_KEY.format(org_id), uuid.uuid4().hex, timeout=None)
+    except Exception:
+        logger.warning(
+            "Could not announce a toggle change of organization %s; seen within %ss",
+            org_id,
+            MAX_AGE,
+            exc_info=True,
+        )
 
 
 def enabled_in_database(org_id: int, key: str) -> bool:
