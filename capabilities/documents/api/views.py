@@ -26,6 +26,7 @@ from capabilities.documents.api.serializers import (
 from capabilities.documents.models import Document
 from portal.actions import ActionError, Origin
 from portal.api.authentication import request_actor
+from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
 from portal.models import Role
 
@@ -57,6 +58,7 @@ class DocumentListCreate(generics.ListAPIView):
             400: OpenApiResponse(description="No file, too many files, or every file was rejected"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         membership = getattr(request._request, "membership", None)
         if membership is not None and membership.role == Role.BILLING:

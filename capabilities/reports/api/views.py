@@ -28,6 +28,7 @@ from capabilities.reports.models import Report, UploadSet
 from capabilities.views import JOB_STARTERS
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
+from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
 
 PERMISSIONS = [IsAuthenticated, CapabilityEnabledForRoute, OrganizationMember]
@@ -89,6 +90,7 @@ class UploadSetListCreate(generics.ListAPIView):
             400: OpenApiResponse(description="`upload_refused` with `problems`, one per file problem"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         _may_change(request)
         payload = SalesUploadRequestSerializer(
@@ -164,6 +166,7 @@ class UploadSetBuild(APIView):
             400: OpenApiResponse(description="`mapping_unconfirmed`"),
         },
     )
+    @idempotent
     def post(self, request: Request, upload_set_id: int) -> Response:
         _may_change(request)
         upload_set = _upload_set(request, upload_set_id)
