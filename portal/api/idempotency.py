@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from django.http import HttpResponse, HttpResponseBase
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
 from rest_framework import exceptions, status
 from rest_framework.request import Request
@@ -27,8 +28,10 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
-# Answers that say the request never ran are not kept (it may be sent again).
+# Answers that say the request never ran are not kept (it may be sent again):
+# the statuses, and what a handler raises to refuse (DRF renders those).
 NOT_KEPT = {401, 403, 429}
+REFUSALS = (exceptions.APIException, Http404, PermissionDenied)
 
 
 class IdempotencyKeyInvalid(exceptions.APIException):
@@ -120,7 +123,7 @@ def idempotent(handler: Handler) -> Handler:
             return replay
         try:
             response = handler(view, request, *args, **kwargs)
-        except exceptions.APIException:
+        except REFUSALS:
             idempotency.release(outcome)  # refused before its action did anything
             raise
         except Exception:

@@ -334,3 +334,18 @@ def test_a_poisoned_flush_is_set_aside_and_later_flushes_go_on(acme, redis):
     assert api_calls.set_aside() == ["metering:api_calls:failed:poisoned"]
     assert UsageEvent.objects.get(organization=acme, meter="api_calls").quantity == 2
     assert api_calls.flush() == 0  # and it stays aside, blocking nothing
+
+
+def test_a_replayed_idempotent_call_is_not_counted_again(acme, acme_client, summaries_on, redis):
+    for _ in range(3):
+        response = acme_client.post(
+            JOBS,
+            {"capability": "ocr", "kind": "recognize", "input": {"pages": 1}},
+            content_type="application/json",
+            headers={"Idempotency-Key": "once"},
+        )
+        assert response.status_code == 202
+    assert response["Idempotent-Replayed"] == "true"
+    assert Job.objects.filter(organization=acme).count() == 1
+    assert api_calls.flush() == 1
+    assert api_call_totals() == {(acme.pk, "ocr"): 1}
