@@ -50,8 +50,9 @@ class DocumentListCreate(generics.ListAPIView):
     @extend_schema(
         summary="Upload documents",
         description="Multipart upload of one or more files in the field `files`. Each accepted file is "
-        "stored and gets an extraction job; a file over the size limit or of an unsupported type is "
-        "listed under `rejected` and does not stop the others.",
+        "stored and gets an extraction job, committed on its own; an empty file, one over the size "
+        "limit or of an unsupported type, and one that could not be stored are listed under `rejected` "
+        "with the reason and do not stop the others.",
         request={"multipart/form-data": DocumentUploadRequestSerializer},
         responses={
             201: UploadResultSerializer,

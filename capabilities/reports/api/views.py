@@ -83,7 +83,7 @@ class UploadSetListCreate(generics.ListAPIView):
         summary="Upload a set of sales spreadsheets",
         description="Multipart: `files` (repeated) and an optional `name`. Every file is read at once "
         "(encoding, header, first rows, row count); if any file is empty, corrupt, too large or over "
-        "the row limit, nothing is stored and every problem is listed.",
+        "the row limit, or the files cannot be stored, nothing is stored and every problem is listed.",
         request={"multipart/form-data": SalesUploadRequestSerializer},
         responses={
             201: UploadSetSerializer,
