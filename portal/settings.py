@@ -218,6 +218,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.expire_invitations",
         "schedule": timedelta(hours=1),
     },
+    "prune-idempotency-keys": {
+        "task": "portal.tasks.prune_idempotency_keys",
+        "schedule": timedelta(hours=1),
+    },
     "billing-push-usage": {
         "task": "billing.push_usage",
         "schedule": float(
@@ -361,12 +365,17 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "capabilities.api.permissions.CapabilityEnabledForRoute",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the Idempotency-Key header of the writes that take it.
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# `Idempotency-Key` on API writes (portal/idempotency.py): a request still marked
+# in progress after this many seconds is taken for one whose process died; its
+# outcome is unknown and the key is never run again.
+IDEMPOTENCY_STALE_AFTER = env.int("IDEMPOTENCY_STALE_AFTER", default=300)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",
     "DESCRIPTION": (

@@ -4,7 +4,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
-from portal import actions
+from portal import actions, idempotency
 
 HEARTBEAT_KEY = "portal:worker-heartbeat"
 
@@ -21,3 +21,9 @@ def record_heartbeat() -> str:
 @shared_task
 def expire_invitations() -> int:
     return actions.expire_invitations()
+
+
+@shared_task
+def prune_idempotency_keys() -> int:
+    """Forget idempotency keys older than 24 hours (hourly)."""
+    return idempotency.prune()

@@ -27,6 +27,7 @@ from capabilities.registry import registry
 from capabilities.views import JOB_STARTERS
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
+from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
 
 
@@ -156,6 +157,7 @@ class JobListCreate(generics.ListCreateAPIView):
             403: OpenApiResponse(description="`capability_disabled`, or a billing user"),
         },
     )
+    @idempotent
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
         payload = JobRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -214,6 +216,7 @@ class JobCancel(APIView):
             409: OpenApiResponse(description="`not_queued`: it started or finished"),
         },
     )
+    @idempotent
     def post(self, request: Request, job_id: int) -> Response:
         job = _job_of(request, job_id)
         membership = getattr(request._request, "membership", None)

@@ -4,6 +4,7 @@ search."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 
@@ -21,6 +22,9 @@ from portal.actions import ActionError, Origin, record_audit
 from portal.models import Organization, User
 
 CAPABILITY = "documents"
+STORE_FAILED = "It could not be stored; upload it again."
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ def _rejection(upload: UploadedFile) -> str | None:
     type are judged here; whether the content really is what it claims is the
     extraction job's to find out (and to fail on, clearly)."""
     limit = settings.DOCUMENTS_MAX_UPLOAD_MB * 1024 * 1024
+    if upload.size == 0:
+        return "The file is empty."
     if upload.size is not None and upload.size > limit:
         return (
             f"It is {upload.size / (1024 * 1024):.1f} MB; the limit is {settings.DOCUMENTS_MAX_UPLOAD_MB} MB."
@@ -62,7 +68,10 @@ def upload_documents(
 ) -> UploadResult:
     """Store each acceptable file for `organization` and queue its extraction.
     A refused file does not stop the others; each accepted file commits on its
-    own, so a later failure loses none of the earlier ones."""
+    own, so a later failure loses none of the earlier ones, and a file that
+    cannot be stored (storage or database error) is listed as rejected while
+    the others go on. Only a refusal of the whole request (no files, too many)
+    raises, before anything is stored."""
     if not uploads:
         raise ActionError("Choose at least one file to upload.", "no_files")
     if len(uploads) > settings.DOCUMENTS_MAX_FILES:
@@ -77,16 +86,37 @@ def upload_documents(
         if problem:
             result.rejected.append(Rejection(name, problem))
             continue
-        head = upload.read(1024)
-        upload.seek(0)
+        try:
+            document = _store_upload(actor, organization, upload, name, origin)
+        except ActionError as refusal:  # e.g. Documents switched off mid-batch
+            result.rejected.append(Rejection(name, refusal.message))
+            continue
+        except Exception:
+            # Storage or database trouble with this file: its transaction rolled
+            # back; say so for this file and go on with the others.
+            logger.exception("Could not store upload %r of organization %s", name, organization.pk)
+            result.rejected.append(Rejection(name, STORE_FAILED))
+            continue
+        result.documents.append(document)
+    return result
+
+
+def _store_upload(
+    actor: User | None, organization: Organization, upload: UploadedFile, name: str, origin: Origin | None
+) -> Document:
+    """Store one file, its document and its extraction job, in one transaction.
+    If anything fails, the stored file is removed with the rows."""
+    head = upload.read(1024)
+    upload.seek(0)
+    document = Document(
+        organization=organization,
+        name=name,
+        declared_kind=kind_from_name(name) or sniff(head) or "",
+        size=upload.size or 0,
+        uploaded_by=actor if actor is not None and actor.pk else None,
+    )
+    try:
         with transaction.atomic(durable=True):
-            document = Document(
-                organization=organization,
-                name=name,
-                declared_kind=kind_from_name(name) or sniff(head) or "",
-                size=upload.size or 0,
-                uploaded_by=actor if actor is not None and actor.pk else None,
-            )
             document.file.save(name, upload, save=False)  # through the storage API
             document.save()
             # The job's message leaves when this transaction commits.
@@ -102,8 +132,14 @@ def upload_documents(
                 origin=origin,
                 details={"name": name, "size": document.size, "job": document.job.pk},
             )
-        result.documents.append(document)
-    return result
+    except BaseException:
+        if document.file.name:  # the rows are gone with the transaction; so goes the file
+            try:
+                document.file.delete(save=False)
+            except Exception:
+                logger.exception("Could not remove stored file %s after a failed upload", document.file.name)
+        raise
+    return document
 
 
 def store_extraction(

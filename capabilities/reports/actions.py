@@ -4,6 +4,7 @@ entry; the build's job is queued after commit."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from django.core.files.uploadedfile import UploadedFile
@@ -22,6 +23,8 @@ from capabilities.reports.models import (
 from capabilities.reports.sources import Inspection, SourceError, inspect, limits
 from portal.actions import ActionError, Origin, record_audit
 from portal.models import Organization, User
+
+logger = logging.getLogger(__name__)
 
 
 class UploadRefused(ActionError):
@@ -92,10 +95,15 @@ def create_upload_set(
                 origin=origin,
                 details={"files": [source.original_name for source in stored]},
             )
-    except BaseException:
+    except BaseException as failure:
         for source in stored:  # the rows are gone with the transaction; so go the files
             source.file.delete(save=False)
-        raise
+        if not isinstance(failure, Exception):
+            raise
+        # A storage or database error: the set is one unit, so nothing of it is
+        # kept, and the client is told so instead of getting a bare error.
+        logger.exception("Could not store the upload set of organization %s", organization.pk)
+        raise UploadRefused(["The files could not be stored; upload them again."]) from failure
     return upload_set
 
 

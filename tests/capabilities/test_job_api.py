@@ -16,8 +16,11 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from capabilities.models import Job
+from capabilities.tasks import _run
+from metering.models import UsageEvent
 from portal import actions as portal_actions
 from portal.models import AuditEntry
 from tests.capabilities.state import api_key_client
@@ -457,3 +460,68 @@ def test_starting_a_job_takes_a_fixed_handful_of_queries(
 
     with django_assert_max_num_queries(8):
         assert post_job(client, {"capability": "ocr", "kind": "recognize"}).status_code == 202
+
+
+# --- Idempotency-Key ---------------------------------------------------------------
+
+
+def keyed_client(secret: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    return client
+
+
+def test_a_job_posted_twice_with_one_key_runs_and_bills_once(
+    acme, acme_key, globex_key, ocr_on, switch, gina, globex
+):
+    client = keyed_client(acme_key)
+    payload = {"capability": "ocr", "kind": "recognize", "input": {"pages": 4}}
+    first = client.post(JOBS, payload, format="json", HTTP_IDEMPOTENCY_KEY="job-1")
+    assert first.status_code == 202, first.content
+    assert _run(first.json()["id"]) == Job.Status.SUCCEEDED
+    # The same JSON with its keys in another order is the same request.
+    again = client.post(
+        JOBS,
+        '{"input": {"pages": 4}, "kind": "recognize", "capability": "ocr"}',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="job-1",
+    )
+    assert (again.status_code, again["Idempotent-Replayed"]) == (202, "true")
+    assert again.content == first.content
+    assert Job.objects.filter(organization=acme).count() == 1
+    assert (
+        sum(UsageEvent.objects.filter(organization=acme, meter="pages").values_list("quantity", flat=True))
+        == 4
+    )
+
+    reused = client.post(
+        JOBS, {**payload, "input": {"pages": 5}}, format="json", HTTP_IDEMPOTENCY_KEY="job-1"
+    )
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
+
+    switch(gina, globex, "ocr", enabled=True)
+    theirs = keyed_client(globex_key).post(JOBS, payload, format="json", HTTP_IDEMPOTENCY_KEY="job-1")
+    assert theirs.status_code == 202 and "Idempotent-Replayed" not in theirs
+    assert Job.objects.get(pk=theirs.json()["id"]).organization == globex
+    assert Job.objects.count() == 2
+
+
+def test_a_refused_job_keeps_no_answer_and_the_key_works_once_corrected(acme, acme_key, alice, switch):
+    client = keyed_client(acme_key)
+    payload = {"capability": "ocr", "kind": "recognize"}
+    off = client.post(JOBS, payload, format="json", HTTP_IDEMPOTENCY_KEY="job-2")
+    assert (off.status_code, off.json()["code"]) == (403, "capability_disabled")
+    switch(alice, acme, "ocr", enabled=True)
+    on = client.post(JOBS, payload, format="json", HTTP_IDEMPOTENCY_KEY="job-2")
+    assert on.status_code == 202 and "Idempotent-Replayed" not in on
+
+
+def test_cancel_with_a_key_replays_its_answer(acme, acme_key):
+    job = make_job(acme)
+    client = keyed_client(acme_key)
+    first = client.post(cancel_url(job), HTTP_IDEMPOTENCY_KEY="cancel-1")
+    assert first.status_code == 200 and first.json()["status"] == "cancelled"
+    again = client.post(cancel_url(job), HTTP_IDEMPOTENCY_KEY="cancel-1")
+    assert (again.status_code, again["Idempotent-Replayed"], again.content) == (200, "true", first.content)
+    # Without the key, a second cancel is refused as before.
+    assert client.post(cancel_url(job)).status_code == 409

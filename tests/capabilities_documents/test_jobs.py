@@ -48,7 +48,6 @@ def test_a_pdf_is_extracted_stored_and_billed_per_page(extracted, acme, alice, m
     [
         ("broken.pdf", samples.CORRUPT_PDF, "This PDF is damaged and cannot be read."),
         ("locked.pdf", samples.encrypted_pdf("secret"), "This PDF is password-protected."),
-        ("empty.pdf", b"", "The file is empty (0 bytes)."),
         ("fake.png", samples.NOT_A_PNG, "named as a PNG image but its content is not one"),
     ],
 )

@@ -40,6 +40,30 @@ def test_upload_many_files_from_the_form(alice_client, acme):
     assert "a.pdf" in body and "b.docx" in body  # listed on the index
 
 
+def test_an_empty_file_in_the_form_is_named_and_the_good_ones_stored(alice_client, acme):
+    response = alice_client.post(
+        reverse("documents:upload"),
+        {
+            "files": [
+                SimpleUploadedFile("a.txt", b"alpha"),
+                SimpleUploadedFile("blank.pdf", b""),
+                SimpleUploadedFile("c.txt", b"gamma"),
+                SimpleUploadedFile("d.txt", b"delta"),
+            ]
+        },
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "blank.pdf was not uploaded: The file is empty." in body
+    assert "3 documents are uploaded; their text is being read." in body
+    assert "The submitted file is empty." not in body
+    assert sorted(Document.objects.filter(organization=acme).values_list("name", flat=True)) == [
+        "a.txt",
+        "c.txt",
+        "d.txt",
+    ]
+
+
 def test_upload_without_files(alice_client):
     response = alice_client.post(reverse("documents:upload"), {}, follow=True)
     assert "Choose at least one file to upload." in response.content.decode()

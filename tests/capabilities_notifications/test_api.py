@@ -7,8 +7,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
 
 from capabilities.actions import set_capability_enabled
+from capabilities.models import Job
 from capabilities.notifications import actions
 from capabilities.notifications.models import Attempt, Delivery, Rule
 from portal import actions as portal_actions
@@ -138,3 +140,21 @@ def test_the_schema_documents_the_endpoints():
         == "Send a test message for a rule"
     )
     assert "get" in paths["/api/v1/c/notifications/deliveries/{delivery_id}"]
+
+
+def test_a_test_send_posted_twice_with_one_key_sends_once(alice, acme_on):
+    rule = actions.create_rule(
+        alice, acme_on, capability="ocr", event="both", channel="email", target="ops@acme.test"
+    )
+    _, secret = portal_actions.create_api_key(alice, acme_on, name="deploy")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    url = reverse("notifications-api:rule-test", args=[rule.pk])
+    first = client.post(url, HTTP_IDEMPOTENCY_KEY="test-send-1")
+    assert first.status_code == 202, first.content
+    again = client.post(url, HTTP_IDEMPOTENCY_KEY="test-send-1")
+    assert (again.status_code, again["Idempotent-Replayed"], again.content) == (202, "true", first.content)
+    assert Delivery.objects.filter(rule=rule).count() == 1
+    assert Job.objects.filter(organization=acme_on, capability="notifications").count() == 1
+    assert client.post(url, HTTP_IDEMPOTENCY_KEY="test-send-2").status_code == 202
+    assert Delivery.objects.filter(rule=rule).count() == 2

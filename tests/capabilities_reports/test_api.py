@@ -7,9 +7,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
 
 from capabilities.reports.models import Report, UploadSet
 from capabilities.tasks import run_job
+from metering.models import UsageEvent
 from portal import actions as portal_actions
 from tests.capabilities_reports.conftest import MAPPING, csv_bytes, month_rows, upload, xlsx_bytes
 
@@ -162,3 +164,73 @@ def test_every_endpoint_is_in_the_schema():
         assert set(paths[path]) >= methods, path
     upload_body = paths["/api/v1/c/reports/upload-sets/"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload_body
+
+
+# --- Idempotency-Key ---------------------------------------------------------------
+
+
+def _keyed(secret: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    return client
+
+
+def test_a_build_posted_twice_with_one_key_builds_and_bills_once(uploaded, acme_key, reports_on):
+    upload_set = uploaded([upload("jan.csv", csv_bytes(month_rows(1)))])
+    client = _keyed(acme_key)
+    url = reverse("reports-api:upload-set-build", args=[upload_set.pk])
+    first = client.post(url, HTTP_IDEMPOTENCY_KEY="build-1")
+    assert first.status_code == 202, first.content
+    run_job.apply(args=[first.json()["job"]])
+    again = client.post(url, HTTP_IDEMPOTENCY_KEY="build-1")
+    assert (again.status_code, again["Idempotent-Replayed"], again.content) == (202, "true", first.content)
+    assert Report.objects.filter(upload_set=upload_set).count() == 1
+    assert (
+        UsageEvent.objects.filter(organization=reports_on, meter="reports")
+        .values_list("quantity", flat=True)
+        .get()
+        == 1
+    )
+    other_set = uploaded([upload("feb.csv", csv_bytes(month_rows(2)))])
+    reused = client.post(
+        reverse("reports-api:upload-set-build", args=[other_set.pk]), HTTP_IDEMPOTENCY_KEY="build-1"
+    )
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
+    assert not Report.objects.filter(upload_set=other_set).exists()
+
+
+def test_an_upload_set_posted_twice_with_one_key_is_stored_once(acme_key, reports_on):
+    client = _keyed(acme_key)
+    content = csv_bytes(month_rows(1))
+    answers = [
+        client.post(
+            reverse("reports-api:upload-set-list"),
+            {"name": "Q1", "files": [upload("jan.csv", content)]},
+            format="multipart",
+            HTTP_IDEMPOTENCY_KEY="set-1",
+        )
+        for _ in range(2)
+    ]
+    assert [answer.status_code for answer in answers] == [201, 201]
+    assert answers[1]["Idempotent-Replayed"] == "true" and answers[1].content == answers[0].content
+    assert UploadSet.objects.filter(organization=reports_on).count() == 1
+
+
+def test_a_set_that_cannot_be_stored_is_refused_whole_without_a_500(acme_key, reports_on, monkeypatch):
+    from django.core.files.storage import default_storage
+
+    real_save = default_storage.save
+
+    def save(name, content, max_length=None):
+        if name.endswith("feb.csv"):
+            raise OSError("disk full")  # fault injection: the storage fails for one file
+        return real_save(name, content, max_length=max_length)
+
+    monkeypatch.setattr(default_storage, "save", save)
+    response = _api(acme_key).post(
+        reverse("reports-api:upload-set-list"),
+        {"files": [upload("jan.csv", csv_bytes(month_rows(1))), upload("feb.csv", csv_bytes(month_rows(2)))]},
+    )
+    assert response.status_code == 400
+    assert response.json()["problems"] == ["The files could not be stored; upload them again."]
+    assert not UploadSet.objects.exists()

@@ -440,3 +440,18 @@ def test_ivan_sees_the_calls_waiting_and_a_move_that_stopped(client_for, ivan, a
     cache.set(api_calls.LAST_MOVE, timezone.now() - timedelta(minutes=5), timeout=None)
     section = health_section(client_for(ivan), "Usage: API calls")
     assert '<span class="badge badge-bad">5 minutes ago</span>' in item(section, "Last move to the ledger")
+
+
+def test_a_replayed_idempotent_call_is_not_counted_again(acme, acme_client, summaries_on):
+    for _ in range(3):
+        response = acme_client.post(
+            JOBS,
+            {"capability": "ocr", "kind": "recognize", "input": {"pages": 1}},
+            content_type="application/json",
+            headers={"Idempotency-Key": "once"},
+        )
+        assert response.status_code == 202
+    assert response["Idempotent-Replayed"] == "true"
+    assert Job.objects.filter(organization=acme).count() == 1
+    assert api_calls.flush() == 1
+    assert api_call_totals() == {(acme.pk, "ocr"): 1}

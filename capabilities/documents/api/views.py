@@ -26,6 +26,7 @@ from capabilities.documents.api.serializers import (
 from capabilities.documents.models import Document
 from portal.actions import ActionError, Origin
 from portal.api.authentication import request_actor
+from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
 from portal.models import Role
 
@@ -49,14 +50,16 @@ class DocumentListCreate(generics.ListAPIView):
     @extend_schema(
         summary="Upload documents",
         description="Multipart upload of one or more files in the field `files`. Each accepted file is "
-        "stored and gets an extraction job; a file over the size limit or of an unsupported type is "
-        "listed under `rejected` and does not stop the others.",
+        "stored and gets an extraction job, committed on its own; an empty file, one over the size "
+        "limit or of an unsupported type, and one that could not be stored are listed under `rejected` "
+        "with the reason and do not stop the others.",
         request={"multipart/form-data": DocumentUploadRequestSerializer},
         responses={
             201: UploadResultSerializer,
             400: OpenApiResponse(description="No file, too many files, or every file was rejected"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         membership = getattr(request._request, "membership", None)
         if membership is not None and membership.role == Role.BILLING:

@@ -21,6 +21,7 @@ from capabilities.notifications.filtersets import DeliveryFilter
 from capabilities.notifications.models import Delivery, Rule
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
+from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
 from portal.models import MANAGING_ROLES
 
@@ -122,6 +123,7 @@ class RuleTestSend(APIView):
         request=None,
         responses={202: DeliverySerializer},
     )
+    @idempotent
     def post(self, request: Request, rule_id: int) -> Response:
         rule = queries.rules(organization_of(request)).filter(pk=rule_id).first()
         if rule is None:

@@ -28,6 +28,7 @@ from capabilities.reports.models import Report, UploadSet
 from capabilities.views import JOB_STARTERS
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
+from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
 
 PERMISSIONS = [IsAuthenticated, CapabilityEnabledForRoute, OrganizationMember]
@@ -82,13 +83,14 @@ class UploadSetListCreate(generics.ListAPIView):
         summary="Upload a set of sales spreadsheets",
         description="Multipart: `files` (repeated) and an optional `name`. Every file is read at once "
         "(encoding, header, first rows, row count); if any file is empty, corrupt, too large or over "
-        "the row limit, nothing is stored and every problem is listed.",
+        "the row limit, or the files cannot be stored, nothing is stored and every problem is listed.",
         request={"multipart/form-data": SalesUploadRequestSerializer},
         responses={
             201: UploadSetSerializer,
             400: OpenApiResponse(description="`upload_refused` with `problems`, one per file problem"),
         },
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         _may_change(request)
         payload = SalesUploadRequestSerializer(
@@ -164,6 +166,7 @@ class UploadSetBuild(APIView):
             400: OpenApiResponse(description="`mapping_unconfirmed`"),
         },
     )
+    @idempotent
     def post(self, request: Request, upload_set_id: int) -> Response:
         _may_change(request)
         upload_set = _upload_set(request, upload_set_id)
