@@ -15,7 +15,7 @@ SERVERS := $(BIN)/python -m embedded_servers
 # Extra arguments for pytest: make test PYTEST_ARGS="tests/billing -x"
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint format typecheck browser bench clean
+.PHONY: help venv run test test-fast lint format typecheck browser bench fault-run clean
 
 help:
 	@echo "make run        start PostgreSQL, Redis, the portal, a Celery worker, beat and the Stripe emulator with demo data (http://127.0.0.1:$(PORT))"
@@ -24,6 +24,7 @@ help:
 	@echo "make lint       ruff check, ruff format --check, import-linter"
 	@echo "make format     apply ruff's formatting and fixes"
 	@echo "make bench      run the benchmarks under bench/ (results in bench/results/)"
+	@echo "make fault-run  2,000 uploads through the API under worker kills and server restarts (var/fault-run/report.json)"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +61,12 @@ test-fast: venv
 # Benchmarks need durable commits, like production: a server of their own in var/bench.
 bench: venv
 	$(SERVERS) test --durable --var var/bench -- $(BIN)/python -m bench
+
+# The fault run of issue 12 starts its own servers and processes in var/fault-run
+# (wiped first): make fault-run FAULT_RUN_ARGS=--quick
+FAULT_RUN_ARGS ?=
+fault-run: venv
+	$(BIN)/python -m bench.fault_run $(FAULT_RUN_ARGS)
 
 clean:
 	rm -rf var staticfiles .pytest_cache .mypy_cache .ruff_cache
