@@ -1,9 +1,17 @@
 """Branded error pages. They render with the request so the navigation shows,
-except the 500 page, which must not depend on anything that may have failed."""
+except the 500 and 503 pages, which must not depend on anything that may have
+failed. Under /api/ the answers are JSON in the API's error format."""
 
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+
+# Seconds a client is asked to wait when the database is unreachable (a restart
+# or a failover takes about this long).
+RETRY_AFTER = 30
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -16,7 +24,33 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return HttpResponseServerError(loader.get_template("500.html").render())
+    """An uncaught exception. One that means PostgreSQL can't be reached (it is
+    restarting, or failing over) is a 503 with Retry-After: nothing was done,
+    and the same request succeeds once it is back."""
+    error = sys.exc_info()[1]
+    api = request.path.startswith("/api/")
+    if isinstance(error, OperationalError | InterfaceError):
+        if api:
+            response: HttpResponse = JsonResponse(
+                {
+                    "detail": "The service is briefly unavailable; nothing was done. Retry in a moment.",
+                    "code": "service_unavailable",
+                },
+                status=503,
+            )
+        else:
+            response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = str(RETRY_AFTER)
+        return response
+    if api:
+        return JsonResponse(
+            {
+                "detail": "Something went wrong on our side; the error has been logged.",
+                "code": "server_error",
+            },
+            status=500,
+        )
+    return HttpResponse(loader.get_template("500.html").render(), status=500)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -1,6 +1,7 @@
 """Security headers, branded error pages, navigation by role."""
 
 import pytest
+from django.db import OperationalError, connection
 from django.test import Client
 from django.urls import path
 
@@ -11,7 +12,8 @@ def _boom(request):
     raise RuntimeError("secret internal detail")
 
 
-urlpatterns = [*portal_urlpatterns, path("boom/", _boom)]
+urlpatterns = [*portal_urlpatterns, path("boom/", _boom), path("api/boom/", _boom)]
+handler500 = "portal.views.errors.server_error"
 
 
 @pytest.mark.django_db
@@ -77,3 +79,46 @@ def test_navigation_follows_the_role(client_for, cast, person, present, absent):
         assert f">{label}</a>" in nav, label
     for label in absent:
         assert f">{label}</a>" not in nav, label
+
+
+def _database_unreachable(execute, sql, params, many, context):
+    raise OperationalError(
+        'connection to server on socket "/run/.s.PGSQL.5432" failed: the database is shutting down'
+    )
+
+
+@pytest.mark.django_db
+def test_an_unreachable_database_answers_503_with_retry_after_on_pages(alice):
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    with connection.execute_wrapper(_database_unreachable):
+        response = client.get("/members/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert b"Switchboard is briefly unavailable" in response.content
+    assert b"PGSQL" not in response.content
+
+
+@pytest.mark.django_db
+def test_an_unreachable_database_answers_json_503_in_the_api(alice, acme):
+    from portal.actions import create_api_key
+
+    _, secret = create_api_key(alice, acme, name="k")
+    client = Client(raise_request_exception=False, headers={"Authorization": f"Api-Key {secret}"})
+    with connection.execute_wrapper(_database_unreachable):
+        response = client.get("/api/v1/jobs/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert response.json()["code"] == "service_unavailable"
+    assert "PGSQL" not in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.urls(__name__)
+def test_an_api_500_is_json_without_the_error(db):
+    response = Client(raise_request_exception=False).get("/api/boom/")
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "Something went wrong on our side; the error has been logged.",
+        "code": "server_error",
+    }
