@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
+from redis.exceptions import RedisError
 
 from portal import actions, queries
 from portal.access import AuthenticatedRequest, origin_of, platform_required
@@ -216,7 +217,10 @@ def health(request: AuthenticatedRequest) -> HttpResponse:
         "Broker": check_broker(),
         "Cache": check_cache(),
     }
-    heartbeat = cache.get(HEARTBEAT_KEY)
+    try:
+        heartbeat = cache.get(HEARTBEAT_KEY)
+    except RedisError:  # the cache is away: its check above says so, the page still shows
+        heartbeat = None
     heartbeat_age = None
     if heartbeat:
         heartbeat_age = (timezone.now() - datetime.fromisoformat(heartbeat)).total_seconds()

@@ -119,3 +119,12 @@ def test_a_change_whose_stamp_was_lost_is_seen_within_max_age(alice, acme, monke
     assert not is_enabled(acme, "ocr")  # the same stamp: the snapshot is confirmed
     clock[0] += gate.MAX_AGE
     assert is_enabled(acme, "ocr")  # too old to trust, whatever the stamp
+
+
+def test_the_health_page_shows_the_outage_instead_of_failing(client_for, ivan, redis_down):
+    response = client_for(ivan).get("/manage/health/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Jobs: queues and workers" in page and "Usage: API calls" in page
+    assert "The cache is unavailable." in page
