@@ -46,3 +46,39 @@ def capability_api_views_are_gated(app_configs: Any, **kwargs: Any) -> list[chec
                 )
             )
     return errors
+
+
+@checks.register()
+def job_kinds_are_importable(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every declared job kind's function and input form import, and the input
+    is a JobInputForm: a typo fails at start-up, not when a job runs."""
+    from django.utils.module_loading import import_string
+
+    from capabilities.forms import JobInputForm
+    from capabilities.registry import registry
+
+    errors: list[checks.CheckMessage] = []
+    for capability in registry():
+        for kind in capability.job_kinds:
+            declaration = capability.job_kind(kind)
+            for what, path in (("function", declaration.function), ("input", declaration.input)):
+                if not path:
+                    continue
+                try:
+                    found = import_string(path)
+                except ImportError as error:
+                    errors.append(
+                        checks.Error(
+                            f"{capability.key}.{kind}: its {what} {path!r} does not import ({error}).",
+                            id="capabilities.E003",
+                        )
+                    )
+                    continue
+                if what == "input" and not (isinstance(found, type) and issubclass(found, JobInputForm)):
+                    errors.append(
+                        checks.Error(
+                            f"{capability.key}.{kind}: its input {path!r} is not a JobInputForm.",
+                            id="capabilities.E004",
+                        )
+                    )
+    return errors

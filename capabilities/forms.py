@@ -1,6 +1,14 @@
-"""Forms of the toggle pages."""
+"""Forms of the toggle pages, and the base of job kinds' input forms."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.db.models import Model
+
+if TYPE_CHECKING:
+    from portal.models import Organization
 
 
 class ToggleForm(forms.Form):
@@ -24,22 +32,21 @@ class ForceForm(forms.Form):
         return cleaned
 
 
-class StartJobForm(forms.Form):
-    kind = forms.ChoiceField(label="Job")
-    input = forms.JSONField(
-        label="Input",
-        required=False,
-        initial=dict,
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"}),
-        help_text="JSON object with the job's parameters.",
-    )
+class JobInputForm(forms.Form):
+    """The input of a job kind (declared as its `JobKind.input`): it validates
+    what the API sends (a JSON object) and what the capability's page posts,
+    and turns the cleaned values into the job's JSON input. It knows the
+    organization, so a choice of the organization's own objects is scoped."""
 
-    def __init__(self, *args: object, kinds: list[str], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["kind"].choices = [(kind, kind.replace("_", " ").capitalize()) for kind in kinds]  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        self.organization = organization
+        super().__init__(*args, **kwargs)
 
-    def clean_input(self) -> dict:
-        value = self.cleaned_data.get("input") or {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError('The input must be a JSON object, like {"pages": 3}.')
-        return value
+    def job_input(self) -> dict[str, Any]:
+        """The cleaned values as JSON: objects by primary key, unset ones left out."""
+        result: dict[str, Any] = {}
+        for name, value in self.cleaned_data.items():
+            if value is None or value == "" or value is False:
+                continue
+            result[name] = value.pk if isinstance(value, Model) else value
+        return result

@@ -7,16 +7,16 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from capabilities import actions
 from capabilities.filtersets import JobFilter
-from capabilities.forms import StartJobForm
 from capabilities.models import Job
 from capabilities.registry import registry
 from capabilities.tables import JobTable
-from capabilities.views import JOB_STARTERS, _installed
+from capabilities.views import JOB_STARTERS, _installed, job_forms, render_capability_page
 from metering.models import UsageEvent
 from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
 from portal.actions import ActionError
@@ -25,21 +25,25 @@ from portal.actions import ActionError
 @org_role_required(*JOB_STARTERS)
 @require_POST
 def start_job(request: OrgRequest, key: str) -> HttpResponse:
+    """Start a job of a kind a person starts by hand, from its form on the
+    capability's page. A form with errors comes back on that page, marked."""
     _installed(key)
     capability = registry().get(key)
-    form = StartJobForm(request.POST, kinds=list(capability.job_kinds))
-    if not form.is_valid():
-        for errors in form.errors.values():
-            messages.error(request, " ".join(str(error) for error in errors))
+    kind = request.POST.get("kind", "")
+    starters = {starter.kind: starter for starter in job_forms(request, key)}
+    if kind not in starters:
+        messages.error(request, f"{capability.title} has no job that starts here.")
         return redirect("capability", key=key)
+    form = None
+    job_input: dict = {}
+    declaration = capability.job_kind(kind)
+    if declaration.input:
+        form = import_string(declaration.input)(request.POST, organization=request.organization, prefix=kind)
+        if not form.is_valid():
+            return render_capability_page(request, key, bound=form, status=400)
+        job_input = form.job_input()
     try:
-        job = actions.start_job(
-            request.user,
-            request.organization,
-            key,
-            kind=form.cleaned_data["kind"],
-            job_input=form.cleaned_data["input"],
-        )
+        job = actions.start_job(request.user, request.organization, key, kind=kind, job_input=job_input)
     except ActionError as refusal:
         messages.error(request, refusal.message)
         return redirect("capability", key=key)

@@ -5,13 +5,16 @@ it on the capability's own queue `cap.<key>`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils.module_loading import import_string
 
 from capabilities.models import Job
 from capabilities.registry import registry
+
+if TYPE_CHECKING:
+    from portal.models import Organization
 
 
 class JobFailed(Exception):
@@ -48,8 +51,33 @@ class JobContext:
 
 
 def job_function(capability_key: str, kind: str) -> Any:
-    capability = registry().get(capability_key)
-    try:
-        return import_string(capability.job_kinds[kind])
-    except KeyError:
-        raise LookupError(f"{capability.title} has no job kind {kind!r}") from None
+    return import_string(registry().get(capability_key).job_kind(kind).function)
+
+
+class JobInputInvalid(Exception):
+    """The input sent for a job does not fit its kind's declaration."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()))
+        self.errors = errors
+
+
+def clean_input(organization: Organization, capability_key: str, kind: str, data: object) -> dict[str, Any]:
+    """Validate `data` as the input of a `kind` job of `capability_key` started
+    for `organization` (by the API or a page) with the kind's input form, and
+    return the job's input. Raises LookupError for an unknown kind and
+    JobInputInvalid naming each field that is wrong, missing or unknown."""
+    declaration = registry().get(capability_key).job_kind(kind)
+    if not isinstance(data, dict):
+        raise JobInputInvalid({"input": ['The input must be a JSON object, like {"pages": 3}.']})
+    if not declaration.input:
+        if data:
+            raise JobInputInvalid({name: ["This job takes no input."] for name in sorted(data)})
+        return {}
+    form = import_string(declaration.input)(data=data, organization=organization)
+    errors = {} if form.is_valid() else {name: list(messages) for name, messages in form.errors.items()}
+    for name in sorted(set(data) - set(form.fields)):
+        errors[name] = [f"Unknown field; {declaration.label} takes {', '.join(form.fields) or 'no input'}."]
+    if errors:
+        raise JobInputInvalid(errors)
+    return form.job_input()

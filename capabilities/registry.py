@@ -5,7 +5,7 @@ navigation and the Celery queues are all derived from what is declared here."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar
@@ -53,6 +53,26 @@ class DemoMeter:
 
 
 @dataclass(frozen=True)
+class JobKind:
+    """One kind of job a capability runs.
+
+    function  dotted path of the job function
+    input     dotted path of its input form (a `capabilities.forms.JobInputForm`),
+              which validates what the API and the page send; "" when the job
+              takes no input
+    label     what a person calls it ("Build a report")
+    by_hand   whether a person starts it from the capability's page (a form built
+              from `input`); other kinds are started by the capability itself
+              (an upload, a rule) and through the API
+    """
+
+    function: str
+    input: str = ""
+    label: str = ""
+    by_hand: bool = False
+
+
+@dataclass(frozen=True)
 class NavEntry:
     label: str
     url_name: str  # resolved inside the capability's namespace, e.g. "index"
@@ -66,7 +86,8 @@ class CapabilityConfig(AppConfig):
     summary      one line for the catalog card
     category     groups cards in the catalog
     meters       the meters its usage is billed by
-    job_kinds    job kind -> dotted path of the job function
+    job_kinds    job kind -> its JobKind (or just the dotted path of a job
+                 function that takes no input)
     nav          its entry in the navigation, or None
     dependencies keys of the capabilities it needs switched on
     version      the app's version
@@ -89,7 +110,7 @@ class CapabilityConfig(AppConfig):
     summary: ClassVar[str] = ""
     category: ClassVar[str] = "General"
     meters: ClassVar[tuple[Meter, ...]] = ()
-    job_kinds: ClassVar[dict[str, str]] = {}
+    job_kinds: ClassVar[dict[str, JobKind | str]] = {}
     nav: ClassVar[NavEntry | None] = None
     dependencies: ClassVar[tuple[str, ...]] = ()
     version: ClassVar[str] = "1.0.0"
@@ -138,6 +159,21 @@ class CapabilityConfig(AppConfig):
     @property
     def is_paid(self) -> bool:
         return any(meter.unit_price > 0 for meter in self.all_meters)
+
+    def job_kind(self, kind: str) -> JobKind:
+        """The declaration of job kind `kind`; LookupError if there is none."""
+        try:
+            declared = self.job_kinds[kind]
+        except KeyError:
+            raise LookupError(f"{self.title} has no job kind {kind!r}") from None
+        if isinstance(declared, str):
+            return JobKind(function=declared, label=kind.replace("_", " ").capitalize())
+        return declared if declared.label else replace(declared, label=kind.replace("_", " ").capitalize())
+
+    @property
+    def kinds_by_hand(self) -> list[tuple[str, JobKind]]:
+        """The job kinds a person starts from the capability's page."""
+        return [(kind, self.job_kind(kind)) for kind in self.job_kinds if self.job_kind(kind).by_hand]
 
     def meter(self, key: str) -> Meter:
         for meter in self.all_meters:

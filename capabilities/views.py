@@ -3,13 +3,17 @@ per-tenant toggle page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_POST
 
 from capabilities import actions, queries
-from capabilities.forms import ForceForm, StartJobForm, ToggleForm
+from capabilities.forms import ForceForm, JobInputForm, ToggleForm
 from capabilities.models import Job
 from capabilities.registry import registry
 from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, origin_of, platform_required
@@ -19,6 +23,15 @@ from portal.models import MANAGING_ROLES, Organization, Role
 MANAGERS = tuple(MANAGING_ROLES)
 # Billing users read usage and invoices; they don't run jobs.
 JOB_STARTERS = (Role.OWNER, Role.ADMIN, Role.MEMBER)
+
+
+@dataclass(frozen=True)
+class JobStarter:
+    """A job kind a person starts from the capability's page, with its form."""
+
+    kind: str
+    label: str
+    form: JobInputForm | None
 
 
 def _installed(key: str) -> None:
@@ -43,6 +56,30 @@ def catalog(request: OrgRequest) -> HttpResponse:
 @org_role_required()
 def capability_detail(request: OrgRequest, key: str) -> HttpResponse:
     _installed(key)
+    return render_capability_page(request, key)
+
+
+def job_forms(request: OrgRequest, key: str, bound: JobInputForm | None = None) -> list[JobStarter]:
+    """The forms of the job kinds a person starts from `key`'s page (none for
+    a billing member); `bound` replaces its kind's empty form (with errors)."""
+    if request.membership.role not in JOB_STARTERS:
+        return []
+    starters = []
+    for kind, declaration in registry().get(key).kinds_by_hand:
+        if bound is not None and bound.prefix == kind:
+            form = bound
+        elif declaration.input:
+            form = import_string(declaration.input)(organization=request.organization, prefix=kind)
+        else:
+            form = None
+        starters.append(JobStarter(kind, declaration.label, form))
+    return starters
+
+
+def render_capability_page(
+    request: OrgRequest, key: str, *, bound: JobInputForm | None = None, status: int = 200
+) -> HttpResponse:
+    capability = registry().get(key)
     return render(
         request,
         "capabilities/detail.html",
@@ -51,11 +88,12 @@ def capability_detail(request: OrgRequest, key: str) -> HttpResponse:
             "history": queries.history(request.organization, key)[:100],
             "dependents": [registry().get(other) for other in registry().dependents(key)],
             "can_toggle": request.membership.can_manage,
-            "job_form": StartJobForm(kinds=list(registry().get(key).job_kinds))
-            if registry().get(key).job_kinds and request.membership.role in JOB_STARTERS
-            else None,
+            "job_starters": job_forms(request, key, bound),
+            "has_jobs": bool(capability.job_kinds),
+            "own_pages": reverse(f"{key}:{capability.nav.url_name}") if capability.nav else "",
             "recent_jobs": Job.objects.filter(organization=request.organization, capability=key)[:5],
         },
+        status=status,
     )
 
 

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from capabilities import actions, queries
+from capabilities import actions, is_enabled, queries
 from capabilities.api.permissions import CapabilityDisabledError
 from capabilities.api.serializers import (
     CapabilitySerializer,
@@ -22,6 +22,7 @@ from capabilities.api.serializers import (
     ToggleRequestSerializer,
     ToggleResultSerializer,
 )
+from capabilities.jobs import JobInputInvalid, clean_input
 from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
 from capabilities.views import JOB_STARTERS
@@ -170,13 +171,24 @@ class JobListCreate(generics.ListCreateAPIView):
             membership is None or membership.role not in JOB_STARTERS
         ):
             raise exceptions.PermissionDenied("Billing users can read usage but not start jobs.")
+        organization = organization_of(request)
+        if not is_enabled(organization, key):  # refused before its input is looked at
+            raise CapabilityDisabledError(registry().get(key).title)
+        try:
+            job_input = clean_input(
+                organization, key, payload.validated_data["kind"], payload.validated_data["input"]
+            )
+        except LookupError as unknown:
+            raise exceptions.ValidationError({"kind": [str(unknown)]}, code="unknown_job_kind") from None
+        except JobInputInvalid as invalid:
+            raise exceptions.ValidationError({"input": invalid.errors}) from None
         try:
             job = actions.start_job(
                 request_actor(request) if not isinstance(request.user, ApiKeyClient) else None,
-                organization_of(request),
+                organization,
                 key,
                 kind=payload.validated_data["kind"],
-                job_input=payload.validated_data["input"],
+                job_input=job_input,
             )
         except actions.CapabilityDisabled:
             raise CapabilityDisabledError(registry().get(key).title) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from capabilities.registry import CapabilityConfig, DemoMeter, Meter, NavEntry
+from capabilities.registry import CapabilityConfig, DemoMeter, JobKind, Meter, NavEntry
 
 if TYPE_CHECKING:
     from portal.models import Organization, User
@@ -22,7 +22,13 @@ class DocumentsConfig(CapabilityConfig):
         Meter("pages", "page", Decimal("0.01"), description="Pages whose text was extracted"),
         Meter("searches", "search", Decimal("0.001"), description="Full-text searches"),
     )
-    job_kinds = {"extract": "capabilities.documents.jobs.extract"}
+    job_kinds = {
+        "extract": JobKind(
+            "capabilities.documents.jobs.extract",
+            input="capabilities.documents.forms.ExtractInput",
+            label="Extract text and fields",
+        )
+    }
     nav = NavEntry("Documents", "index")
     version = "1.0.0"
     demo_usage = (DemoMeter("pages", 16, 3.5), DemoMeter("searches", 22))

@@ -8,6 +8,8 @@ from django import forms
 from django.conf import settings
 
 from capabilities.documents.extraction import EXTENSIONS
+from capabilities.documents.models import Document
+from capabilities.forms import JobInputForm
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -46,3 +48,16 @@ class UploadForm(forms.Form):
 
 class SearchForm(forms.Form):
     q = forms.CharField(label="Search", max_length=200, required=False)
+
+
+class ExtractInput(JobInputForm):
+    """The input of an extraction job: one of the organization's documents."""
+
+    document_id = forms.ModelChoiceField(
+        queryset=Document.objects.none(),
+        error_messages={"invalid_choice": "Your organization has no document with this id."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["document_id"].queryset = Document.objects.filter(organization=self.organization)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from capabilities.registry import CapabilityConfig, DemoMeter, Meter, NavEntry
+from capabilities.registry import CapabilityConfig, DemoMeter, JobKind, Meter, NavEntry
 
 if TYPE_CHECKING:
     from portal.models import Organization, User
@@ -23,7 +23,13 @@ class NotificationsConfig(CapabilityConfig):
         Meter("emails", "email", Decimal("0.001"), description="Emails delivered"),
         Meter("webhooks", "webhook call", Decimal("0.0005"), description="Webhook calls delivered (2xx)"),
     )
-    job_kinds = {"deliver": "capabilities.notifications.jobs.deliver"}
+    job_kinds = {
+        "deliver": JobKind(
+            "capabilities.notifications.jobs.deliver",
+            input="capabilities.notifications.forms.DeliverInput",
+            label="Deliver a notification",
+        )
+    }
     nav = NavEntry("Notifications", "index")
     version = "1.0.0"
     demo_usage = (DemoMeter("emails", 18), DemoMeter("webhooks", 30))

@@ -7,7 +7,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from capabilities.notifications.models import Channel, Rule
+from capabilities.forms import JobInputForm
+from capabilities.notifications.models import Channel, Delivery, Rule
 from capabilities.notifications.queries import capability_choices
 from capabilities.notifications.targets import clean_target
 
@@ -35,3 +36,18 @@ class RuleForm(forms.Form):
             except ValidationError as error:
                 self.add_error("target", error)
         return cleaned
+
+
+class DeliverInput(JobInputForm):
+    """The input of a delivery job: one of the organization's deliveries and
+    the attempt it makes."""
+
+    delivery = forms.ModelChoiceField(
+        queryset=Delivery.objects.none(),
+        error_messages={"invalid_choice": "Your organization has no delivery with this id."},
+    )
+    attempt = forms.IntegerField(min_value=1, max_value=100)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["delivery"].queryset = Delivery.objects.filter(organization=self.organization)  # type: ignore[attr-defined]

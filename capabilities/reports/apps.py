@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from capabilities.registry import CapabilityConfig, DemoMeter, Meter, NavEntry
+from capabilities.registry import CapabilityConfig, DemoMeter, JobKind, Meter, NavEntry
 
 if TYPE_CHECKING:
     from portal.models import Organization, User
@@ -23,7 +23,13 @@ class ReportsConfig(CapabilityConfig):
         Meter("reports", "report", Decimal("0.50"), description="Reports built"),
         Meter("rows", "row", Decimal("0.0001"), description="Sales rows aggregated into a report"),
     )
-    job_kinds = {"build": "capabilities.reports.jobs.build"}
+    job_kinds = {
+        "build": JobKind(
+            "capabilities.reports.jobs.build",
+            input="capabilities.reports.forms.BuildInput",
+            label="Build a report",
+        )
+    }
     nav = NavEntry("Sales reports", "index")
     demo_usage = (DemoMeter("reports", 2.5), DemoMeter("rows", 2.5, 3_000))
     demo_reason = "The monthly sales pack without the spreadsheet marathon"

@@ -7,7 +7,8 @@ from typing import Any
 
 from django import forms
 
-from capabilities.reports.models import FIELD_LABELS, REQUIRED_FIELDS, DateOrder
+from capabilities.forms import JobInputForm
+from capabilities.reports.models import FIELD_LABELS, REQUIRED_FIELDS, DateOrder, Report
 from capabilities.reports.sources import limits
 
 
@@ -66,3 +67,17 @@ class MappingForm(forms.Form):
 
     def mapping(self) -> dict[str, str]:
         return {field: self.cleaned_data[field] for field in REQUIRED_FIELDS}
+
+
+class BuildInput(JobInputForm):
+    """The input of a report build: one of the organization's reports (made,
+    with its mapping, when a person builds from an upload set)."""
+
+    report_id = forms.ModelChoiceField(
+        queryset=Report.objects.none(),
+        error_messages={"invalid_choice": "Your organization has no report with this id."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["report_id"].queryset = Report.objects.filter(organization=self.organization)  # type: ignore[attr-defined]

@@ -31,3 +31,23 @@ def test_a_view_that_drops_the_gate_is_an_error(monkeypatch):
     errors = checks.capability_api_views_are_gated(None)
     assert sorted(error.id for error in errors) == ["capabilities.E001", "capabilities.E002"]
     assert "UngatedView" in next(error.msg for error in errors if error.id == "capabilities.E002")
+
+
+def test_installed_job_kinds_import():
+    assert checks.job_kinds_are_importable(None) == []
+
+
+def test_a_job_kind_that_does_not_import_or_a_wrong_input_is_an_error(monkeypatch):
+    from capabilities.registry import JobKind, registry
+
+    ocr = registry().get("ocr")
+    monkeypatch.setattr(
+        type(ocr),
+        "job_kinds",
+        {
+            "typo": JobKind("tests.capability_apps.ocr.jobs.recognise"),
+            "odd": JobKind("tests.capability_apps.ocr.jobs.noop", input="django.forms.Form"),
+        },
+    )
+    errors = checks.job_kinds_are_importable(None)
+    assert sorted(error.id for error in errors) == ["capabilities.E003", "capabilities.E004"]

@@ -525,3 +525,75 @@ def test_cancel_with_a_key_replays_its_answer(acme, acme_key):
     assert (again.status_code, again["Idempotent-Replayed"], again.content) == (200, "true", first.content)
     # Without the key, a second cancel is refused as before.
     assert client.post(cancel_url(job)).status_code == 409
+
+
+# --- each job kind's declared input ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "errors"),
+    [
+        (
+            {"capability": "ocr", "kind": "recognize", "input": {"pages": "many"}},
+            {"pages": ["Enter a whole number."]},
+        ),
+        (
+            {"capability": "ocr", "kind": "recognize", "input": {"pages": 0}},
+            {"pages": ["Ensure this value is greater than or equal to 1."]},
+        ),
+        (
+            {"capability": "ocr", "kind": "recognize", "input": {"colour": "red"}},
+            {"colour": ["Unknown field; Recognise pages takes pages, hold_until_exists, fail."]},
+        ),
+        (
+            {"capability": "ocr", "kind": "noop", "input": {"pages": 1}},
+            {"pages": ["This job takes no input."]},
+        ),
+    ],
+    ids=["not-a-number", "zero", "unknown-field", "no-input-taken"],
+)
+def test_a_job_input_is_checked_against_its_kind_and_each_field_named(
+    client_for, bob, ocr_on, payload, errors
+):
+    response = post_job(client_for(bob), payload)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {"input": errors}
+    assert not Job.objects.exists()
+
+
+def test_a_report_build_without_its_report_is_a_400_not_a_failed_job(
+    client_for, alice, acme, gina, globex, switch
+):
+    """Issue 13: `{}` was accepted and the job failed with "This report's upload
+    set was deleted before the build started"."""
+    from capabilities.reports.models import Report, UploadSet
+
+    switch(alice, acme, "reports", enabled=True)
+    theirs = Report.objects.create(
+        organization=globex, upload_set=UploadSet.objects.create(organization=globex, name="Theirs")
+    )
+    client = client_for(alice)
+
+    missing = post_job(client, {"capability": "reports", "kind": "build", "input": {}})
+    assert missing.status_code == 400
+    assert missing.json()["errors"] == {"input": {"report_id": ["This field is required."]}}
+    foreign = post_job(client, {"capability": "reports", "kind": "build", "input": {"report_id": theirs.pk}})
+    assert foreign.status_code == 400
+    assert foreign.json()["errors"] == {
+        "input": {"report_id": ["Your organization has no report with this id."]}
+    }
+    assert not Job.objects.exists()
+
+
+def test_an_extraction_names_a_document_of_the_organization(client_for, alice, acme, switch):
+    switch(alice, acme, "documents", enabled=True)
+
+    response = post_job(
+        client_for(alice), {"capability": "documents", "kind": "extract", "input": {"document_id": 99}}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "input": {"document_id": ["Your organization has no document with this id."]}
+    }

@@ -69,7 +69,20 @@ def test_declarations_are_read_from_the_app_config():
     assert ocr.meter("pages") == Meter("pages", "page", Decimal("0.010"))
     assert ocr.is_paid
     assert not registry().get("glossary").is_paid
-    assert ocr.job_kinds["recognize"] == "tests.capability_apps.ocr.jobs.recognize"
+    recognize = ocr.job_kind("recognize")
+    assert (recognize.function, recognize.label, recognize.by_hand) == (
+        "tests.capability_apps.ocr.jobs.recognize",
+        "Recognise pages",
+        True,
+    )
+    noop = ocr.job_kind("noop")  # declared as a plain dotted path: no input, not by hand
+    assert (noop.function, noop.input, noop.label, noop.by_hand) == (
+        "tests.capability_apps.ocr.jobs.noop",
+        "",
+        "Noop",
+        False,
+    )
+    assert [kind for kind, _ in ocr.kinds_by_hand] == ["recognize"]
     assert registry().get("summaries").nav.label == "Summaries"
     with pytest.raises(KeyError, match="no meter 'words'"):
         ocr.meter("words")

@@ -32,9 +32,9 @@ def test_bob_runs_an_ocr_job_and_alice_sees_its_usage(
     page.goto("/capabilities/ocr/")
     run = page.locator("section.card", has=page.get_by_role("heading", name="Run a job"))
     expect(run).to_be_visible()
-    run.get_by_label("Job").select_option("recognize")
-    run.get_by_label("Input").fill('{"pages": 5}')
-    run.get_by_role("button", name="Start job").click()
+    expect(run).to_contain_text("Recognise pages")
+    run.get_by_label("Pages").fill("5")
+    run.get_by_role("button", name="Start").click()
 
     # He lands on the job's page; no worker of cap.ocr runs yet, so it waits.
     expect(page).to_have_url(re.compile(r"/jobs/\d+/$"))

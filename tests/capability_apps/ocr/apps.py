@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from capabilities.registry import CapabilityConfig, Meter
+from capabilities.registry import CapabilityConfig, JobKind, Meter
 
 
 class OcrConfig(CapabilityConfig):
@@ -14,7 +14,12 @@ class OcrConfig(CapabilityConfig):
     category = "Documents"
     meters = (Meter("pages", "page", Decimal("0.010")),)
     job_kinds = {
-        "recognize": "tests.capability_apps.ocr.jobs.recognize",
+        "recognize": JobKind(
+            "tests.capability_apps.ocr.jobs.recognize",
+            input="tests.capability_apps.ocr.forms.RecognizeInput",
+            label="Recognise pages",
+            by_hand=True,
+        ),
         "noop": "tests.capability_apps.ocr.jobs.noop",
         "explode": "tests.capability_apps.ocr.jobs.explode",
         "kill_worker": "tests.capability_apps.ocr.jobs.kill_worker",
