@@ -73,12 +73,17 @@ def upload(request: OrgRequest) -> HttpResponse:
 @org_role_required()
 def document_detail(request: OrgRequest, document_id: int) -> HttpResponse:
     document = get_for_org(request, queries.documents(request.organization), pk=document_id)
-    context: dict[str, Any] = {"document": document, "job": document.job, "ocr_available": ocr_available()}
-    if _wants_partial(request):
-        template = "documents/document.html#document-status"
-    else:
-        template = "documents/document.html"
-        context["pages"] = queries.pages(document)
+    context: dict[str, Any] = {
+        "document": document,
+        "job": document.job,
+        "ocr_available": ocr_available(),
+        "pages": queries.pages(document),
+    }
+    # htmx polls the body while the extraction runs; the answer that finds it
+    # done carries the pages and fields, and no more polling.
+    template = (
+        "documents/document.html#document-body" if _wants_partial(request) else "documents/document.html"
+    )
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -98,12 +98,17 @@ def test_the_status_partial_polls_while_the_job_runs(alice_client, documents_on,
     document = Document.objects.get()
     url = reverse("documents:document", args=[document.pk])
     partial = alice_client.get(url, headers={"HX-Request": "true"}).content.decode()
-    assert partial.lstrip().startswith('<section class="card" id="document-status"')
+    assert partial.lstrip().startswith('<div id="document-body"')
     assert 'hx-trigger="every 1s"' in partial
+    assert "Key fields" not in partial
     _run(document.job.pk)
     partial = alice_client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert 'data-status="succeeded"' in partial
     assert "hx-trigger" not in partial
+    # Issue 13: the answer that finds the job done shows what it found, not a link.
+    assert "Key fields" in partial
+    assert "hello there" in partial  # the page's text
+    assert reverse("documents:page", args=[document.pk, 1]) in partial
 
 
 def test_search_page_shows_marked_snippets_linking_to_the_page(alice_client, extracted, acme):
