@@ -12,7 +12,7 @@ from typing import Any
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, PriceVersion
 from billing.sync import priced_meters
-from capabilities.models import FeatureToggle
+from capabilities import enabled_in_database
 from metering import catalog
 from metering.queries import Period, billing_period, organization_rollups, usage_by_meter
 from portal.models import Organization
@@ -75,11 +75,7 @@ def upcoming(organization: Organization, now: datetime) -> Upcoming:
     if not billed:
         # Not on Stripe yet (or Stripe unconfigured): estimate what the
         # subscription will hold, the enabled capabilities' priced meters.
-        enabled = set(
-            FeatureToggle.objects.filter(organization=organization, enabled=True).values_list(
-                "capability_key", flat=True
-            )
-        )
+        enabled = enabled_in_database(organization)
         billed = {pair for pair in priced_meters(now) if pair[0] in enabled}
     by_pair: dict[tuple[str, str], ComparedLine] = {}
     for usage in usage_by_meter(organization_rollups(organization), period):

@@ -15,7 +15,8 @@ from django.utils import timezone
 from billing import sync
 from billing.models import BillingAccount
 from capabilities import actions as capability_actions
-from capabilities.models import FeatureToggle, ToggleChange
+from capabilities import enabled_in_database
+from capabilities import queries as capability_queries
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +61,10 @@ def restrict(account_id: int) -> list[str]:
     """Switch off and lock the organization's enabled paid capabilities."""
     account = BillingAccount.objects.select_related("organization").get(pk=account_id)
     paid = {capability for capability, _ in sync.priced_meters()}
-    enabled = FeatureToggle.objects.filter(
-        organization=account.organization, enabled=True, capability_key__in=paid
-    ).values_list("capability_key", flat=True)
     restricted: list[str] = []
-    for key in sorted(enabled):
-        if FeatureToggle.objects.filter(
-            organization=account.organization, capability_key=key, enabled=True
-        ).exists():
+    for key in sorted(enabled_in_database(account.organization) & paid):
+        # Switched off already when a dependency of an earlier one went off.
+        if key in enabled_in_database(account.organization):
             result = capability_actions.restrict_capability(
                 account.organization, key, reason=RESTRICTION_REASON
             )
@@ -82,21 +79,10 @@ def lift(account_id: int) -> list[str]:
     """Give back what billing switched off: every capability whose last change
     was billing's restriction."""
     account = BillingAccount.objects.select_related("organization").get(pk=account_id)
-    locked = FeatureToggle.objects.filter(organization=account.organization, locked=True, enabled=False)
     lifted = []
-    for toggle in locked.order_by("capability_key"):
-        last = (
-            ToggleChange.objects.filter(
-                organization=account.organization, capability_key=toggle.capability_key
-            )
-            .order_by("-at", "-id")
-            .first()
-        )
-        if last is not None and last.source == ToggleChange.Source.BILLING:
-            capability_actions.lift_restriction(
-                account.organization, toggle.capability_key, reason="Payment received"
-            )
-            lifted.append(toggle.capability_key)
+    for key in capability_queries.restricted_by_billing(account.organization):
+        capability_actions.lift_restriction(account.organization, key, reason="Payment received")
+        lifted.append(key)
     account.restricted_at = None
     account.save(update_fields=["restricted_at"])
     return lifted

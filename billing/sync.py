@@ -24,7 +24,7 @@ from django.utils import timezone
 from billing import price_book
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, PriceVersion, StripeMeter, SubscriptionItem
-from capabilities.models import FeatureToggle
+from capabilities import enabled_in_database, organizations_with_any_on
 from capabilities.registry import registry
 from metering.queries import billing_period
 from portal.models import Membership, Organization, Role
@@ -151,11 +151,7 @@ def sync_organization(organization: Organization, now: datetime | None = None) -
     capability meters (see the module's note on removal)."""
     report = SyncReport()
     moment = now or timezone.now()
-    enabled = set(
-        FeatureToggle.objects.filter(organization=organization, enabled=True).values_list(
-            "capability_key", flat=True
-        )
-    )
+    enabled = enabled_in_database(organization)
     wanted = {pair: version for pair, version in priced_meters(moment).items() if pair[0] in enabled}
     account = BillingAccount.objects.filter(organization=organization).first()
     if not wanted and (account is None or not account.stripe_subscription_id):
@@ -259,7 +255,7 @@ def sync_all(now: datetime | None = None) -> SyncReport:
         ensure_customer(organization, report)
     for account in BillingAccount.objects.filter(stripe_customer_id="").select_related("organization"):
         ensure_customer(account.organization, report)
-    enabled_orgs = set(FeatureToggle.objects.filter(enabled=True).values_list("organization_id", flat=True))
+    enabled_orgs = organizations_with_any_on()
     with_subscription = set(
         BillingAccount.objects.exclude(stripe_subscription_id="").values_list("organization_id", flat=True)
     )

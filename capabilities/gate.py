@@ -12,7 +12,12 @@ from the database every `STALENESS`, and a snapshot is reloaded at least every
 `MAX_AGE` whatever its stamp says, so a change whose stamp was lost in an
 outage is seen within a minute.
 
-Job runners don't use this: they read the toggle row itself (`enabled_in_database`).
+This module owns the rule, in every form it is asked in: the snapshot above
+for requests and jobs; `enabled_in_database` and `organizations_with_any_on`
+for code that must read the record itself (billing's sync, invoices and
+standing); and `enabled_condition`, the same rule as one SQL condition, which
+the job runner's claim puts inside its single statement (so a job queued before
+its capability was switched off is refused when a worker picks it up).
 """
 
 from __future__ import annotations
@@ -102,15 +107,44 @@ def _stamp(org_id: int) -> str:
 
 
 def _load(org_id: int) -> frozenset[str]:
+    return enabled_in_database(org_id)
+
+
+# The rule as SQL: the organization's toggle row for the capability says enabled.
+_ENABLED_SQL = (
+    "EXISTS (SELECT 1 FROM capabilities_featuretoggle toggle WHERE toggle.organization_id = {organization}"
+    " AND toggle.capability_key = {capability} AND toggle.enabled)"
+)
+
+
+def enabled_condition(organization: str, capability: str) -> str:
+    """The rule as a SQL condition on the columns (or placeholders) given, for
+    statements that decide many rows at once (the runner's claim)."""
+    return _ENABLED_SQL.format(organization=organization, capability=capability)
+
+
+def enabled_in_database(organization: Organization | int) -> frozenset[str]:
+    """The capabilities switched on for `organization`, read from the toggle
+    rows now (the record: for billing, which must not act on a snapshot)."""
     from capabilities.models import FeatureToggle
     from capabilities.registry import registry
 
+    org_id = organization if isinstance(organization, int) else organization.pk
     installed = registry()
     keys = FeatureToggle.objects.filter(organization_id=org_id, enabled=True).values_list(
         "capability_key", flat=True
     )
     # A toggle of an app that was uninstalled is not a capability any more.
     return frozenset(key for key in keys if key in installed)
+
+
+def organizations_with_any_on() -> set[int]:
+    """The organizations with at least one capability switched on (record)."""
+    from capabilities.models import FeatureToggle
+
+    return set(
+        FeatureToggle.objects.filter(enabled=True).values_list("organization_id", flat=True).distinct()
+    )
 
 
 def bump_version(org_id: int) -> None:
@@ -128,13 +162,6 @@ def bump_version(org_id: int) -> None:
             MAX_AGE,
             exc_info=True,
         )
-
-
-def enabled_in_database(org_id: int, key: str) -> bool:
-    """The authoritative answer, read from the toggle row (for job runners)."""
-    from capabilities.models import FeatureToggle
-
-    return FeatureToggle.objects.filter(organization_id=org_id, capability_key=key, enabled=True).exists()
 
 
 def forget_snapshots() -> None:

@@ -12,6 +12,7 @@ from django.utils.module_loading import import_string
 
 from capabilities.models import Job
 from capabilities.registry import registry
+from portal.db import relax_durability
 
 if TYPE_CHECKING:
     from portal.models import Organization
@@ -33,8 +34,6 @@ class JobContext:
 
     def progress(self, done: int, total: int) -> None:
         """Report progress; the job page's bar follows it."""
-        from capabilities.tasks import relax_durability
-
         with transaction.atomic():
             relax_durability()  # progress is redrawn by the next call if lost
             Job.objects.filter(pk=self.job.pk).update(

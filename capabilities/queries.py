@@ -85,3 +85,19 @@ def job_health(now: datetime) -> JobHealth:
         retried_unfinished=Count("id", filter=Q(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])),
     )
     return JobHealth(**stranded, **retried)
+
+
+def restricted_by_billing(organization: Organization) -> list[str]:
+    """The capabilities switched off and locked whose last change was billing's
+    restriction (an overdue payment), in key order: what a payment gives back."""
+    locked = FeatureToggle.objects.filter(organization=organization, locked=True, enabled=False)
+    keys = []
+    for toggle in locked.order_by("capability_key"):
+        last = (
+            ToggleChange.objects.filter(organization=organization, capability_key=toggle.capability_key)
+            .order_by("-at", "-id")
+            .first()
+        )
+        if last is not None and last.source == ToggleChange.Source.BILLING:
+            keys.append(toggle.capability_key)
+    return keys

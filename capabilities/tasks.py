@@ -18,22 +18,17 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from capabilities.gate import enabled_condition
 from capabilities.jobs import JobContext, JobFailed, job_function
 from capabilities.models import Job
 from capabilities.registry import COMPUTE_SECONDS, registry
 from capabilities.signals import announce_job_finished, job_finished
 from metering import ledger
 from metering.models import EventKind
+from portal.db import relax_durability
 from portal.models import Organization
 
 logger = logging.getLogger(__name__)
-
-
-def relax_durability() -> None:
-    """Let this transaction commit without waiting for the WAL flush (PostgreSQL).
-    For state that is rebuilt if lost: claims and progress, never usage."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _refuse(job: Job, message: str, code: str) -> None:
@@ -64,7 +59,7 @@ def _announce(job: Job, status: str) -> None:
 # and the second sees the first's lease). Plain SQL: one round trip for the
 # checks, the update and the row, on the busiest path of the worker; its commit
 # needn't wait for the WAL flush (see _claim).
-CLAIM = """
+_CLAIM = """
     UPDATE capabilities_job AS job
     SET status = %(running)s, attempts = job.attempts + 1, started_at = COALESCE(job.started_at, %(now)s),
         lease_expires_at = %(lease_until)s, lease_token = %(token)s
@@ -85,15 +80,13 @@ CLAIM = """
                 SELECT 1 FROM portal_organization org
                 WHERE org.id = job.organization_id AND org.status = %(active)s
             )
-            AND EXISTS (
-                SELECT 1 FROM capabilities_featuretoggle toggle
-                WHERE toggle.organization_id = job.organization_id
-                  AND toggle.capability_key = job.capability AND toggle.enabled
-            )
+            AND {capability_on}
         )
     )
     RETURNING *, set_config('synchronous_commit', 'off', true) AS commit_mode
 """
+# The capability's rule comes from the gate (the one owner of "is it on?"), as SQL on the job's columns.
+CLAIM = _CLAIM.format(capability_on=enabled_condition("job.organization_id", "job.capability"))
 
 
 def _claim(job_id: int, token: str, previous: str | None) -> Job | None:

@@ -29,8 +29,8 @@ from capabilities.notifications.channels import Outcome
 from capabilities.notifications.models import Attempt, Channel, Delivery, Rule
 from capabilities.notifications.targets import clean_target
 from capabilities.registry import registry
-from capabilities.tasks import relax_durability
 from portal.actions import ActionError, Origin, record_audit
+from portal.db import relax_durability
 from portal.models import Organization, User
 
 logger = logging.getLogger(__name__)

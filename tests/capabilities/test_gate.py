@@ -162,7 +162,7 @@ def test_toggle_rows_of_uninstalled_capabilities_are_ignored(acme, clock):
     assert enabled_keys(acme) == {"glossary"}
 
 
-def test_the_database_answer_for_job_runners_ignores_snapshots(
+def test_the_database_answer_for_billing_ignores_snapshots(
     alice, acme, clock, django_capture_on_commit_callbacks
 ):
     assert not is_enabled(acme, "ocr")
@@ -170,5 +170,6 @@ def test_the_database_answer_for_job_runners_ignores_snapshots(
         set_capability_enabled(alice, acme, "ocr", enabled=True)
 
     assert not is_enabled(acme, "ocr")  # this process has not heard of it yet
-    assert gate.enabled_in_database(acme.pk, "ocr")
-    assert not gate.enabled_in_database(acme.pk, "summaries")
+    assert gate.enabled_in_database(acme) == {"ocr"}
+    assert gate.enabled_in_database(acme.pk) == {"ocr"}
+    assert acme.pk in gate.organizations_with_any_on()
