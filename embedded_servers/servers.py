@@ -94,7 +94,10 @@ class Postgres:
             os.chown(self._log, entry.pw_uid, entry.pw_gid)
 
     def running(self) -> bool:
-        return self._run("pg_ctl", "-D", str(self.layout.postgres_data), "status", timeout=30).returncode == 0
+        status = self._run("pg_ctl", "-D", str(self.layout.postgres_data), "status", timeout=30)
+        if status.returncode == 4:  # the data folder can't be read: don't take that for "stopped"
+            raise ServerError(f"PostgreSQL: cannot read {self.layout.postgres_data}: {_last_line(status)}")
+        return status.returncode == 0
 
     def start(self) -> None:
         if len(str(self.layout.run / ".s.PGSQL.5432")) > MAX_SOCKET_PATH:

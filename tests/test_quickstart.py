@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -48,10 +50,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def quickstart(tmp_path_factory):
+def quickstart():
     """`make run` in a folder of its own; yields (base URL, emulator URL, var folder, log)."""
-    # Short: the servers' Unix sockets live in it.
-    var = Path(tmp_path_factory.mktemp("qs", numbered=True))
+    # Short: the servers' Unix sockets live in it. Not under pytest's own temporary
+    # folder: another pytest session on the machine makes that owner-only again,
+    # and PostgreSQL's system user could then no longer reach its files.
+    var = Path(tempfile.mkdtemp(prefix="sb-qs-", dir="/tmp"))
     port, emulator_port = _free_port(), _free_port()
     env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
     env |= {
@@ -82,6 +86,8 @@ def quickstart(tmp_path_factory):
                 process.wait()
         log.close()
         print(log_path.read_text()[-8000:])
+        shutil.rmtree(var, ignore_errors=True)
+        log_path.unlink(missing_ok=True)
 
 
 def _status(url: str) -> int | None:
@@ -199,8 +205,8 @@ def _has_subscription(emulator: str, organization_name: str) -> bool:
     return bool(customers) and bool(client.v1.subscriptions.list(params={"customer": customers[0].id}).data)
 
 
-def test_a_server_that_cannot_start_says_why_in_one_line(tmp_path_factory):
-    var = Path(tmp_path_factory.mktemp("bad", numbered=True))
+def test_a_server_that_cannot_start_says_why_in_one_line():
+    var = Path(tempfile.mkdtemp(prefix="sb-bad-", dir="/tmp"))
     (var / "postgres").mkdir()
     (var / "postgres" / "PG_VERSION").write_text("9\n")  # a data folder of another PostgreSQL
     env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
@@ -217,3 +223,4 @@ def test_a_server_that_cannot_start_says_why_in_one_line(tmp_path_factory):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("embedded_servers: PostgreSQL did not start:"), lines[0]
     assert not servers_running_on(var)
+    shutil.rmtree(var, ignore_errors=True)
