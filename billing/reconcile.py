@@ -63,11 +63,25 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
 
-def start_run(actor: User | None, period_start: datetime) -> ReconciliationRun:
-    """A queued run for the billing period that starts at `period_start`."""
+def cutoff(period_start: datetime, moment: datetime) -> datetime:
+    """The end of the usage a run at `moment` compares: the last whole hour
+    the settling delay allows, inside the billing period that starts at
+    `period_start` (its start when nothing of it has settled yet)."""
+    period = billing_period(period_start)
+    settled = pushes.hour_of(moment - settling_delay())
+    return max(period.start, min(period.end, settled))
+
+
+def start_run(actor: User | None, period_start: datetime, now: datetime | None = None) -> ReconciliationRun:
+    """A queued run for the billing period that starts at `period_start`,
+    covering usage up to the settling delay from now (the worker moves the
+    cutoff on if it starts the run later)."""
     period = billing_period(period_start)
     return ReconciliationRun.objects.create(
-        period_start=period.start, period_end=period.end, checked_until=period.start, triggered_by=actor
+        period_start=period.start,
+        period_end=period.end,
+        checked_until=cutoff(period.start, now or timezone.now()),
+        triggered_by=actor,
     )
 
 
@@ -144,10 +158,10 @@ def run(
         reconciliation.finished_at = timezone.now()
         reconciliation.save()
         return reconciliation
-    cutoff = min(reconciliation.period_end, pushes.hour_of(moment - settling_delay()))
-    summary_end = _midnight(cutoff.date()) if cutoff.time() == time.min else _midnight(cutoff.date()) + DAY
-    context = _Context(reconciliation, moment, cutoff, min(summary_end, reconciliation.period_end))
-    reconciliation.checked_until = max(cutoff, reconciliation.period_start)
+    until = cutoff(reconciliation.period_start, moment)
+    summary_end = _midnight(until.date()) if until.time() == time.min else _midnight(until.date()) + DAY
+    context = _Context(reconciliation, moment, until, min(summary_end, reconciliation.period_end))
+    reconciliation.checked_until = until
     accounts = list(
         BillingAccount.objects.exclude(stripe_customer_id="")
         .select_related("organization")
@@ -160,7 +174,7 @@ def run(
     # then shows as pending (waiting), never as a gap to re-push twice.
     pushes.plan(now=moment)
     unread_errors: list[str] = []  # one per organization-meter whose summaries Stripe did not answer
-    if cutoff > reconciliation.period_start:
+    if until > reconciliation.period_start:
         for account in accounts:
             unread_errors += _reconcile_account(context, account, meters, daily_totals)
     # What was planned (and re-pushed) goes out even when some lines could not

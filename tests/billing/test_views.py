@@ -517,6 +517,27 @@ def test_starting_a_run_queues_it_and_its_task_on_commit(
     assert "Queued" in page
 
 
+def test_a_run_started_on_demand_covers_usage_up_to_the_settling_delay_at_once(
+    stripe, client_for, alice, acme, fiona, subscribed, record_usage, monkeypatch
+):
+    """Issue 13: a run just started said "Usage up to 1 Dec 2026 00:00 UTC" (the
+    period's start) although there was settled usage that day: the cutoff is
+    the settling delay's, from the moment finance asks, and the live status says it."""
+    monkeypatch.setattr(run_reconciliation, "delay", lambda run_id: None)
+    at = hour_ago(3)
+    subscribed(alice, acme)
+    record_usage(acme, 30, at=at)
+    client = client_for(fiona)
+    client.post("/finance/reconciliations/", {"period": billing_period(at).start.isoformat()})
+    run = ReconciliationRun.objects.get()
+    assert run.status == ReconciliationRun.Status.QUEUED
+    assert run.checked_until > at  # the usage three hours ago is settled: it is covered
+    assert run.checked_until == reconcile.cutoff(run.period_start, run.created_at)
+    covered = f"Usage up to {run.checked_until:%-d %b %Y %H:%M} UTC"
+    assert covered in text(client.get(f"/finance/reconciliations/{run.pk}/"))
+    assert covered in text(client.get(f"/finance/reconciliations/{run.pk}/", headers=HTMX))
+
+
 def test_the_previous_period_can_be_reconciled_but_no_other(stripe, client_for, fiona):
     current = billing_period(timezone.now()).start
     previous = billing_period(current - timedelta(days=1)).start
