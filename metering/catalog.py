@@ -6,6 +6,7 @@ metering never imports them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -16,8 +17,11 @@ class MeterInfo:
     capability_title: str
     meter: str
     unit: str
-    unit_price: Decimal
+    unit_price: Decimal  # in force now
     currency: str
+    # A change already scheduled (the price book's next version), if any.
+    scheduled_price: Decimal | None = None
+    scheduled_from: datetime | None = None
 
 
 class MeterCatalog(Protocol):
