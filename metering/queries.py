@@ -30,7 +30,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDay
+from django.db.models.functions import Round, TruncDay
 
 from metering import catalog
 from metering.models import (
@@ -158,7 +158,13 @@ class UsageLine:
 
     @property
     def cost(self) -> Decimal:
+        """Exact, for exports and the API."""
         return self.unit_price * self.quantity
+
+    @property
+    def amount(self) -> Decimal:
+        """What the invoice line says (`catalog.line_amount`)."""
+        return catalog.line_amount(self.quantity, self.unit_price, self.currency)
 
 
 class PriceList:
@@ -185,10 +191,11 @@ class PriceList:
 
 
 def totals_by_currency(lines: Iterable[UsageLine]) -> dict[str, Decimal]:
-    """Total cost per currency (amounts in different currencies never add up)."""
+    """Total per currency as an invoice adds it up: the sum of the lines, each
+    rounded by Stripe's rule (amounts in different currencies never add up)."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for line in lines:
-        totals[line.currency] += line.cost
+        totals[line.currency] += line.amount
     return dict(sorted(totals.items()))
 
 
@@ -537,10 +544,8 @@ class FinanceDashboard:
     trend: Trend
     top: list[OrganizationRevenue]
     organization_count: int
-
-    @property
-    def totals(self) -> dict[str, Decimal]:
-        return totals_by_currency(self.by_meter)
+    # As invoices add up: every organization's line per meter rounded, then summed.
+    totals: dict[str, Decimal]
 
     @property
     def event_count(self) -> int:
@@ -557,7 +562,8 @@ def finance_dashboard(
     all organizations, the platform's daily rows of closed days plus today's
     daily rollups (narrowed to some organizations: their daily rollups)."""
     totals = best_source(scope, period)
-    revenue_by_organization = organization_revenue(totals, period)
+    revenue_rows = _sums_of_lines(totals, period, "organization_id")
+    revenue_by_organization = _ranked_revenue(revenue_rows)
     if (
         all_organizations
         and period.bucket != HOUR
@@ -578,6 +584,7 @@ def finance_dashboard(
         trend=trend,
         top=revenue_by_organization[:top],
         organization_count=len(revenue_by_organization),
+        totals=_totals_of_organizations(revenue_rows),
     )
 
 
@@ -598,6 +605,18 @@ def _catalog_cases() -> tuple[Case, Case]:
     return price, currency
 
 
+def _line_amount_sql(revenue: Any) -> Round:
+    """`catalog.line_amount` in SQL, for rows annotated with `currency`:
+    PostgreSQL's round(numeric, places) rounds half away from zero, which is
+    half up for a line's amount."""
+    currencies = {info.currency for info in catalog.meters()}
+    zero_decimal = sorted(code for code in currencies if catalog.minor_unit(code) == 1)
+    places: Any = (
+        Case(When(currency__in=zero_decimal, then=Value(0)), default=Value(2)) if zero_decimal else Value(2)
+    )
+    return Round(revenue, places, output_field=DecimalField(max_digits=36, decimal_places=9))
+
+
 def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
     """Quantity and revenue per organization, capability and meter, highest
     revenue first, priced in the database (one query per page read)."""
@@ -610,36 +629,46 @@ def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
         lines = rows.values(*fields).annotate(quantity_total=F("quantity"), events_total=F("events"))
     else:
         lines = rows.values(*fields).annotate(quantity_total=Sum("quantity"), events_total=Sum("events"))
-    return lines.annotate(
-        unit_price=price,
-        currency=currency,
-        revenue=ExpressionWrapper(
-            F("quantity_total") * price, output_field=DecimalField(max_digits=36, decimal_places=9)
-        ),
-    ).order_by("-revenue", "organization__name", "capability", "meter")
-
-
-def organization_revenue(source: Source, period: Period) -> list[OrganizationRevenue]:
-    """Every organization with usage in `period` and its revenue per currency,
-    highest first: one query grouped by organization id alone (a narrow GROUP
-    BY), and one for the names."""
-    price, currency = _catalog_cases()
-    rows = (
-        source.in_period(period)
-        .annotate(currency=currency)
-        .values("organization_id", "currency")
-        .annotate(
-            revenue=Sum(
-                ExpressionWrapper(
-                    F("quantity") * price, output_field=DecimalField(max_digits=36, decimal_places=9)
-                )
-            )
+    return (
+        lines.annotate(
+            unit_price=price,
+            currency=currency,
+            revenue=ExpressionWrapper(
+                F("quantity_total") * price, output_field=DecimalField(max_digits=36, decimal_places=9)
+            ),
         )
-        .order_by()
+        .annotate(amount=_line_amount_sql(F("revenue")))
+        .order_by("-revenue", "organization__name", "capability", "meter")
     )
+
+
+def _sums_of_lines(source: Source, period: Period, *by: str) -> list[tuple[Any, ...]]:
+    """The rounded organization lines (`organization_lines`) summed per `by`
+    columns and currency, in the database: one query."""
+    sql, params = organization_lines(source, period).order_by().query.sql_with_params()
+    # Only our own column names and Django's compiled query go into the text.
+    columns = ", ".join(f'lines."{name}"' for name in (*by, "currency"))
+    statement = f"SELECT {columns}, SUM(lines.amount) FROM ({sql}) AS lines GROUP BY {columns}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return list(cursor.fetchall())
+
+
+def _totals_of_organizations(rows: list[tuple[Any, ...]]) -> dict[str, Decimal]:
+    """Revenue per currency as the invoices will add it up: each organization's
+    line per capability and meter rounded by Stripe's rule, then summed."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for _organization_id, currency, amount in rows:
+        totals[currency] += Decimal(amount)
+    return dict(sorted(totals.items()))
+
+
+def _ranked_revenue(rows: list[tuple[Any, ...]]) -> list[OrganizationRevenue]:
+    """Every organization with usage and its revenue per currency (its lines
+    rounded as its invoice rounds them), highest first (one query for the names)."""
     revenue: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for row in rows:
-        revenue[row["organization_id"]][row["currency"]] += row["revenue"]
+    for organization_id, currency, amount in rows:
+        revenue[organization_id][currency] += Decimal(amount)
     names = {
         pk: (slug, name)
         for pk, slug, name in Organization.objects.filter(pk__in=list(revenue)).values_list(
