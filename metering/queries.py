@@ -519,7 +519,8 @@ def usage_by_organization(rollups: QuerySet[UsageRollup] | Source, period: Perio
 
 
 def top_organizations(lines: Sequence[OrganizationLine], limit: int = 10) -> list[OrganizationRevenue]:
-    """The organizations with the highest revenue among `lines` (no query)."""
+    """The organizations with the highest revenue among `lines`, each line
+    rounded as its invoice rounds it (no query)."""
     by_org: dict[int, OrganizationRevenue] = {}
     for item in lines:
         found = by_org.get(item.organization_id)
@@ -527,7 +528,7 @@ def top_organizations(lines: Sequence[OrganizationLine], limit: int = 10) -> lis
             found = by_org[item.organization_id] = OrganizationRevenue(
                 item.organization_id, item.organization_slug, item.organization_name, defaultdict(Decimal)
             )
-        found.revenue[item.line.currency] += item.revenue
+        found.revenue[item.line.currency] += item.line.amount
     ranked = sorted(by_org.values(), key=lambda org: (-org.sort_key, org.name.lower()))
     return [org for org in ranked[:limit] if org.sort_key > 0]
 
