@@ -40,6 +40,7 @@ from django.utils import timezone
 from billing import push as pushes
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, ReconciliationLine, ReconciliationRun, StripeMeter, UsagePush
+from metering.formatting import count
 from metering.models import UsageDailyRollup, UsageRollup
 from metering.queries import billing_period
 from portal.models import User
@@ -194,7 +195,7 @@ def run(
         first = unread_errors[0] if unread_errors else "while cancelling or resending events"
         reconciliation.status = ReconciliationRun.Status.PARTIAL
         reconciliation.error = (
-            f"Stripe did not answer for {reconciliation.unavailable} line(s) ({first}); "
+            f"Stripe did not answer for {count(reconciliation.unavailable, 'line')} ({first}); "
             "they are marked unavailable and the next run looks at them again."
         )[:500]
         logger.warning("Reconciliation %s done with unavailable lines: %s", reconciliation.pk, first)
@@ -371,7 +372,10 @@ def _classify(
     ]
     if recent:
         return _done(
-            line, Status.SETTLING, Action.NONE, f"{len(recent)} recent push(es) may not show in Stripe yet."
+            line,
+            Status.SETTLING,
+            Action.NONE,
+            f"{count(len(recent), 'recent push')} may not show in Stripe yet.",
         )
     if stripe == local:
         return _done(line, Status.MATCHED, Action.NONE, "")
@@ -380,10 +384,18 @@ def _classify(
     if stripe < local:
         gap = local - stripe - pending
         if gap <= 0:
-            return _done(line, Status.MISSING, Action.WAITING, f"{pending} unit(s) are waiting to be sent.")
+            return _done(
+                line,
+                Status.MISSING,
+                Action.WAITING,
+                f"{count(pending, 'unit')} {'is' if pending == 1 else 'are'} waiting to be sent.",
+            )
         if _midnight(day) < context.now - pushes.STRIPE_HORIZON:
             return _done(
-                line, Status.MISSING, Action.REVIEW, f"{gap} unit(s) are too old for Stripe to accept."
+                line,
+                Status.MISSING,
+                Action.REVIEW,
+                f"{count(gap, 'unit')} {'is' if gap == 1 else 'are'} too old for Stripe to accept.",
             )
         return _fill_gap(context, line, account, meter, day, gap, day_pushes)
     if stripe > sent:
@@ -429,14 +441,14 @@ def _fill_gap(
     if resent:
         units = sum(push.quantity for push in resent)
         notes.append(
-            f"Re-pushed {min(gap, units)} unit(s) as {', '.join(push.identifier for push in resent)} "
+            f"Re-pushed {count(min(gap, units), 'unit')} as {', '.join(push.identifier for push in resent)} "
             "(sent again under their own identifiers: Stripe counts each once, so usage that is "
             "only late is not counted twice)"
         )
     rest = gap - sum(push.quantity for push in resendable)
     if rest > 0:
         repush = _repush(account.organization_id, meter, day, rest, day_pushes, context.cutoff)
-        notes.append(f"Re-pushed {rest} unit(s) as {repush.identifier}")
+        notes.append(f"Re-pushed {count(rest, 'unit')} as {repush.identifier}")
     if not notes:
         return _done(
             line, Status.MISSING, Action.REVIEW, "Stripe refused to take the usage again: see the pushes."
@@ -538,7 +550,7 @@ def _cancel_excess(
     if cancelled:
         notes.insert(0, f"cancelled {', '.join(cancelled)}")
     if remaining > 0:
-        notes.append(f"{remaining} unit(s) received over 24 h ago: issue a credit note")
+        notes.append(f"{count(remaining, 'unit')} received over 24 h ago: issue a credit note")
         return _done(line, Status.EXCESS, Action.CREDIT_NOTE, "; ".join(notes))
     return _done(line, Status.EXCESS, Action.CANCELLED, "; ".join(notes))
 

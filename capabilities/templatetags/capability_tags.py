@@ -9,3 +9,5 @@ register = template.Library()
 
 register.filter("unit_price", formatting.unit_price)
 register.filter("money", formatting.money)
+register.filter("quantity", formatting.quantity)
+register.filter("count", formatting.count)

@@ -615,7 +615,7 @@ def test_a_finished_run_shows_its_lines_counts_and_full_progress(client_for, fio
     [matched] = [row for row in rows if globex.name in row]
     assert "Missing in Stripe" in missing and "Re-pushed the difference" in missing
     assert re.search(r">42<.*>0<.*>-42<", missing)
-    assert "Re-pushed 42 unit(s)" in missing
+    assert "Re-pushed 42 units" in missing
     assert "Matched" in matched and "None needed" in matched
     assert re.search(r">7<.*>7<.*>0<", matched)
 
@@ -721,7 +721,7 @@ def test_the_csv_export_has_the_header_and_a_row_per_line(client_for, fiona, rec
     assert by_org.keys() == {acme.slug, globex.slug}
     day = hour_ago(3).date().isoformat()
     assert by_org[acme.slug][:9] == [day, acme.slug, "ocr", "pages", "42", "0", "-42", "missing", "repushed"]
-    assert by_org[acme.slug][9].startswith("Re-pushed 42 unit(s) as ")
+    assert by_org[acme.slug][9].startswith("Re-pushed 42 units as ")
     assert by_org[globex.slug] == [day, globex.slug, "ocr", "pages", "7", "7", "0", "matched", "none", ""]
 
     filtered = csv_rows(
