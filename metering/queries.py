@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -161,9 +161,16 @@ class UsageLine:
         """Exact, for exports and the API."""
         return self.unit_price * self.quantity
 
+    # Set when the line adds up several organizations' invoice lines (finance):
+    # the sum of their rounded amounts.
+    billed: Decimal | None = None
+
     @property
     def amount(self) -> Decimal:
-        """What the invoice line says (`catalog.line_amount`)."""
+        """What the invoice line says (`catalog.line_amount`), or the sum of
+        the organizations' invoice lines it adds up."""
+        if self.billed is not None:
+            return self.billed
         return catalog.line_amount(self.quantity, self.unit_price, self.currency)
 
 
@@ -563,7 +570,7 @@ def finance_dashboard(
     all organizations, the platform's daily rows of closed days plus today's
     daily rollups (narrowed to some organizations: their daily rollups)."""
     totals = best_source(scope, period)
-    revenue_rows = _sums_of_lines(totals, period, "organization_id")
+    revenue_rows, meter_amounts = _sums_of_lines(totals, period)
     revenue_by_organization = _ranked_revenue(revenue_rows)
     if (
         all_organizations
@@ -580,7 +587,10 @@ def finance_dashboard(
         by_meter = usage_by_meter(totals, period)
     return FinanceDashboard(
         period=period,
-        by_meter=by_meter,
+        by_meter=[
+            replace(line, billed=meter_amounts.get((line.capability, line.meter), Decimal(0)))
+            for line in by_meter
+        ],
         by_organization=organization_lines(totals, period),
         trend=trend,
         top=revenue_by_organization[:top],
@@ -643,16 +653,32 @@ def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
     )
 
 
-def _sums_of_lines(source: Source, period: Period, *by: str) -> list[tuple[Any, ...]]:
-    """The rounded organization lines (`organization_lines`) summed per `by`
-    columns and currency, in the database: one query."""
+def _sums_of_lines(
+    source: Source, period: Period
+) -> tuple[list[tuple[int, str, Decimal]], dict[tuple[str, str], Decimal]]:
+    """The rounded organization lines (`organization_lines`) summed per
+    organization and currency, and per capability and meter, in the database
+    (one query, GROUPING SETS): what each organization's invoice and each
+    meter's share of all invoices add up to."""
     sql, params = organization_lines(source, period).order_by().query.sql_with_params()
-    # Only our own column names and Django's compiled query go into the text.
-    columns = ", ".join(f'lines."{name}"' for name in (*by, "currency"))
-    statement = f"SELECT {columns}, SUM(lines.amount) FROM ({sql}) AS lines GROUP BY {columns}"  # noqa: S608
+    statement = (
+        "SELECT lines.organization_id, lines.capability, lines.meter, lines.currency, SUM(lines.amount), "  # noqa: S608
+        "GROUPING(lines.organization_id) "
+        f"FROM ({sql}) AS lines GROUP BY GROUPING SETS "
+        "((lines.organization_id, lines.currency), (lines.capability, lines.meter, lines.currency))"
+    )
+    by_organization: list[tuple[int, str, Decimal]] = []
+    by_meter: dict[tuple[str, str], Decimal] = {}
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        return list(cursor.fetchall())
+        for organization_id, capability, meter, currency, amount, meter_row in cursor.fetchall():
+            if meter_row:
+                by_meter[(capability, meter)] = by_meter.get((capability, meter), Decimal(0)) + Decimal(
+                    amount
+                )
+            else:
+                by_organization.append((organization_id, currency, Decimal(amount)))
+    return by_organization, by_meter
 
 
 def _totals_of_organizations(rows: list[tuple[Any, ...]]) -> dict[str, Decimal]:

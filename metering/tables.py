@@ -43,7 +43,8 @@ class UsageTable(tables.Table):
         return formatting.unit_price(value, record.currency)
 
     def render_cost(self, value: Decimal, record: UsageLine) -> str:
-        return formatting.money(value, record.currency)
+        # What the invoices say: the line rounded (or its organizations' lines, summed).
+        return formatting.money(record.amount, record.currency)
 
 
 class OrganizationUsageTable(tables.Table):

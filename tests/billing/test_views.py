@@ -880,3 +880,6 @@ def test_billing_finance_and_usage_pages_round_money_by_stripes_invoice_rule(
     everyone = client_for(fiona).get("/finance/").content.decode()
     assert re.search(r'id="revenue">\$1\.85<', everyone)
     assert re.search(r"Globex.*?\$0\.62<", everyone, re.S)
+    # the by-meter panel adds up the same rounded lines: 246 pages are $0.62 + $0.62
+    assert re.search(r"<code>pages</code>.*?\$1\.24<", everyone, re.S)
+    assert "$1.23<" not in everyone.split("By capability and meter")[1].split("</table>")[0]
