@@ -294,6 +294,7 @@ def ledger_dashboard(period: Any) -> Any:
         trend=trend,
         top=queries.top_organizations(by_organization, 10),
         organization_count=len({item.organization_id for item in by_organization}),
+        totals=queries.totals_by_currency(item.line for item in by_organization),
     )
 
 
@@ -307,6 +308,7 @@ def _answer(dashboard: Any) -> tuple[Any, ...]:
         sorted(_organization_rows(dashboard.by_organization)),
         sorted((bucket, key, cost) for (bucket, key), cost in dashboard.trend.costs.items()),
         [(org.organization_id, dict(org.revenue)) for org in dashboard.top],
+        dashboard.totals,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from billing import stripe_gateway as gateway
@@ -16,8 +16,6 @@ from capabilities import enabled_in_database
 from metering import catalog
 from metering.queries import Period, billing_period, organization_rollups, usage_by_meter
 from portal.models import Organization
-
-CENT = Decimal("0.01")
 
 
 @dataclass
@@ -50,7 +48,7 @@ class Upcoming:
 
     @property
     def local_total(self) -> Decimal:
-        return sum((line.local_amount for line in self.lines), Decimal(0))
+        return catalog.invoice_total(line.local_amount for line in self.lines)
 
     @property
     def difference(self) -> Decimal | None:
@@ -89,7 +87,7 @@ def upcoming(organization: Organization, now: datetime) -> Upcoming:
             meter=usage.meter,
             unit=info.unit,
             local_quantity=usage.quantity,
-            local_amount=usage.cost.quantize(CENT, rounding=ROUND_HALF_UP),
+            local_amount=usage.amount,  # Stripe's rule for a metered line (catalog.line_amount)
         )
     result.lines = sorted(by_pair.values(), key=lambda line: (line.capability_title, line.meter))
     if not gateway.configured():

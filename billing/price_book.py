@@ -69,24 +69,44 @@ def ensure_defaults() -> None:
 # applies from a future period start, so a few seconds' staleness never
 # misprices anything; this process's own changes clear it at once.
 CACHE_SECONDS = 5.0
-_cache: dict[str, tuple[float, dict[tuple[str, str], PriceVersion]]] = {}
+Prices = dict[tuple[str, str], PriceVersion]
+_cache: dict[str, tuple[float, Prices, Prices]] = {}
 
 
 def forget_cached_prices() -> None:
     _cache.clear()
 
 
-def current_prices() -> dict[tuple[str, str], PriceVersion]:
-    """`versions_in_force` now, from the short per-process cache."""
+def _cached() -> tuple[Prices, Prices]:
     cached = _cache.get("now")
     if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
-    prices = versions_in_force()
-    _cache["now"] = (time.monotonic(), prices)
-    return prices
+        return cached[1], cached[2]
+    moment = timezone.now()
+    in_force: Prices = {}
+    scheduled: Prices = {}
+    # One query for both: the price book holds a few versions per meter.
+    for version in PriceVersion.objects.order_by("capability", "meter", "version"):
+        pair = (version.capability, version.meter)
+        if version.effective_from <= moment:
+            in_force[pair] = version  # the highest version wins
+        elif pair not in scheduled or version.effective_from <= scheduled[pair].effective_from:
+            scheduled[pair] = version  # the earliest start; for one start, the highest version
+    _cache["now"] = (time.monotonic(), in_force, scheduled)
+    return in_force, scheduled
 
 
-def versions_in_force(at: datetime | None = None) -> dict[tuple[str, str], PriceVersion]:
+def current_prices() -> Prices:
+    """`versions_in_force` now, from the short per-process cache."""
+    return _cached()[0]
+
+
+def scheduled_prices() -> Prices:
+    """The next version of each meter's price that starts after now, if any:
+    what a price will be from its period's start (from the same cache)."""
+    return _cached()[1]
+
+
+def versions_in_force(at: datetime | None = None) -> Prices:
     """The version of each meter's price that applies at `at` (one query)."""
     moment = at or timezone.now()
     in_force: dict[tuple[str, str], PriceVersion] = {}
@@ -200,11 +220,12 @@ class PriceBookCatalog:
     registry's defaults once billing is installed)."""
 
     def meters(self) -> list[MeterInfo]:
-        in_force = current_prices()
+        in_force, scheduled = current_prices(), scheduled_prices()
         infos = []
         for capability in registry():
             for meter in capability.all_meters:
                 version = in_force.get((capability.key, meter.key))
+                upcoming = scheduled.get((capability.key, meter.key))
                 infos.append(
                     MeterInfo(
                         capability=capability.key,
@@ -213,6 +234,8 @@ class PriceBookCatalog:
                         unit=meter.unit,
                         unit_price=plain(version.unit_price) if version else meter.unit_price,
                         currency=version.currency if version else meter.currency,
+                        scheduled_price=plain(upcoming.unit_price) if upcoming else None,
+                        scheduled_from=upcoming.effective_from if upcoming else None,
                     )
                 )
         return infos

@@ -40,6 +40,7 @@ from django.utils import timezone
 from billing import push as pushes
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, ReconciliationLine, ReconciliationRun, StripeMeter, UsagePush
+from metering.formatting import count
 from metering.models import UsageDailyRollup, UsageRollup
 from metering.queries import billing_period
 from portal.models import User
@@ -63,11 +64,25 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
 
-def start_run(actor: User | None, period_start: datetime) -> ReconciliationRun:
-    """A queued run for the billing period that starts at `period_start`."""
+def cutoff(period_start: datetime, moment: datetime) -> datetime:
+    """The end of the usage a run at `moment` compares: the last whole hour
+    the settling delay allows, inside the billing period that starts at
+    `period_start` (its start when nothing of it has settled yet)."""
+    period = billing_period(period_start)
+    settled = pushes.hour_of(moment - settling_delay())
+    return max(period.start, min(period.end, settled))
+
+
+def start_run(actor: User | None, period_start: datetime, now: datetime | None = None) -> ReconciliationRun:
+    """A queued run for the billing period that starts at `period_start`,
+    covering usage up to the settling delay from now (the worker moves the
+    cutoff on if it starts the run later)."""
     period = billing_period(period_start)
     return ReconciliationRun.objects.create(
-        period_start=period.start, period_end=period.end, checked_until=period.start, triggered_by=actor
+        period_start=period.start,
+        period_end=period.end,
+        checked_until=cutoff(period.start, now or timezone.now()),
+        triggered_by=actor,
     )
 
 
@@ -144,10 +159,10 @@ def run(
         reconciliation.finished_at = timezone.now()
         reconciliation.save()
         return reconciliation
-    cutoff = min(reconciliation.period_end, pushes.hour_of(moment - settling_delay()))
-    summary_end = _midnight(cutoff.date()) if cutoff.time() == time.min else _midnight(cutoff.date()) + DAY
-    context = _Context(reconciliation, moment, cutoff, min(summary_end, reconciliation.period_end))
-    reconciliation.checked_until = max(cutoff, reconciliation.period_start)
+    until = cutoff(reconciliation.period_start, moment)
+    summary_end = _midnight(until.date()) if until.time() == time.min else _midnight(until.date()) + DAY
+    context = _Context(reconciliation, moment, until, min(summary_end, reconciliation.period_end))
+    reconciliation.checked_until = until
     accounts = list(
         BillingAccount.objects.exclude(stripe_customer_id="")
         .select_related("organization")
@@ -160,7 +175,7 @@ def run(
     # then shows as pending (waiting), never as a gap to re-push twice.
     pushes.plan(now=moment)
     unread_errors: list[str] = []  # one per organization-meter whose summaries Stripe did not answer
-    if cutoff > reconciliation.period_start:
+    if until > reconciliation.period_start:
         for account in accounts:
             unread_errors += _reconcile_account(context, account, meters, daily_totals)
     # What was planned (and re-pushed) goes out even when some lines could not
@@ -180,7 +195,7 @@ def run(
         first = unread_errors[0] if unread_errors else "while cancelling or resending events"
         reconciliation.status = ReconciliationRun.Status.PARTIAL
         reconciliation.error = (
-            f"Stripe did not answer for {reconciliation.unavailable} line(s) ({first}); "
+            f"Stripe did not answer for {count(reconciliation.unavailable, 'line')} ({first}); "
             "they are marked unavailable and the next run looks at them again."
         )[:500]
         logger.warning("Reconciliation %s done with unavailable lines: %s", reconciliation.pk, first)
@@ -357,7 +372,10 @@ def _classify(
     ]
     if recent:
         return _done(
-            line, Status.SETTLING, Action.NONE, f"{len(recent)} recent push(es) may not show in Stripe yet."
+            line,
+            Status.SETTLING,
+            Action.NONE,
+            f"{count(len(recent), 'recent push')} may not show in Stripe yet.",
         )
     if stripe == local:
         return _done(line, Status.MATCHED, Action.NONE, "")
@@ -366,10 +384,18 @@ def _classify(
     if stripe < local:
         gap = local - stripe - pending
         if gap <= 0:
-            return _done(line, Status.MISSING, Action.WAITING, f"{pending} unit(s) are waiting to be sent.")
+            return _done(
+                line,
+                Status.MISSING,
+                Action.WAITING,
+                f"{count(pending, 'unit')} {'is' if pending == 1 else 'are'} waiting to be sent.",
+            )
         if _midnight(day) < context.now - pushes.STRIPE_HORIZON:
             return _done(
-                line, Status.MISSING, Action.REVIEW, f"{gap} unit(s) are too old for Stripe to accept."
+                line,
+                Status.MISSING,
+                Action.REVIEW,
+                f"{count(gap, 'unit')} {'is' if gap == 1 else 'are'} too old for Stripe to accept.",
             )
         return _fill_gap(context, line, account, meter, day, gap, day_pushes)
     if stripe > sent:
@@ -415,14 +441,14 @@ def _fill_gap(
     if resent:
         units = sum(push.quantity for push in resent)
         notes.append(
-            f"Re-pushed {min(gap, units)} unit(s) as {', '.join(push.identifier for push in resent)} "
+            f"Re-pushed {count(min(gap, units), 'unit')} as {', '.join(push.identifier for push in resent)} "
             "(sent again under their own identifiers: Stripe counts each once, so usage that is "
             "only late is not counted twice)"
         )
     rest = gap - sum(push.quantity for push in resendable)
     if rest > 0:
         repush = _repush(account.organization_id, meter, day, rest, day_pushes, context.cutoff)
-        notes.append(f"Re-pushed {rest} unit(s) as {repush.identifier}")
+        notes.append(f"Re-pushed {count(rest, 'unit')} as {repush.identifier}")
     if not notes:
         return _done(
             line, Status.MISSING, Action.REVIEW, "Stripe refused to take the usage again: see the pushes."
@@ -524,7 +550,7 @@ def _cancel_excess(
     if cancelled:
         notes.insert(0, f"cancelled {', '.join(cancelled)}")
     if remaining > 0:
-        notes.append(f"{remaining} unit(s) received over 24 h ago: issue a credit note")
+        notes.append(f"{count(remaining, 'unit')} received over 24 h ago: issue a credit note")
         return _done(line, Status.EXCESS, Action.CREDIT_NOTE, "; ".join(notes))
     return _done(line, Status.EXCESS, Action.CANCELLED, "; ".join(notes))
 

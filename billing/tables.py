@@ -163,10 +163,10 @@ class LineTable(tables.Table):
         return format_html("<code>{}</code>", value)
 
     def render_local_quantity(self, value: int) -> str:
-        return f"{value:,}"
+        return formatting.quantity(value)
 
     def render_stripe_quantity(self, value: int) -> str:
-        return f"{value:,}"
+        return formatting.quantity(value)
 
     def render_difference(self, record: ReconciliationLine) -> str:
         if record.difference is None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar
 
 from django.apps import AppConfig, apps
 from django.core.exceptions import ImproperlyConfigured
+
+from metering import catalog
 
 if TYPE_CHECKING:
     from portal.models import Organization, User
@@ -33,6 +36,26 @@ class Meter:
             raise ImproperlyConfigured(f"Meter {self.key}: unit_price must be a Decimal, never a float")
         if self.aggregation != "sum":
             raise ImproperlyConfigured(f"Meter {self.key}: only 'sum' aggregation is supported")
+
+
+@dataclass(frozen=True)
+class PricedMeter:
+    """A meter as a customer sees it: the price in force now (the price book's
+    version, once billing is installed; the declared default before) and the
+    change already scheduled, if any."""
+
+    key: str
+    unit: str
+    description: str
+    aggregation: str
+    unit_price: Decimal
+    currency: str
+    scheduled_price: Decimal | None = None
+    scheduled_from: datetime | None = None
+
+    @property
+    def priced(self) -> bool:
+        return self.unit_price > 0 or bool(self.scheduled_price)
 
 
 # Meters every capability has, recorded by the platform itself: calls made with
@@ -152,13 +175,37 @@ class CapabilityConfig(AppConfig):
         return self.meters + tuple(meter for meter in platform if meter.key not in declared)
 
     @property
-    def listed_meters(self) -> tuple[Meter, ...]:
+    def priced_meters(self) -> tuple[PricedMeter, ...]:
+        """Every meter at the price in force now, from metering's meter catalog
+        (which billing's price book feeds): what pages and the API show."""
+        known = catalog.lookup()
+        priced = []
+        for meter in self.all_meters:
+            info = known.get((self.key, meter.key))
+            priced.append(
+                PricedMeter(
+                    key=meter.key,
+                    unit=meter.unit,
+                    description=meter.description,
+                    aggregation=meter.aggregation,
+                    unit_price=info.unit_price if info else meter.unit_price,
+                    currency=info.currency if info else meter.currency,
+                    scheduled_price=info.scheduled_price if info else None,
+                    scheduled_from=info.scheduled_from if info else None,
+                )
+            )
+        return tuple(priced)
+
+    @property
+    def listed_meters(self) -> tuple[PricedMeter, ...]:
         """What the catalog shows: declared meters and any priced platform meter."""
-        return tuple(meter for meter in self.all_meters if meter in self.meters or meter.unit_price > 0)
+        declared = {meter.key for meter in self.meters}
+        return tuple(meter for meter in self.priced_meters if meter.key in declared or meter.priced)
 
     @property
     def is_paid(self) -> bool:
-        return any(meter.unit_price > 0 for meter in self.all_meters)
+        """Whether using it costs anything at the prices in force now."""
+        return any(meter.unit_price > 0 for meter in self.priced_meters)
 
     def job_kind(self, kind: str) -> JobKind:
         """The declaration of job kind `kind`; LookupError if there is none."""

@@ -5,8 +5,10 @@ metering never imports them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
 
@@ -16,8 +18,11 @@ class MeterInfo:
     capability_title: str
     meter: str
     unit: str
-    unit_price: Decimal
+    unit_price: Decimal  # in force now
     currency: str
+    # A change already scheduled (the price book's next version), if any.
+    scheduled_price: Decimal | None = None
+    scheduled_from: datetime | None = None
 
 
 class MeterCatalog(Protocol):
@@ -55,3 +60,25 @@ def describe(capability: str, meter: str) -> MeterInfo:
 def cost(quantity: int, info: MeterInfo) -> Decimal:
     """Exact cost of `quantity` units; rounding happens only when shown."""
     return Decimal(quantity) * info.unit_price
+
+
+# Currencies without a minor unit (Stripe's zero-decimal currencies we could
+# meet); every other currency counts in hundredths.
+ZERO_DECIMAL = frozenset({"jpy", "krw", "vnd", "clp", "pyg", "ugx", "xaf", "xof"})
+
+
+def minor_unit(currency: str) -> Decimal:
+    return Decimal(1) if currency.lower() in ZERO_DECIMAL else Decimal("0.01")
+
+
+def line_amount(quantity: int, unit_price: Decimal, currency: str) -> Decimal:
+    """What one metered line of an invoice costs, by Stripe's rule: quantity
+    times unit price, rounded half up to the currency's minor unit (Stripe rounds
+    each line item; the invoice total is the sum of the rounded lines). A line
+    is one meter of one organization over the range shown."""
+    return (Decimal(quantity) * unit_price).quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def invoice_total(amounts: Iterable[Decimal]) -> Decimal:
+    """The sum of lines already rounded by `line_amount` (never re-rounded)."""
+    return sum(amounts, Decimal(0))

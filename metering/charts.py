@@ -16,7 +16,9 @@ from metering.queries import HOUR, Trend
 
 WIDTH = 720
 HEIGHT = 240
-LEFT = 64  # room for the y-axis labels
+LEFT = 64  # room for the y-axis labels, at least
+TICK_CHAR_WIDTH = 7  # px per character of an 11 px tick label (digits are ~6.1 px), with room to spare
+TICK_GAP = 6  # px between a tick label's end and the plot
 RIGHT = 8
 TOP = 10
 BOTTOM = 26  # room for the x-axis labels
@@ -106,20 +108,24 @@ def stacked_bars(
     """The geometry of bars per bucket, one segment per series (key -> title),
     stacked from the baseline. Negative amounts (corrections, returns) are not
     drawn; the tables show them. `describe` gets each bucket's drawn total."""
-    plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
     baseline = float(TOP + plot_height)
     totals = [
         sum((max(amount_of(bucket, key), Decimal(0)) for key in series), Decimal(0)) for bucket in buckets
     ]
     ceiling = nice_ceiling(max(totals, default=Decimal(0)))
+    ticks_text = tick_label or value_label
+    tick_labels = [ticks_text(ceiling * step / 4) for step in range(5)]
+    # The margin fits the longest label ("$80,000.00" was clipped to "80,000.00").
+    left = max(LEFT, TICK_GAP + 2 + TICK_CHAR_WIDTH * max(len(label) for label in tick_labels))
+    plot_width = WIDTH - left - RIGHT
     classes = {key: f"chart-s{index % SERIES_CLASSES}" for index, key in enumerate(series)}
 
     slot = plot_width / max(len(buckets), 1)
     bar_width = round(max(slot * 0.72, 1.0), 2)
     bars: list[Bar] = []
     for index, bucket in enumerate(buckets):
-        x = round(LEFT + index * slot + (slot - bar_width) / 2, 2)
+        x = round(left + index * slot + (slot - bar_width) / 2, 2)
         top = baseline
         for key, title in series.items():
             amount = amount_of(bucket, key)
@@ -137,21 +143,19 @@ def stacked_bars(
                     title=f"{bucket_label(bucket)} · {title}: {value_label(amount)}",
                 )
             )
-    ticks_text = tick_label or value_label
     every = max(1, math.ceil(len(buckets) / MAX_LABELS))
     return BarChart(
         width=WIDTH,
         height=HEIGHT,
-        left=LEFT,
+        left=left,
         right_edge=WIDTH - RIGHT,
         baseline=baseline,
         bars=bars,
         ticks=[
-            Tick(y=round(baseline - plot_height * step / 4, 2), label=ticks_text(ceiling * step / 4))
-            for step in range(5)
+            Tick(y=round(baseline - plot_height * step / 4, 2), label=tick_labels[step]) for step in range(5)
         ],
         labels=[
-            XLabel(x=round(LEFT + index * slot + slot / 2, 2), text=bucket_label(bucket))
+            XLabel(x=round(left + index * slot + slot / 2, 2), text=bucket_label(bucket))
             for index, bucket in enumerate(buckets)
             if index % every == 0
         ],

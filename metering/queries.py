@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,7 +30,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDay
+from django.db.models.functions import Round, TruncDay
 from redis.exceptions import RedisError
 
 from metering import catalog
@@ -159,7 +159,20 @@ class UsageLine:
 
     @property
     def cost(self) -> Decimal:
+        """Exact, for exports and the API."""
         return self.unit_price * self.quantity
+
+    # Set when the line adds up several organizations' invoice lines (finance):
+    # the sum of their rounded amounts.
+    billed: Decimal | None = None
+
+    @property
+    def amount(self) -> Decimal:
+        """What the invoice line says (`catalog.line_amount`), or the sum of
+        the organizations' invoice lines it adds up."""
+        if self.billed is not None:
+            return self.billed
+        return catalog.line_amount(self.quantity, self.unit_price, self.currency)
 
 
 class PriceList:
@@ -186,10 +199,11 @@ class PriceList:
 
 
 def totals_by_currency(lines: Iterable[UsageLine]) -> dict[str, Decimal]:
-    """Total cost per currency (amounts in different currencies never add up)."""
+    """Total per currency as an invoice adds it up: the sum of the lines, each
+    rounded by Stripe's rule (amounts in different currencies never add up)."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for line in lines:
-        totals[line.currency] += line.cost
+        totals[line.currency] += line.amount
     return dict(sorted(totals.items()))
 
 
@@ -513,7 +527,8 @@ def usage_by_organization(rollups: QuerySet[UsageRollup] | Source, period: Perio
 
 
 def top_organizations(lines: Sequence[OrganizationLine], limit: int = 10) -> list[OrganizationRevenue]:
-    """The organizations with the highest revenue among `lines` (no query)."""
+    """The organizations with the highest revenue among `lines`, each line
+    rounded as its invoice rounds it (no query)."""
     by_org: dict[int, OrganizationRevenue] = {}
     for item in lines:
         found = by_org.get(item.organization_id)
@@ -521,7 +536,7 @@ def top_organizations(lines: Sequence[OrganizationLine], limit: int = 10) -> lis
             found = by_org[item.organization_id] = OrganizationRevenue(
                 item.organization_id, item.organization_slug, item.organization_name, defaultdict(Decimal)
             )
-        found.revenue[item.line.currency] += item.revenue
+        found.revenue[item.line.currency] += item.line.amount
     ranked = sorted(by_org.values(), key=lambda org: (-org.sort_key, org.name.lower()))
     return [org for org in ranked[:limit] if org.sort_key > 0]
 
@@ -538,10 +553,8 @@ class FinanceDashboard:
     trend: Trend
     top: list[OrganizationRevenue]
     organization_count: int
-
-    @property
-    def totals(self) -> dict[str, Decimal]:
-        return totals_by_currency(self.by_meter)
+    # As invoices add up: every organization's line per meter rounded, then summed.
+    totals: dict[str, Decimal]
 
     @property
     def event_count(self) -> int:
@@ -558,7 +571,8 @@ def finance_dashboard(
     all organizations, the platform's daily rows of closed days plus today's
     daily rollups (narrowed to some organizations: their daily rollups)."""
     totals = best_source(scope, period)
-    revenue_by_organization = organization_revenue(totals, period)
+    revenue_rows, meter_amounts = _sums_of_lines(totals, period)
+    revenue_by_organization = _ranked_revenue(revenue_rows)
     if (
         all_organizations
         and period.bucket != HOUR
@@ -574,11 +588,15 @@ def finance_dashboard(
         by_meter = usage_by_meter(totals, period)
     return FinanceDashboard(
         period=period,
-        by_meter=by_meter,
+        by_meter=[
+            replace(line, billed=meter_amounts.get((line.capability, line.meter), Decimal(0)))
+            for line in by_meter
+        ],
         by_organization=organization_lines(totals, period),
         trend=trend,
         top=revenue_by_organization[:top],
         organization_count=len(revenue_by_organization),
+        totals=_totals_of_organizations(revenue_rows),
     )
 
 
@@ -599,6 +617,18 @@ def _catalog_cases() -> tuple[Case, Case]:
     return price, currency
 
 
+def _line_amount_sql(revenue: Any) -> Round:
+    """`catalog.line_amount` in SQL, for rows annotated with `currency`:
+    PostgreSQL's round(numeric, places) rounds half away from zero, which is
+    half up for a line's amount."""
+    currencies = {info.currency for info in catalog.meters()}
+    zero_decimal = sorted(code for code in currencies if catalog.minor_unit(code) == 1)
+    places: Any = (
+        Case(When(currency__in=zero_decimal, then=Value(0)), default=Value(2)) if zero_decimal else Value(2)
+    )
+    return Round(revenue, places, output_field=DecimalField(max_digits=36, decimal_places=9))
+
+
 def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
     """Quantity and revenue per organization, capability and meter, highest
     revenue first, priced in the database (one query per page read)."""
@@ -611,36 +641,62 @@ def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
         lines = rows.values(*fields).annotate(quantity_total=F("quantity"), events_total=F("events"))
     else:
         lines = rows.values(*fields).annotate(quantity_total=Sum("quantity"), events_total=Sum("events"))
-    return lines.annotate(
-        unit_price=price,
-        currency=currency,
-        revenue=ExpressionWrapper(
-            F("quantity_total") * price, output_field=DecimalField(max_digits=36, decimal_places=9)
-        ),
-    ).order_by("-revenue", "organization__name", "capability", "meter")
-
-
-def organization_revenue(source: Source, period: Period) -> list[OrganizationRevenue]:
-    """Every organization with usage in `period` and its revenue per currency,
-    highest first: one query grouped by organization id alone (a narrow GROUP
-    BY), and one for the names."""
-    price, currency = _catalog_cases()
-    rows = (
-        source.in_period(period)
-        .annotate(currency=currency)
-        .values("organization_id", "currency")
-        .annotate(
-            revenue=Sum(
-                ExpressionWrapper(
-                    F("quantity") * price, output_field=DecimalField(max_digits=36, decimal_places=9)
-                )
-            )
+    return (
+        lines.annotate(
+            unit_price=price,
+            currency=currency,
+            revenue=ExpressionWrapper(
+                F("quantity_total") * price, output_field=DecimalField(max_digits=36, decimal_places=9)
+            ),
         )
-        .order_by()
+        .annotate(amount=_line_amount_sql(F("revenue")))
+        .order_by("-revenue", "organization__name", "capability", "meter")
     )
+
+
+def _sums_of_lines(
+    source: Source, period: Period
+) -> tuple[list[tuple[int, str, Decimal]], dict[tuple[str, str], Decimal]]:
+    """The rounded organization lines (`organization_lines`) summed per
+    organization and currency, and per capability and meter, in the database
+    (one query, GROUPING SETS): what each organization's invoice and each
+    meter's share of all invoices add up to."""
+    sql, params = organization_lines(source, period).order_by().query.sql_with_params()
+    statement = (
+        "SELECT lines.organization_id, lines.capability, lines.meter, lines.currency, SUM(lines.amount), "  # noqa: S608
+        "GROUPING(lines.organization_id) "
+        f"FROM ({sql}) AS lines GROUP BY GROUPING SETS "
+        "((lines.organization_id, lines.currency), (lines.capability, lines.meter, lines.currency))"
+    )
+    by_organization: list[tuple[int, str, Decimal]] = []
+    by_meter: dict[tuple[str, str], Decimal] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        for organization_id, capability, meter, currency, amount, meter_row in cursor.fetchall():
+            if meter_row:
+                by_meter[(capability, meter)] = by_meter.get((capability, meter), Decimal(0)) + Decimal(
+                    amount
+                )
+            else:
+                by_organization.append((organization_id, currency, Decimal(amount)))
+    return by_organization, by_meter
+
+
+def _totals_of_organizations(rows: list[tuple[Any, ...]]) -> dict[str, Decimal]:
+    """Revenue per currency as the invoices will add it up: each organization's
+    line per capability and meter rounded by Stripe's rule, then summed."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for _organization_id, currency, amount in rows:
+        totals[currency] += Decimal(amount)
+    return dict(sorted(totals.items()))
+
+
+def _ranked_revenue(rows: list[tuple[Any, ...]]) -> list[OrganizationRevenue]:
+    """Every organization with usage and its revenue per currency (its lines
+    rounded as its invoice rounds them), highest first (one query for the names)."""
     revenue: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for row in rows:
-        revenue[row["organization_id"]][row["currency"]] += row["revenue"]
+    for organization_id, currency, amount in rows:
+        revenue[organization_id][currency] += Decimal(amount)
     names = {
         pk: (slug, name)
         for pk, slug, name in Organization.objects.filter(pk__in=list(revenue)).values_list(

@@ -37,13 +37,14 @@ class UsageTable(tables.Table):
         return format_html("<code>{}</code>", value)
 
     def render_quantity(self, value: int) -> str:
-        return f"{value:,}"
+        return formatting.quantity(value)
 
     def render_unit_price(self, value: Decimal, record: UsageLine) -> str:
         return formatting.unit_price(value, record.currency)
 
     def render_cost(self, value: Decimal, record: UsageLine) -> str:
-        return formatting.money(value, record.currency)
+        # What the invoices say: the line rounded (or its organizations' lines, summed).
+        return formatting.money(record.amount, record.currency)
 
 
 class OrganizationUsageTable(tables.Table):
@@ -67,7 +68,7 @@ class OrganizationUsageTable(tables.Table):
         return format_html("<code>{}</code>", value)
 
     def render_quantity(self, value: int) -> str:
-        return f"{value:,}"
+        return formatting.quantity(value)
 
     def render_revenue(self, value: Decimal, record: dict[str, Any]) -> str:
         return formatting.money(value, record["currency"])

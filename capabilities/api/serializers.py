@@ -9,7 +9,9 @@ class MeterSerializer(serializers.Serializer):
     key = serializers.CharField()
     unit = serializers.CharField()
     aggregation = serializers.CharField()
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=6, coerce_to_string=True)
+    unit_price = serializers.DecimalField(
+        max_digits=24, decimal_places=10, coerce_to_string=True, help_text="The price in force now, per unit"
+    )
     currency = serializers.CharField()
 
 
@@ -20,7 +22,7 @@ class CapabilitySerializer(serializers.Serializer):
     category = serializers.CharField(source="capability.category")
     version = serializers.CharField(source="capability.version")
     dependencies = serializers.SerializerMethodField()
-    meters = MeterSerializer(source="capability.all_meters", many=True)
+    meters = MeterSerializer(source="capability.priced_meters", many=True)
     enabled = serializers.BooleanField()
     locked = serializers.BooleanField()
     locked_reason = serializers.CharField()

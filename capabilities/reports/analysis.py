@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from capabilities.reports.sales import SaleRow
+from metering import formatting
 
 PEER_THRESHOLD_PERCENT = Decimal(50)
 TREND_DROP_PERCENT = Decimal(20)
@@ -124,6 +125,11 @@ class Summary:
     def ranked_regions(self) -> list[tuple[str, Tally]]:
         return sorted(self.regions.items(), key=lambda item: (-item[1].revenue, item[0]))
 
+    def _said(self, amount: Decimal) -> str:
+        """An amount in a sentence: with the currency and separators ($76,322.96);
+        the figures themselves stay exact decimal strings."""
+        return formatting.money(amount, self.currency.lower())
+
     def peer_flags(self) -> tuple[list[dict[str, Any]], str]:
         if len(self.regions) < 3:
             return [], "Needs three regions or more."
@@ -131,19 +137,20 @@ class Summary:
         if median <= 0:
             return [], "The median region has no revenue."
         floor = median * PEER_THRESHOLD_PERCENT / 100
+        said = self._said
         flags = [
             {
                 "region": region,
                 "rule": "peers",
                 "revenue": _money(tally.revenue),
                 "compared_with": _money(median),
-                "reason": f"Revenue {_money(tally.revenue)} is {_percent(tally.revenue, median)}% of the "
-                f"median region ({_money(median)}); the floor is {PEER_THRESHOLD_PERCENT}%.",
+                "reason": f"Revenue {said(tally.revenue)} is {_percent(tally.revenue, median)}% of the "
+                f"median region ({said(median)}); the floor is {PEER_THRESHOLD_PERCENT}%.",
             }
             for region, tally in self.ranked_regions()
             if tally.revenue < floor
         ]
-        return flags, f"Median region revenue {_money(median)}; floor {_money(floor)}."
+        return flags, f"Median region revenue {said(median)}; floor {said(floor)}."
 
     def trend_flags(self) -> tuple[list[dict[str, Any]], str]:
         if not self.months:
@@ -171,7 +178,8 @@ class Summary:
                         "rule": "trend",
                         "revenue": _money(now),
                         "compared_with": _money(before),
-                        "reason": f"Revenue {last[0]} to {last[-1]} {_money(now)} vs {_money(before)} in "
+                        "reason": f"Revenue {last[0]} to {last[-1]} {self._said(now)} "
+                        f"vs {self._said(before)} in "
                         f"{previous[0]} to {previous[-1]} ({change}%); the limit is -{TREND_DROP_PERCENT}%.",
                     }
                 )

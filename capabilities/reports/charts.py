@@ -67,7 +67,7 @@ def units_chart(figures: dict[str, Any]) -> BarChart:
     months = [row["month"] for row in figures["months"]]
     series = {"Units": {row["month"]: Decimal(row["units"]) for row in figures["months"]}}
     description = f"Units sold per month, {len(months)} months."
-    return _chart(months, series, lambda amount: f"{amount:,.0f}", description)
+    return _chart(months, series, formatting.quantity, description)
 
 
 def _tick_money(amount: Decimal, currency: str) -> str:

@@ -1,21 +1,13 @@
-"""Template filters for prices and capability states."""
-
-from decimal import Decimal
+"""Template filters of the capability pages: prices through metering's
+formatters, the one implementation every page uses."""
 
 from django import template
 
+from metering import formatting
+
 register = template.Library()
 
-SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
-
-
-@register.filter
-def unit_price(amount: Decimal, currency: str = "usd") -> str:
-    """Decimal price per unit, with at least two and at most six decimals:
-    0.01 -> $0.01, 0.0025 -> $0.0025. Never goes through float."""
-    quantized = amount.quantize(Decimal("0.000001")).normalize()
-    exponent = quantized.as_tuple().exponent
-    places = max(2, -exponent if isinstance(exponent, int) else 2)
-    text = f"{quantized:.{places}f}"
-    symbol = SYMBOLS.get(currency.lower())
-    return f"{symbol}{text}" if symbol else f"{text} {currency.upper()}"
+register.filter("unit_price", formatting.unit_price)
+register.filter("money", formatting.money)
+register.filter("quantity", formatting.quantity)
+register.filter("count", formatting.count)

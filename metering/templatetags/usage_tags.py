@@ -1,6 +1,5 @@
-"""Template filters of the usage pages: money to the cent and unit prices."""
-
-from decimal import Decimal
+"""Template filters of the usage pages: money to the cent and unit prices,
+registered straight from `metering.formatting` (one implementation)."""
 
 from django import template
 
@@ -8,17 +7,8 @@ from metering import formatting
 
 register = template.Library()
 
-
-@register.filter
-def money(amount: Decimal, currency: str = "usd") -> str:
-    return formatting.money(amount, currency)
-
-
-@register.filter
-def money_totals(totals: dict[str, Decimal]) -> str:
-    return formatting.money_totals(totals)
-
-
-@register.filter
-def unit_price(amount: Decimal, currency: str = "usd") -> str:
-    return formatting.unit_price(amount, currency)
+register.filter("money", formatting.money)
+register.filter("money_totals", formatting.money_totals)
+register.filter("unit_price", formatting.unit_price)
+register.filter("quantity", formatting.quantity)
+register.filter("count", formatting.count)

@@ -179,7 +179,7 @@ def test_excess_older_than_a_day_is_flagged_for_a_credit_note(stripe, alice, acm
     run = reconcile_now()
     [line] = lines(run)
     assert (line.status, line.action) == (Status.EXCESS, Action.CREDIT_NOTE)
-    assert "4 unit(s)" in line.detail and "credit note" in line.detail
+    assert "4 units" in line.detail and "credit note" in line.detail
     assert stripe_total(acme) == 14  # nothing touched
 
 

@@ -16,7 +16,7 @@ from html import unescape
 import pytest
 from django.utils import timezone
 
-from billing import push, reconcile, standing
+from billing import price_book, push, reconcile, standing
 from billing.models import (
     BillingAccount,
     Invoice,
@@ -517,6 +517,27 @@ def test_starting_a_run_queues_it_and_its_task_on_commit(
     assert "Queued" in page
 
 
+def test_a_run_started_on_demand_covers_usage_up_to_the_settling_delay_at_once(
+    stripe, client_for, alice, acme, fiona, subscribed, record_usage, monkeypatch
+):
+    """Issue 13: a run just started said "Usage up to 1 Dec 2026 00:00 UTC" (the
+    period's start) although there was settled usage that day: the cutoff is
+    the settling delay's, from the moment finance asks, and the live status says it."""
+    monkeypatch.setattr(run_reconciliation, "delay", lambda run_id: None)
+    at = hour_ago(3)
+    subscribed(alice, acme)
+    record_usage(acme, 30, at=at)
+    client = client_for(fiona)
+    client.post("/finance/reconciliations/", {"period": billing_period(at).start.isoformat()})
+    run = ReconciliationRun.objects.get()
+    assert run.status == ReconciliationRun.Status.QUEUED
+    assert run.checked_until > at  # the usage three hours ago is settled: it is covered
+    assert run.checked_until == reconcile.cutoff(run.period_start, run.created_at)
+    covered = f"Usage up to {run.checked_until:%-d %b %Y %H:%M} UTC"
+    assert covered in text(client.get(f"/finance/reconciliations/{run.pk}/"))
+    assert covered in text(client.get(f"/finance/reconciliations/{run.pk}/", headers=HTMX))
+
+
 def test_the_previous_period_can_be_reconciled_but_no_other(stripe, client_for, fiona):
     current = billing_period(timezone.now()).start
     previous = billing_period(current - timedelta(days=1)).start
@@ -594,7 +615,7 @@ def test_a_finished_run_shows_its_lines_counts_and_full_progress(client_for, fio
     [matched] = [row for row in rows if globex.name in row]
     assert "Missing in Stripe" in missing and "Re-pushed the difference" in missing
     assert re.search(r">42<.*>0<.*>-42<", missing)
-    assert "Re-pushed 42 unit(s)" in missing
+    assert "Re-pushed 42 units" in missing
     assert "Matched" in matched and "None needed" in matched
     assert re.search(r">7<.*>7<.*>0<", matched)
 
@@ -700,7 +721,7 @@ def test_the_csv_export_has_the_header_and_a_row_per_line(client_for, fiona, rec
     assert by_org.keys() == {acme.slug, globex.slug}
     day = hour_ago(3).date().isoformat()
     assert by_org[acme.slug][:9] == [day, acme.slug, "ocr", "pages", "42", "0", "-42", "missing", "repushed"]
-    assert by_org[acme.slug][9].startswith("Re-pushed 42 unit(s) as ")
+    assert by_org[acme.slug][9].startswith("Re-pushed 42 units as ")
     assert by_org[globex.slug] == [day, globex.slug, "ocr", "pages", "7", "7", "0", "matched", "none", ""]
 
     filtered = csv_rows(
@@ -811,3 +832,54 @@ def test_health_names_the_emulator_and_the_last_push(
     assert f"Offline emulator at {stripe.url}" in section
     assert '<span class="badge badge-ok">Empty</span>' in section
     assert "Never" not in section
+
+
+# --- one rounding rule for every page (issue 13) ------------------------------------------
+
+
+def test_billing_finance_and_usage_pages_round_money_by_stripes_invoice_rule(
+    alice, acme, globex, fiona, client_for, record_usage
+):
+    """/billing/ said $1.22 where /finance/ said $1.23 for the same usage. Stripe
+    rounds each metered line item (quantity times unit_amount_decimal) to the cent
+    and adds the rounded lines: 123 pages at $0.005 is $0.615 -> $0.62, 1,210
+    summaries at $0.0005 is $0.605 -> $0.61; the invoice says $1.23 (the exact
+    total, $1.22, is on no invoice)."""
+    from billing.models import PriceVersion
+    from metering import catalog
+
+    price_book.ensure_defaults()
+    for capability, meter, price in (("ocr", "pages", "0.005"), ("summaries", "summaries", "0.0005")):
+        PriceVersion.objects.create(
+            capability=capability,
+            meter=meter,
+            version=2,
+            unit_price=Decimal(price),
+            currency="usd",
+            effective_from=billing_period(timezone.now()).start,
+            note="in force",
+        )
+    price_book.forget_cached_prices()
+    actions.set_capability_enabled(alice, acme, "summaries", enabled=True, include_related=True)
+    at = hour_ago(3)
+    record_usage(acme, 123, at=at)
+    record_usage(acme, 1210, at=at, capability="summaries", meter="summaries")
+
+    assert catalog.line_amount(123, Decimal("0.005"), "usd") == Decimal("0.62")
+    assert catalog.line_amount(1210, Decimal("0.0005"), "usd") == Decimal("0.61")
+
+    billing_page = client_for(alice).get("/billing/").content.decode()
+    assert re.search(r'id="local-total">\$1\.23<', billing_page)
+    usage_page = client_for(alice).get("/usage/").content.decode()
+    assert re.search(r'id="period-cost">\$1\.23<', usage_page)
+    finance_page = client_for(fiona).get(f"/finance/?organization={acme.slug}").content.decode()
+    assert re.search(r'id="revenue">\$1\.23<', finance_page)
+    # Across organizations too: globex's 123 pages are its own line ($0.62), so
+    # the platform's revenue is $1.85, not 246 pages rounded once ($1.23 + $0.61).
+    record_usage(globex, 123, at=at)
+    everyone = client_for(fiona).get("/finance/").content.decode()
+    assert re.search(r'id="revenue">\$1\.85<', everyone)
+    assert re.search(r"Globex.*?\$0\.62<", everyone, re.S)
+    # the by-meter panel adds up the same rounded lines: 246 pages are $0.62 + $0.62
+    assert re.search(r"<code>pages</code>.*?\$1\.24<", everyone, re.S)
+    assert "$1.23<" not in everyone.split("By capability and meter")[1].split("</table>")[0]

@@ -62,7 +62,7 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
                 "key": "pages",
                 "unit": "page",
                 "aggregation": "sum",
-                "unit_price": "0.010000",
+                "unit_price": "0.0100000000",
                 "currency": "usd",
             },
             # Platform meters every capability has; free unless the capability prices them.
@@ -70,14 +70,14 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
                 "key": "api_calls",
                 "unit": "API call",
                 "aggregation": "sum",
-                "unit_price": "0.000000",
+                "unit_price": "0.0000000000",
                 "currency": "usd",
             },
             {
                 "key": "compute_seconds",
                 "unit": "second",
                 "aggregation": "sum",
-                "unit_price": "0.000000",
+                "unit_price": "0.0000000000",
                 "currency": "usd",
             },
         ],
@@ -86,7 +86,7 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
         "locked_reason": "",
     }
     assert catalog["summaries"]["dependencies"] == ["ocr"]
-    assert catalog["summaries"]["meters"][0]["unit_price"] == "0.050000"
+    assert catalog["summaries"]["meters"][0]["unit_price"] == "0.0500000000"
     assert catalog["glossary"]["enabled"] is True
     assert [meter["key"] for meter in catalog["glossary"]["meters"]] == ["api_calls", "compute_seconds"]
 

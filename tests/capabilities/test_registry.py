@@ -62,7 +62,7 @@ def test_the_catalog_order_is_by_category_then_name():
     assert order == sorted(order)
 
 
-def test_declarations_are_read_from_the_app_config():
+def test_declarations_are_read_from_the_app_config(db):  # is_paid reads the price book
     ocr = registry().get("ocr")
     assert ocr.title == "Text recognition"
     assert ocr.category == "Documents"

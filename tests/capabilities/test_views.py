@@ -5,11 +5,12 @@ capability's own pages answer 403 and leave the navigation."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import dateformat
+from django.utils import dateformat, timezone
 from django.utils.timezone import localtime
 
 from capabilities.models import FeatureToggle, ToggleChange
@@ -339,3 +340,94 @@ def test_navigation_shows_summaries_only_while_it_is_on(client_for, alice, bob, 
 
     switch(alice, acme, "summaries", enabled=False)
     assert nav_link not in client.get("/overview/").content.decode()
+
+
+# --- prices: the price book's version in force, and what is scheduled ---------------------
+
+
+def _price_in_force(capability: str, meter: str, unit_price: str) -> None:
+    """A price book version in force since this period's start, as one a
+    finance person scheduled last month would be now."""
+    from billing import price_book
+    from billing.models import PriceVersion
+    from metering.queries import billing_period
+
+    price_book.ensure_defaults()
+    latest = PriceVersion.objects.filter(capability=capability, meter=meter).order_by("-version")[0]
+    PriceVersion.objects.create(
+        capability=capability,
+        meter=meter,
+        version=latest.version + 1,
+        unit_price=Decimal(unit_price),
+        currency="usd",
+        effective_from=billing_period(timezone.now()).start,
+        note="in force since this period's start",
+    )
+    price_book.forget_cached_prices()
+
+
+def test_the_catalog_and_capability_page_show_the_price_in_force_and_the_change_scheduled(
+    client_for, alice, fiona
+):
+    """Issue 13: after a price change the catalog still showed the price the app declares."""
+    from billing import price_book
+
+    _price_in_force("ocr", "pages", "0.012")
+    scheduled = price_book.change_price(fiona, "ocr", "pages", Decimal("0.015"), note="next period")
+    price_book.forget_cached_prices()
+    starts = f"{scheduled.effective_from:%-d %b %Y}"
+
+    page = text(client_for(alice).get("/"))
+    ocr = card(page, "ocr")
+    assert "$0.012</strong> per page" in ocr
+    assert "$0.01</strong>" not in ocr
+    assert f"from {starts}: $0.015 per page" in ocr
+
+    detail = text(client_for(alice).get("/capabilities/ocr/"))
+    assert "<td>$0.012" in detail
+    assert f"from {starts}: $0.015 per page" in detail
+
+    confirm = text(client_for(alice).get("/capabilities/ocr/toggle/?enabled=1", headers=HTMX))
+    assert "$0.012 per page" in confirm
+
+
+def test_is_paid_follows_the_price_in_force(client_for, alice):
+    glossary = registry().get("glossary")
+    assert not glossary.is_paid
+    _price_in_force("glossary", "api_calls", "0.002")
+
+    assert glossary.is_paid
+    page = text(client_for(alice).get("/"))
+    assert "$0.002</strong> per API call" in card(page, "glossary")
+    assert "Included at no charge." not in card(page, "glossary")
+    # a paid capability asks first, with its price
+    assert 'hx-get="/capabilities/glossary/toggle/?enabled=1"' in card(page, "glossary")
+
+
+def test_the_capabilities_api_lists_the_price_in_force(client_for, alice):
+    _price_in_force("ocr", "pages", "0.012")
+    body = client_for(alice).get("/api/v1/capabilities/").json()
+    rows = body["results"] if isinstance(body, dict) else body
+    [ocr] = [row for row in rows if row["key"] == "ocr"]
+    [pages] = [meter for meter in ocr["meters"] if meter["key"] == "pages"]
+    assert Decimal(pages["unit_price"]) == Decimal("0.012")
+
+
+def test_one_unit_price_formatter_serves_every_page(client_for, alice):
+    """Issue 13: two `unit_price` filters rounded to 6 and to 10 places."""
+    from django.template import Engine
+
+    from capabilities.templatetags import capability_tags
+    from metering import formatting
+    from metering.templatetags import usage_tags
+
+    assert capability_tags.register.filters["unit_price"] is formatting.unit_price
+    assert usage_tags.register.filters["unit_price"] is formatting.unit_price
+    libraries = Engine.get_default().template_libraries
+    for name, library in libraries.items():
+        for filter_name in ("unit_price", "money", "money_totals"):
+            if filter_name in library.filters:
+                assert library.filters[filter_name] is getattr(formatting, filter_name), (name, filter_name)
+
+    _price_in_force("ocr", "pages", "0.0000005")
+    assert "$0.0000005</strong> per page" in card(text(client_for(alice).get("/")), "ocr")

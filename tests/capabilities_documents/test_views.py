@@ -121,6 +121,7 @@ def test_search_page_shows_marked_snippets_linking_to_the_page(alice_client, ext
     page = alice_client.get(page_url).content.decode()
     assert "<mark>Turbine</mark> blades need grease." in page
     assert UsageEvent.objects.filter(organization=acme, meter="searches").count() == 1
+    assert "1 page matches “turbine”" in body  # issue 13: it said "1 page match"
 
 
 def test_an_empty_search_is_not_counted(alice_client, acme):

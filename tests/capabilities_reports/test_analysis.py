@@ -58,7 +58,7 @@ def test_a_region_far_below_the_median_is_flagged_against_its_peers():
     )
     peers = [flag for flag in result["flags"] if flag["rule"] == "peers"]
     assert [flag["region"] for flag in peers] == ["West"]
-    assert "46.2% of the median region (650.00)" in peers[0]["reason"]
+    assert "46.2% of the median region ($650.00)" in peers[0]["reason"]
 
 
 def test_the_peer_rule_needs_three_regions():
@@ -76,10 +76,27 @@ def test_a_region_whose_last_quarter_fell_is_flagged_against_its_trend():
     result = _summary(rows)
     trend = [flag for flag in result["flags"] if flag["rule"] == "trend"]
     assert [flag["region"] for flag in trend] == ["South"]  # -21%; East is -19%
-    assert "2025-04 to 2025-06 237.00 vs 300.00 in 2025-01 to 2025-03 (-21.0%)" in trend[0]["reason"]
+    assert "2025-04 to 2025-06 $237.00 vs $300.00 in 2025-01 to 2025-03 (-21.0%)" in trend[0]["reason"]
 
 
 def test_the_trend_rule_is_skipped_without_a_previous_quarter():
     result = _summary([(f"2025-{month:02d}-10", "North", "A", 1, "100") for month in (1, 2, 3)])
     assert [flag for flag in result["flags"] if flag["rule"] == "trend"] == []
     assert result["rules"]["trend"]["basis"].startswith("Needs sales from 2024-10 or earlier")
+
+
+def test_flag_texts_show_money_as_money():
+    """Issue 13: "Revenue 76322.96 is …" in the flags: amounts in a sentence are
+    written with the currency and thousands separators."""
+    result = _summary(
+        [
+            ("2025-01-05", "North", "A", 1, "176322.96"),
+            ("2025-01-05", "South", "A", 1, "180000"),
+            ("2025-01-05", "East", "A", 1, "160000"),
+            ("2025-01-05", "West", "A", 1, "76322.96"),
+        ]
+    )
+    [west] = [flag for flag in result["flags"] if flag["rule"] == "peers"]
+    assert west["reason"].startswith("Revenue $76,322.96 is 45.4% of the median region ($168,161.48)")
+    assert west["revenue"] == "76322.96"  # the data stays an exact decimal string
+    assert result["rules"]["peers"]["basis"] == "Median region revenue $168,161.48; floor $84,080.74."

@@ -4,6 +4,8 @@ with its charts, and the downloads."""
 from __future__ import annotations
 
 import io
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -185,3 +187,22 @@ def test_the_index_query_count_does_not_grow_with_upload_sets(
     with django_assert_max_num_queries(14):
         response = client.get(reverse("reports:index"))
     assert response.content.decode().count("Sales 2025") >= 12
+
+
+def test_the_report_writes_quantities_with_separators_and_plurals(uploaded, bob, client_for):
+    """Issue 13: "1 units" in the SKU list and "14089" as the total units."""
+    rows = [
+        [date(2025, 1, 3), "North", "A-100", 14088, Decimal("76322.96")],
+        [date(2025, 1, 9), "South", "B-200", 1, Decimal("12.00")],
+    ]
+    upload_set = uploaded([upload("jan.csv", csv_bytes(rows))])
+    client = client_for(bob)
+    client.post(reverse("reports:build", args=[upload_set.pk]))
+    report = Report.objects.get(upload_set=upload_set)
+    run_job.apply(args=[report.job_id])
+    page = " ".join(client.get(reverse("reports:report", args=[report.pk])).content.decode().split())
+    assert '<div class="value" id="total-units">14,089</div>' in page
+    assert "14,088 units</span>" in page
+    assert "1 unit</span>" in page
+    assert "1 units" not in page
+    assert "<td>14,089</td>" in page  # the month's units

@@ -149,7 +149,7 @@ def test_finance_runs_a_reconciliation_and_sees_its_lines(
     missing = lines.filter(has_text="Acme Corp")
     expect(missing).to_contain_text("Missing in Stripe")
     expect(missing).to_contain_text("Re-pushed the difference")
-    expect(missing).to_contain_text("Re-pushed 42 unit(s)")
+    expect(missing).to_contain_text("Re-pushed 42 units")
     expect(missing.locator("td").nth(4)).to_have_text("42")  # Switchboard
     expect(missing.locator("td").nth(5)).to_have_text("0")  # Stripe
     expect(missing.locator("td").nth(6)).to_have_text("-42")

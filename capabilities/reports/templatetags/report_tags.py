@@ -8,6 +8,9 @@ from metering import formatting
 
 register = template.Library()
 
+register.filter("quantity", formatting.quantity)
+register.filter("count", formatting.count)
+
 
 @register.filter
 def report_money(amount: str | Decimal | None, currency: str = "USD") -> str:
