@@ -248,6 +248,9 @@ CELERY_BEAT_SCHEDULE = {
 # when no key is set); leave it empty to talk to Stripe itself.
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# scripts/quickstart's webhook secret for the emulator: published, so anyone
+# could sign events with it; production refuses it.
+QUICKSTART_WEBHOOK_SECRET = "whsec_quickstart_emulator"  # noqa: S105
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # A usage window (an hour) is pushed this many seconds after it ends.
@@ -293,7 +296,9 @@ AXES_USERNAME_CALLABLE = "portal.throttling.sign_in_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # Behind a reverse proxy, set PROXY_COUNT so the client address (for throttling
-# and the audit log) comes from X-Forwarded-For instead of the proxy's address.
+# and the audit log) comes from X-Forwarded-For instead of the proxy's address,
+# and so production trusts X-Forwarded-Proto (without a proxy in front, anyone
+# could send it and be taken for HTTPS).
 PROXY_COUNT = env.int("PROXY_COUNT", default=0)
 if PROXY_COUNT:
     AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
@@ -411,7 +416,8 @@ X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"
 
 if PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if PROXY_COUNT > 0:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SESSION_COOKIE_SECURE = True
@@ -436,8 +442,16 @@ if PRODUCTION:
         _problems.append("REDIS_URL must point at Redis")
     if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
         _problems.append("STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY (webhooks are verified)")
-    if STRIPE_SECRET_KEY.startswith("sk_live") and STRIPE_API_BASE:
-        _problems.append("STRIPE_API_BASE must be empty with a live Stripe key (it points at the emulator)")
+    if STRIPE_WEBHOOK_SECRET == QUICKSTART_WEBHOOK_SECRET:
+        _problems.append(
+            "STRIPE_WEBHOOK_SECRET must be the endpoint's own secret, not the quickstart's published one"
+        )
+    if STRIPE_API_BASE:
+        _problems.append(
+            "STRIPE_API_BASE must be empty (it points the SDK at the offline emulator, not Stripe)"
+        )
+    if PROXY_COUNT < 0:
+        _problems.append("PROXY_COUNT must be 0 (no proxy in front) or the number of proxies")
     if _problems:
         raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems) + ".")
 
