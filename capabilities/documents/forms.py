@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from capabilities.documents import queries
 from capabilities.documents.extraction import EXTENSIONS
 from capabilities.documents.models import Document
 from capabilities.forms import JobInputForm
@@ -61,3 +62,27 @@ class ExtractInput(JobInputForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["document_id"].queryset = Document.objects.filter(organization=self.organization)  # type: ignore[attr-defined]
+
+    def clean_document_id(self) -> Document:
+        """An unchanged document already extracted is refused: its pages were
+        billed once and would be billed again for the same text."""
+        document: Document = self.cleaned_data["document_id"]
+        running = queries.extraction_in_progress(document)
+        if running is not None:
+            raise forms.ValidationError(
+                f"“{document.name}” is being extracted already (job {running.pk}); wait for it to finish.",
+                code="extraction_in_progress",
+            )
+        try:
+            current = queries.content_hash(document)
+        except FileNotFoundError:
+            return document  # the job fails with the reason
+        paid = queries.paid_extraction(document, current)
+        if paid is not None:
+            raise forms.ValidationError(
+                f"“{document.name}” is unchanged since job {paid.pk} extracted it; its pages and fields "
+                "are on its page, and extracting it again would bill the same pages twice. "
+                "Upload a changed file to extract it again.",
+                code="already_extracted",
+            )
+        return document
