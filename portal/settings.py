@@ -82,6 +82,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, which reads a form's body: bodies over their view's limits
+    # are refused with 413 before (or while) they are read.
+    "portal.uploads.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -350,9 +353,20 @@ MEDIA_URL = "media/"
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
 
+# --- Uploads: request bodies are bounded while they stream (portal/uploads.py) ---
+# Views that take files declare their limits; every other view takes bodies up
+# to UPLOAD_MAX_REQUEST_MB, with files no larger than Django keeps in memory.
+FILE_UPLOAD_HANDLERS = [
+    "portal.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+UPLOAD_MAX_REQUEST_MB = env.int("UPLOAD_MAX_REQUEST_MB", default=10)
+
 # --- Documents capability: upload and extraction limits ----------------------
 DOCUMENTS_MAX_UPLOAD_MB = env.int("DOCUMENTS_MAX_UPLOAD_MB", default=20)
 DOCUMENTS_MAX_FILES = env.int("DOCUMENTS_MAX_FILES", default=20)  # per upload
+DOCUMENTS_MAX_REQUEST_MB = env.int("DOCUMENTS_MAX_REQUEST_MB", default=100)  # all files of one upload
 DOCUMENTS_MAX_PAGES = env.int("DOCUMENTS_MAX_PAGES", default=500)  # per document
 # A DOCX is a zip: refuse before parsing when it would inflate past this.
 DOCUMENTS_MAX_UNCOMPRESSED_MB = env.int("DOCUMENTS_MAX_UNCOMPRESSED_MB", default=100)

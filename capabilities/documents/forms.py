@@ -11,6 +11,17 @@ from capabilities.documents import queries
 from capabilities.documents.extraction import EXTENSIONS
 from capabilities.documents.models import Document
 from capabilities.forms import JobInputForm
+from portal.uploads import UploadLimits
+
+
+def upload_limits() -> UploadLimits:
+    """What one upload may carry: DOCUMENTS_MAX_UPLOAD_MB per file,
+    DOCUMENTS_MAX_REQUEST_MB in all (refused with 413 while it streams)."""
+    megabyte = 1024 * 1024
+    return UploadLimits(
+        per_file=settings.DOCUMENTS_MAX_UPLOAD_MB * megabyte,
+        per_request=settings.DOCUMENTS_MAX_REQUEST_MB * megabyte,
+    )
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -41,7 +52,7 @@ class UploadForm(forms.Form):
         label="Files",
         help_text=(
             f"PDF, Word (DOCX), text, PNG or JPEG; up to {settings.DOCUMENTS_MAX_UPLOAD_MB} MB each, "
-            f"{settings.DOCUMENTS_MAX_FILES} at a time."
+            f"{settings.DOCUMENTS_MAX_FILES} at a time, {settings.DOCUMENTS_MAX_REQUEST_MB} MB in all."
         ),
         error_messages={"required": "Choose at least one file to upload."},
     )
