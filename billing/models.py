@@ -265,7 +265,16 @@ class WebhookEvent(models.Model):
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+
+    class Status(models.TextChoices):
+        PROCESSED = "processed", "processed"
+        # Validly signed, but a field we need has a shape we can't use (an
+        # invoice without id, a total that isn't a whole number...): stored
+        # with the reason in `outcome`, nothing applied.
+        UNUSABLE = "unusable", "unusable"
+
     payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROCESSED)
     outcome = models.CharField(max_length=300, blank=True)
 
     class Meta:

@@ -189,7 +189,7 @@ class WebhookEventTable(tables.Table):
 
     class Meta:
         model = WebhookEvent
-        fields = ["received_at", "type", "organization", "stripe_event_id", "outcome"]
+        fields = ["received_at", "type", "organization", "stripe_event_id", "status", "outcome"]
         attrs = {"class": "table"}
         empty_text = "No Stripe events received yet. Stripe sends them to /billing/stripe/webhook/."
 

@@ -202,7 +202,9 @@ def stripe_events(request: AuthenticatedRequest) -> HttpResponse:
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
     """Stripe calls this. The signature is verified with the SDK against the
-    endpoint secret; a bad one gets 400 and nothing is recorded."""
+    endpoint secret; a bad one gets 400 and nothing is recorded. A signed event
+    we can't use is stored as unusable and answered 200, so Stripe doesn't
+    retry what will never change; a body that isn't an object gets 400."""
     try:
         event = gateway.construct_event(request.body, request.headers.get("Stripe-Signature"))
     except gateway.NotConfigured:
@@ -210,7 +212,10 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "Webhooks are not configured."}, status=503)
     except gateway.SignatureInvalid as error:
         return JsonResponse({"error": error.message}, status=400)
-    if not event.get("id") or not event.get("type"):
+    named = [event.get("id"), event.get("type")]
+    if not all(isinstance(name, str) and 0 < len(name) <= 100 for name in named):
         return JsonResponse({"error": "The event has no id or type."}, status=400)
     row, new = webhooks.process(event)
-    return JsonResponse({"received": row.stripe_event_id, "processed": new, "outcome": row.outcome})
+    return JsonResponse(
+        {"received": row.stripe_event_id, "processed": new, "status": row.status, "outcome": row.outcome}
+    )

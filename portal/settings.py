@@ -82,6 +82,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, which reads a form's body: bodies over their view's limits
+    # are refused with 413 before (or while) they are read.
+    "portal.uploads.UploadLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -248,6 +251,9 @@ CELERY_BEAT_SCHEDULE = {
 # when no key is set); leave it empty to talk to Stripe itself.
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# scripts/quickstart's webhook secret for the emulator: published, so anyone
+# could sign events with it; production refuses it.
+QUICKSTART_WEBHOOK_SECRET = "whsec_quickstart_emulator"  # noqa: S105
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 # A usage window (an hour) is pushed this many seconds after it ends.
@@ -293,7 +299,9 @@ AXES_USERNAME_CALLABLE = "portal.throttling.sign_in_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # Behind a reverse proxy, set PROXY_COUNT so the client address (for throttling
-# and the audit log) comes from X-Forwarded-For instead of the proxy's address.
+# and the audit log) comes from X-Forwarded-For instead of the proxy's address,
+# and so production trusts X-Forwarded-Proto (without a proxy in front, anyone
+# could send it and be taken for HTTPS).
 PROXY_COUNT = env.int("PROXY_COUNT", default=0)
 if PROXY_COUNT:
     AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
@@ -345,9 +353,20 @@ MEDIA_URL = "media/"
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
 
+# --- Uploads: request bodies are bounded while they stream (portal/uploads.py) ---
+# Views that take files declare their limits; every other view takes bodies up
+# to UPLOAD_MAX_REQUEST_MB, with files no larger than Django keeps in memory.
+FILE_UPLOAD_HANDLERS = [
+    "portal.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+UPLOAD_MAX_REQUEST_MB = env.int("UPLOAD_MAX_REQUEST_MB", default=10)
+
 # --- Documents capability: upload and extraction limits ----------------------
 DOCUMENTS_MAX_UPLOAD_MB = env.int("DOCUMENTS_MAX_UPLOAD_MB", default=20)
 DOCUMENTS_MAX_FILES = env.int("DOCUMENTS_MAX_FILES", default=20)  # per upload
+DOCUMENTS_MAX_REQUEST_MB = env.int("DOCUMENTS_MAX_REQUEST_MB", default=100)  # all files of one upload
 DOCUMENTS_MAX_PAGES = env.int("DOCUMENTS_MAX_PAGES", default=500)  # per document
 # A DOCX is a zip: refuse before parsing when it would inflate past this.
 DOCUMENTS_MAX_UNCOMPRESSED_MB = env.int("DOCUMENTS_MAX_UNCOMPRESSED_MB", default=100)
@@ -411,7 +430,8 @@ X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "portal.views.errors.csrf_failure"
 
 if PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if PROXY_COUNT > 0:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SESSION_COOKIE_SECURE = True
@@ -436,8 +456,16 @@ if PRODUCTION:
         _problems.append("REDIS_URL must point at Redis")
     if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
         _problems.append("STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY (webhooks are verified)")
-    if STRIPE_SECRET_KEY.startswith("sk_live") and STRIPE_API_BASE:
-        _problems.append("STRIPE_API_BASE must be empty with a live Stripe key (it points at the emulator)")
+    if STRIPE_WEBHOOK_SECRET == QUICKSTART_WEBHOOK_SECRET:
+        _problems.append(
+            "STRIPE_WEBHOOK_SECRET must be the endpoint's own secret, not the quickstart's published one"
+        )
+    if STRIPE_API_BASE:
+        _problems.append(
+            "STRIPE_API_BASE must be empty (it points the SDK at the offline emulator, not Stripe)"
+        )
+    if PROXY_COUNT < 0:
+        _problems.append("PROXY_COUNT must be 0 (no proxy in front) or the number of proxies")
     if _problems:
         raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems) + ".")
 

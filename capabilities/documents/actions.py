@@ -4,6 +4,7 @@ search."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from capabilities.actions import start_job
 from capabilities.documents import search
 from capabilities.documents.extraction import EXTENSIONS, PageText, kind_from_name, sniff
 from capabilities.documents.models import Document, Page
+from capabilities.models import Job
 from metering import ledger
 from portal.actions import ActionError, Origin, record_audit
 from portal.models import Organization, User
@@ -108,8 +110,13 @@ def _store_upload(
     If anything fails, the stored file is removed with the rows."""
     head = upload.read(1024)
     upload.seek(0)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
     document = Document(
         organization=organization,
+        content_sha256=digest.hexdigest(),
         name=name,
         declared_kind=kind_from_name(name) or sniff(head) or "",
         size=upload.size or 0,
@@ -143,9 +150,17 @@ def _store_upload(
 
 
 def store_extraction(
-    document: Document, kind: str, pages: list[PageText], fields: dict, notes: list[str]
+    document: Document,
+    kind: str,
+    pages: list[PageText],
+    fields: dict,
+    notes: list[str],
+    *,
+    content_sha256: str,
+    job: Job,
 ) -> None:
-    """Replace the document's pages with `pages`, searchable, with its fields.
+    """Replace the document's pages with `pages`, searchable, with its fields,
+    extracted by `job` from the content whose SHA-256 is `content_sha256`.
     Replacing makes a second run of the same job (a redelivery) harmless."""
     with transaction.atomic():
         locked = Document.objects.select_for_update().get(pk=document.pk)
@@ -165,7 +180,20 @@ def store_extraction(
         locked.page_count = len(pages)
         locked.fields = fields
         locked.notes = notes
-        locked.save(update_fields=["kind", "page_count", "fields", "notes"])
+        locked.content_sha256 = locked.content_sha256 or content_sha256
+        locked.extracted_sha256 = content_sha256
+        locked.extracted_by = job
+        locked.save(
+            update_fields=[
+                "kind",
+                "page_count",
+                "fields",
+                "notes",
+                "content_sha256",
+                "extracted_sha256",
+                "extracted_by",
+            ]
+        )
 
 
 def record_search(organization: Organization, actor: User | None, query: str) -> str:

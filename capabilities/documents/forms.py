@@ -7,9 +7,21 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from capabilities.documents import queries
 from capabilities.documents.extraction import EXTENSIONS
 from capabilities.documents.models import Document
 from capabilities.forms import JobInputForm
+from portal.uploads import UploadLimits
+
+
+def upload_limits() -> UploadLimits:
+    """What one upload may carry: DOCUMENTS_MAX_UPLOAD_MB per file,
+    DOCUMENTS_MAX_REQUEST_MB in all (refused with 413 while it streams)."""
+    megabyte = 1024 * 1024
+    return UploadLimits(
+        per_file=settings.DOCUMENTS_MAX_UPLOAD_MB * megabyte,
+        per_request=settings.DOCUMENTS_MAX_REQUEST_MB * megabyte,
+    )
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -40,7 +52,7 @@ class UploadForm(forms.Form):
         label="Files",
         help_text=(
             f"PDF, Word (DOCX), text, PNG or JPEG; up to {settings.DOCUMENTS_MAX_UPLOAD_MB} MB each, "
-            f"{settings.DOCUMENTS_MAX_FILES} at a time."
+            f"{settings.DOCUMENTS_MAX_FILES} at a time, {settings.DOCUMENTS_MAX_REQUEST_MB} MB in all."
         ),
         error_messages={"required": "Choose at least one file to upload."},
     )
@@ -61,3 +73,27 @@ class ExtractInput(JobInputForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["document_id"].queryset = Document.objects.filter(organization=self.organization)  # type: ignore[attr-defined]
+
+    def clean_document_id(self) -> Document:
+        """An unchanged document already extracted is refused: its pages were
+        billed once and would be billed again for the same text."""
+        document: Document = self.cleaned_data["document_id"]
+        running = queries.extraction_in_progress(document)
+        if running is not None:
+            raise forms.ValidationError(
+                f"“{document.name}” is being extracted already (job {running.pk}); wait for it to finish.",
+                code="extraction_in_progress",
+            )
+        try:
+            current = queries.content_hash(document)
+        except FileNotFoundError:
+            return document  # the job fails with the reason
+        paid = queries.paid_extraction(document, current)
+        if paid is not None:
+            raise forms.ValidationError(
+                f"“{document.name}” is unchanged since job {paid.pk} extracted it; its pages and fields "
+                "are on its page, and extracting it again would bill the same pages twice. "
+                "Upload a changed file to extract it again.",
+                code="already_extracted",
+            )
+        return document

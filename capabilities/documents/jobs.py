@@ -5,12 +5,13 @@ billed then."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
 from django.conf import settings
 
-from capabilities.documents import actions, extraction
+from capabilities.documents import actions, extraction, queries
 from capabilities.documents.fields import find_fields
 from capabilities.documents.models import Document
 from capabilities.jobs import JobContext, JobFailed
@@ -30,6 +31,18 @@ def extract(ctx: JobContext) -> dict[str, Any]:
             content = stored.read()
     except FileNotFoundError:
         raise JobFailed("The uploaded file is missing from storage; upload it again.") from None
+    content_sha256 = hashlib.sha256(content).hexdigest()
+    paid = queries.paid_extraction(document, content_sha256, other_than=ctx.job.pk)
+    if paid is not None:
+        # Started before the other extraction finished (the API refuses it
+        # after): the pages are there and were billed once; this run is free.
+        return {
+            "document_id": document.pk,
+            "kind": document.kind,
+            "pages": document.page_count,
+            "billed_pages": 0,
+            "unchanged_since_job": paid.pk,
+        }
     try:
         kind = extraction.content_kind(content, document.declared_kind)
         total, reading = extraction.open_pages(content, kind)
@@ -59,7 +72,7 @@ def extract(ctx: JobContext) -> dict[str, Any]:
     elif blank:
         notes.append(f"{len(blank)} page(s) hold no text.")
     fields = find_fields("\n\n".join(page.text for page in pages))
-    actions.store_extraction(document, kind, pages, fields, notes)
+    actions.store_extraction(document, kind, pages, fields, notes, content_sha256=content_sha256, job=ctx.job)
     ctx.meter("pages", len(pages))
     return {
         "document_id": document.pk,

@@ -40,6 +40,12 @@ class Document(models.Model):
     # Dates, amounts, references and parties found in the text (see fields.py).
     fields = models.JSONField(default=dict, blank=True)
     notes = models.JSONField(default=list, blank=True)  # what the extraction could not do, for the user
+    # SHA-256 of the file as uploaded, and of the content the current pages were
+    # extracted (and billed) from, by which job: an unchanged document is not
+    # extracted, nor billed, twice.
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    extracted_sha256 = models.CharField(max_length=64, blank=True)
+    extracted_by = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-uploaded_at", "-pk"]

@@ -15,11 +15,12 @@ from django_tables2 import RequestConfig
 
 from capabilities.documents import actions, queries, search
 from capabilities.documents.extraction import ocr_available
-from capabilities.documents.forms import SearchForm, UploadForm
+from capabilities.documents.forms import SearchForm, UploadForm, upload_limits
 from capabilities.documents.tables import DocumentTable
 from capabilities.views import JOB_STARTERS
 from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
 from portal.actions import ActionError
+from portal.uploads import accepts_uploads
 
 
 def _wants_partial(request: OrgRequest) -> bool:
@@ -43,6 +44,7 @@ def index(request: OrgRequest) -> HttpResponse:
     )
 
 
+@accepts_uploads(upload_limits)
 @org_role_required(*JOB_STARTERS)
 @require_POST
 def upload(request: OrgRequest) -> HttpResponse:

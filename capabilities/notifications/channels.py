@@ -18,12 +18,14 @@ import smtplib
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.core.mail import EmailMessage
 
-from capabilities.notifications.targets import refused_address
+from capabilities.notifications.targets import Destination, TargetRefused, resolve
 
 SIGNATURE_HEADER = "X-Switchboard-Signature"
 DELIVERY_HEADER = "X-Switchboard-Delivery"
@@ -66,27 +68,70 @@ def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
-_session: requests.Session | None = None
+_pools: urllib3.PoolManager | None = None
 
 
-def _http() -> requests.Session:
-    """One session per process: connections to a receiver are reused."""
-    global _session
-    if _session is None:
-        _session = requests.Session()
-        _session.headers["User-Agent"] = USER_AGENT
-    return _session
+def _http() -> urllib3.PoolManager:
+    """One pool manager per process: connections to a receiver are reused
+    (pools are keyed by the checked address and, for HTTPS, the name)."""
+    global _pools
+    if _pools is None:
+        _pools = urllib3.PoolManager(
+            num_pools=50,
+            headers={"User-Agent": USER_AGENT},
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+        )
+    return _pools
 
 
 def _elapsed_ms(started: float) -> int:
     return max(0, round((time.monotonic() - started) * 1000))
 
 
+def _post(destination: Destination, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST to the address that was checked, with the URL's name as the Host
+    header and, for HTTPS, as the TLS server name and the certificate's name:
+    the name is not resolved again. Returns the status code."""
+    parts = urlsplit(url)
+    tls = {"server_hostname": destination.host, "assert_hostname": destination.host}
+    pool = _http().connection_from_host(
+        destination.address,
+        port=destination.port,
+        scheme=destination.scheme,
+        pool_kwargs=tls if destination.scheme == "https" else None,
+    )
+    default_port = 443 if destination.scheme == "https" else 80
+    host = destination.host if ":" not in destination.host else f"[{destination.host}]"
+    if destination.port != default_port:
+        host = f"{host}:{destination.port}"
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    timeout = urllib3.Timeout(
+        connect=settings.NOTIFICATIONS_CONNECT_TIMEOUT, read=settings.NOTIFICATIONS_READ_TIMEOUT
+    )
+    # Redirects are not followed: a redirect could lead to an address the
+    # check would refuse. No retries here: the delivery job retries.
+    response = pool.urlopen(
+        "POST",
+        path,
+        body=body,
+        headers={**headers, "Host": host},
+        timeout=timeout,
+        retries=False,
+        redirect=False,
+        preload_content=True,
+        assert_same_host=False,
+    )
+    response.release_conn()
+    return response.status
+
+
 def post_webhook(url: str, secret: str, payload: dict[str, Any], *, delivery_id: int, event: str) -> Outcome:
     started = time.monotonic()
-    refusal = refused_address(url)
-    if refusal:
-        return Outcome(False, _elapsed_ms(started), error=refusal, retryable=False)
+    try:
+        destination = resolve(url)
+    except TargetRefused as refusal:
+        return Outcome(False, _elapsed_ms(started), error=str(refusal), retryable=False)
     body = encode(payload)
     headers = {
         "Content-Type": "application/json",
@@ -94,27 +139,30 @@ def post_webhook(url: str, secret: str, payload: dict[str, Any], *, delivery_id:
         DELIVERY_HEADER: str(delivery_id),
         EVENT_HEADER: event,
     }
-    timeout = (settings.NOTIFICATIONS_CONNECT_TIMEOUT, settings.NOTIFICATIONS_READ_TIMEOUT)
+    limits = (settings.NOTIFICATIONS_CONNECT_TIMEOUT, settings.NOTIFICATIONS_READ_TIMEOUT)
     try:
-        # Redirects are not followed: a redirect could lead to an address the
-        # check above would refuse.
-        response = _http().post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
-        response.close()
-    except requests.Timeout:
+        status = _post(destination, url, body, headers)
+    except urllib3.exceptions.NewConnectionError as error:  # urllib3 files it under timeouts too
+        return Outcome(False, _elapsed_ms(started), error=f"Could not connect: {_error_name(error)}.")
+    except (urllib3.exceptions.TimeoutError, TimeoutError):
         return Outcome(
             False,
             _elapsed_ms(started),
-            error=f"Timed out (limit {timeout[0]}s to connect, {timeout[1]}s to answer).",
+            error=f"Timed out (limit {limits[0]}s to connect, {limits[1]}s to answer).",
         )
-    except requests.RequestException as error:
-        return Outcome(False, _elapsed_ms(started), error=f"Could not connect: {type(error).__name__}.")
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        return Outcome(False, _elapsed_ms(started), error=f"Could not connect: {_error_name(error)}.")
     elapsed = _elapsed_ms(started)
-    if 200 <= response.status_code < 300:
-        return Outcome(True, elapsed, status_code=response.status_code)
-    reason = "redirects are not followed" if 300 <= response.status_code < 400 else "not a 2xx answer"
-    return Outcome(
-        False, elapsed, status_code=response.status_code, error=f"HTTP {response.status_code}: {reason}."
-    )
+    if 200 <= status < 300:
+        return Outcome(True, elapsed, status_code=status)
+    reason = "redirects are not followed" if 300 <= status < 400 else "not a 2xx answer"
+    return Outcome(False, elapsed, status_code=status, error=f"HTTP {status}: {reason}.")
+
+
+def _error_name(error: Exception) -> str:
+    # urllib3 wraps the cause (refused connection, bad certificate) in its own errors.
+    reason = getattr(error, "reason", None)
+    return type(reason if isinstance(reason, Exception) else error).__name__
 
 
 def send_email(address: str, subject: str, body: str) -> Outcome:

@@ -19,6 +19,8 @@ from django.conf import settings
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from portal.uploads import UploadLimits
+
 Cell = str | int | float | Decimal | date | datetime | None
 PREVIEW_ROWS = 5
 
@@ -32,10 +34,18 @@ class Limits:
     max_file_bytes: int
     max_rows_per_file: int
     max_files: int
+    max_request_bytes: int  # all files of one upload
 
     @property
     def max_file_megabytes(self) -> str:
         return f"{self.max_file_bytes / 1_000_000:g} MB"
+
+
+def upload_limits() -> UploadLimits:
+    """The limits of an upload of spreadsheets as the upload handler applies
+    them while the request streams (413 past them)."""
+    cap = limits()
+    return UploadLimits(per_file=cap.max_file_bytes, per_request=cap.max_request_bytes, megabyte=1_000_000)
 
 
 def limits() -> Limits:
@@ -44,6 +54,7 @@ def limits() -> Limits:
         max_file_bytes=getattr(settings, "REPORTS_MAX_FILE_BYTES", 10_000_000),
         max_rows_per_file=getattr(settings, "REPORTS_MAX_ROWS_PER_FILE", 100_000),
         max_files=getattr(settings, "REPORTS_MAX_FILES", 24),
+        max_request_bytes=getattr(settings, "REPORTS_MAX_REQUEST_BYTES", 100_000_000),
     )
 
 

@@ -13,15 +13,17 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from capabilities.models import Job
-from capabilities.reports import actions, charts, exports, queries
+from capabilities.reports import actions, charts, exports, queries, sources
 from capabilities.reports.forms import MappingForm, UploadForm
 from capabilities.reports.models import FIELD_LABELS, Report, UploadSet
 from capabilities.reports.tables import UploadSetTable
 from capabilities.views import JOB_STARTERS
 from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
 from portal.actions import ActionError
+from portal.uploads import accepts_uploads
 
 
+@accepts_uploads(sources.upload_limits)
 @org_role_required()
 def index(request: OrgRequest) -> HttpResponse:
     """The organization's upload sets and recent reports; POST uploads a new set."""

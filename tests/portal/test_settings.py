@@ -18,7 +18,9 @@ SAFE = {
 }
 
 
-def _check(*args: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
+def _check(*args: str, run: str = "", **overrides: str | None) -> subprocess.CompletedProcess[str]:
+    """`manage.py check *args` in a deployment's environment, or the Python
+    code `run` in it."""
     # A deployment's environment: none of the test-only switches (the browser
     # tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process).
     env = {
@@ -32,8 +34,9 @@ def _check(*args: str, **overrides: str | None) -> subprocess.CompletedProcess[s
             env.pop(key, None)
         else:
             env[key] = value
+    command = [sys.executable, "-c", run] if run else [sys.executable, "manage.py", "check", *args]
     return subprocess.run(
-        [sys.executable, "manage.py", "check", *args],
+        command,
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -57,6 +60,16 @@ def test_safe_production_settings_pass_the_deploy_check():
         ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS must list"),
         ({"DATABASE_URL": None}, "DATABASE_URL must point at PostgreSQL"),
         ({"REDIS_URL": None}, "REDIS_URL must point at Redis"),
+        (
+            {"STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": "whsec_quickstart_emulator"},
+            "not the quickstart's published one",
+        ),
+        ({"STRIPE_API_BASE": "http://127.0.0.1:12111"}, "STRIPE_API_BASE must be empty"),
+        (
+            {"STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_API_BASE": "http://127.0.0.1:12111"},
+            "STRIPE_API_BASE must be empty",
+        ),
+        ({"PROXY_COUNT": "-1"}, "PROXY_COUNT must be 0"),
     ],
 )
 def test_production_refuses_to_start_with_an_unsafe_setting(overrides, complaint):
@@ -64,6 +77,30 @@ def test_production_refuses_to_start_with_an_unsafe_setting(overrides, complaint
     assert result.returncode != 0
     assert "Refusing to start in production" in result.stderr
     assert complaint in result.stderr
+
+
+def _production_setting(expression: str, **overrides: str | None) -> str:
+    result = _check(**overrides, run=f"import portal.settings as s; print({expression})")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_proxy_header_is_trusted_only_with_a_proxy_in_front():
+    assert _production_setting("getattr(s, 'SECURE_PROXY_SSL_HEADER', None)") == "None"
+    assert _production_setting("getattr(s, 'SECURE_PROXY_SSL_HEADER', None)", PROXY_COUNT="0") == "None"
+    assert (
+        _production_setting("s.SECURE_PROXY_SSL_HEADER", PROXY_COUNT="1")
+        == "('HTTP_X_FORWARDED_PROTO', 'https')"
+    )
+
+
+def test_a_real_key_with_its_own_webhook_secret_starts():
+    assert (
+        _production_setting(
+            "s.STRIPE_WEBHOOK_SECRET", STRIPE_SECRET_KEY="sk_live_x", STRIPE_WEBHOOK_SECRET="whsec_own"
+        )
+        == "whsec_own"
+    )
 
 
 def test_unknown_profile_is_refused():

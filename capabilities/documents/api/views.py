@@ -23,16 +23,19 @@ from capabilities.documents.api.serializers import (
     SearchResultSerializer,
     UploadResultSerializer,
 )
+from capabilities.documents.forms import upload_limits
 from capabilities.documents.models import Document
 from portal.actions import ActionError, Origin
 from portal.api.authentication import request_actor
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
 from portal.models import Role
+from portal.uploads import accepts_uploads
 
 PERMISSIONS = [IsAuthenticated, OrganizationMember, CapabilityEnabledForRoute]
 
 
+@accepts_uploads(upload_limits)
 class DocumentListCreate(generics.ListAPIView):
     permission_classes = PERMISSIONS
     serializer_class = DocumentSerializer
@@ -57,6 +60,7 @@ class DocumentListCreate(generics.ListAPIView):
         responses={
             201: UploadResultSerializer,
             400: OpenApiResponse(description="No file, too many files, or every file was rejected"),
+            413: OpenApiResponse(description="`upload_too_large`: a file or the request over its limit"),
         },
     )
     @idempotent

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from capabilities.api.permissions import CapabilityEnabledForRoute
 from capabilities.models import Job
-from capabilities.reports import actions, exports, queries
+from capabilities.reports import actions, exports, queries, sources
 from capabilities.reports.api.serializers import (
     MappingRequestSerializer,
     ReportSerializer,
@@ -30,6 +30,7 @@ from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
+from portal.uploads import accepts_uploads
 
 PERMISSIONS = [IsAuthenticated, CapabilityEnabledForRoute, OrganizationMember]
 
@@ -65,6 +66,7 @@ def _report(request: Request, report_id: int) -> Report:
     return found
 
 
+@accepts_uploads(sources.upload_limits)
 class UploadSetListCreate(generics.ListAPIView):
     permission_classes = PERMISSIONS
     serializer_class = UploadSetSerializer
@@ -88,6 +90,7 @@ class UploadSetListCreate(generics.ListAPIView):
         responses={
             201: UploadSetSerializer,
             400: OpenApiResponse(description="`upload_refused` with `problems`, one per file problem"),
+            413: OpenApiResponse(description="`upload_too_large`: a file or the request over its limit"),
         },
     )
     @idempotent
