@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from capabilities.documents.models import Document, Page
+from portal.api.schema import FILE_PARTS
 
 
 class PageSerializer(serializers.ModelSerializer):
@@ -63,8 +65,10 @@ class DocumentDetailSerializer(DocumentSerializer):
 
 
 class DocumentUploadRequestSerializer(serializers.Serializer):
-    files = serializers.ListField(
-        child=serializers.FileField(), help_text="One or more files (PDF, DOCX, TXT, PNG, JPEG)"
+    files = extend_schema_field(FILE_PARTS)(
+        serializers.ListField(
+            child=serializers.FileField(), help_text="One or more files (PDF, DOCX, TXT, PNG, JPEG)"
+        )
     )
 
 
@@ -76,6 +80,15 @@ class RejectionSerializer(serializers.Serializer):
 class UploadResultSerializer(serializers.Serializer):
     documents = DocumentSerializer(many=True)
     rejected = RejectionSerializer(many=True)
+
+
+class UploadRefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    documents = DocumentSerializer(many=True, required=False, help_text="`files_rejected`: empty")
+    rejected = RejectionSerializer(
+        many=True, required=False, help_text="`files_rejected`: each file's reason"
+    )
 
 
 class HitSerializer(serializers.Serializer):
