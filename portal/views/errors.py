@@ -28,7 +28,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     """A request Django refused before any view (a body over its limits, too
     many fields, a malformed multipart body)."""
     if not _under_api(request):
-        return defaults.bad_request(request, exception)
+        return defaults.bad_request(request, exception or Exception())
     if isinstance(exception, RequestDataTooBig):
         return _api_error(413, "request_too_large", "The request body is too large.")
     return _api_error(400, "bad_request", "The request could not be read.")

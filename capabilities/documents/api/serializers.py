@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from capabilities.documents.models import Document, Page
-from portal.api.schema import FILE_PARTS
+from portal.api.serializers import FilePartsField
 
 
 class PageSerializer(serializers.ModelSerializer):
@@ -65,10 +64,8 @@ class DocumentDetailSerializer(DocumentSerializer):
 
 
 class DocumentUploadRequestSerializer(serializers.Serializer):
-    files = extend_schema_field(FILE_PARTS)(
-        serializers.ListField(
-            child=serializers.FileField(), help_text="One or more files (PDF, DOCX, TXT, PNG, JPEG)"
-        )
+    files = FilePartsField(
+        child=serializers.FileField(), help_text="One or more files (PDF, DOCX, TXT, PNG, JPEG)"
     )
 
 

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from capabilities.reports.models import REQUIRED_FIELDS, DateOrder, Report, SourceFile, UploadSet
 from capabilities.reports.queries import proposed_mapping
-from portal.api.schema import FILE_PARTS
+from portal.api.serializers import FilePartsField
 
 
 class SourceFileSerializer(serializers.ModelSerializer):
@@ -48,11 +48,9 @@ class UploadSetSerializer(serializers.ModelSerializer):
 
 class SalesUploadRequestSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
-    files = extend_schema_field(FILE_PARTS)(
-        serializers.ListField(
-            child=serializers.FileField(allow_empty_file=True),
-            help_text="CSV or XLSX files (multipart, the field repeated)",
-        )
+    files = FilePartsField(
+        child=serializers.FileField(allow_empty_file=True),
+        help_text="CSV or XLSX files (multipart, the field repeated)",
     )
 
 
