@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from metering import catalog
 from metering.models import UsageEvent, UsageRollup
 from metering.queries import search_organizations
+from portal.api.filters import MomentFilter
 
 
 def capability_choices() -> list[tuple[str, str]]:
@@ -36,12 +37,12 @@ class FinanceFilter(django_filters.FilterSet):
 class UsageEventFilter(django_filters.FilterSet):
     capability = django_filters.CharFilter(help_text="Only this capability's events (its key).")
     meter = django_filters.CharFilter(help_text="Only this meter's events.")
-    since = django_filters.IsoDateTimeFilter(
+    since = MomentFilter(
         field_name="occurred_at",
         lookup_expr="gte",
         help_text="Events that occurred at or after this ISO 8601 time (UTC unless it says otherwise).",
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = MomentFilter(
         field_name="occurred_at",
         lookup_expr="lt",
         help_text="Events that occurred before this ISO 8601 time.",

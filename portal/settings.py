@@ -386,7 +386,7 @@ REST_FRAMEWORK = {
     ],
     # drf-spectacular's, plus the Idempotency-Key header of the writes that take it.
     "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -406,6 +406,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Requests and responses get their own components: files are binary parts,
+    # read-only fields stay out of requests, non-blank strings say minLength 1.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The shared Error schema and error responses every operation refers to.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.add_error_components",
+    ],
 }
 
 # --- security headers --------------------------------------------------------

@@ -99,6 +99,7 @@ urlpatterns = [
     ),
 ]
 
+handler400 = "portal.views.errors.bad_request"
 handler403 = "portal.views.errors.permission_denied"
 handler404 = "portal.views.errors.page_not_found"
 handler500 = "portal.views.errors.server_error"

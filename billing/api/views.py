@@ -8,13 +8,13 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, permissions, serializers
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing.api.serializers import ReconciliationLineSerializer, ReconciliationRunSerializer
 from billing.models import ReconciliationLine, ReconciliationRun
 from portal.api.authentication import ApiKeyClient
+from portal.api.pagination import MAX_PAGE_SIZE, PageNumberPagination
 
 
 class FinanceOnly(permissions.BasePermission):
@@ -29,8 +29,6 @@ class FinanceOnly(permissions.BasePermission):
 
 class LinePagination(PageNumberPagination):
     page_size = 200
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 @extend_schema(summary="Reconciliation runs", description="Every run, newest first (platform finance).")
@@ -50,8 +48,8 @@ class ReconciliationList(generics.ListAPIView[ReconciliationRun]):
         OpenApiParameter(
             "status", OpenApiTypes.STR, enum=[choice for choice, _ in ReconciliationLine.Status.choices]
         ),
-        OpenApiParameter("page", OpenApiTypes.INT),
-        OpenApiParameter("page_size", OpenApiTypes.INT),
+        OpenApiParameter("page", {"type": "integer", "minimum": 1}),
+        OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}),
     ],
     responses=inline_serializer(
         "ReconciliationDetail",
@@ -77,7 +75,7 @@ class ReconciliationDetail(generics.RetrieveAPIView[ReconciliationRun]):
             "day", "organization_id", "capability", "meter"
         )
         status = request.query_params.get("status")
-        if status:
+        if status is not None:
             if status not in ReconciliationLine.Status.values:
                 raise exceptions.ValidationError(
                     {"status": [f"Choose one of {', '.join(ReconciliationLine.Status.values)}."]}

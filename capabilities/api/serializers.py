@@ -1,8 +1,12 @@
 """Serializers of the capabilities API."""
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from capabilities.models import Job, ToggleChange
+from capabilities.registry import registry
 
 
 class MeterSerializer(serializers.Serializer):
@@ -57,7 +61,13 @@ class ToggleChangeSerializer(serializers.ModelSerializer):
 
 class JobSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
-    requested_by = serializers.EmailField(source="requested_by.email", default=None, read_only=True)
+    requested_by = serializers.EmailField(
+        source="requested_by.email",
+        default=None,
+        read_only=True,
+        allow_null=True,
+        help_text="Who started it; null for a job started with an API key or by the portal itself.",
+    )
 
     class Meta:
         model = Job
@@ -83,10 +93,21 @@ class JobSerializer(serializers.ModelSerializer):
         return {"done": job.progress_done, "total": job.progress_total, "percent": job.percent}
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JsonObjectField(serializers.JSONField):
+    """A JSON object (validated as one by the serializer that uses it)."""
+
+
 class JobRequestSerializer(serializers.Serializer):
-    capability = serializers.CharField(max_length=64)
-    kind = serializers.CharField(max_length=64)
-    input = serializers.JSONField(required=False, default=dict)
+    capability = serializers.ChoiceField(
+        choices=[], error_messages={"invalid_choice": "No capability '{input}' is installed."}
+    )
+    kind = serializers.CharField(min_length=1, max_length=64)
+    input = JsonObjectField(required=False, default=dict)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["capability"].choices = [capability.key for capability in registry()]  # type: ignore[attr-defined]
 
     def validate_input(self, value: object) -> dict:
         if not isinstance(value, dict):

@@ -4,7 +4,6 @@ capabilities, and their history."""
 from __future__ import annotations
 
 import django_filters
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import IsAuthenticated
@@ -28,6 +27,7 @@ from capabilities.registry import registry
 from capabilities.views import JOB_STARTERS
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
+from portal.api.filters import FilterBackend, MomentFilter
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
 
@@ -46,6 +46,7 @@ def _installed(key: str) -> None:
     summary="List capabilities",
     description="Every installed capability with its meters, default "
     "prices and whether it is enabled and locked for the caller's organization.",
+    responses={200: CapabilitySerializer(many=True)},
 )
 class CapabilityList(generics.GenericAPIView):
     serializer_class = CapabilitySerializer
@@ -120,8 +121,8 @@ class CapabilityHistory(generics.ListAPIView):
 class JobFilter(django_filters.FilterSet):
     capability = django_filters.CharFilter()
     status = django_filters.ChoiceFilter(choices=Job.Status.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="lt")
+    since = MomentFilter(field_name="queued_at", lookup_expr="gte", help_text="Jobs queued at or after this.")
+    until = MomentFilter(field_name="queued_at", lookup_expr="lt", help_text="Jobs queued before this.")
 
     class Meta:
         model = Job
@@ -137,7 +138,7 @@ class JobListCreate(generics.ListCreateAPIView):
     permission_classes = [IsAuthenticated, OrganizationMember]
     managing_roles_for: set[str] = set()
     serializer_class = JobSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = JobFilter
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -162,9 +163,7 @@ class JobListCreate(generics.ListCreateAPIView):
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
         payload = JobRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        key = payload.validated_data["capability"]
-        if key not in registry():
-            raise exceptions.ValidationError({"capability": [f"No capability {key!r} is installed."]})
+        key = payload.validated_data["capability"]  # an installed one (a choice)
         _meter_call(request, key)
         membership = getattr(request._request, "membership", None)
         if not isinstance(request.user, ApiKeyClient) and (

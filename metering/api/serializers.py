@@ -3,7 +3,8 @@ ledger events."""
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, timedelta
 from typing import Any
 
 from rest_framework import serializers
@@ -15,16 +16,32 @@ GROUPINGS = ("capability", "meter", "day", "hour")
 DEFAULT_GROUPING = "capability,meter"
 
 
+def _month_end(day: date) -> date:
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+class DayField(serializers.DateField):
+    """A day written YYYY-MM-DD exactly (strptime alone takes 2026-1-5 too)."""
+
+    def to_internal_value(self, value: Any) -> date:
+        if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, flags=re.ASCII)):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
+
+
 class UsageQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
-    start = serializers.DateField(
+    start = DayField(
         required=False,
         input_formats=["%Y-%m-%d"],
-        help_text="First day (UTC), YYYY-MM-DD. Default: the first day of the current billing period.",
+        help_text="First day (UTC), YYYY-MM-DD. Default: the first day of `end`'s month, or of the "
+        "current billing period.",
     )
-    end = serializers.DateField(
+    end = DayField(
         required=False,
         input_formats=["%Y-%m-%d"],
-        help_text="Last day (UTC, included), YYYY-MM-DD. Default: the current billing period's last day.",
+        help_text="Last day (UTC, included), YYYY-MM-DD. Default: the last day of `start`'s month, or of "
+        "the current billing period.",
     )
     group_by = serializers.CharField(
         required=False,
@@ -34,6 +51,15 @@ class UsageQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     organization = serializers.SlugField(
         required=False, help_text="Platform finance only: the slug of the organization to read."
     )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # A query string's empty value would read as "not given": `start=` is a mistake.
+        blank = [name for name in ("start", "end") if data.get(name) == ""]
+        if blank:
+            raise serializers.ValidationError(
+                {name: ["Give a day, YYYY-MM-DD, or leave it out."] for name in blank}
+            )
+        return super().to_internal_value(data)
 
     def validate_group_by(self, value: str) -> list[str]:
         names = [name.strip() for name in value.split(",") if name.strip()]
@@ -50,8 +76,11 @@ class UsageQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start: date | None = attrs.get("start")
         end: date | None = attrs.get("end")
-        if (start is None) != (end is None):
-            raise serializers.ValidationError("Give both start and end, or neither for the current period.")
+        # One side alone means the calendar month (a billing period) it falls in.
+        if start is not None and end is None:
+            attrs["end"] = end = _month_end(start)
+        elif end is not None and start is None:
+            attrs["start"] = start = end.replace(day=1)
         if start is not None and end is not None:
             if start > end:
                 raise serializers.ValidationError({"end": ["end must not be before start."]})

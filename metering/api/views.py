@@ -7,11 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +26,8 @@ from metering.api.serializers import (
 from metering.filtersets import UsageEventFilter
 from metering.models import UsageEvent
 from portal.api.authentication import ApiKeyClient
+from portal.api.filters import FilterBackend
+from portal.api.pagination import CursorPagination
 from portal.api.permissions import OrganizationMember, organization_of
 from portal.models import Organization
 
@@ -84,8 +84,14 @@ def _organization_to_read(request: Request, slug: str | None) -> Organization:
         "platform finance may name any organization."
     ),
     parameters=[
-        OpenApiParameter("start", OpenApiTypes.DATE, description="First day, YYYY-MM-DD."),
-        OpenApiParameter("end", OpenApiTypes.DATE, description="Last day (included), YYYY-MM-DD."),
+        OpenApiParameter(
+            "start", OpenApiTypes.DATE, description="First day, YYYY-MM-DD (alone: through its month's end)."
+        ),
+        OpenApiParameter(
+            "end",
+            OpenApiTypes.DATE,
+            description="Last day (included), YYYY-MM-DD (alone: from its month's first day).",
+        ),
         OpenApiParameter(
             "group_by",
             OpenApiTypes.STR,
@@ -134,8 +140,6 @@ class UsageReport(APIView):
 class EventCursor(CursorPagination):
     ordering = "-id"
     page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 @extend_schema(
@@ -155,7 +159,7 @@ class UsageEventList(generics.ListAPIView):  # type: ignore[type-arg]
     permission_classes = [IsAuthenticated, UsageReader]
     serializer_class = UsageEventSerializer
     pagination_class = EventCursor
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = UsageEventFilter
 
     def get_queryset(self) -> Any:

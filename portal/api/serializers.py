@@ -1,7 +1,9 @@
-"""Serializers of the tenancy API."""
+"""Serializers of the tenancy API, and fields the other apps' APIs share."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.api.schema import FILE_PARTS
 from portal.models import Organization
 
 
@@ -10,3 +12,8 @@ class OrganizationSerializer(serializers.ModelSerializer[Organization]):
         model = Organization
         fields = ["id", "name", "slug", "status", "created_at"]
         read_only_fields = fields
+
+
+@extend_schema_field(FILE_PARTS)
+class FilePartsField(serializers.ListField):
+    """A multipart field repeated once per file, each a file part."""

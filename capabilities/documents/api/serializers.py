@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from capabilities.documents.models import Document, Page
+from portal.api.serializers import FilePartsField
 
 
 class PageSerializer(serializers.ModelSerializer):
@@ -63,7 +64,7 @@ class DocumentDetailSerializer(DocumentSerializer):
 
 
 class DocumentUploadRequestSerializer(serializers.Serializer):
-    files = serializers.ListField(
+    files = FilePartsField(
         child=serializers.FileField(), help_text="One or more files (PDF, DOCX, TXT, PNG, JPEG)"
     )
 
@@ -76,6 +77,15 @@ class RejectionSerializer(serializers.Serializer):
 class UploadResultSerializer(serializers.Serializer):
     documents = DocumentSerializer(many=True)
     rejected = RejectionSerializer(many=True)
+
+
+class UploadRefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    documents = DocumentSerializer(many=True, required=False, help_text="`files_rejected`: empty")
+    rejected = RejectionSerializer(
+        many=True, required=False, help_text="`files_rejected`: each file's reason"
+    )
 
 
 class HitSerializer(serializers.Serializer):

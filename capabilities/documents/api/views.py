@@ -21,6 +21,7 @@ from capabilities.documents.api.serializers import (
     DocumentSerializer,
     DocumentUploadRequestSerializer,
     SearchResultSerializer,
+    UploadRefusedSerializer,
     UploadResultSerializer,
 )
 from capabilities.documents.forms import upload_limits
@@ -59,7 +60,11 @@ class DocumentListCreate(generics.ListAPIView):
         request={"multipart/form-data": DocumentUploadRequestSerializer},
         responses={
             201: UploadResultSerializer,
-            400: OpenApiResponse(description="No file, too many files, or every file was rejected"),
+            400: OpenApiResponse(
+                response=UploadRefusedSerializer,
+                description="No file (`no_files`), too many files (`too_many_files`), or every file was "
+                "rejected (`files_rejected`, with each file's reason under `rejected`)",
+            ),
             413: OpenApiResponse(description="`upload_too_large`: a file or the request over its limit"),
         },
     )
@@ -79,9 +84,12 @@ class DocumentListCreate(generics.ListAPIView):
         except ActionError as refusal:
             raise exceptions.ValidationError({"detail": refusal.message}, code=refusal.code) from None
         body = UploadResultSerializer(result).data
-        return Response(
-            body, status=status.HTTP_201_CREATED if result.documents else status.HTTP_400_BAD_REQUEST
-        )
+        if not result.documents:  # every file was refused: an error, with each file's reason
+            return Response(
+                {"detail": "None of the files could be used.", "code": "files_rejected", **body},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(
@@ -111,7 +119,9 @@ class DocumentSearch(generics.GenericAPIView):
     pagination_class = None
 
     def get(self, request: Request) -> Response:
-        query = request.query_params.get("q", "").strip()[:200]
+        if "q" not in request.query_params:
+            raise exceptions.ValidationError({"q": ["Give the words to find in `q`."]})
+        query = request.query_params["q"].strip()[:200]
         if not search.has_terms(query):  # nothing to look for: no results, and no search counted
             return Response(SearchResultSerializer({"query": query, "results": []}).data)
         organization = organization_of(request)

@@ -9,14 +9,16 @@ from rest_framework import serializers
 
 from capabilities.notifications.models import Attempt, Channel, Delivery, Rule
 from capabilities.notifications.queries import capability_choices
-from capabilities.notifications.targets import clean_target
+from capabilities.notifications.targets import MAX_TARGET_LENGTH, clean_target
 
 
 class RuleSerializer(serializers.ModelSerializer):
     capability = serializers.ChoiceField(choices=[])
     event = serializers.ChoiceField(choices=Rule.Event.choices)
     channel = serializers.ChoiceField(choices=Channel.choices)
-    target = serializers.CharField(max_length=500, help_text="An email address or an http(s) webhook URL")
+    target = serializers.CharField(
+        max_length=MAX_TARGET_LENGTH, help_text="An email address or an http(s) webhook URL"
+    )
     secret = serializers.SerializerMethodField(
         help_text="Webhook signing secret (HMAC-SHA256); null for email rules and for members who "
         "are not owners or admins"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, status
 from rest_framework.permissions import IsAuthenticated
@@ -21,6 +20,7 @@ from capabilities.notifications.filtersets import DeliveryFilter
 from capabilities.notifications.models import Delivery, Rule
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
+from portal.api.filters import FilterBackend
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
 from portal.models import MANAGING_ROLES
@@ -142,7 +142,7 @@ class RuleTestSend(APIView):
 class DeliveryList(generics.ListAPIView):
     permission_classes = PERMISSIONS
     serializer_class = DeliverySerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = DeliveryFilter
 
     def get_queryset(self):  # type: ignore[no-untyped-def]

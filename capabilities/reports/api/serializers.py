@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from capabilities.reports.models import REQUIRED_FIELDS, DateOrder, Report, SourceFile, UploadSet
 from capabilities.reports.queries import proposed_mapping
+from portal.api.serializers import FilePartsField
 
 
 class SourceFileSerializer(serializers.ModelSerializer):
@@ -46,19 +48,31 @@ class UploadSetSerializer(serializers.ModelSerializer):
 
 class SalesUploadRequestSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
-    files = serializers.ListField(
+    files = FilePartsField(
         child=serializers.FileField(allow_empty_file=True),
         help_text="CSV or XLSX files (multipart, the field repeated)",
     )
 
 
+class ColumnMappingSerializer(serializers.Serializer):
+    """The column of the set's files holding each field, no column twice."""
+
+    date = serializers.CharField(max_length=255)
+    region = serializers.CharField(max_length=255)
+    sku = serializers.CharField(max_length=255)
+    units = serializers.CharField(max_length=255)
+    revenue = serializers.CharField(max_length=255)
+
+
 class MappingRequestSerializer(serializers.Serializer):
-    mapping = serializers.DictField(
-        child=serializers.CharField(allow_blank=True),
-        help_text=f"Column name for each of {', '.join(REQUIRED_FIELDS)}",
-    )
+    mapping = ColumnMappingSerializer(help_text=f"Column name for each of {', '.join(REQUIRED_FIELDS)}")
     date_order = serializers.ChoiceField(choices=DateOrder.choices, default=DateOrder.DAY_FIRST)
-    currency = serializers.CharField(max_length=3, default="USD")
+    currency = serializers.CharField(
+        min_length=3,
+        max_length=3,
+        default="USD",
+        validators=[RegexValidator(r"^[A-Za-z]{3}$", "The currency is a three-letter code such as USD.")],
+    )
 
 
 class ReportSerializer(serializers.ModelSerializer):
