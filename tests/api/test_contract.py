@@ -10,6 +10,7 @@ deterministic (a fixed seed, derandomized), so a run can't flake.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,8 +39,8 @@ pytestmark = [pytest.mark.contract]
 
 # Examples per operation and phase; the coverage phase adds the schema's edge
 # cases (every boundary and each required part missing) on top.
-MAX_EXAMPLES = 25
-STATEFUL_EXAMPLES = 15
+MAX_EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "8"))  # CONTRACT_EXAMPLES=50 for a deeper run
+STATEFUL_EXAMPLES = int(os.environ.get("CONTRACT_CHAINS", "6"))
 STATEFUL_STEPS = 8
 SEED = 14
 
