@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.files.uploadhandler import FileUploadHandler
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,6 +23,9 @@ View = TypeVar("View", bound=Callable[..., Any])
 class UploadLimits:
     per_file: int  # bytes
     per_request: int  # bytes
+    # A file over its limit is skipped (and named by `refused_uploads`) while the
+    # rest of the request is read, for views that answer per file; otherwise 413.
+    skip_oversized_files: bool = False
     megabyte: int = 1024 * 1024  # how the limits are spelled in messages (MB of this many bytes)
 
     def megabytes(self, size: int) -> str:
@@ -105,6 +108,11 @@ class BoundedUploadHandler(FileUploadHandler):
         if self.file_received > self.limits.per_file:
             self._discard_started_files()
             limit = self.limits.megabytes(self.limits.per_file)
+            if self.limits.skip_oversized_files:
+                # The rest of this file is read past, not stored; the next files go on.
+                refused = self.request.__dict__.setdefault("uploads_refused", [])
+                refused.append((self.file_name or "upload", f"It is over the limit of {limit} per file."))
+                raise SkipFile
             message = f"“{self.file_name}” is over the limit of {limit} per file."
             raise UploadTooLarge(message, self.limits.per_file)
         if self.received > self.limits.per_request:
@@ -120,6 +128,11 @@ class BoundedUploadHandler(FileUploadHandler):
             started = getattr(handler, "file", None)
             if handler is not self and started is not None:
                 started.close()
+
+
+def refused_uploads(request: HttpRequest) -> list[tuple[str, str]]:
+    """(file name, reason) of each file skipped for being over its limit."""
+    return list(getattr(request, "uploads_refused", []))
 
 
 def too_large(request: HttpRequest, refusal: UploadTooLarge) -> HttpResponse:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -67,21 +68,23 @@ def upload_documents(
     uploads: list[UploadedFile],
     *,
     origin: Origin | None = None,
+    refused: Sequence[tuple[str, str]] = (),
 ) -> UploadResult:
     """Store each acceptable file for `organization` and queue its extraction.
     A refused file does not stop the others; each accepted file commits on its
     own, so a later failure loses none of the earlier ones, and a file that
     cannot be stored (storage or database error) is listed as rejected while
-    the others go on. Only a refusal of the whole request (no files, too many)
-    raises, before anything is stored."""
-    if not uploads:
+    the others go on. `refused` are files already turned away while the request
+    streamed (over the size limit): they are listed first. Only a refusal of the
+    whole request (no files, too many) raises, before anything is stored."""
+    if not uploads and not refused:
         raise ActionError("Choose at least one file to upload.", "no_files")
     if len(uploads) > settings.DOCUMENTS_MAX_FILES:
         raise ActionError(
             f"Upload at most {settings.DOCUMENTS_MAX_FILES} files at a time; you chose {len(uploads)}.",
             "too_many_files",
         )
-    result = UploadResult()
+    result = UploadResult(rejected=[Rejection(name[-255:], message) for name, message in refused])
     for upload in uploads:
         name = (upload.name or "upload")[-255:]
         problem = _rejection(upload)

@@ -15,12 +15,14 @@ from portal.uploads import UploadLimits
 
 
 def upload_limits() -> UploadLimits:
-    """What one upload may carry: DOCUMENTS_MAX_UPLOAD_MB per file,
-    DOCUMENTS_MAX_REQUEST_MB in all (refused with 413 while it streams)."""
+    """What one upload may carry: DOCUMENTS_MAX_UPLOAD_MB per file (a larger
+    file is skipped while it streams and named as rejected; the others go on),
+    DOCUMENTS_MAX_REQUEST_MB in all (refused with 413)."""
     megabyte = 1024 * 1024
     return UploadLimits(
         per_file=settings.DOCUMENTS_MAX_UPLOAD_MB * megabyte,
         per_request=settings.DOCUMENTS_MAX_REQUEST_MB * megabyte,
+        skip_oversized_files=True,  # the batch answers per file
     )
 
 

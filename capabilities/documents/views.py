@@ -20,7 +20,7 @@ from capabilities.documents.tables import DocumentTable
 from capabilities.views import JOB_STARTERS
 from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
 from portal.actions import ActionError
-from portal.uploads import accepts_uploads
+from portal.uploads import accepts_uploads, refused_uploads
 
 
 def _wants_partial(request: OrgRequest) -> bool:
@@ -49,13 +49,15 @@ def index(request: OrgRequest) -> HttpResponse:
 @require_POST
 def upload(request: OrgRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
-    if not form.is_valid():
+    refused = refused_uploads(request)  # over the size limit: skipped while the body streamed
+    if not form.is_valid() and not refused:
         for errors in form.errors.values():
             messages.error(request, " ".join(str(error) for error in errors))
         return redirect("documents:index")
+    files = form.cleaned_data.get("files", []) if form.is_valid() else []
     try:
         result = actions.upload_documents(
-            request.user, request.organization, form.cleaned_data["files"], origin=origin_of(request)
+            request.user, request.organization, files, origin=origin_of(request), refused=refused
         )
     except ActionError as refusal:
         messages.error(request, refusal.message)

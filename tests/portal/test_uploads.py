@@ -1,7 +1,8 @@
 """Bounded uploads: a body whose Content-Length is over its view's request
-limit is refused with 413 unread; a file over the per-file limit stops the
-upload as it streams, before more than the limit reaches the temporary
-folder; the message names the limit (JSON under /api/, a page on the web
+limit is refused with 413 unread; a file over the per-file limit stops
+being written as it streams, before more than the limit reaches the
+temporary folder (Documents then name it as rejected and store the others;
+other views answer 413); the message names the limit (JSON under /api/, a page on the web
 forms). Bodies are generated as they are read: nothing big is allocated."""
 
 from __future__ import annotations
@@ -33,12 +34,27 @@ class GeneratedBody:
     """A multipart body with one file of `size` bytes, produced as it is read;
     `read_bytes` says how much of it the server read."""
 
-    def __init__(self, size: int, name: str = "big.txt", field: str = "files") -> None:
+    def __init__(
+        self,
+        size: int,
+        name: str = "big.txt",
+        field: str = "files",
+        after: tuple[tuple[str, bytes], ...] = (),
+    ) -> None:
         self.head = (
             f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
             "Content-Type: text/plain\r\n\r\n"
         ).encode()
-        self.tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+        # Small files after the big one, in the same field.
+        more = b"".join(
+            (
+                f'\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="{other}"\r\n'
+                "Content-Type: text/plain\r\n\r\n"
+            ).encode()
+            + content
+            for other, content in after
+        )
+        self.tail = more + f"\r\n--{BOUNDARY}--\r\n".encode()
         self.size = size
         self.length = len(self.head) + size + len(self.tail)
         self.read_bytes = 0
@@ -120,21 +136,34 @@ def test_a_body_over_the_request_limit_is_refused_unread(api, settings, spooling
 
 
 @pytest.mark.django_db
-def test_a_file_over_its_limit_stops_while_it_streams(api, settings, spooling):
-    settings.DOCUMENTS_MAX_REQUEST_MB = 600  # so the 500 MB body is read, and stopped
+def test_a_file_over_its_limit_is_not_stored_and_named_as_rejected(api, settings, spooling):
+    """Documents answer per file: past the per-file limit the file is read past
+    (nothing more reaches the temporary folder) and named as rejected."""
+    settings.DOCUMENTS_MAX_REQUEST_MB = 600  # so the 500 MB body is read
     body = GeneratedBody(500 * MB, name="scan.pdf")
     response = post_generated(api, DOCUMENTS_API, body)
-    assert response.status_code == 413
-    assert response.json() == {
-        "code": "upload_too_large",
-        "detail": "“scan.pdf” is over the limit of 20 MB per file.",
-        "limit_bytes": 20 * MB,
-    }
-    # Read up to the limit and a chunk past it (Django reads 64 KB at a time), no further.
-    assert 20 * MB < body.read_bytes <= 20 * MB + 2 * 64 * 1024 + len(body.head)
-    assert COUNTED["bytes"] <= 20 * MB
+    assert response.status_code == 400
+    assert response.json()["code"] == "files_rejected"
+    assert response.json()["rejected"] == [
+        {"name": "scan.pdf", "message": "It is over the limit of 20 MB per file."}
+    ]
+    assert COUNTED["bytes"] <= 20 * MB  # the rest was read past, not written
     assert list(spooling.iterdir()) == []  # the started temporary file is gone
     assert not Document.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_files_after_one_over_its_limit_are_stored(api, settings, spooling):
+    settings.DOCUMENTS_MAX_UPLOAD_MB = 1
+    body = GeneratedBody(3 * MB, name="scan.pdf", after=(("notes.txt", b"Meeting notes"),))
+    response = post_generated(api, DOCUMENTS_API, body)
+    assert response.status_code == 201, response.content
+    assert [document["name"] for document in response.json()["documents"]] == ["notes.txt"]
+    assert response.json()["rejected"] == [
+        {"name": "scan.pdf", "message": "It is over the limit of 1 MB per file."}
+    ]
+    assert list(Document.objects.values_list("name", flat=True)) == ["notes.txt"]
+    assert COUNTED["bytes"] <= MB
 
 
 @pytest.mark.django_db
@@ -147,8 +176,19 @@ def test_files_within_the_limits_are_uploaded(api, settings):
 
 
 @pytest.mark.django_db
-def test_the_web_form_answers_a_page_naming_the_limit(api, settings):
+def test_the_web_form_names_the_file_over_the_limit_and_stores_the_others(api, settings):
     settings.DOCUMENTS_MAX_UPLOAD_MB = 1
+    body = GeneratedBody(2 * MB, name="big.pdf", after=(("small.txt", b"A few words"),))
+    response = post_generated(api, reverse("documents:upload"), body)
+    assert response.status_code == 302
+    flashed = [str(message) for message in response.wsgi_request._messages]
+    assert "big.pdf was not uploaded: It is over the limit of 1 MB per file." in flashed
+    assert list(Document.objects.values_list("name", flat=True)) == ["small.txt"]
+
+
+@pytest.mark.django_db
+def test_the_web_form_answers_a_page_naming_the_request_limit(api, settings):
+    settings.DOCUMENTS_MAX_REQUEST_MB = 1
     body = GeneratedBody(2 * MB, name="big.pdf")
     response = post_generated(
         api, reverse("documents:upload"), body, HTTP_REFERER="http://testserver/documents/"
@@ -156,7 +196,7 @@ def test_the_web_form_answers_a_page_naming_the_limit(api, settings):
     assert response.status_code == 413
     page = response.content.decode()
     assert "This upload is too large" in page
-    assert "“big.pdf” is over the limit of 1 MB per file." in page
+    assert "the limit is 1 MB per request" in page
     assert 'href="http://testserver/documents/"' in page
     assert not Document.objects.exists()
 

@@ -31,7 +31,7 @@ from portal.api.authentication import request_actor
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
 from portal.models import Role
-from portal.uploads import accepts_uploads
+from portal.uploads import accepts_uploads, refused_uploads
 
 PERMISSIONS = [IsAuthenticated, OrganizationMember, CapabilityEnabledForRoute]
 
@@ -80,6 +80,7 @@ class DocumentListCreate(generics.ListAPIView):
                 organization_of(request),
                 uploads,
                 origin=Origin(ip_address=request.META.get("REMOTE_ADDR")),
+                refused=refused_uploads(request._request),
             )
         except ActionError as refusal:
             raise exceptions.ValidationError({"detail": refusal.message}, code=refusal.code) from None
