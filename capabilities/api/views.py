@@ -177,7 +177,9 @@ class JobListCreate(generics.ListCreateAPIView):
                 job_input=payload.validated_data["input"],
             )
         except actions.CapabilityDisabled:
-            raise CapabilityDisabledError(registry().get(key).title) from None
+            raise CapabilityDisabledError(
+                registry().get(key), queries.lock_off(organization_of(request), key)
+            ) from None
         except ActionError as refusal:
             raise exceptions.ValidationError({"kind": [refusal.message]}, code=refusal.code) from None
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
