@@ -97,7 +97,9 @@ class RunTable(tables.Table):
     unexplained = tables.Column(attrs=NUMBER)
     unavailable = tables.Column(verbose_name="Unavailable", attrs=NUMBER)
     api_calls = tables.Column(verbose_name="Stripe calls", attrs=NUMBER)
-    triggered_by = tables.Column(verbose_name="By", default="Daily schedule")
+    triggered_by = tables.Column(
+        verbose_name="By", default="Daily schedule", attrs={"td": {"class": "break"}}
+    )
 
     class Meta:
         model = ReconciliationRun

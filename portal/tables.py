@@ -28,7 +28,7 @@ class AuditTable(tables.Table):
     actor_email = tables.Column(verbose_name="Who", default="system")
     organization = tables.Column(verbose_name="Organization", default="—")
     action = tables.Column()
-    target_repr = tables.Column(verbose_name="Target", default="—")
+    target_repr = tables.Column(verbose_name="Target", default="—", attrs={"td": {"class": "break"}})
     ip_address = tables.Column(verbose_name="From IP", default="—")
     details = tables.JSONColumn(orderable=False, json_dumps_kwargs={"sort_keys": True})
 

@@ -99,7 +99,8 @@ OVERFLOW_JS = """
       if (!shown(child) || child.closest('svg')) continue;
       const r = child.getBoundingClientRect();
       if (r.width > 0 && (r.right > edge.right + 1 || r.left < edge.left - 1)) {
-        found.push(`${name(child)} sticks out of ${name(card)} (${Math.round(r.left)}-${Math.round(r.right)} in ${Math.round(edge.left)}-${Math.round(edge.right)})`);
+        const span = (rect) => `${Math.round(rect.left)}-${Math.round(rect.right)}`;
+        found.push(`${name(child)} sticks out of ${name(card)} (${span(r)} in ${span(edge)})`);
         break;
       }
     }
@@ -178,7 +179,7 @@ def page_urls() -> list[str]:
             continue
         if not isinstance(entry, NotTenantScoped) and "GET" not in entry.methods:
             continue
-        if route.route.endswith((".csv", "xlsx/", "pdf/", ".xlsx", ".pdf")) or "export" in route.name:
+        if route.route.endswith((".csv", "xlsx/", "pdf/", ".xlsx", ".pdf")) or "export" in (route.name or ""):
             continue
         names = [part.split(">")[0].split(":")[-1] for part in route.route.split("<")[1:]]
         combos: list[dict[str, Any]] = [{}]
