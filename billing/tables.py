@@ -186,7 +186,7 @@ class WebhookEventTable(tables.Table):
     received_at = tables.DateTimeColumn(verbose_name="Received", format="d M Y H:i:s")
     type = tables.Column()
     organization = tables.Column(accessor="organization__name", default="—")
-    stripe_event_id = tables.Column(verbose_name="Event")
+    stripe_event_id = tables.Column(verbose_name="Event", attrs={"td": {"class": "break"}})
     outcome = tables.Column(orderable=False)
 
     class Meta:
