@@ -97,7 +97,9 @@ class RunTable(tables.Table):
     unexplained = tables.Column(attrs=NUMBER)
     unavailable = tables.Column(verbose_name="Unavailable", attrs=NUMBER)
     api_calls = tables.Column(verbose_name="Stripe calls", attrs=NUMBER)
-    triggered_by = tables.Column(verbose_name="By", default="Daily schedule")
+    triggered_by = tables.Column(
+        verbose_name="By", default="Daily schedule", attrs={"td": {"class": "break"}}
+    )
 
     class Meta:
         model = ReconciliationRun
@@ -184,7 +186,7 @@ class WebhookEventTable(tables.Table):
     received_at = tables.DateTimeColumn(verbose_name="Received", format="d M Y H:i:s")
     type = tables.Column()
     organization = tables.Column(accessor="organization__name", default="—")
-    stripe_event_id = tables.Column(verbose_name="Event")
+    stripe_event_id = tables.Column(verbose_name="Event", attrs={"td": {"class": "break"}})
     outcome = tables.Column(orderable=False)
 
     class Meta:

@@ -315,8 +315,11 @@ def start_job(
     *,
     kind: str,
     job_input: dict | None = None,
+    source: str | None = None,
 ) -> Job:
-    """Queue a job of a capability on the capability's own queue."""
+    """Queue a job of a capability on the capability's own queue. `source` says
+    who started it (`Job.Source`): by default a person when there is an
+    actor, else an API key; a capability starting one by itself says AUTOMATIC."""
     from capabilities import is_enabled
     from capabilities.jobs import job_function
 
@@ -339,6 +342,7 @@ def start_job(
         kind=kind,
         input=job_input or {},
         requested_by=actor,
+        source=source or (Job.Source.PERSON if actor is not None else Job.Source.API_KEY),
         celery_task_id=task_id,
         # The message's lease: unclaimed past it, the sweep sends it again.
         lease_expires_at=timezone.now() + timedelta(seconds=settings.JOB_REQUEUE_GRACE),

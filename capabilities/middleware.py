@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from capabilities.gate import is_enabled
+from capabilities.queries import lock_off
 from capabilities.registry import registry
 
 
@@ -43,6 +44,10 @@ class CapabilityGateMiddleware:
         return render(
             request,
             "capabilities/disabled.html",
-            {"capability": registry().get(key), "code": "capability_disabled"},
+            {
+                "capability": registry().get(key),
+                "lock": lock_off(organization, key),
+                "code": "capability_disabled",
+            },
             status=403,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from capabilities.registry import registry
 from portal.append_only import AppendOnlyModel
 from portal.models import Organization, User
 
@@ -74,6 +75,15 @@ class Job(models.Model):
 
     FINISHED = frozenset({Status.SUCCEEDED, Status.FAILED, Status.REFUSED, Status.CANCELLED})
 
+    class Source(models.TextChoices):
+        """Who started it: a person (`requested_by`), a system calling the API
+        with an organization's key, or a capability by itself (a notification's
+        delivery after another job finished)."""
+
+        PERSON = "person", "Person"
+        API_KEY = "api_key", "API key"
+        AUTOMATIC = "automatic", "Automatic"
+
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="jobs")
     capability = models.CharField(max_length=64)
     kind = models.CharField(max_length=64)
@@ -85,6 +95,9 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     requested_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(
+        max_length=16, choices=Source.choices, default=Source.API_KEY, db_default=Source.API_KEY
+    )
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -121,6 +134,18 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def started_by(self) -> str:
+        """Who started it, in words for the organization's people."""
+        if self.requested_by is not None:
+            return self.requested_by.email
+        if self.source == self.Source.AUTOMATIC:
+            title = (
+                registry().get(self.capability).title if self.capability in registry() else self.capability
+            )
+            return f"{title} (automatic)"
+        return "API key"
 
     @property
     def percent(self) -> int:

@@ -55,6 +55,65 @@ def catalog_entry(organization: Organization, key: str) -> CatalogEntry:
     return next(entry for entry in catalog(organization) if entry.key == key)
 
 
+@dataclass(frozen=True)
+class LockOff:
+    """Why a capability can't be switched on by its organization: it, or one it
+    needs, was locked off by an IT admin."""
+
+    capability: CapabilityConfig  # the locked one: the asked-for one or what it needs
+    reason: str
+    locked_by_name: str  # the IT admin's name, "" when unknown
+
+    @property
+    def administrator(self) -> str:
+        """Whom to ask, in words: the IT admin by name, else the role."""
+        if self.locked_by_name:
+            return f"{self.locked_by_name}, your platform administrator,"
+        return "your platform administrator"
+
+    def explanation(self, asked: CapabilityConfig) -> str:
+        """The lock in one plain sentence pair, for answers without a page (the API)."""
+        reason = f": “{self.reason}”" if self.reason else ""
+        if asked.key == self.capability.key:
+            what = (
+                f"{self.administrator[0].upper()}{self.administrator[1:]} locked {asked.title} off{reason}."
+            )
+        else:
+            what = (
+                f"{asked.title} needs {self.capability.title}, which {self.administrator} locked off{reason}."
+            )
+        return f"{what} Ask {self.administrator} to unlock it."
+
+
+def lock_off(organization: Organization, key: str) -> LockOff | None:
+    """The IT admin's lock that keeps `key` off for `organization`: on `key`
+    itself, else on the nearest capability it needs; None when the
+    organization could switch it on itself."""
+    installed = registry()
+    candidates = [key, *installed.requirements(key)]
+    rows = {
+        row.capability_key: row
+        for row in FeatureToggle.objects.filter(
+            organization=organization, capability_key__in=candidates, locked=True, enabled=False
+        )
+    }
+    locked = next((candidate for candidate in candidates if candidate in rows), None)
+    if locked is None:
+        return None
+    lock_change = (
+        history(organization, locked)
+        .filter(locked=True, source=ToggleChange.Source.IT_ADMIN)
+        .select_related("actor")
+        .first()
+    )
+    actor = lock_change.actor if lock_change else None
+    return LockOff(
+        capability=installed.get(locked),
+        reason=rows[locked].locked_reason,
+        locked_by_name=actor.full_name if actor else "",
+    )
+
+
 def history(organization: Organization, key: str) -> QuerySet[ToggleChange]:
     return ToggleChange.objects.filter(organization=organization, capability_key=key).order_by("-at", "-id")
 

@@ -17,7 +17,7 @@ class JobTable(tables.Table):
     queued_at = tables.DateTimeColumn(
         verbose_name="Queued", format="Y-m-d H:i:s", attrs={"td": {"class": "nowrap"}}
     )
-    requested_by = tables.Column(accessor="requested_by__email", verbose_name="By", default="API")
+    requested_by = tables.Column(accessor="started_by", verbose_name="By", order_by=("requested_by__email",))
 
     class Meta:
         model = Job

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django_htmx.middleware import HtmxDetails
 
 from portal.actions import Origin
@@ -48,6 +49,18 @@ def origin_of(request: HttpRequest) -> Origin:
     )
 
 
+def home_url(user: User) -> str:
+    """Where a person starts: a member of an organization on its home (the
+    catalog), an IT admin on `/manage/`, platform finance on `/finance/`."""
+    if user.memberships.exists():
+        return reverse("home")
+    if user.is_staff:
+        return reverse("manage:organizations")
+    if user.is_finance:
+        return reverse("finance")
+    return reverse("home")
+
+
 def org_role_required(*roles: str) -> Callable[[ViewFunc], ViewFunc]:
     """Require a signed-in member of an active organization, with one of `roles`
     when given. Users without an organization and members of a suspended one
@@ -61,7 +74,7 @@ def org_role_required(*roles: str) -> Callable[[ViewFunc], ViewFunc]:
             membership = request.membership  # type: ignore[attr-defined]
             if membership is None:
                 if request.user.is_staff or request.user.is_finance:  # type: ignore[union-attr]
-                    return redirect("manage:organizations")
+                    return redirect(home_url(request.user))  # type: ignore[arg-type]
                 return render(request, "portal/no_organization.html", status=403)
             if not membership.organization.is_active:
                 return render(

@@ -1,7 +1,8 @@
 """Tables of the IT admin pages (django-tables2)."""
 
 import django_tables2 as tables
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from portal.models import AuditEntry, Organization
 
@@ -28,7 +29,7 @@ class AuditTable(tables.Table):
     actor_email = tables.Column(verbose_name="Who", default="system")
     organization = tables.Column(verbose_name="Organization", default="—")
     action = tables.Column()
-    target_repr = tables.Column(verbose_name="Target", default="—")
+    target_repr = tables.Column(verbose_name="Target", default="—", attrs={"td": {"class": "break"}})
     ip_address = tables.Column(verbose_name="From IP", default="—")
     details = tables.JSONColumn(orderable=False, json_dumps_kwargs={"sort_keys": True})
 
@@ -39,4 +40,9 @@ class AuditTable(tables.Table):
         empty_text = "No audit entry matches these filters."
 
     def render_action(self, value: str) -> str:
-        return format_html("<code>{}</code>", value)
+        # May break after each dot (notifications.<wbr>rule_created), so the
+        # log fits its card without cutting a word anywhere else.
+        return format_html(
+            "<code>{}</code>",
+            format_html_join(mark_safe(".<wbr>"), "{}", ((part,) for part in value.split("."))),
+        )

@@ -8,7 +8,8 @@ from rest_framework.request import Request
 
 from capabilities.gate import is_enabled
 from capabilities.middleware import capability_of_route
-from capabilities.registry import registry
+from capabilities.queries import LockOff, lock_off
+from capabilities.registry import CapabilityConfig, registry
 from portal.api.authentication import request_organization
 from portal.api.permissions import NoOrganization, OrganizationSuspended
 
@@ -16,9 +17,10 @@ from portal.api.permissions import NoOrganization, OrganizationSuspended
 class CapabilityDisabledError(exceptions.PermissionDenied):
     default_code = "capability_disabled"
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, capability: CapabilityConfig, lock: LockOff | None = None) -> None:
+        off = f"{capability.title} is switched off for your organization."
         super().__init__(
-            f"{title} is switched off for your organization. An owner or admin can switch it on."
+            f"{off} {lock.explanation(capability)}" if lock else f"{off} An owner or admin can switch it on."
         )
 
 
@@ -35,6 +37,6 @@ class CapabilityEnabledForRoute(permissions.BasePermission):
         if not organization.is_active:
             raise OrganizationSuspended()
         if not is_enabled(organization, key):
-            raise CapabilityDisabledError(registry().get(key).title)
+            raise CapabilityDisabledError(registry().get(key), lock_off(organization, key))
         request._request.metered_capability = key  # type: ignore[attr-defined]  # counted by metering
         return True

@@ -172,7 +172,7 @@ class JobListCreate(generics.ListCreateAPIView):
             raise exceptions.PermissionDenied("Billing users can read usage but not start jobs.")
         organization = organization_of(request)
         if not is_enabled(organization, key):  # refused before its input is looked at
-            raise CapabilityDisabledError(registry().get(key).title)
+            raise CapabilityDisabledError(registry().get(key), queries.lock_off(organization, key))
         try:
             job_input = clean_input(
                 organization, key, payload.validated_data["kind"], payload.validated_data["input"]
@@ -190,7 +190,9 @@ class JobListCreate(generics.ListCreateAPIView):
                 job_input=job_input,
             )
         except actions.CapabilityDisabled:
-            raise CapabilityDisabledError(registry().get(key).title) from None
+            raise CapabilityDisabledError(
+                registry().get(key), queries.lock_off(organization_of(request), key)
+            ) from None
         except ActionError as refusal:
             raise exceptions.ValidationError({"kind": [refusal.message]}, code=refusal.code) from None
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

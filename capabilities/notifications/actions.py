@@ -169,8 +169,14 @@ def _test_payload(organization: Organization, rule: Rule) -> dict[str, Any]:
 
 
 def _queue_first_attempt(actor: User | None, delivery: Delivery) -> None:
+    """Without an actor the delivery follows a rule, after another job finished."""
     start_job(
-        actor, delivery.organization, KEY, kind="deliver", job_input={"delivery": delivery.pk, "attempt": 1}
+        actor,
+        delivery.organization,
+        KEY,
+        kind="deliver",
+        job_input={"delivery": delivery.pk, "attempt": 1},
+        source=None if actor is not None else Job.Source.AUTOMATIC,
     )
 
 
@@ -346,6 +352,7 @@ def start_attempt(delivery_id: int, attempt: int) -> Job | None:
             KEY,
             kind="deliver",
             job_input={"delivery": delivery.pk, "attempt": attempt},
+            source=Job.Source.AUTOMATIC,  # a retry, on its own schedule
         )
     except ActionError as refusal:
         give_up(delivery, f"Not retried: {refusal.message}")

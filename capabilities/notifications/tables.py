@@ -20,10 +20,10 @@ class DeliveryTable(tables.Table):
         accessor="payload__capability__key", verbose_name="Capability", orderable=False
     )
     channel = tables.Column()
-    target = tables.Column()
+    target = tables.Column(attrs={"td": {"class": "break"}})
     status = tables.Column()
     attempt_count = tables.Column(verbose_name="Attempts")
-    last_error = tables.Column(verbose_name="Last error", orderable=False)
+    last_error = tables.Column(verbose_name="Last error", orderable=False, attrs={"td": {"class": "break"}})
 
     class Meta:
         model = Delivery

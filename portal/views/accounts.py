@@ -10,14 +10,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
 from portal import actions
-from portal.access import origin_of
+from portal.access import home_url, origin_of
 from portal.forms import AcceptInvitationForm, SignInForm
 from portal.signals import audit_password_change
 
 
 class SignInView(auth_views.LoginView):
+    """Sign in, then go to `next=` when it is safe, else to the person's own home."""
+
     form_class = SignInForm
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return home_url(self.request.user)  # type: ignore[arg-type]
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -152,20 +152,29 @@ def revoke_invitation(request: OrgRequest, invitation_id: int) -> HttpResponse:
     return redirect("members")
 
 
+# The new key's secret waits here between the POST and the one GET that shows
+# it (POST/redirect/GET: reloading the page never creates a second key).
+NEW_API_KEY_SESSION_KEY = "new_api_key"
+
+
 @org_role_required(*MANAGERS)
 def api_keys(request: OrgRequest) -> HttpResponse:
     organization = request.organization
     form = ApiKeyForm(request.POST or None)
-    new_secret = None
     if request.method == "POST" and form.is_valid():
-        api_key, new_secret = actions.create_api_key(
+        api_key, secret = actions.create_api_key(
             request.user,
             organization,
             name=form.cleaned_data["name"],
             origin=origin_of(request),
         )
+        request.session[NEW_API_KEY_SESSION_KEY] = {"organization_id": organization.pk, "secret": secret}
         messages.success(request, f"API key “{api_key.name}” created. Copy it now: it is shown only once.")
-        form = ApiKeyForm()
+        return redirect("api_keys")
+    # Popped on the first GET whatever the organization, so the secret never
+    # lingers in the session; shown only in the organization it belongs to.
+    waiting = request.session.pop(NEW_API_KEY_SESSION_KEY, None) if request.method == "GET" else None
+    new_secret = waiting["secret"] if waiting and waiting["organization_id"] == organization.pk else None
     return render(
         request,
         "portal/api_keys.html",

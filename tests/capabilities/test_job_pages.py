@@ -7,6 +7,7 @@ is sent to a worker. Other statuses are set on the rows directly."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -46,6 +47,16 @@ def job_ids(response) -> list[int]:
     return [int(pk) for pk in re.findall(r'href="/jobs/(\d+)/"', response.content.decode())]
 
 
+def job_rows(response) -> dict[int, str]:
+    """The jobs list's rows as a reader sees them, by job id."""
+    return {
+        int(pk): " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row, pk in re.findall(
+            r'(<tr[^>]*>\s*<td[^>]*><a href="/jobs/(\d+)/".*?</tr>)', response.content.decode(), re.S
+        )
+    }
+
+
 def status_section(response) -> str:
     match = re.search(r'<section class="card" id="job-status".*?</section>', response.content.decode(), re.S)
     assert match, "no #job-status section"
@@ -79,6 +90,8 @@ def test_bob_starts_a_job_and_lands_on_its_page(client_for, bob, acme, ocr_on):
     page = text(response)
     assert f"Job #{job.pk} · Text recognition" in page
     assert 'data-status="queued"' in page
+    assert "Waiting to start." in page
+    assert "cap.ocr" not in page and "on queue" not in page
     assert "by bob@acme.test" in page
 
 
@@ -196,7 +209,7 @@ def test_the_jobs_list_shows_acmes_jobs_newest_first_and_never_globexs(client_fo
     page = text(response)
     assert "Summaries" in page  # capability titles, not keys
     assert "bob@acme.test" in page
-    assert "API" in page  # a job without a person was started with an API key
+    assert "API key" in page  # a job without a person was started with an API key
     assert 'class="filters"' in page
 
 
@@ -404,7 +417,7 @@ def test_a_succeeded_job_shows_its_result_and_usage(client_for, bob, acme):
     assert 'data-status="succeeded"' in section
     assert 'value="100"' in section
     assert "<h3>Result</h3>" in section
-    assert "&#x27;text&#x27;: &#x27;recognised&#x27;" in section
+    assert '"text": "recognised"' in html.unescape(section)  # JSON, not a Python dict
     rows = re.findall(r"<tr><td><code>(\w+)</code></td><td>(-?\d+)</td>", section)
     assert rows == [("compute_seconds", "1"), ("pages", "3")]
     assert "hx-trigger" not in section
@@ -426,12 +439,14 @@ def test_a_cancelled_job_says_who_cancelled_it(client_for, bob, acme):
 
 
 def test_the_job_page_shows_its_input(client_for, bob, acme):
-    job = make_job(acme, input={"pages": 7})
+    job = make_job(acme, input={"pages": 7, "draft": False, "note": None})
 
     page = text(client_for(bob).get(f"/jobs/{job.pk}/"))
 
     assert "<h2>Input</h2>" in page
-    assert "&#x27;pages&#x27;: 7" in page
+    assert '{\n  "draft": false,\n  "note": null,\n  "pages": 7\n}' in html.unescape(
+        client_for(bob).get(f"/jobs/{job.pk}/").content.decode()
+    )
 
 
 @pytest.mark.parametrize("status", [Job.Status.QUEUED, Job.Status.RUNNING])
@@ -561,3 +576,20 @@ def test_a_member_of_both_sees_the_jobs_of_the_organization_they_act_for(client_
 
     assert job_ids(client.get("/jobs/")) == [acme_job.pk]
     assert client.get(f"/jobs/{globex_job.pk}/").status_code == 404
+
+
+def test_who_started_a_job_is_said_for_a_person(client_for, bob, acme):
+    """A person by address, an API key as such, and what a capability started by
+    itself (a notification's delivery) as that capability, automatic: never
+    “API” for a job nobody called the API for."""
+    by_bob = make_job(acme, requested_by=bob)
+    by_key = make_job(acme, source=Job.Source.API_KEY)
+    automatic = make_job(acme, capability="notifications", kind="deliver", source=Job.Source.AUTOMATIC)
+
+    client = client_for(bob)
+    rows = job_rows(client.get("/jobs/"))
+    assert rows[by_bob.pk].endswith("bob@acme.test")
+    assert rows[by_key.pk].endswith("API key")
+    assert rows[automatic.pk].endswith("Notifications (automatic)")
+    assert "by Notifications (automatic)" in text(client.get(f"/jobs/{automatic.pk}/"))
+    assert "by an API key" in text(client.get(f"/jobs/{by_key.pk}/"))

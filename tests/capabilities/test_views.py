@@ -16,6 +16,7 @@ from django.utils.timezone import localtime
 from capabilities.models import FeatureToggle, ToggleChange
 from capabilities.registry import registry
 from tests.capabilities.state import enabled_in, states
+from tests.factories import UserFactory
 
 HTMX = {"HX-Request": "true"}
 
@@ -431,3 +432,57 @@ def test_one_unit_price_formatter_serves_every_page(client_for, alice):
 
     _price_in_force("ocr", "pages", "0.0000005")
     assert "$0.0000005</strong> per page" in card(text(client_for(alice).get("/")), "ocr")
+
+
+class TestLockedOffPage:
+    """A capability an IT admin locked off: its 403 says who locked it, why, and
+    whom to ask, not “You can switch it on in the catalog” (the owner can't)."""
+
+    def test_owner_is_told_who_locked_it_and_why(self, client_for, alice, ivan, acme, switch, force):
+        switch(alice, acme, "summaries", enabled=True, include_related=True)
+        force(ivan, acme, "summaries", enabled=False, reason="Contract ended in November")
+
+        response = client_for(alice).get("/c/summaries/")
+
+        assert response.status_code == 403
+        page = " ".join(response.content.decode().split())
+        assert "You can switch it on in the catalog" not in page
+        assert "Ivan Ito" in page
+        assert "locked" in page
+        assert "Contract ended in November" in page
+        assert "Ask Ivan Ito, your platform administrator, to unlock it" in page
+
+    def test_a_capability_whose_dependency_is_locked_off_names_that_lock(
+        self, client_for, bob, ivan, acme, force
+    ):
+        force(ivan, acme, "ocr", enabled=False, reason="Scanner licence expired")
+
+        page = " ".join(client_for(bob).get("/c/summaries/").content.decode().split())
+
+        assert "needs Text recognition" in page
+        assert "Scanner licence expired" in page
+        assert "Ask Ivan Ito, your platform administrator, to unlock it" in page
+        assert "An owner or admin of your organization can switch it on" not in page
+
+    def test_without_a_name_the_page_says_your_platform_administrator(
+        self, client_for, alice, acme, force, db
+    ):
+        nameless = UserFactory(email="ops@switchboard.test", full_name="", is_staff=True)
+        force(nameless, acme, "summaries", enabled=False, reason="Audit")
+
+        page = " ".join(client_for(alice).get("/c/summaries/").content.decode().split())
+
+        assert "Your platform administrator locked" in page
+        assert "Ask your platform administrator to unlock it" in page
+        assert "ops@switchboard.test" not in page
+
+    def test_the_api_says_the_same(self, client_for, alice, ivan, acme, force):
+        force(ivan, acme, "documents", enabled=False, reason="Storage quota review")
+
+        response = client_for(alice).get("/api/v1/c/documents/documents/")
+
+        assert (response.status_code, response.json()["code"]) == (403, "capability_disabled")
+        detail = response.json()["detail"]
+        assert "An owner or admin can switch it on" not in detail
+        assert "Storage quota review" in detail
+        assert "Ask Ivan Ito, your platform administrator, to unlock it" in detail

@@ -4,12 +4,16 @@ switched-off capability 403."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.urls import reverse
 
 from capabilities.actions import set_capability_enabled
+from capabilities.models import Job
 from capabilities.notifications import actions
 from capabilities.notifications.models import Attempt, Delivery, Rule
+from tests.capabilities.test_job_pages import job_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +82,8 @@ def test_test_send_queues_a_delivery_and_shows_it(alice, acme_on, client_for):
     assert response.status_code == 302
     assert response.url == reverse("notifications:delivery", args=[delivery.pk])
     page = client.get(response.url).content.decode()
-    assert "Pending" in page and "waiting for a worker" in page
+    assert "Pending" in page and "waiting to start" in page
+    assert "cap.notifications" not in page
 
 
 def test_the_delivery_page_shows_every_attempt(alice, acme_on, client_for):
@@ -169,3 +174,26 @@ def test_deleting_a_rule_keeps_its_deliveries(alice, acme_on, client_for):
     assert response.status_code == 302
     assert not Rule.objects.exists()
     assert Delivery.objects.get().rule is None
+
+
+def test_an_automatic_delivery_reads_for_a_person(alice, acme_on, client_for):
+    """A rule fires after a job: its payload is shown as JSON (not a Python
+    dict), and the deliver job is listed as started by Notifications
+    (automatic), not by “API”."""
+    actions.create_rule(
+        alice, acme_on, capability="ocr", event="both", channel="webhook", target="http://127.0.0.1:9/hook"
+    )
+    job = Job.objects.create(organization=acme_on, capability="ocr", kind="recognize", status="succeeded")
+    [delivery] = actions.notify_job_finished(
+        job_id=job.pk, organization_id=acme_on.pk, capability="ocr", status="succeeded"
+    )
+    client = client_for(alice)
+
+    page = html.unescape(client.get(reverse("notifications:delivery", args=[delivery.pk])).content.decode())
+    assert '"test": false' in page
+    assert "'test': False" not in page
+    assert f'"id": {job.pk}' in page
+
+    deliver_job = Job.objects.get(capability="notifications")
+    row = job_rows(client.get("/jobs/?capability=notifications"))[deliver_job.pk]
+    assert row.endswith("Notifications (automatic)")

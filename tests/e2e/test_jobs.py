@@ -47,7 +47,7 @@ def test_bob_runs_an_ocr_job_and_alice_sees_its_usage(
     progress = page.locator("#job-progress")
     expect(status).to_have_attribute("data-status", "queued")
     expect(status).to_have_text("Queued")
-    expect(page.locator("#job-status")).to_contain_text("Waiting for a worker on queue cap.ocr")
+    expect(page.locator("#job-status")).to_contain_text("Waiting to start.")
     expect(progress).to_have_attribute("value", "0")
     page.evaluate("window.stillTheSamePage = true")  # gone if anything reloads the page
 

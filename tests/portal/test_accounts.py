@@ -28,6 +28,29 @@ def test_sign_in_and_out_are_audited_with_the_address(client, alice):
     assert entries[0].ip_address == "198.51.100.4"
 
 
+@pytest.mark.parametrize(
+    ("person", "home"),
+    [("alice", "/"), ("carol", "/"), ("ivan", "/manage/"), ("fiona", "/finance/")],
+)
+def test_each_person_lands_on_their_own_home_after_sign_in(client, cast, person, home):
+    response = _sign_in(client, cast[person].email, PASSWORD)
+    assert response.status_code == 302 and response["Location"] == home
+    assert client.get(home).status_code == 200
+
+
+@pytest.mark.parametrize(("person", "next_url"), [("fiona", "/finance/prices/"), ("ivan", "/manage/audit/")])
+def test_sign_in_keeps_the_page_asked_for(client, cast, person, next_url):
+    response = client.post(
+        f"/accounts/login/?next={next_url}", {"username": cast[person].email, "password": PASSWORD}
+    )
+    assert response.status_code == 302 and response["Location"] == next_url
+
+
+def test_a_signed_in_person_opening_sign_in_goes_home(client_for, fiona):
+    response = client_for(fiona).get("/accounts/login/")
+    assert response.status_code == 302 and response["Location"] == "/finance/"
+
+
 def test_wrong_password_gets_a_clear_error_and_an_audit_line(client, alice):
     response = _sign_in(client, "alice@acme.test", "wrong")
     assert response.status_code == 200

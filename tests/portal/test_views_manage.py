@@ -136,11 +136,16 @@ class TestAuditLog:
         actions.change_member_role(alice, bob.memberships.get(), role=Role.ADMIN)
         actions.create_api_key(gina, gina.memberships.get().organization, name="globex key")
         client = client_for(ivan)
-        by_org = client.get(f"/manage/audit/?organization={acme.pk}").content.decode()
+
+        def log(url: str) -> str:
+            # Actions may break after their dots (<wbr>): read them whole.
+            return client.get(url).content.decode().replace("<wbr>", "")
+
+        by_org = log(f"/manage/audit/?organization={acme.pk}")
         assert "membership.role_changed" in by_org and "api_key.created" not in by_org
-        by_actor = client.get("/manage/audit/?actor=gina").content.decode()
+        by_actor = log("/manage/audit/?actor=gina")
         assert "api_key.created" in by_actor and "membership.role_changed" not in by_actor
-        by_action = client.get("/manage/audit/?action=api_key").content.decode()
+        by_action = log("/manage/audit/?action=api_key")
         assert "api_key.created" in by_action and "membership.role_changed" not in by_action
         bad_date = client.get("/manage/audit/?since=yesterday")
         assert bad_date.status_code == 200

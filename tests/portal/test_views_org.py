@@ -32,9 +32,9 @@ def test_a_person_without_organization_gets_a_helpful_page(client_for, db):
     assert b"don't belong to an organization" in response.content
 
 
-def test_platform_staff_without_organization_land_on_manage(client_for, ivan, fiona):
+def test_platform_people_without_organization_are_sent_to_their_own_home(client_for, ivan, fiona):
     assert client_for(ivan).get("/")["Location"] == "/manage/"
-    assert client_for(fiona).get("/")["Location"] == "/manage/"
+    assert client_for(fiona).get("/")["Location"] == "/finance/"
 
 
 class TestMembers:
@@ -119,15 +119,33 @@ class TestMembers:
 
 class TestApiKeys:
     def test_key_is_shown_once_then_only_its_prefix(self, client_for, alice):
+        """POST/redirect/GET: the POST answers with a redirect, the GET after it
+        shows the secret once; reloading shows only the prefix and creates no
+        second key."""
         client = client_for(alice)
         response = client.post("/api-keys/", {"name": "ERP sync"})
-        secret = response.context["new_secret"]
-        assert secret in response.content.decode()
+        assert response.status_code == 302
+        assert response["Location"] == "/api-keys/"
+        shown = client.get("/api-keys/")
+        secret = shown.context["new_secret"]
+        assert secret in shown.content.decode()
         api_key = OrganizationAPIKey.objects.get()
         assert api_key.is_valid(secret)
         again = client.get("/api-keys/").content.decode()
         assert secret not in again
+        assert 'id="new-secret"' not in again
         assert api_key.prefix in again
+        assert OrganizationAPIKey.objects.count() == 1
+
+    def test_the_secret_is_not_shown_in_another_organization(self, client_for, gina, acme):
+        """The secret waits in the session for the organization it belongs to:
+        switching organizations before the GET does not show it elsewhere."""
+        MembershipFactory(user=gina, organization=acme, role=Role.OWNER)
+        client = client_for(gina)
+        client.post("/switch/", {"organization": "acme"})
+        client.post("/api-keys/", {"name": "ERP sync"})
+        client.post("/switch/", {"organization": "globex"})
+        assert client.get("/api-keys/").context["new_secret"] is None
 
     def test_blank_name_is_refused(self, client_for, alice):
         response = client_for(alice).post("/api-keys/", {"name": ""})
