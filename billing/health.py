@@ -14,7 +14,7 @@ from django.utils.timesince import timesince
 from billing import queries
 from billing import stripe_gateway as gateway
 from billing.models import MeterErrorReport
-from portal.health import HealthItem, HealthSection
+from portal.health import HealthItem, HealthSection, ago
 
 # An hour closed this long ago and still not sent means pushes are not draining
 # (beat plans and sends every 5 minutes).
@@ -91,7 +91,7 @@ def push_backlog() -> HealthSection:
         backlog_item(backlog, configured, now),
         HealthItem(
             "Last push",
-            f"{timesince(backlog.last_sent, now)} ago" if backlog.last_sent else "Never",
+            ago(backlog.last_sent, now) if backlog.last_sent else "Never",
             "ok" if backlog.last_sent else "warn",
         ),
         HealthItem(

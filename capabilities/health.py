@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from capabilities import queries
 from capabilities.actions import SWEEP_LAST_RUN
-from portal.health import HealthItem, HealthSection
+from portal.health import HealthItem, HealthSection, ago
 
 
 def _last_sweep() -> tuple[datetime | None, str]:
@@ -37,7 +37,7 @@ def sweep_item(now: datetime) -> HealthItem:
     late = now - at > timedelta(seconds=3 * settings.JOB_SWEEP_INTERVAL)
     return HealthItem(
         "Last sweep",
-        f"{timesince(at, now)} ago" if now - at >= timedelta(minutes=1) else "Under a minute ago",
+        ago(at, now),
         "bad" if late else "ok",
         f"{summary[0].upper()}{summary[1:]}." if summary else "",
     )

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from capabilities import actions, queries
 from capabilities.forms import ForceForm, JobInputForm, ToggleForm
 from capabilities.models import Job
-from capabilities.registry import registry
+from capabilities.registry import CapabilityConfig, registry
 from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, origin_of, platform_required
 from portal.actions import ActionError
 from portal.models import MANAGING_ROLES, Organization, Role
@@ -76,6 +76,13 @@ def job_forms(request: OrgRequest, key: str, bound: JobInputForm | None = None) 
     return starters
 
 
+def _kind_label(capability: CapabilityConfig, kind: str) -> str:
+    try:
+        return capability.job_kind(kind).label
+    except LookupError:  # a kind the app no longer declares
+        return kind
+
+
 def render_capability_page(
     request: OrgRequest, key: str, *, bound: JobInputForm | None = None, status: int = 200
 ) -> HttpResponse:
@@ -91,7 +98,10 @@ def render_capability_page(
             "job_starters": job_forms(request, key, bound),
             "has_jobs": bool(capability.job_kinds),
             "own_pages": reverse(f"{key}:{capability.nav.url_name}") if capability.nav else "",
-            "recent_jobs": Job.objects.filter(organization=request.organization, capability=key)[:5],
+            "recent_jobs": [
+                (job, _kind_label(capability, job.kind))
+                for job in Job.objects.filter(organization=request.organization, capability=key)[:5]
+            ],
         },
         status=status,
     )

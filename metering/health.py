@@ -7,10 +7,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.timesince import timesince
 
 from metering import queries
-from portal.health import HealthItem, HealthSection
+from portal.health import HealthItem, HealthSection, ago
 
 
 def _move_period() -> float:
@@ -32,7 +31,7 @@ def api_calls_section() -> HealthSection:
     else:
         moved = HealthItem(
             "Last move to the ledger",
-            f"{timesince(last, now)} ago",
+            ago(last, now),
             "bad" if waiting.calls and now - last > late else "ok",
         )
     return HealthSection(

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.utils.timesince import timesince
 
 
 @dataclass(frozen=True)
@@ -33,3 +36,8 @@ def register(section: Callable[[], HealthSection]) -> None:
 
 def sections() -> list[HealthSection]:
     return [section() for section in _sections]
+
+
+def ago(moment: datetime, now: datetime) -> str:
+    """ "3 minutes ago", or "Under a minute ago" (never "0 minutes ago")."""
+    return f"{timesince(moment, now)} ago" if now - moment >= timedelta(minutes=1) else "Under a minute ago"
