@@ -545,9 +545,7 @@ def revoke_api_key(
     return api_key
 
 
-def review_migrated_api_keys(
-    actor: User, organization: Organization, *, origin: Origin | None = None
-) -> int:
+def review_migrated_api_keys(actor: User, organization: Organization, *, origin: Origin | None = None) -> int:
     """An owner or admin has reviewed the keys that became `manage` when scopes
     came: the keys page stops asking. Returns how many keys were marked."""
     with transaction.atomic(durable=True):

@@ -56,7 +56,7 @@ def tenancy_errors(patterns: list[Any]) -> list[checks.CheckMessage]:
                     f"{name} ({route!r}) drops {' and '.join(missing)}: it would answer for a "
                     "suspended organization or a caller outside it.",
                     hint="Keep the REST_FRAMEWORK default permission classes in its permission_classes, "
-                    "or set `tenancy_opt_out = \"<why>\"` on a view that is not organization-scoped.",
+                    'or set `tenancy_opt_out = "<why>"` on a view that is not organization-scoped.',
                     id="portal.E002",
                 )
             )
