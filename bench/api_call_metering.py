@@ -39,7 +39,7 @@ def run() -> dict[str, Any]:
             owner, organization, "summaries", enabled=True, include_related=True, reason="benchmark"
         )
     forget_snapshots()
-    _, secret = create_api_key(owner, organization, name="api-call benchmark")
+    _, secret = create_api_key(owner, organization, name="api-call benchmark", scope="manage")
     client = Client(headers={"Authorization": f"Api-Key {secret}"})
     unmetered = [name for name in settings.MIDDLEWARE if name != METERING]
     assert len(unmetered) == len(settings.MIDDLEWARE) - 1, "the metering middleware is not installed"

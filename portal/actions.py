@@ -4,6 +4,7 @@ until the transaction has committed."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -15,6 +16,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from portal.models import (
+    SCOPE_HOLDERS,
+    ApiKeyScope,
     AuditEntry,
     Invitation,
     Membership,
@@ -396,6 +399,14 @@ def change_member_role(
             origin=origin,
             details={"email": membership.user.email, "from": old_role, "to": role},
         )
+        _revoke_keys_beyond(
+            actor,
+            membership.user,
+            organization,
+            role,
+            reason=f"Its creator {membership.user.email} changed role from {old_role} to {role}.",
+            origin=origin,
+        )
     return membership
 
 
@@ -424,19 +435,52 @@ def remove_member(actor: User, membership: Membership, *, origin: Origin | None 
             origin=origin,
             details={"email": membership.user.email, "role": membership.role},
         )
+        _revoke_keys_beyond(
+            actor,
+            membership.user,
+            organization,
+            None,
+            reason=f"Its creator {membership.user.email} left the organization.",
+            origin=origin,
+        )
         membership.delete()
 
 
 # --- API keys --------------------------------------------------------------
 
 
+def _key_expiry(expires_on: datetime.date | None) -> datetime.datetime | None:
+    """A key is valid through its expiry date: it expires as that day ends (UTC)."""
+    if expires_on is None:
+        return None
+    if expires_on < timezone.now().date():
+        raise ActionError("The expiry date is in the past; choose today or a later day.", "expiry_in_past")
+    return datetime.datetime.combine(expires_on + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
+
+
 def create_api_key(
-    actor: User, organization: Organization, *, name: str, origin: Origin | None = None
+    actor: User,
+    organization: Organization,
+    *,
+    name: str,
+    scope: str,
+    expires_on: datetime.date | None = None,
+    origin: Origin | None = None,
 ) -> tuple[OrganizationAPIKey, str]:
-    """Create a key and return it with its secret, which is never stored."""
+    """Create a key and return it with its secret, which is never stored. The key
+    lives while `actor` holds a role that may hold its scope (SCOPE_HOLDERS)."""
+    if scope not in ApiKeyScope.values:
+        raise ActionError(f"“{scope}” is not a key scope: choose read, use or manage.", "invalid_scope")
+    expiry_date = _key_expiry(expires_on)
     with transaction.atomic(durable=True):
+        membership = Membership.objects.filter(user=actor, organization=organization).first()
+        if membership is None or membership.role not in SCOPE_HOLDERS[scope]:
+            raise ActionError(
+                f"A key with the {scope} scope needs a creator whose role allows it; yours does not.",
+                "scope_not_allowed",
+            )
         created, secret = OrganizationAPIKey.objects.create_key(
-            name=name, organization=organization, created_by=actor
+            name=name, organization=organization, created_by=actor, scope=scope, expiry_date=expiry_date
         )
         api_key = cast(OrganizationAPIKey, created)
         record_audit(
@@ -445,9 +489,49 @@ def create_api_key(
             organization=organization,
             target=api_key,
             origin=origin,
-            details={"name": name, "prefix": api_key.prefix},
+            details={
+                "name": name,
+                "prefix": api_key.prefix,
+                "scope": scope,
+                "expires": expiry_date.isoformat() if expiry_date else None,
+            },
         )
     return api_key, secret
+
+
+def _revoke(actor: User | None, api_key: OrganizationAPIKey, *, reason: str, origin: Origin | None) -> None:
+    api_key.revoked = True
+    api_key.revoked_at = timezone.now()
+    api_key.revoked_reason = reason
+    api_key.scope_migrated = False
+    api_key.save(update_fields=["revoked", "revoked_at", "revoked_reason", "scope_migrated"])
+    record_audit(
+        actor,
+        "api_key.revoked",
+        organization=api_key.organization,
+        target=api_key,
+        origin=origin,
+        details={"name": api_key.name, "prefix": api_key.prefix, "scope": api_key.scope, "reason": reason},
+    )
+
+
+def _revoke_keys_beyond(
+    actor: User,
+    creator: User,
+    organization: Organization,
+    role: str | None,
+    *,
+    reason: str,
+    origin: Origin | None,
+) -> None:
+    """Inside a membership change: revoke the keys `creator` made in `organization`
+    whose scope their new `role` (None: no longer a member) may not hold."""
+    keys = OrganizationAPIKey.objects.select_for_update().filter(
+        organization=organization, created_by=creator, revoked=False
+    )
+    for api_key in keys:
+        if role is None or role not in SCOPE_HOLDERS[api_key.scope]:
+            _revoke(actor, api_key, reason=reason, origin=origin)
 
 
 def revoke_api_key(
@@ -457,15 +541,28 @@ def revoke_api_key(
         api_key = OrganizationAPIKey.objects.select_for_update().get(pk=api_key.pk)
         if api_key.revoked:
             raise ActionError("This key is already revoked.", "already_revoked")
-        api_key.revoked = True
-        api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked", "revoked_at"])
+        _revoke(actor, api_key, reason=f"Revoked by {actor.email}.", origin=origin)
+    return api_key
+
+
+def review_migrated_api_keys(actor: User, organization: Organization, *, origin: Origin | None = None) -> int:
+    """An owner or admin has reviewed the keys that became `manage` when scopes
+    came: the keys page stops asking. Returns how many keys were marked."""
+    with transaction.atomic(durable=True):
+        keys = OrganizationAPIKey.objects.select_for_update().filter(
+            organization=organization, scope_migrated=True
+        )
+        prefixes = sorted(key.prefix for key in keys)
+        if not prefixes:
+            return 0
+        OrganizationAPIKey.objects.filter(organization=organization, scope_migrated=True).update(
+            scope_migrated=False
+        )
         record_audit(
             actor,
-            "api_key.revoked",
-            organization=api_key.organization,
-            target=api_key,
+            "api_key.scopes_reviewed",
+            organization=organization,
             origin=origin,
-            details={"name": api_key.name, "prefix": api_key.prefix},
+            details={"prefixes": prefixes},
         )
-    return api_key
+    return len(prefixes)

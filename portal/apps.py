@@ -8,5 +8,5 @@ class PortalConfig(AppConfig):
     verbose_name = "Switchboard portal"
 
     def ready(self) -> None:
-        from portal import signals  # noqa: F401  (connects audit receivers)
+        from portal import checks, signals  # noqa: F401  (registers system checks, connects audit receivers)
         from portal.api import schema  # noqa: F401  (registers OpenAPI extensions)

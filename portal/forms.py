@@ -8,7 +8,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import validate_slug
 
-from portal.models import Organization, Role
+from portal.models import ApiKeyScope, Organization, Role
 
 
 class SignInForm(AuthenticationForm):
@@ -34,6 +34,18 @@ class ApiKeyForm(forms.Form):
     name = forms.CharField(
         max_length=50,
         help_text="What uses this key, e.g. “ERP nightly sync”.",
+    )
+    scope = forms.ChoiceField(
+        choices=ApiKeyScope.choices,
+        initial=ApiKeyScope.READ,
+        help_text="Read: GET only, like a billing user. Use: runs capabilities, like a member. "
+        "Manage: also toggles, rules and keys, like an admin.",
+    )
+    expires_on = forms.DateField(
+        required=False,
+        label="Expires on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional. The key works through this day (UTC).",
     )
 
 

@@ -3,6 +3,7 @@ and the append-only audit log."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import secrets
 from typing import Any, ClassVar
@@ -81,6 +82,29 @@ class Role(models.TextChoices):
 
 # Roles that may manage members, invitations, API keys and toggles.
 MANAGING_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+# Roles that may use the organization's capabilities (start jobs, upload, search).
+USING_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+
+
+class ApiKeyScope(models.TextChoices):
+    """What an API key may do. Each scope acts as one role (SCOPE_ROLES), and a
+    key lives only while its creator holds a role that may hold it (SCOPE_HOLDERS)."""
+
+    READ = "read", "Read (GET only)"
+    USE = "use", "Use (run capabilities)"
+    MANAGE = "manage", "Manage (toggles, rules, keys)"
+
+
+SCOPE_ROLES: dict[str, str] = {
+    ApiKeyScope.READ: Role.BILLING,
+    ApiKeyScope.USE: Role.MEMBER,
+    ApiKeyScope.MANAGE: Role.ADMIN,
+}
+SCOPE_HOLDERS: dict[str, frozenset[str]] = {
+    ApiKeyScope.READ: frozenset(Role.values),
+    ApiKeyScope.USE: USING_ROLES,
+    ApiKeyScope.MANAGE: MANAGING_ROLES,
+}
 
 
 class Organization(models.Model):
@@ -178,11 +202,28 @@ class OrganizationAPIKey(AbstractAPIKey):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    scope = models.CharField(max_length=8, choices=ApiKeyScope.choices)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Why it was revoked, when not by hand: its creator left or lost the role.
+    revoked_reason = models.CharField(max_length=200, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Keys made before scopes existed became `manage`; owners review them once.
+    scope_migrated = models.BooleanField(default=False)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "organization API key"
+
+    @property
+    def valid_through(self) -> datetime.date | None:
+        """The last day (UTC) the key works: it expires as that day ends."""
+        if self.expiry_date is None:
+            return None
+        return (self.expiry_date.astimezone(datetime.UTC) - datetime.timedelta(microseconds=1)).date()
+
+    @property
+    def acts_as(self) -> str:
+        """The role whose powers this key has."""
+        return SCOPE_ROLES[self.scope]
 
 
 class AuditEntry(AppendOnlyModel):

@@ -379,10 +379,14 @@ REST_FRAMEWORK = {
         "portal.api.authentication.OrganizationApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    # Every API view: authenticated, and a capability's routes only while it is on.
+    # Every API view: authenticated, a capability's routes only while it is on,
+    # and acting for an active organization the caller belongs to (API key or
+    # member). The system check portal.E002 fails for a view under /api/v1/ that
+    # drops these without a `tenancy_opt_out` reason.
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
         "capabilities.api.permissions.CapabilityEnabledForRoute",
+        "portal.api.permissions.OrganizationMember",
     ],
     # drf-spectacular's, plus the Idempotency-Key header of the writes that take it.
     "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AutoSchema",

@@ -79,6 +79,7 @@ urlpatterns = [
     path("invitations/<str:token>/", accounts.accept_invitation, name="invitation_accept"),
     path("api-keys/", org.api_keys, name="api_keys"),
     path("api-keys/<str:key_prefix>/revoke/", org.revoke_api_key, name="api_key_revoke"),
+    path("api-keys/review/", org.review_api_keys, name="api_keys_review"),
     path("accounts/", include(account_patterns)),
     path("manage/", include(manage_patterns)),
     path("healthz", health.healthz, name="healthz"),

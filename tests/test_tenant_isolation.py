@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -111,6 +112,7 @@ class CurrentOrganization:
     shows: Callable[[World], list[str]]
     data: Kwargs = no_kwargs
     kwargs: Kwargs = no_kwargs  # e.g. a capability key: not a row of any tenant
+    query: Kwargs = no_kwargs  # a query string the route needs, e.g. a search's `q`
 
 
 @dataclass(frozen=True)
@@ -280,9 +282,11 @@ REGISTRY: dict[str, Entry] = {
     "api_keys": CurrentOrganization(
         methods=("GET", "POST"),
         shows=lambda w: [w.globex_api_key.prefix],
-        data=lambda w: {"name": "outsider key", "organization": w.acme.slug},
+        data=lambda w: {"name": "outsider key", "scope": "manage", "organization": w.acme.slug},
     ),
     "api_key_revoke": AcmeObject(lambda w: {"key_prefix": w.acme_api_key.prefix}, methods=("POST",)),
+    # Both organizations' keys still await review: gina's POST marks only globex's.
+    "api_keys_review": CurrentOrganization(methods=("POST",), shows=lambda w: []),
     # --- accounts -------------------------------------------------------------
     "login": NotTenantScoped("sign-in form; a signed-in user is sent home"),
     "logout": NotTenantScoped("ends the caller's own session"),
@@ -349,7 +353,9 @@ REGISTRY: dict[str, Entry] = {
     "documents-api:document-detail": AcmeObject(
         lambda w: {"document_id": w.acme_document.pk}, methods=("GET",)
     ),
-    "documents-api:search": CurrentOrganization(methods=("GET",), shows=lambda w: ['"results":[]']),
+    "documents-api:search": CurrentOrganization(
+        methods=("GET",), shows=lambda w: ['"results":[]'], query=lambda w: {"q": ""}
+    ),
     "summaries-api:count": CurrentOrganization(methods=("GET",), shows=lambda w: ['"summaries":0']),
     # --- notifications: rules, test sends, deliveries -----------------------
     "notifications-api:rule-list": CurrentOrganization(
@@ -466,8 +472,10 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         organization=acme, email="dan@acme.test", invited_by=alice, token=ACME_INVITATION_TOKEN
     )
     globex_invitation = InvitationFactory(organization=globex, email="hank@globex.test", invited_by=gina)
-    acme_key, acme_secret = actions.create_api_key(alice, acme, name="acme deploy key")
-    globex_key, globex_secret = actions.create_api_key(gina, globex, name="x")
+    acme_key, acme_secret = actions.create_api_key(alice, acme, name="acme deploy key", scope="manage")
+    globex_key, globex_secret = actions.create_api_key(gina, globex, name="x", scope="manage")
+    # As if made before scopes: the keys page asks each organization to review them.
+    OrganizationAPIKey.objects.filter(pk__in=[acme_key.pk, globex_key.pk]).update(scope_migrated=True)
     # Both organizations use capabilities; acme's history names acme, so a leak shows.
     set_capability_enabled(
         alice, acme, "summaries", enabled=True, include_related=True, reason="acme rollout"
@@ -542,7 +550,7 @@ def acme_state(acme: Organization) -> dict[str, Any]:
         "api_keys": list(
             OrganizationAPIKey.objects.filter(organization=acme)
             .order_by("pk")
-            .values_list("prefix", "name", "revoked", "revoked_at")
+            .values_list("prefix", "name", "scope", "revoked", "revoked_at", "scope_migrated")
         ),
         "audit_entries": AuditEntry.objects.filter(organization=acme).count(),
         "toggles": list(
@@ -665,6 +673,8 @@ def test_current_organization_pages_show_only_the_callers_organization(
     entry = REGISTRY[name]
     assert isinstance(entry, CurrentOrganization)
     url = reverse(name, kwargs=entry.kwargs(world))
+    if query := entry.query(world):
+        url += "?" + urlencode(query)
     before = acme_state(world.acme)
     for outsider in outsiders(world, url, client_for):
         if forged_session and outsider.label == "gina's session":

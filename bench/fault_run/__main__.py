@@ -80,7 +80,7 @@ def _organization() -> tuple[int, str]:
     alice = User.objects.create_user("alice@fault-run.test", full_name="Alice Owner")
     organization, _ = create_organization(ivan, name="Fault Run", slug="fault-run", owner_email=alice.email)
     set_capability_enabled(alice, organization, "documents", enabled=True, reason="fault run")
-    _key, secret = create_api_key(alice, organization, name="fault run client")
+    _key, secret = create_api_key(alice, organization, name="fault run client", scope="manage")
     return organization.pk, secret
 
 

@@ -35,6 +35,7 @@ class LinePagination(PageNumberPagination):
 class ReconciliationList(generics.ListAPIView[ReconciliationRun]):
     serializer_class = ReconciliationRunSerializer
     permission_classes = [permissions.IsAuthenticated, FinanceOnly]
+    tenancy_opt_out = "platform finance only, across organizations"
     queryset = ReconciliationRun.objects.select_related("triggered_by").order_by("-created_at", "-id")
 
 
@@ -65,6 +66,7 @@ class ReconciliationList(generics.ListAPIView[ReconciliationRun]):
 class ReconciliationDetail(generics.RetrieveAPIView[ReconciliationRun]):
     serializer_class = ReconciliationRunSerializer
     permission_classes = [permissions.IsAuthenticated, FinanceOnly]
+    tenancy_opt_out = "platform finance only, across organizations"
     queryset = ReconciliationRun.objects.select_related("triggered_by")
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:

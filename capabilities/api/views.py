@@ -29,7 +29,7 @@ from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.filters import FilterBackend, MomentFilter
 from portal.api.idempotency import idempotent
-from portal.api.permissions import OrganizationMember, organization_of
+from portal.api.permissions import OrganizationMember, organization_of, require_role
 
 
 class Conflict(exceptions.APIException):
@@ -165,11 +165,7 @@ class JobListCreate(generics.ListCreateAPIView):
         payload.is_valid(raise_exception=True)
         key = payload.validated_data["capability"]  # an installed one (a choice)
         _meter_call(request, key)
-        membership = getattr(request._request, "membership", None)
-        if not isinstance(request.user, ApiKeyClient) and (
-            membership is None or membership.role not in JOB_STARTERS
-        ):
-            raise exceptions.PermissionDenied("Billing users can read usage but not start jobs.")
+        require_role(request, JOB_STARTERS, "Billing users can read usage but not start jobs.")
         organization = organization_of(request)
         if not is_enabled(organization, key):  # refused before its input is looked at
             raise CapabilityDisabledError(registry().get(key), queries.lock_off(organization, key))
@@ -232,11 +228,7 @@ class JobCancel(APIView):
     @idempotent
     def post(self, request: Request, job_id: int) -> Response:
         job = _job_of(request, job_id)
-        membership = getattr(request._request, "membership", None)
-        if not isinstance(request.user, ApiKeyClient) and (
-            membership is None or membership.role not in JOB_STARTERS
-        ):
-            raise exceptions.PermissionDenied("Billing users can read usage but not cancel jobs.")
+        require_role(request, JOB_STARTERS, "Billing users can read usage but not cancel jobs.")
         try:
             job = actions.cancel_job(request_actor(request), job)
         except ActionError as refusal:

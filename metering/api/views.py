@@ -28,7 +28,7 @@ from metering.models import UsageEvent
 from portal.api.authentication import ApiKeyClient
 from portal.api.filters import FilterBackend
 from portal.api.pagination import CursorPagination
-from portal.api.permissions import OrganizationMember, organization_of
+from portal.api.permissions import OrganizationMember, organization_of, require_role
 from portal.models import Organization
 
 
@@ -54,10 +54,8 @@ class UsageReader(OrganizationMember):
             return True
         if not super().has_permission(request, view):
             return False
-        if isinstance(request.user, ApiKeyClient):
-            return True
-        membership = getattr(request._request, "membership", None)
-        return membership is not None and membership.role in queries.USAGE_ROLES
+        require_role(request, queries.USAGE_ROLES, self.message)
+        return True
 
 
 def _organization_to_read(request: Request, slug: str | None) -> Organization:

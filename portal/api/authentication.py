@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from portal.models import Organization, OrganizationAPIKey, User
+from portal.models import SCOPE_ROLES, Membership, Organization, OrganizationAPIKey, User
 
 KEYWORD = "Api-Key"
 
@@ -27,6 +27,7 @@ class ApiKeyClient:
     def __init__(self, api_key: OrganizationAPIKey) -> None:
         self.api_key = api_key
         self.organization: Organization = api_key.organization
+        self.scope: str = api_key.scope
 
     def __str__(self) -> str:
         return f"API key {self.api_key.prefix} of {self.organization.slug}"
@@ -50,7 +51,12 @@ class OrganizationApiKeyAuthentication(authentication.BaseAuthentication):
         if api_key is None or not api_key.is_valid(secret):
             raise exceptions.AuthenticationFailed("This API key is not valid or was revoked.")
         if api_key.has_expired:
-            raise exceptions.AuthenticationFailed("This API key has expired.")
+            assert api_key.expiry_date is not None
+            raise exceptions.AuthenticationFailed(
+                f"This API key expired on {api_key.expiry_date:%Y-%m-%d %H:%M} UTC; "
+                "an owner or admin can create a new one on the API keys page.",
+                code="api_key_expired",
+            )
         # Last use is shown to admins; minute precision spares a write per request.
         now = timezone.now()
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
@@ -80,6 +86,17 @@ def request_organization(request: Request) -> Organization | None:
     if isinstance(user, ApiKeyClient):
         return user.organization
     return getattr(request._request, "organization", None)
+
+
+def request_role(request: Request) -> str | None:
+    """The role the caller acts as in its organization: the signed-in member's,
+    or for an API key the role of its scope (read: billing, use: member,
+    manage: admin). None for someone who is not a member."""
+    user = request.user
+    if isinstance(user, ApiKeyClient):
+        return SCOPE_ROLES[user.scope]
+    membership: Membership | None = getattr(request._request, "membership", None)
+    return membership.role if membership is not None else None
 
 
 def request_actor(request: Request) -> User:

@@ -1,12 +1,18 @@
-"""API permission classes shared by every app's endpoints."""
+"""API permission classes shared by every app's endpoints.
 
+Organization-scoped views get `OrganizationMember` from REST_FRAMEWORK's
+DEFAULT_PERMISSION_CLASSES (which also refuses a suspended organization), and
+the system check `portal.checks.api_views_keep_tenancy` fails when a view under
+/api/v1/ drops it without saying why in `tenancy_opt_out`."""
+
+from collections.abc import Collection
 from typing import Any
 
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
-from portal.api.authentication import ApiKeyClient, request_organization
-from portal.models import MANAGING_ROLES, Membership, Organization
+from portal.api.authentication import ApiKeyClient, request_organization, request_role
+from portal.models import MANAGING_ROLES, SCOPE_ROLES, ApiKeyScope, Organization
 
 
 class OrganizationSuspended(exceptions.PermissionDenied):
@@ -17,6 +23,34 @@ class OrganizationSuspended(exceptions.PermissionDenied):
 class NoOrganization(exceptions.PermissionDenied):
     default_detail = "You are not a member of an organization."
     default_code = "no_organization"
+
+
+class InsufficientScope(exceptions.PermissionDenied):
+    default_detail = "This API key's scope does not allow this request."
+    default_code = "insufficient_scope"
+
+
+def _scope_needed(roles: Collection[str]) -> str | None:
+    """The narrowest scope whose role is among `roles`."""
+    for scope in (ApiKeyScope.READ, ApiKeyScope.USE, ApiKeyScope.MANAGE):
+        if SCOPE_ROLES[scope] in roles:
+            return str(scope)
+    return None
+
+
+def require_role(request: Request, roles: Collection[str], message: str) -> None:
+    """Refuse (403) unless the caller acts as one of `roles`: a member by their
+    role (`message`), an API key by its scope (`insufficient_scope`)."""
+    if request_role(request) in roles:
+        return
+    user = request.user
+    if isinstance(user, ApiKeyClient):
+        needed = _scope_needed(roles)
+        raise InsufficientScope(
+            f"This API key has the {user.scope} scope; this request needs "
+            + (f"a key with the {needed} scope." if needed else "a signed-in member.")
+        )
+    raise exceptions.PermissionDenied(message)
 
 
 class ActiveOrganization(permissions.BasePermission):
@@ -31,9 +65,9 @@ class ActiveOrganization(permissions.BasePermission):
 
 class OrganizationMember(permissions.BasePermission):
     """The caller acts for an active organization (API key or session member).
-    Views that change things set `managing_roles_for = {"PUT", ...}` to need an
-    owner or admin for those methods (an API key counts as one: owners and
-    admins create keys)."""
+    A `read` key may only read (GET, HEAD, OPTIONS). Views that change things set
+    `managing_roles_for = {"PUT", ...}` to need an owner or admin (a `manage`
+    key) for those methods."""
 
     message = "Only owners and admins of the organization can do this."
 
@@ -43,11 +77,18 @@ class OrganizationMember(permissions.BasePermission):
             raise NoOrganization()
         if not organization.is_active:
             raise OrganizationSuspended()
-        if request.method in getattr(view, "managing_roles_for", ()) and not isinstance(
-            request.user, ApiKeyClient
+        user = request.user
+        if (
+            isinstance(user, ApiKeyClient)
+            and user.scope == ApiKeyScope.READ
+            and request.method not in permissions.SAFE_METHODS
         ):
-            membership: Membership | None = getattr(request._request, "membership", None)
-            return membership is not None and membership.role in MANAGING_ROLES
+            raise InsufficientScope(
+                "This API key has the read scope: it may only read (GET). "
+                "Use a key with the use or manage scope."
+            )
+        if request.method in getattr(view, "managing_roles_for", ()):
+            require_role(request, MANAGING_ROLES, self.message)
         return True
 
 

@@ -162,25 +162,49 @@ def api_keys(request: OrgRequest) -> HttpResponse:
     organization = request.organization
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        api_key, secret = actions.create_api_key(
-            request.user,
-            organization,
-            name=form.cleaned_data["name"],
-            origin=origin_of(request),
-        )
-        request.session[NEW_API_KEY_SESSION_KEY] = {"organization_id": organization.pk, "secret": secret}
-        messages.success(request, f"API key “{api_key.name}” created. Copy it now: it is shown only once.")
-        return redirect("api_keys")
+        try:
+            api_key, secret = actions.create_api_key(
+                request.user,
+                organization,
+                name=form.cleaned_data["name"],
+                scope=form.cleaned_data["scope"],
+                expires_on=form.cleaned_data["expires_on"],
+                origin=origin_of(request),
+            )
+        except actions.ActionError as error:
+            form.add_error("expires_on" if error.code == "expiry_in_past" else "scope", error.message)
+        else:
+            request.session[NEW_API_KEY_SESSION_KEY] = {"organization_id": organization.pk, "secret": secret}
+            messages.success(
+                request, f"API key “{api_key.name}” created. Copy it now: it is shown only once."
+            )
+            return redirect("api_keys")
     # Popped on the first GET whatever the organization, so the secret never
     # lingers in the session; shown only in the organization it belongs to.
     waiting = request.session.pop(NEW_API_KEY_SESSION_KEY, None) if request.method == "GET" else None
     new_secret = waiting["secret"] if waiting and waiting["organization_id"] == organization.pk else None
+    api_keys = list(queries.api_keys_of(organization))
     return render(
         request,
         "portal/api_keys.html",
-        {"api_keys": queries.api_keys_of(organization), "form": form, "new_secret": new_secret},
+        {
+            "api_keys": api_keys,
+            "form": form,
+            "new_secret": new_secret,
+            "migrated_keys": [key for key in api_keys if key.scope_migrated and not key.revoked],
+        },
         status=400 if form.errors else 200,
     )
+
+
+@org_role_required(*MANAGERS)
+@require_POST
+def review_api_keys(request: OrgRequest) -> HttpResponse:
+    """Dismisses the notice about keys that became `manage` when scopes came."""
+    count = actions.review_migrated_api_keys(request.user, request.organization, origin=origin_of(request))
+    if count:
+        messages.success(request, "Noted: those keys keep the manage scope. Revoke any that need less.")
+    return redirect("api_keys")
 
 
 @org_role_required(*MANAGERS)

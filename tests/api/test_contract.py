@@ -166,7 +166,7 @@ def world(transactional_db, settings, tmp_path, cast) -> World:
                 for hours, quantity in ((1, 3), (5, 7), (30, 2))
             ]
         )
-    _key, secret = portal_actions.create_api_key(alice, acme, name="contract robot")
+    _key, secret = portal_actions.create_api_key(alice, acme, name="contract robot", scope="manage")
     assert Job.objects.filter(organization=acme).count() >= 5
     return World(acme, alice, secret)
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 def api(alice, acme) -> Client:
     for key in ("documents", "notifications"):
         set_capability_enabled(alice, acme, key, enabled=True)
-    _, secret = portal_actions.create_api_key(alice, acme, name="errors")
+    _, secret = portal_actions.create_api_key(alice, acme, name="errors", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 

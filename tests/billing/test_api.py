@@ -30,7 +30,7 @@ def detail_url(run: ReconciliationRun) -> str:
 
 def key_client(user, organization) -> Client:
     """A client that authenticates with an organization API key only (no session)."""
-    _, secret = actions.create_api_key(user, organization, name="reporting")
+    _, secret = actions.create_api_key(user, organization, name="reporting", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 

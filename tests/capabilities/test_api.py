@@ -31,13 +31,13 @@ def by_key(response) -> dict[str, dict]:
 
 @pytest.fixture
 def acme_key(alice, acme) -> str:
-    _, secret = portal_actions.create_api_key(alice, acme, name="k")
+    _, secret = portal_actions.create_api_key(alice, acme, name="k", scope="manage")
     return secret
 
 
 @pytest.fixture
 def globex_key(gina, globex) -> str:
-    _, secret = portal_actions.create_api_key(gina, globex, name="k")
+    _, secret = portal_actions.create_api_key(gina, globex, name="k", scope="manage")
     return secret
 
 

@@ -54,13 +54,13 @@ def ids(response) -> list[int]:
 
 @pytest.fixture
 def acme_key(alice, acme) -> str:
-    _, secret = portal_actions.create_api_key(alice, acme, name="k")
+    _, secret = portal_actions.create_api_key(alice, acme, name="k", scope="manage")
     return secret
 
 
 @pytest.fixture
 def globex_key(gina, globex) -> str:
-    _, secret = portal_actions.create_api_key(gina, globex, name="k")
+    _, secret = portal_actions.create_api_key(gina, globex, name="k", scope="manage")
     return secret
 
 

@@ -30,7 +30,7 @@ SUMMARY_COUNT = "/api/v1/c/summaries/count/"
 @pytest.fixture
 def key_client(alice, acme) -> Client:
     actions.set_capability_enabled(alice, acme, "summaries", enabled=True, include_related=True)
-    _, secret = portal_actions.create_api_key(alice, acme, name="k")
+    _, secret = portal_actions.create_api_key(alice, acme, name="k", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 

@@ -83,7 +83,7 @@ def test_search_without_words_finds_nothing_and_is_not_counted(api, acme):
 
 
 def test_with_an_api_key(alice, acme, documents_on):
-    _, secret = portal_actions.create_api_key(alice, acme, name="scanner")
+    _, secret = portal_actions.create_api_key(alice, acme, name="scanner", scope="manage")
     client = Client(headers={"Authorization": f"Api-Key {secret}"})
     response = client.post(reverse(LIST), {"files": [SimpleUploadedFile("a.txt", b"key upload turbine")]})
     assert response.status_code == 201

@@ -28,7 +28,7 @@ LIST = "documents-api:document-list"
 
 
 def key_client(user, organization) -> APIClient:
-    _, secret = portal_actions.create_api_key(user, organization, name="scanner")
+    _, secret = portal_actions.create_api_key(user, organization, name="scanner", scope="manage")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     return client

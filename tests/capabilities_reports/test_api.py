@@ -18,7 +18,7 @@ from tests.capabilities_reports.conftest import MAPPING, csv_bytes, month_rows, 
 
 @pytest.fixture
 def acme_key(reports_on, alice) -> str:
-    _key, secret = portal_actions.create_api_key(alice, reports_on, name="reports robot")
+    _key, secret = portal_actions.create_api_key(alice, reports_on, name="reports robot", scope="manage")
     return secret
 
 

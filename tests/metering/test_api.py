@@ -36,7 +36,7 @@ def usage(acme, globex):
 
 
 def key_client(user, organization) -> Client:
-    _, secret = actions.create_api_key(user, organization, name="reporting")
+    _, secret = actions.create_api_key(user, organization, name="reporting", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 

@@ -58,7 +58,7 @@ def summaries_on(alice, acme, switch) -> None:
 
 
 def key_client(actor: User, organization: Organization) -> Client:
-    _, secret = portal_actions.create_api_key(actor, organization, name="k")
+    _, secret = portal_actions.create_api_key(actor, organization, name="k", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 

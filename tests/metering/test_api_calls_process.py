@@ -31,7 +31,7 @@ SUMMARY_COUNT = "/api/v1/c/summaries/count/"
 @pytest.fixture
 def secret(alice, acme) -> str:
     actions.set_capability_enabled(alice, acme, "summaries", enabled=True, include_related=True)
-    _, secret = portal_actions.create_api_key(alice, acme, name="process test")
+    _, secret = portal_actions.create_api_key(alice, acme, name="process test", scope="manage")
     return secret
 
 

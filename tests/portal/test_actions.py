@@ -147,7 +147,7 @@ class TestInvitations:
 
 class TestApiKeys:
     def test_key_is_hashed_and_revocable(self, alice, acme):
-        api_key, secret = actions.create_api_key(alice, acme, name="ERP sync")
+        api_key, secret = actions.create_api_key(alice, acme, name="ERP sync", scope="manage")
         assert secret not in (api_key.hashed_key, api_key.id)
         assert api_key.is_valid(secret)
         actions.revoke_api_key(alice, api_key)

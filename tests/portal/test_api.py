@@ -30,12 +30,12 @@ def listed_slugs(response: Any) -> list[str]:
 
 @pytest.fixture
 def acme_key(alice, acme) -> tuple[OrganizationAPIKey, str]:
-    return actions.create_api_key(alice, acme, name="ERP sync")
+    return actions.create_api_key(alice, acme, name="ERP sync", scope="manage")
 
 
 @pytest.fixture
 def globex_key(gina, globex) -> tuple[OrganizationAPIKey, str]:
-    return actions.create_api_key(gina, globex, name="x")
+    return actions.create_api_key(gina, globex, name="x", scope="manage")
 
 
 # --- who sees which organizations ---------------------------------------------

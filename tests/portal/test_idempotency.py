@@ -55,7 +55,7 @@ def test_of_two_requests_racing_for_one_key_exactly_one_runs(acme):
 
 def test_an_unexpected_error_is_kept_as_a_500_and_replayed_never_run_again(alice, acme, monkeypatch):
     capability_actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
-    _, secret = portal_actions.create_api_key(alice, acme, name="k")
+    _, secret = portal_actions.create_api_key(alice, acme, name="k", scope="manage")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     calls = []

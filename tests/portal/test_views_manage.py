@@ -134,7 +134,7 @@ class TestMembersOfAnyOrganization:
 class TestAuditLog:
     def test_filters(self, client_for, ivan, alice, bob, gina, acme):
         actions.change_member_role(alice, bob.memberships.get(), role=Role.ADMIN)
-        actions.create_api_key(gina, gina.memberships.get().organization, name="globex key")
+        actions.create_api_key(gina, gina.memberships.get().organization, name="globex key", scope="manage")
         client = client_for(ivan)
 
         def log(url: str) -> str:

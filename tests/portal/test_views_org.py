@@ -123,7 +123,7 @@ class TestApiKeys:
         shows the secret once; reloading shows only the prefix and creates no
         second key."""
         client = client_for(alice)
-        response = client.post("/api-keys/", {"name": "ERP sync"})
+        response = client.post("/api-keys/", {"name": "ERP sync", "scope": "use"})
         assert response.status_code == 302
         assert response["Location"] == "/api-keys/"
         shown = client.get("/api-keys/")
@@ -143,7 +143,7 @@ class TestApiKeys:
         MembershipFactory(user=gina, organization=acme, role=Role.OWNER)
         client = client_for(gina)
         client.post("/switch/", {"organization": "acme"})
-        client.post("/api-keys/", {"name": "ERP sync"})
+        client.post("/api-keys/", {"name": "ERP sync", "scope": "use"})
         client.post("/switch/", {"organization": "globex"})
         assert client.get("/api-keys/").context["new_secret"] is None
 
@@ -153,7 +153,7 @@ class TestApiKeys:
         assert not OrganizationAPIKey.objects.exists()
 
     def test_revoke(self, client_for, alice, acme):
-        api_key, _ = actions.create_api_key(alice, acme, name="old")
+        api_key, _ = actions.create_api_key(alice, acme, name="old", scope="manage")
         client_for(alice).post(f"/api-keys/{api_key.prefix}/revoke/")
         assert OrganizationAPIKey.objects.get(pk=api_key.pk).revoked
 
@@ -193,7 +193,7 @@ class TestSuspended:
             assert response.status_code == 403
             assert b"Acme Corp is suspended" in response.content
             assert b"Contract ended" in response.content
-        client.post("/api-keys/", {"name": "x"})
+        client.post("/api-keys/", {"name": "x", "scope": "read"})
         assert not OrganizationAPIKey.objects.exists()
 
     def test_a_member_of_another_organization_can_switch_away(self, client_for, ivan, gina, acme):

@@ -26,11 +26,11 @@ from capabilities.documents.api.serializers import (
 )
 from capabilities.documents.forms import upload_limits
 from capabilities.documents.models import Document
+from capabilities.views import JOB_STARTERS
 from portal.actions import ActionError, Origin
-from portal.api.authentication import request_actor
+from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.idempotency import idempotent
-from portal.api.permissions import OrganizationMember, organization_of
-from portal.models import Role
+from portal.api.permissions import OrganizationMember, organization_of, require_role
 from portal.uploads import accepts_uploads, refused_uploads
 
 PERMISSIONS = [IsAuthenticated, OrganizationMember, CapabilityEnabledForRoute]
@@ -70,9 +70,7 @@ class DocumentListCreate(generics.ListAPIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        membership = getattr(request._request, "membership", None)
-        if membership is not None and membership.role == Role.BILLING:
-            raise exceptions.PermissionDenied("Billing members read documents; they don't upload them.")
+        require_role(request, JOB_STARTERS, "Billing members read documents; they don't upload them.")
         uploads = request.FILES.getlist("files") + request.FILES.getlist("file")
         try:
             result = actions.upload_documents(
@@ -125,6 +123,8 @@ class DocumentSearch(generics.GenericAPIView):
         query = request.query_params["q"].strip()[:200]
         if not search.has_terms(query):  # nothing to look for: no results, and no search counted
             return Response(SearchResultSerializer({"query": query, "results": []}).data)
+        if isinstance(request.user, ApiKeyClient):  # a search is billed: a read key may not run one
+            require_role(request, JOB_STARTERS, "")
         organization = organization_of(request)
         hits = search.search(organization.pk, query)
         actions.record_search(organization, request_actor(request), query)

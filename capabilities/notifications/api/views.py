@@ -19,7 +19,7 @@ from capabilities.notifications.api.serializers import DeliverySerializer, RuleS
 from capabilities.notifications.filtersets import DeliveryFilter
 from capabilities.notifications.models import Delivery, Rule
 from portal.actions import ActionError, Origin
-from portal.api.authentication import ApiKeyClient, request_actor
+from portal.api.authentication import request_actor, request_role
 from portal.api.filters import FilterBackend
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
@@ -30,10 +30,8 @@ CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _can_manage(request: Request) -> bool:
-    if isinstance(request.user, ApiKeyClient):
-        return True  # owners and admins create keys
-    membership = getattr(request._request, "membership", None)
-    return membership is not None and membership.role in MANAGING_ROLES
+    """An owner or admin, or a key with the manage scope."""
+    return request_role(request) in MANAGING_ROLES
 
 
 def _origin(request: Request) -> Origin:

@@ -29,19 +29,16 @@ from capabilities.views import JOB_STARTERS
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.idempotency import idempotent
-from portal.api.permissions import OrganizationMember, organization_of
+from portal.api.permissions import OrganizationMember, organization_of, require_role
 from portal.uploads import accepts_uploads
 
 PERMISSIONS = [IsAuthenticated, CapabilityEnabledForRoute, OrganizationMember]
 
 
 def _may_change(request: Request) -> None:
-    """API keys and members who run jobs; billing users read only."""
-    if isinstance(request.user, ApiKeyClient):
-        return
-    membership = getattr(request._request, "membership", None)
-    if membership is None or membership.role not in JOB_STARTERS:
-        raise exceptions.PermissionDenied("Billing users can read reports but not change them.")
+    """Members who run jobs and keys with the use or manage scope; billing users
+    and read keys read only."""
+    require_role(request, JOB_STARTERS, "Billing users can read reports but not change them.")
 
 
 def _actor(request: Request):  # type: ignore[no-untyped-def]
