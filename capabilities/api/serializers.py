@@ -98,8 +98,19 @@ class JsonObjectField(serializers.JSONField):
     """A JSON object (validated as one by the serializer that uses it)."""
 
 
+class CapabilityKeyField(serializers.ChoiceField):
+    """An installed capability's key; a blank one is called blank."""
+
+    default_error_messages = {"blank": "This field may not be blank."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if data == "":
+            self.fail("blank")
+        return super().to_internal_value(data)
+
+
 class JobRequestSerializer(serializers.Serializer):
-    capability = serializers.ChoiceField(
+    capability = CapabilityKeyField(
         choices=[], error_messages={"invalid_choice": "No capability '{input}' is installed."}
     )
     kind = serializers.CharField(min_length=1, max_length=64)

@@ -66,7 +66,9 @@ NOT_PAGES = {
     "password_reset_confirm",
     "documents:file",
 }
-LONG_HOOK = "https://hooks.example.com/switchboard/acme-corporation/production/notifications/v1/job-events"
+LONG_HOOK = (  # an address literal: the rule check resolves names, and CI has no DNS
+    "https://1.1.1.1/switchboard/acme-corporation/production/notifications/v1/job-events"
+)
 
 # Boxes whose content must fit them, and the sideways scroll of the page. A
 # child poking out of a card (or an <svg> label cut off by its chart) counts
