@@ -100,10 +100,6 @@ def timestamp(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def from_timestamp(value: int | None) -> datetime | None:
-    return datetime.fromtimestamp(value, tz=UTC) if value else None
-
-
 def minor_units(unit_price: Decimal) -> str:
     """A price per unit in the currency's minor unit (cents), as Stripe's
     `unit_amount_decimal` string: at most 12 decimal places, no exponent."""
@@ -172,10 +168,6 @@ def create_price(
         metadata={"price_version": str(version_id)},
     )
     return str(price["id"])
-
-
-def archive_price(price_id: str) -> None:
-    _call(client().v1.prices.update, price_id, active="false")
 
 
 # --- subscriptions ---------------------------------------------------------------------

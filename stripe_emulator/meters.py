@@ -331,10 +331,6 @@ def aggregate(meter: Obj, records: list[MeterEventRecord], start: int, end: int)
     return sum(r.value for r in inside)
 
 
-def visible_usage(store: Store, meter: Obj, customer_id: str, start: int, end: int) -> int:
-    return aggregate(meter, visible_records(store, meter, customer_id), start, end)
-
-
 def _summary_id(meter_id: str, customer_id: str, start: int, end: int) -> str:
     digest = hashlib.sha256(f"{meter_id}|{customer_id}|{start}|{end}".encode()).hexdigest()[:24]
     return f"mtrsum_{digest}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from capabilities.documents.models import Document, Page
 from capabilities.models import Job
@@ -18,11 +18,6 @@ def documents(organization: Organization) -> QuerySet[Document]:
 
 def pages(document: Document) -> QuerySet[Page]:
     return document.pages.order_by("number").defer("search_vector")
-
-
-def counts_by_status(organization: Organization) -> dict[str, int]:
-    rows = documents(organization).values("job__status").annotate(count=Count("pk"))
-    return {row["job__status"] or "queued": row["count"] for row in rows}
 
 
 def content_hash(document: Document) -> str:
