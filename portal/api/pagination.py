@@ -63,7 +63,20 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         )
 
 
-class PageNumberPagination(pagination.PageNumberPagination):
+class _BoundedPageSize:
+    """`page_size` 1 to 1000, a 400 otherwise (for both paginations below)."""
+
+    page_size: int | None
+    page_size_query_param: str | None
+    max_page_size: int | None
+
+    def get_page_size(self, request: Request) -> int | None:
+        name = self.page_size_query_param or "page_size"
+        size = query_integer(request, name, minimum=1, maximum=self.max_page_size or MAX_PAGE_SIZE)
+        return self.page_size if size is None else size
+
+
+class PageNumberPagination(_BoundedPageSize, pagination.PageNumberPagination):
     """`page` 1 or more (past the last page: 404), `page_size` 1 to 1000."""
 
     page_size_query_param = "page_size"
@@ -72,10 +85,6 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def get_page_number(self, request: Request, paginator: Any) -> Any:
         query_integer(request, self.page_query_param, minimum=1)
         return super().get_page_number(request, paginator)
-
-    def get_page_size(self, request: Request) -> int | None:
-        size = query_integer(request, self.page_size_query_param, minimum=1, maximum=self.max_page_size)
-        return self.page_size if size is None else size
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return _ranged(
@@ -87,16 +96,12 @@ class PageNumberPagination(pagination.PageNumberPagination):
         )
 
 
-class CursorPagination(pagination.CursorPagination):
+class CursorPagination(_BoundedPageSize, pagination.CursorPagination):
     """`cursor` from a `next` or `previous` link (an unknown one: 404),
     `page_size` 1 to 1000."""
 
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
-
-    def get_page_size(self, request: Request) -> int | None:
-        size = query_integer(request, self.page_size_query_param, minimum=1, maximum=self.max_page_size)
-        return self.page_size if size is None else size
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return _ranged(
