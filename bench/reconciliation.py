@@ -57,6 +57,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from metering.moments import midnight
+
 ORGANIZATIONS = int(os.environ.get("RECON_BENCH_ORGANIZATIONS", "1000"))
 BASELINE_ORGANIZATIONS = int(os.environ.get("RECON_BENCH_BASELINE_ORGANIZATIONS", "100"))
 RUNS = int(os.environ.get("RECON_BENCH_RUNS", "3"))
@@ -93,10 +95,6 @@ EXTRA_QUANTITY = 7
 def quantity(org_index: int, meter_index: int, day_index: int) -> int:
     """Our (deterministic) daily total of one line; never zero."""
     return 1 + (org_index * 31 + meter_index * 17 + day_index * 7) % 97
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), UTC)
 
 
 @dataclass
@@ -222,7 +220,7 @@ def _ledger(org_ids: list[int], period: Period) -> dict[str, Any]:
                         events=1,
                     )
                 )
-                window = _midnight(day)
+                window = midnight(day)
                 new_pushes.append(
                     UsagePush(
                         organization_id=org_id,
@@ -338,7 +336,7 @@ def _stripe_events(server: Any, org_ids: list[int], customers: dict[int, str], p
                 for d, day in enumerate(period.days):
                     if (o, m, d) in missing:
                         continue
-                    window = _midnight(day)
+                    window = midnight(day)
                     amounts = [(pushes.identifier(org_id, meter.capability, meter.meter, window, 0), None)]
                     if (o, m, d) in extra:
                         amounts.append((f"bench-stray-{org_id}-{m}-{d}", EXTRA_QUANTITY))

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from billing import standing
 from billing.models import BillingAccount
-from metering.queries import USAGE_ROLES
+from portal.models import USAGE_ROLES
 
 
 def payment_standing(request: HttpRequest) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from billing import stripe_gateway as gateway
 from billing import sync
 from billing.models import PushCursor, UsagePush
 from metering.models import UsageEvent, UsageRollup
+from metering.moments import hour_of
 from portal.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -42,10 +43,6 @@ STRIPE_HORIZON = timedelta(days=35) - timedelta(hours=2)
 RESCAN_MARGIN = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=1)
 LOCK_KEY = "billing:push:lock"
-
-
-def hour_of(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def close_delay() -> timedelta:

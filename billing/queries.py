@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from billing import sync
 from billing.models import UsagePush
-from billing.push import STRIPE_HORIZON, close_delay, hour_of
+from billing.push import STRIPE_HORIZON, close_delay
+from metering.moments import hour_of
 from metering.queries import oldest_usage_hour, usage_beyond
 
 

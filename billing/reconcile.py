@@ -29,7 +29,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -42,6 +42,7 @@ from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, ReconciliationLine, ReconciliationRun, StripeMeter, UsagePush
 from metering.formatting import count
 from metering.models import UsageDailyRollup, UsageRollup
+from metering.moments import hour_of, midnight
 from metering.queries import billing_period
 from portal.models import User
 
@@ -60,16 +61,12 @@ def settling_delay() -> timedelta:
     return timedelta(seconds=settings.BILLING_SETTLING_DELAY)
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, UTC)
-
-
 def cutoff(period_start: datetime, moment: datetime) -> datetime:
     """The end of the usage a run at `moment` compares: the last whole hour
     the settling delay allows, inside the billing period that starts at
     `period_start` (its start when nothing of it has settled yet)."""
     period = billing_period(period_start)
-    settled = pushes.hour_of(moment - settling_delay())
+    settled = hour_of(moment - settling_delay())
     return max(period.start, min(period.end, settled))
 
 
@@ -160,7 +157,7 @@ def run(
         reconciliation.save()
         return reconciliation
     until = cutoff(reconciliation.period_start, moment)
-    summary_end = _midnight(until.date()) if until.time() == time.min else _midnight(until.date()) + DAY
+    summary_end = midnight(until.date()) if until.time() == time.min else midnight(until.date()) + DAY
     context = _Context(reconciliation, moment, until, min(summary_end, reconciliation.period_end))
     reconciliation.checked_until = until
     accounts = list(
@@ -210,7 +207,7 @@ def _local_totals(context: _Context, organization_id: int) -> dict[tuple[str, st
     """Our total per capability, meter and day, up to the cutoff hour."""
     run = context.run
     totals: dict[tuple[str, str, date], int] = defaultdict(int)
-    whole_days_end = _midnight(context.cutoff.date())
+    whole_days_end = midnight(context.cutoff.date())
     for row in (
         UsageDailyRollup.objects.filter(
             organization_id=organization_id, day__gte=run.period_start.date(), day__lt=whole_days_end.date()
@@ -390,7 +387,7 @@ def _classify(
                 Action.WAITING,
                 f"{count(pending, 'unit')} {'is' if pending == 1 else 'are'} waiting to be sent.",
             )
-        if _midnight(day) < context.now - pushes.STRIPE_HORIZON:
+        if midnight(day) < context.now - pushes.STRIPE_HORIZON:
             return _done(
                 line,
                 Status.MISSING,
@@ -492,7 +489,7 @@ def _repush(
     """A new delta in the day's latest pushed window (or the day's first hour),
     with that window's next sequence number."""
     windows = [push.window_start for push in day_pushes if push.window_start < cutoff]
-    window = max(windows) if windows else _midnight(day)
+    window = max(windows) if windows else midnight(day)
     last = UsagePush.objects.filter(
         organization_id=organization_id, capability=meter.capability, meter=meter.meter, window_start=window
     ).aggregate(last=Max("seq"))["last"]

@@ -26,9 +26,9 @@ from billing.reconcile import start_run
 from billing.tables import InvoiceTable, LineTable, RunTable, WebhookEventTable
 from billing.tasks import run_reconciliation
 from metering import csv_export
-from metering.queries import USAGE_ROLES
 from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required, origin_of
 from portal.actions import ActionError
+from portal.models import USAGE_ROLES
 
 logger = logging.getLogger(__name__)
 

@@ -16,13 +16,14 @@ from capabilities.filtersets import JobFilter
 from capabilities.models import Job
 from capabilities.registry import registry
 from capabilities.tables import JobTable
-from capabilities.views import JOB_STARTERS, _installed, job_forms, render_capability_page
+from capabilities.views import _installed, job_forms, render_capability_page
 from metering.models import UsageEvent
 from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
 from portal.actions import ActionError
+from portal.models import USING_ROLES
 
 
-@org_role_required(*JOB_STARTERS)
+@org_role_required(*USING_ROLES)
 @require_POST
 def start_job(request: OrgRequest, key: str) -> HttpResponse:
     """Start a job of a kind a person starts by hand, from its form on the
@@ -71,7 +72,7 @@ def job_detail(request: OrgRequest, job_id: int) -> HttpResponse:
         "job": job,
         "usage": usage,
         "capability": registry().get(job.capability) if job.capability in registry() else None,
-        "can_cancel": job.status == Job.Status.QUEUED and request.membership.role in JOB_STARTERS,
+        "can_cancel": job.status == Job.Status.QUEUED and request.membership.role in USING_ROLES,
     }
     template = "capabilities/job.html#job-status" if _wants_partial(request) else "capabilities/job.html"
     response = render(request, template, context)
@@ -86,7 +87,7 @@ def _wants_partial(request: OrgRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-@org_role_required(*JOB_STARTERS)
+@org_role_required(*USING_ROLES)
 @require_POST
 def cancel_job(request: OrgRequest, job_id: int) -> HttpResponse:
     job = get_for_org(request, Job.objects.all(), pk=job_id)

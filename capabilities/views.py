@@ -18,11 +18,9 @@ from capabilities.models import Job
 from capabilities.registry import CapabilityConfig, registry
 from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, origin_of, platform_required
 from portal.actions import ActionError
-from portal.models import MANAGING_ROLES, Organization, Role
+from portal.models import MANAGING_ROLES, USING_ROLES, Organization
 
-MANAGERS = tuple(MANAGING_ROLES)
 # Billing users read usage and invoices; they don't run jobs.
-JOB_STARTERS = (Role.OWNER, Role.ADMIN, Role.MEMBER)
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ def capability_detail(request: OrgRequest, key: str) -> HttpResponse:
 def job_forms(request: OrgRequest, key: str, bound: JobInputForm | None = None) -> list[JobStarter]:
     """The forms of the job kinds a person starts from `key`'s page (none for
     a billing member); `bound` replaces its kind's empty form (with errors)."""
-    if request.membership.role not in JOB_STARTERS:
+    if request.membership.role not in USING_ROLES:
         return []
     starters = []
     for kind, declaration in registry().get(key).kinds_by_hand:
@@ -107,7 +105,7 @@ def render_capability_page(
     )
 
 
-@org_role_required(*MANAGERS)
+@org_role_required(*MANAGING_ROLES)
 def toggle(request: OrgRequest, key: str) -> HttpResponse:
     """GET: the confirmation (prices, related capabilities, billing note).
     POST: the change; htmx gets the refreshed catalog grid back."""

@@ -48,6 +48,7 @@ from demo.emulator import Emulator
 from demo.usage import UsageProfile, day_of_usage
 from metering import ledger, platform
 from metering.formatting import money
+from metering.moments import hour_of
 from metering.queries import billing_period
 from portal import demo as portal_demo
 from portal.models import Organization, User
@@ -296,7 +297,7 @@ def _walk(
         timeline.move_to(end)
         # Only closed windows on the last day: Stripe then holds every hour of
         # the period's usage so far, and its preview equals our estimate.
-        before = push.hour_of(end - push.close_delay()) if today else end
+        before = hour_of(end - push.close_delay()) if today else end
         records = [
             record
             for customer in CUSTOMERS

@@ -19,12 +19,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 
 from metering.models import EventKind
+from metering.moments import hour_of
 
 EVENT_COLUMNS = (
     "organization_id",
@@ -67,7 +68,7 @@ class UsageRecord:
     def hour(self) -> datetime:
         """Start of the UTC hour: truncating in the event's own zone would give
         the half-hour of a UTC+05:30 timestamp."""
-        return self.occurred_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        return hour_of(self.occurred_at)
 
 
 def event_row(record: UsageRecord, recorded_at: datetime) -> tuple[Any, ...]:

@@ -43,10 +43,10 @@ from metering.models import (
     UsageMonthlyRollup,
     UsageRollup,
 )
-from portal.models import Organization, Role
+from metering.moments import hour_of, midnight
+from portal.models import Organization
 
 # Who may read an organization's usage and costs: the page, the CSV and the API.
-USAGE_ROLES = (Role.OWNER, Role.ADMIN, Role.BILLING)
 
 DASH = " \N{EN DASH} "
 HOUR = timedelta(hours=1)
@@ -75,7 +75,7 @@ class Period:
 
     def buckets(self) -> list[datetime]:
         step = self.bucket
-        first = self.start if step == HOUR else _midnight(self.start.date())
+        first = self.start if step == HOUR else midnight(self.start.date())
         found = []
         moment = first
         while moment < self.end:
@@ -98,14 +98,6 @@ def _day_text(day: date) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, UTC)
-
-
-def _hour_of(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
 def billing_period(at: datetime) -> Period:
     """The calendar month (UTC) that contains `at`."""
     moment = at.astimezone(UTC)
@@ -116,7 +108,7 @@ def billing_period(at: datetime) -> Period:
 
 def days_period(first: date, last: date) -> Period:
     """Whole UTC days from `first` to `last`, both included."""
-    return Period(_midnight(first), _midnight(last) + DAY)
+    return Period(midnight(first), midnight(last) + DAY)
 
 
 RANGES = {"day": "Last 24 hours", "week": "Last 7 days", "month": "This month", "custom": "Custom"}
@@ -129,7 +121,7 @@ def period_for(
     hours, the current one included), the last 7 days (today included), the
     current billing period, or custom days."""
     if range_key == "day":
-        end = _hour_of(now) + HOUR
+        end = hour_of(now) + HOUR
         return Period(end - DAY, end)
     if range_key == "week":
         today = now.astimezone(UTC).date()
@@ -327,7 +319,7 @@ def quantities_over_time(
     scoped = source.in_period(period)
     if source.column == "day":
         daily = scoped.values_list("day", "capability", "meter").annotate(total=Sum("quantity")).order_by()
-        return [(_midnight(day), capability, meter, int(total)) for day, capability, meter, total in daily]
+        return [(midnight(day), capability, meter, int(total)) for day, capability, meter, total in daily]
     if period.bucket == HOUR:
         rows = scoped.values_list("hour", "capability", "meter").annotate(total=Sum("quantity")).order_by()
     else:
@@ -735,7 +727,7 @@ def _platform_days(scope: Scope, period: Period) -> list[tuple[datetime, str, st
             .order_by()
         )
         rows.extend(
-            (_midnight(day), capability, meter, int(total), int(count))
+            (midnight(day), capability, meter, int(total), int(count))
             for day, capability, meter, total, count in grouped
         )
     return rows
@@ -790,8 +782,8 @@ def _day_ranges(start: datetime, end: datetime) -> tuple[date, date, list[tuple[
     """[start, end) as whole UTC days [first, last) (read from the daily rollups)
     and two ranges of hours around them (from the hourly ones: a partial first
     and last day; one of them empty when the range lies within one day)."""
-    first = _midnight((start.astimezone(UTC) - timedelta(microseconds=1)).date() + DAY)
-    last = _midnight(end.astimezone(UTC).date())
+    first = midnight((start.astimezone(UTC) - timedelta(microseconds=1)).date() + DAY)
+    last = midnight(end.astimezone(UTC).date())
     if first >= last:
         return first.date(), first.date(), [(start, end), (end, end)]
     return first.date(), last.date(), [(start, first), (last, end)]

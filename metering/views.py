@@ -18,6 +18,7 @@ from metering.models import UsageRollup
 from metering.tables import CorrectionTable, OrganizationUsageTable, UsageTable
 from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required, origin_of
 from portal.actions import ActionError
+from portal.models import USAGE_ROLES
 
 TOP_ORGANIZATIONS = 10
 
@@ -30,7 +31,7 @@ def _query_string(request: HttpRequest) -> str:
 # --- the organization's usage ------------------------------------------------------
 
 
-@org_role_required(*queries.USAGE_ROLES)
+@org_role_required(*USAGE_ROLES)
 @require_GET
 def usage(request: OrgRequest) -> HttpResponse:
     now = timezone.now()
@@ -65,7 +66,7 @@ def usage(request: OrgRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@org_role_required(*queries.USAGE_ROLES)
+@org_role_required(*USAGE_ROLES)
 @require_GET
 def usage_export(request: OrgRequest) -> HttpResponse:
     form = RangeForm(request.GET or None)

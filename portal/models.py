@@ -84,6 +84,8 @@ class Role(models.TextChoices):
 MANAGING_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 # Roles that may use the organization's capabilities (start jobs, upload, search).
 USING_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+# Roles that may read the organization's usage, costs and invoices.
+USAGE_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.BILLING})
 
 
 class ApiKeyScope(models.TextChoices):

@@ -24,12 +24,12 @@ from capabilities.api.serializers import (
 from capabilities.jobs import JobInputInvalid, clean_input
 from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
-from capabilities.views import JOB_STARTERS
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.filters import FilterBackend, MomentFilter
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of, require_role
+from portal.models import USING_ROLES
 
 
 class Conflict(exceptions.APIException):
@@ -165,7 +165,7 @@ class JobListCreate(generics.ListCreateAPIView):
         payload.is_valid(raise_exception=True)
         key = payload.validated_data["capability"]  # an installed one (a choice)
         _meter_call(request, key)
-        require_role(request, JOB_STARTERS, "Billing users can read usage but not start jobs.")
+        require_role(request, USING_ROLES, "Billing users can read usage but not start jobs.")
         organization = organization_of(request)
         if not is_enabled(organization, key):  # refused before its input is looked at
             raise CapabilityDisabledError(registry().get(key), queries.lock_off(organization, key))
@@ -228,7 +228,7 @@ class JobCancel(APIView):
     @idempotent
     def post(self, request: Request, job_id: int) -> Response:
         job = _job_of(request, job_id)
-        require_role(request, JOB_STARTERS, "Billing users can read usage but not cancel jobs.")
+        require_role(request, USING_ROLES, "Billing users can read usage but not cancel jobs.")
         try:
             job = actions.cancel_job(request_actor(request), job)
         except ActionError as refusal:

@@ -17,9 +17,9 @@ from capabilities.documents import actions, queries, search
 from capabilities.documents.extraction import ocr_available
 from capabilities.documents.forms import SearchForm, UploadForm, upload_limits
 from capabilities.documents.tables import DocumentTable
-from capabilities.views import JOB_STARTERS
 from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
 from portal.actions import ActionError
+from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads, refused_uploads
 
 
@@ -38,14 +38,14 @@ def index(request: OrgRequest) -> HttpResponse:
             "table": table,
             "upload_form": UploadForm(),
             "search_form": SearchForm(),
-            "can_upload": request.membership.role in JOB_STARTERS,
+            "can_upload": request.membership.role in USING_ROLES,
             "ocr_available": ocr_available(),
         },
     )
 
 
 @accepts_uploads(upload_limits)
-@org_role_required(*JOB_STARTERS)
+@org_role_required(*USING_ROLES)
 @require_POST
 def upload(request: OrgRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)

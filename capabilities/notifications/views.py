@@ -19,8 +19,6 @@ from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
 from portal.actions import ActionError
 from portal.models import MANAGING_ROLES
 
-MANAGERS = tuple(MANAGING_ROLES)
-
 
 def _index(request: OrgRequest, form: RuleForm | None = None, status: int = 200) -> HttpResponse:
     can_manage = request.membership.can_manage
@@ -46,7 +44,7 @@ def index(request: OrgRequest) -> HttpResponse:
     return _index(request)
 
 
-@org_role_required(*MANAGERS)
+@org_role_required(*MANAGING_ROLES)
 @require_POST
 def rule_create(request: OrgRequest) -> HttpResponse:
     form = RuleForm(request.POST)
@@ -63,7 +61,7 @@ def rule_create(request: OrgRequest) -> HttpResponse:
     return redirect("notifications:index")
 
 
-@org_role_required(*MANAGERS)
+@org_role_required(*MANAGING_ROLES)
 @require_POST
 def rule_delete(request: OrgRequest, rule_id: int) -> HttpResponse:
     rule = get_for_org(request, queries.rules(request.organization), pk=rule_id)
@@ -72,7 +70,7 @@ def rule_delete(request: OrgRequest, rule_id: int) -> HttpResponse:
     return redirect("notifications:index")
 
 
-@org_role_required(*MANAGERS)
+@org_role_required(*MANAGING_ROLES)
 @require_POST
 def rule_test(request: OrgRequest, rule_id: int) -> HttpResponse:
     rule = get_for_org(request, queries.rules(request.organization), pk=rule_id)

@@ -17,9 +17,9 @@ from capabilities.reports import actions, charts, exports, queries, sources
 from capabilities.reports.forms import MappingForm, UploadForm
 from capabilities.reports.models import FIELD_LABELS, Report, UploadSet
 from capabilities.reports.tables import UploadSetTable
-from capabilities.views import JOB_STARTERS
 from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
 from portal.actions import ActionError
+from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads
 
 
@@ -29,7 +29,7 @@ def index(request: OrgRequest) -> HttpResponse:
     """The organization's upload sets and recent reports; POST uploads a new set."""
     form = UploadForm()
     if request.method == "POST":
-        if request.membership.role not in JOB_STARTERS:
+        if request.membership.role not in USING_ROLES:
             messages.error(request, "Billing users can read reports but not upload spreadsheets.")
             return redirect("reports:index")
         form = UploadForm(request.POST, request.FILES)
@@ -57,7 +57,7 @@ def index(request: OrgRequest) -> HttpResponse:
             "form": form,
             "table": table,
             "recent_reports": queries.reports(request.organization)[:10],
-            "can_upload": request.membership.role in JOB_STARTERS,
+            "can_upload": request.membership.role in USING_ROLES,
         },
         status=400 if form.errors else 200,
     )
@@ -78,7 +78,7 @@ def upload_set(request: OrgRequest, upload_set_id: int) -> HttpResponse:
     )
     status = 200
     if request.method == "POST":
-        if request.membership.role not in JOB_STARTERS:
+        if request.membership.role not in USING_ROLES:
             messages.error(request, "Billing users can read reports but not change them.")
             return redirect("reports:upload_set", upload_set_id=found.pk)
         form = MappingForm(request.POST, headers=headers)
@@ -107,13 +107,13 @@ def upload_set(request: OrgRequest, upload_set_id: int) -> HttpResponse:
             "form": form,
             "field_labels": FIELD_LABELS,
             "reports": queries.reports(request.organization).filter(upload_set=found)[:20],
-            "can_change": request.membership.role in JOB_STARTERS,
+            "can_change": request.membership.role in USING_ROLES,
         },
         status=status,
     )
 
 
-@org_role_required(*JOB_STARTERS)
+@org_role_required(*USING_ROLES)
 @require_POST
 def build(request: OrgRequest, upload_set_id: int) -> HttpResponse:
     found = get_for_org(request, UploadSet.objects.all(), pk=upload_set_id)

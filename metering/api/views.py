@@ -29,7 +29,7 @@ from portal.api.authentication import ApiKeyClient
 from portal.api.filters import FilterBackend
 from portal.api.pagination import CursorPagination
 from portal.api.permissions import OrganizationMember, organization_of, require_role
-from portal.models import Organization
+from portal.models import USAGE_ROLES, Organization
 
 
 class FinanceRequired(exceptions.PermissionDenied):
@@ -54,7 +54,7 @@ class UsageReader(OrganizationMember):
             return True
         if not super().has_permission(request, view):
             return False
-        require_role(request, queries.USAGE_ROLES, self.message)
+        require_role(request, USAGE_ROLES, self.message)
         return True
 
 

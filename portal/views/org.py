@@ -13,8 +13,6 @@ from portal.forms import ApiKeyForm, InviteForm, RoleForm
 from portal.middleware import SESSION_KEY
 from portal.models import MANAGING_ROLES, Invitation, Membership, OrganizationAPIKey, Role
 
-MANAGERS = tuple(MANAGING_ROLES)
-
 
 @org_role_required()
 def overview(request: OrgRequest) -> HttpResponse:
@@ -85,7 +83,7 @@ def members(request: OrgRequest) -> HttpResponse:
     )
 
 
-@org_role_required(*MANAGERS)
+@org_role_required(*MANAGING_ROLES)
 @require_POST
 def change_role(request: OrgRequest, membership_id: int) -> HttpResponse:
     membership = get_for_org(request, Membership.objects.select_related("user"), pk=membership_id)
@@ -124,7 +122,7 @@ def change_role(request: OrgRequest, membership_id: int) -> HttpResponse:
     return redirect("members")
 
 
-@org_role_required(*MANAGERS)
+@org_role_required(*MANAGING_ROLES)
 @require_POST
 def remove_member(request: OrgRequest, membership_id: int) -> HttpResponse:
     membership = get_for_org(request, Membership.objects.select_related("user"), pk=membership_id)
@@ -139,7 +137,7 @@ def remove_member(request: OrgRequest, membership_id: int) -> HttpResponse:
     return redirect("members")
 
 
-@org_role_required(*MANAGERS)
+@org_role_required(*MANAGING_ROLES)
 @require_POST
 def revoke_invitation(request: OrgRequest, invitation_id: int) -> HttpResponse:
     invitation = get_for_org(request, Invitation.objects.all(), pk=invitation_id)
@@ -157,7 +155,7 @@ def revoke_invitation(request: OrgRequest, invitation_id: int) -> HttpResponse:
 NEW_API_KEY_SESSION_KEY = "new_api_key"
 
 
-@org_role_required(*MANAGERS)
+@org_role_required(*MANAGING_ROLES)
 def api_keys(request: OrgRequest) -> HttpResponse:
     organization = request.organization
     form = ApiKeyForm(request.POST or None)
@@ -197,7 +195,7 @@ def api_keys(request: OrgRequest) -> HttpResponse:
     )
 
 
-@org_role_required(*MANAGERS)
+@org_role_required(*MANAGING_ROLES)
 @require_POST
 def review_api_keys(request: OrgRequest) -> HttpResponse:
     """Dismisses the notice about keys that became `manage` when scopes came."""
@@ -207,7 +205,7 @@ def review_api_keys(request: OrgRequest) -> HttpResponse:
     return redirect("api_keys")
 
 
-@org_role_required(*MANAGERS)
+@org_role_required(*MANAGING_ROLES)
 @require_POST
 def revoke_api_key(request: OrgRequest, key_prefix: str) -> HttpResponse:
     api_key = get_for_org(request, OrganizationAPIKey.objects.all(), prefix=key_prefix)

@@ -13,6 +13,7 @@ from django.utils import dateformat, timezone
 from billing import push, queries, sync
 from billing.models import UsagePush
 from metering import ledger
+from metering.moments import hour_of
 from tests.billing.conftest import hour_ago
 from tests.factories import OrganizationFactory
 from tests.portal.health_page import health_section, item
@@ -41,7 +42,7 @@ def test_usage_the_planner_never_planned_is_a_backlog(
 
     backlog = queries.backlog()
     assert (backlog.hours, backlog.quantity, backlog.organizations) == (2, 42, 1)
-    assert backlog.oldest_hour == push.hour_of(oldest)
+    assert backlog.oldest_hour == hour_of(oldest)
     assert backlog.pending == 0 and backlog.last_sent is None
 
     section = billing_health(client_for(ivan))
@@ -49,7 +50,7 @@ def test_usage_the_planner_never_planned_is_a_backlog(
     # Closed for hours with Stripe configured: the push is not draining.
     assert '<span class="badge badge-bad">2 hours waiting</span>' in waiting
     assert "42 units in 2 organization-meter-hours of 1 organization." in waiting
-    assert f"Oldest hour: {shown(push.hour_of(oldest))} (" in waiting
+    assert f"Oldest hour: {shown(hour_of(oldest))} (" in waiting
     assert "Empty" not in section
     assert "Never" in item(section, "Last push")
 
@@ -82,10 +83,10 @@ def test_sent_hours_leave_nothing_and_a_late_event_is_a_backlog_again(
     # A late event in an hour already sent: only its delta is outstanding.
     record_usage(acme, 4, at=late_hour + timedelta(minutes=5))
     backlog = queries.backlog()
-    assert (backlog.hours, backlog.quantity, backlog.oldest_hour) == (1, 4, push.hour_of(late_hour))
+    assert (backlog.hours, backlog.quantity, backlog.oldest_hour) == (1, 4, hour_of(late_hour))
     waiting = item(billing_health(client_for(ivan)), "Push backlog")
     assert "1 hour waiting" in waiting and "4 units in 1 organization-meter-hour of" in waiting
-    assert f"Oldest hour: {shown(push.hour_of(late_hour))} (" in waiting
+    assert f"Oldest hour: {shown(hour_of(late_hour))} (" in waiting
 
     push.plan()
     push.send()
@@ -116,7 +117,7 @@ def test_waiting_rejected_and_cancelled_pushes_are_not_on_stripe(
     UsagePush.objects.filter(organization=globex).update(status=UsagePush.Status.CANCELLED)
     backlog = queries.backlog()
     assert (backlog.hours, backlog.quantity, backlog.organizations, backlog.rejected) == (2, 40, 2, 1)
-    assert backlog.oldest_hour == push.hour_of(hour_ago(4))
+    assert backlog.oldest_hour == hour_of(hour_ago(4))
 
 
 def sent(organization, window_start, quantity, seq=0, status=UsagePush.Status.SENT) -> UsagePush:
@@ -137,33 +138,33 @@ def sent(organization, window_start, quantity, seq=0, status=UsagePush.Status.SE
 def test_usage_reconciliation_moved_within_a_day_is_not_missing(acme, record_usage):
     """Reconciliation settles a day: cancelling one hour's push and re-pushing
     its quantity into a later hour of the same day leaves nothing missing."""
-    now = push.hour_of(timezone.now()).replace(hour=12) - timedelta(days=1)
+    now = hour_of(timezone.now()).replace(hour=12) - timedelta(days=1)
     morning, afternoon = now - timedelta(hours=4), now - timedelta(hours=2)
     record_usage(acme, 10, at=morning)
     record_usage(acme, 5, at=afternoon)
-    sent(acme, push.hour_of(morning), 10, status=UsagePush.Status.CANCELLED)
-    sent(acme, push.hour_of(afternoon), 5)
+    sent(acme, hour_of(morning), 10, status=UsagePush.Status.CANCELLED)
+    sent(acme, hour_of(afternoon), 5)
     assert (queries.backlog(now=now).hours, queries.backlog(now=now).quantity) == (1, 10)
-    sent(acme, push.hour_of(afternoon), 10, seq=1)  # the re-push
+    sent(acme, hour_of(afternoon), 10, seq=1)  # the re-push
     assert queries.backlog(now=now).empty
 
 
 def test_a_day_counted_above_the_ledger_offsets_no_other_day(acme, record_usage):
-    now = push.hour_of(timezone.now()).replace(hour=12) - timedelta(days=1)
+    now = hour_of(timezone.now()).replace(hour=12) - timedelta(days=1)
     earlier, later = now - timedelta(days=2, hours=3), now - timedelta(days=1, hours=3)
     record_usage(acme, 10, at=earlier)
-    sent(acme, push.hour_of(earlier), 10)
+    sent(acme, hour_of(earlier), 10)
     record_usage(acme, -2, at=earlier)  # a correction after the push: Stripe holds 2 too many
     record_usage(acme, 5, at=later)
-    sent(acme, push.hour_of(later), 3)
+    sent(acme, hour_of(later), 3)
     backlog = queries.backlog(now=now)
-    assert (backlog.hours, backlog.quantity, backlog.oldest_hour) == (1, 2, push.hour_of(later))
+    assert (backlog.hours, backlog.quantity, backlog.oldest_hour) == (1, 2, hour_of(later))
 
 
 def test_open_hours_and_free_meters_are_not_in_the_backlog(settings, acme, record_usage):
     settings.BILLING_PUSH_CLOSE_DELAY = 300
     # Four minutes after an hour ended: that hour is not closed yet (five minutes).
-    now = push.hour_of(timezone.now()) - timedelta(hours=10) + timedelta(minutes=4)
+    now = hour_of(timezone.now()) - timedelta(hours=10) + timedelta(minutes=4)
     record_usage(acme, 7, at=now - timedelta(hours=2))  # closed
     record_usage(acme, 5, at=now - timedelta(minutes=30))  # ended four minutes ago
     record_usage(acme, 3, at=now)  # this hour
@@ -171,7 +172,7 @@ def test_open_hours_and_free_meters_are_not_in_the_backlog(settings, acme, recor
 
     backlog = queries.backlog(now=now)
     assert (backlog.hours, backlog.quantity) == (1, 7)
-    assert backlog.until == push.hour_of(now) - timedelta(hours=1)
+    assert backlog.until == hour_of(now) - timedelta(hours=1)
     assert queries.backlog(now=now + timedelta(minutes=2)).quantity == 12
 
 
@@ -192,11 +193,11 @@ def test_usage_too_old_for_stripe_and_never_sent_is_not_empty(stripe, client_for
     old = timezone.now() - timedelta(days=40)
     record_usage(acme, 9, at=old)
     backlog = queries.backlog()
-    assert backlog.hours == 0 and backlog.never_sent_from == push.hour_of(old)
+    assert backlog.hours == 0 and backlog.never_sent_from == hour_of(old)
     assert not backlog.empty
     waiting = item(billing_health(client_for(ivan)), "Push backlog")
     assert '<span class="badge badge-bad">Too old to send</span>' in waiting
-    assert f"Priced usage since {shown(push.hour_of(old))} was never sent" in waiting
+    assert f"Priced usage since {shown(hour_of(old))} was never sent" in waiting
 
 
 def test_the_backlog_costs_the_same_queries_whatever_the_rows(
@@ -205,7 +206,7 @@ def test_the_backlog_costs_the_same_queries_whatever_the_rows(
     """Twelve organizations, eight closed hours each, two meters (one free), half
     the hours sent: the backlog is a join in the database, not a query per row."""
     organizations = [acme, *(OrganizationFactory() for _ in range(11))]
-    first_hour = push.hour_of(hour_ago(10))
+    first_hour = hour_of(hour_ago(10))
     records, sent = [], []
     for organization in organizations:
         for offset in range(8):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from billing import push, queries, stripe_gateway, sync
 from billing.models import BillingAccount, PushCursor, StripeMeter, UsagePush
+from metering.moments import hour_of
 from tests.billing.conftest import hour_ago
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ def stripe_total(organization, capability="ocr", meter="pages") -> int:
     """What Stripe's summaries say the organization used, over the last 35 days."""
     account = BillingAccount.objects.get(organization=organization)
     stripe_meter = StripeMeter.objects.get(capability=capability, meter=meter)
-    end = push.hour_of(timezone.now()) + timedelta(hours=1)
+    end = hour_of(timezone.now()) + timedelta(hours=1)
     summaries, _ = stripe_gateway.meter_summaries(
         meter=stripe_meter.stripe_meter_id,
         customer=account.stripe_customer_id,
@@ -209,7 +210,7 @@ def test_the_hour_in_progress_is_pushed_as_it_fills_with_the_open_hour_setting(
 ):
     settings.BILLING_PUSH_OPEN_HOUR = True
     subscribed(alice, acme)
-    this_hour = push.hour_of(timezone.now())  # one window, even if the test runs across an hour's end
+    this_hour = hour_of(timezone.now())  # one window, even if the test runs across an hour's end
     record_usage(acme, 5, at=this_hour)
     push.plan()
     assert push.send().sent == 1

@@ -7,8 +7,8 @@ import pytest
 from django.db import transaction
 from playwright.sync_api import Page, expect
 
-from billing import push
 from metering import ledger
+from metering.moments import hour_of
 from tests.billing.conftest import hour_ago
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -30,7 +30,7 @@ def test_ivan_sees_usage_waiting_for_stripe(page: Page, sign_in, settings, ivan,
     backlog = page.locator(".stat", has=page.locator(".label", has_text="Push backlog"))
     expect(backlog.locator(".badge")).to_have_text("2 hours waiting")
     expect(backlog).to_contain_text("42 units in 2 organization-meter-hours of 1 organization")
-    expect(backlog).to_contain_text(f"Oldest hour: {push.hour_of(oldest):%Y-%m-%d %H:%M} UTC (")
+    expect(backlog).to_contain_text(f"Oldest hour: {hour_of(oldest):%Y-%m-%d %H:%M} UTC (")
     expect(backlog).to_contain_text("No push planned yet. It waits until Stripe is configured.")
     last_push = page.locator(".stat", has=page.locator(".label", has_text="Last push"))
     expect(last_push.locator(".badge")).to_have_text("Never")

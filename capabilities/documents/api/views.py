@@ -26,11 +26,11 @@ from capabilities.documents.api.serializers import (
 )
 from capabilities.documents.forms import upload_limits
 from capabilities.documents.models import Document
-from capabilities.views import JOB_STARTERS
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of, require_role
+from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads, refused_uploads
 
 PERMISSIONS = [IsAuthenticated, OrganizationMember, CapabilityEnabledForRoute]
@@ -70,7 +70,7 @@ class DocumentListCreate(generics.ListAPIView):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        require_role(request, JOB_STARTERS, "Billing members read documents; they don't upload them.")
+        require_role(request, USING_ROLES, "Billing members read documents; they don't upload them.")
         uploads = request.FILES.getlist("files") + request.FILES.getlist("file")
         try:
             result = actions.upload_documents(
@@ -124,7 +124,7 @@ class DocumentSearch(generics.GenericAPIView):
         if not search.has_terms(query):  # nothing to look for: no results, and no search counted
             return Response(SearchResultSerializer({"query": query, "results": []}).data)
         if isinstance(request.user, ApiKeyClient):  # a search is billed: a read key may not run one
-            require_role(request, JOB_STARTERS, "")
+            require_role(request, USING_ROLES, "")
         organization = organization_of(request)
         hits = search.search(organization.pk, query)
         actions.record_search(organization, request_actor(request), query)

@@ -25,11 +25,11 @@ from capabilities.reports.api.serializers import (
     UploadSetSerializer,
 )
 from capabilities.reports.models import Report, UploadSet
-from capabilities.views import JOB_STARTERS
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of, require_role
+from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads
 
 PERMISSIONS = [IsAuthenticated, CapabilityEnabledForRoute, OrganizationMember]
@@ -38,7 +38,7 @@ PERMISSIONS = [IsAuthenticated, CapabilityEnabledForRoute, OrganizationMember]
 def _may_change(request: Request) -> None:
     """Members who run jobs and keys with the use or manage scope; billing users
     and read keys read only."""
-    require_role(request, JOB_STARTERS, "Billing users can read reports but not change them.")
+    require_role(request, USING_ROLES, "Billing users can read reports but not change them.")
 
 
 def _actor(request: Request):  # type: ignore[no-untyped-def]
