@@ -34,17 +34,13 @@ from metering.queries import billing_period
 from portal.models import AuditEntry
 from tests.billing.conftest import hour_ago
 from tests.factories import OrganizationFactory
+from tests.html import text
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
 Status = ReconciliationLine.Status
 Action = ReconciliationLine.Action
-
-
-def text(response) -> str:
-    """The response's HTML, entities decoded and runs of whitespace collapsed."""
-    return " ".join(unescape(response.content.decode()).split())
 
 
 def rows_with(html: str, css_class: str) -> list[str]:

@@ -21,14 +21,10 @@ from metering import ledger
 from metering.models import EventKind
 from portal.models import AuditEntry
 from tests.factories import MembershipFactory, UserFactory
+from tests.html import text
 
 HTMX = {"HX-Request": "true"}
 START = "/capabilities/ocr/jobs/"
-
-
-def text(response) -> str:
-    """The response's HTML with runs of whitespace collapsed, as a reader sees it."""
-    return " ".join(response.content.decode().split())
 
 
 def flashes(response) -> list[str]:

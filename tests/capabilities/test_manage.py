@@ -9,16 +9,13 @@ import pytest
 from capabilities.models import ToggleChange
 from capabilities.registry import registry
 from tests.capabilities.state import states
+from tests.html import text
 
 PAGE = "/manage/organizations/acme/capabilities/"
 
 
 def force_url(key: str, slug: str = "acme") -> str:
     return f"/manage/organizations/{slug}/capabilities/{key}/"
-
-
-def text(response) -> str:
-    return " ".join(response.content.decode().split())
 
 
 def test_ivan_sees_every_toggle_of_acme(client_for, ivan, alice, acme, switch):

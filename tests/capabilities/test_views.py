@@ -17,6 +17,7 @@ from capabilities.models import FeatureToggle, ToggleChange
 from capabilities.registry import registry
 from tests.capabilities.state import enabled_in, states
 from tests.factories import UserFactory
+from tests.html import text
 
 HTMX = {"HX-Request": "true"}
 
@@ -26,11 +27,6 @@ def card(page: str, key: str) -> str:
     match = re.search(rf'<article class="cap-card[^"]*" id="cap-{key}">(.*?)</article>', page, re.S)
     assert match, f"no card for {key}"
     return match.group(1)
-
-
-def text(response) -> str:
-    """The response's HTML with runs of whitespace collapsed, as a reader sees it."""
-    return " ".join(response.content.decode().split())
 
 
 def switches(page: str) -> int:

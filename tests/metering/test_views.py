@@ -17,6 +17,7 @@ from metering import csv_export
 from metering.models import EventKind, UsageEvent
 from portal.models import AuditEntry, Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.html import text
 from tests.metering.usage_data import NOW, record
 
 HTMX = {"HX-Request": "true"}
@@ -26,11 +27,6 @@ HTMX = {"HX-Request": "true"}
 def _clock(monkeypatch):
     """The pages' "now": 10 November 2026, noon UTC (9.5 of November's 30 days)."""
     monkeypatch.setattr(timezone, "now", lambda: NOW)
-
-
-def text(response) -> str:
-    """The response's HTML with runs of whitespace collapsed, as a reader sees it."""
-    return " ".join(response.content.decode().split())
 
 
 def rows_of(response) -> list[dict[str, str]]:
