@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing.price_book import MAX_DECIMAL_PLACES
 from capabilities.registry import registry
-from metering.queries import billing_period
+from metering.periods import billing_period
 
 
 def meter_choices() -> list[tuple[str, str]]:

@@ -14,7 +14,8 @@ from billing.models import BillingAccount, PriceVersion
 from billing.sync import priced_meters
 from capabilities import enabled_in_database
 from metering import catalog
-from metering.queries import Period, billing_period, organization_rollups, usage_by_meter
+from metering.periods import Period, billing_period
+from metering.queries.usage import organization_rollups, usage_by_meter
 from portal.models import Organization
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from billing.models import PriceVersion
 from capabilities.registry import registry
 from metering.catalog import MeterInfo
-from metering.queries import billing_period
+from metering.periods import billing_period
 from portal.actions import ActionError, Origin, record_audit
 from portal.models import User
 

@@ -14,7 +14,7 @@ from billing import sync
 from billing.models import UsagePush
 from billing.push import STRIPE_HORIZON, close_delay
 from metering.moments import hour_of
-from metering.queries import oldest_usage_hour, usage_beyond
+from metering.queries.backlog import oldest_usage_hour, usage_beyond
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from billing.models import BillingAccount, ReconciliationLine, ReconciliationRun
 from metering.formatting import count
 from metering.models import UsageDailyRollup, UsageRollup
 from metering.moments import hour_of, midnight
-from metering.queries import billing_period
+from metering.periods import billing_period
 from portal.models import User
 
 logger = logging.getLogger(__name__)

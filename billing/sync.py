@@ -26,7 +26,7 @@ from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, PriceVersion, StripeMeter, SubscriptionItem
 from capabilities import enabled_in_database, organizations_with_any_on
 from capabilities.registry import registry
-from metering.queries import billing_period
+from metering.periods import billing_period
 from portal.models import Membership, Organization, Role
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing import push, reconcile, standing, sync
 from billing import stripe_gateway as gateway
-from metering.queries import billing_period
+from metering.periods import billing_period
 from portal.models import Organization
 
 logger = logging.getLogger(__name__)

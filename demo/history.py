@@ -49,7 +49,7 @@ from demo.usage import UsageProfile, day_of_usage
 from metering import ledger, platform
 from metering.formatting import money
 from metering.moments import hour_of
-from metering.queries import billing_period
+from metering.periods import billing_period
 from portal import demo as portal_demo
 from portal.models import Organization, User
 

@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import TypeVar
 
 from metering import formatting
-from metering.queries import HOUR, Trend
+from metering.periods import HOUR
+from metering.queries.usage import Trend
 
 WIDTH = 720
 HEIGHT = 240

@@ -12,7 +12,9 @@ from decimal import Decimal
 from django.http import HttpResponse
 
 from metering import formatting
-from metering.queries import HOUR, OrganizationLine, Period, PriceList
+from metering.periods import HOUR, Period
+from metering.queries.finance import OrganizationLine
+from metering.queries.usage import PriceList
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 Cell = str | int | Decimal | None

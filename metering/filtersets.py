@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from metering import catalog
 from metering.models import UsageEvent, UsageRollup
-from metering.queries import search_organizations
+from metering.queries.finance import search_organizations
 from portal.api.filters import MomentFilter
 
 

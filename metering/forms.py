@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from metering import catalog
-from metering.queries import RANGES, Period, period_for
+from metering.periods import RANGES, Period, period_for
 from portal.models import Organization
 
 MAX_RANGE_DAYS = 366

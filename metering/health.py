@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from metering import queries
+from metering.queries.backlog import api_calls_waiting
 from portal.health import HealthItem, HealthSection, ago
 
 
@@ -18,7 +18,7 @@ def _move_period() -> float:
 
 def api_calls_section() -> HealthSection:
     now = timezone.now()
-    waiting = queries.api_calls_waiting()
+    waiting = api_calls_waiting()
     late = timedelta(seconds=3 * _move_period())  # three missed moves
     last = waiting.last_move
     if last is None:

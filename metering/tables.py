@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 
 from metering import catalog, formatting
 from metering.models import UsageEvent
-from metering.queries import UsageLine
+from metering.queries.usage import UsageLine
 
 NUMBER = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
 
@@ -48,7 +48,7 @@ class UsageTable(tables.Table):
 
 
 class OrganizationUsageTable(tables.Table):
-    """Rows of `queries.organization_lines`: ordered and paginated in the database."""
+    """Rows of `metering.queries.finance.organization_lines`: ordered and paginated in the database."""
 
     organization = tables.Column(accessor="organization__name", verbose_name="Organization")
     slug = tables.Column(accessor="organization__slug", verbose_name="Slug")

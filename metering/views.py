@@ -11,10 +11,22 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
-from metering import actions, charts, csv_export, queries
+from metering import actions, charts, csv_export
 from metering.filtersets import FinanceFilter
 from metering.forms import CorrectionForm, RangeForm
 from metering.models import UsageRollup
+from metering.periods import RANGES, billing_period
+from metering.queries.finance import finance_dashboard, recent_corrections, usage_by_organization
+from metering.queries.sources import Scope, best_source
+from metering.queries.usage import (
+    organization_rollups,
+    projection,
+    projection_from,
+    quantities_over_time,
+    totals_by_currency,
+    usage_by_meter,
+    usage_over_time,
+)
 from metering.tables import CorrectionTable, OrganizationUsageTable, UsageTable
 from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required, origin_of
 from portal.actions import ActionError
@@ -37,27 +49,24 @@ def usage(request: OrgRequest) -> HttpResponse:
     now = timezone.now()
     form = RangeForm(request.GET or None)
     period = form.period(now)
-    rollups = queries.organization_rollups(request.organization)
-    lines = queries.usage_by_meter(rollups, period)
-    current = queries.billing_period(now)
-    if period == current:
-        projection = queries.projection_from(lines, now)
-    else:
-        projection = queries.projection(rollups, now)
-    trend = queries.usage_over_time(rollups, period)
-    totals = queries.totals_by_currency(lines)
+    rollups = organization_rollups(request.organization)
+    lines = usage_by_meter(rollups, period)
+    current = billing_period(now)
+    outlook = projection_from(lines, now) if period == current else projection(rollups, now)
+    trend = usage_over_time(rollups, period)
+    totals = totals_by_currency(lines)
     table = UsageTable(lines, totals=totals)
     RequestConfig(request, paginate=False).configure(table)
     context = {
         "form": form,
         "range": form.choice,
-        "range_label": queries.RANGES[form.choice],
-        "ranges": queries.RANGES,
+        "range_label": RANGES[form.choice],
+        "ranges": RANGES,
         "period": period,
         "lines": lines,
         "table": table,
         "totals": totals,
-        "projection": projection,
+        "projection": outlook,
         "chart": charts.stacked_bar_chart(trend),
         "trend": trend,
         "query": _query_string(request),
@@ -71,8 +80,8 @@ def usage(request: OrgRequest) -> HttpResponse:
 def usage_export(request: OrgRequest) -> HttpResponse:
     form = RangeForm(request.GET or None)
     period = form.period(timezone.now())
-    rollups = queries.organization_rollups(request.organization)
-    rows = csv_export.usage_rows(queries.quantities_over_time(rollups, period), period)
+    rollups = organization_rollups(request.organization)
+    rows = csv_export.usage_rows(quantities_over_time(rollups, period), period)
     filename = f"usage-{request.organization.slug}-{period.start:%Y-%m-%d}-{period.last_day:%Y-%m-%d}.csv"
     return csv_export.csv_response(filename, csv_export.USAGE_HEADER, rows)
 
@@ -80,7 +89,7 @@ def usage_export(request: OrgRequest) -> HttpResponse:
 # --- finance -------------------------------------------------------------------------
 
 
-def _finance_scope(request: HttpRequest) -> queries.Scope:
+def _finance_scope(request: HttpRequest) -> Scope:
     """The finance filters, applicable to every rollup grain."""
     return lambda model: FinanceFilter(request.GET or None, queryset=model._default_manager.all()).qs
 
@@ -97,7 +106,7 @@ def finance(request: AuthenticatedRequest) -> HttpResponse:
     now = timezone.now()
     form, filterset = _finance_filters(request)
     period = form.period(now)
-    dashboard = queries.finance_dashboard(
+    dashboard = finance_dashboard(
         _finance_scope(request),
         period,
         top=TOP_ORGANIZATIONS,
@@ -109,8 +118,8 @@ def finance(request: AuthenticatedRequest) -> HttpResponse:
         "form": form,
         "filter": filterset,
         "range": form.choice,
-        "range_label": queries.RANGES[form.choice],
-        "ranges": queries.RANGES,
+        "range_label": RANGES[form.choice],
+        "ranges": RANGES,
         "period": period,
         "dashboard": dashboard,
         "totals": dashboard.totals,
@@ -128,7 +137,7 @@ def finance(request: AuthenticatedRequest) -> HttpResponse:
 def finance_export(request: AuthenticatedRequest) -> HttpResponse:
     form, _ = _finance_filters(request)
     period = form.period(timezone.now())
-    lines = queries.usage_by_organization(queries.best_source(_finance_scope(request), period), period)
+    lines = usage_by_organization(best_source(_finance_scope(request), period), period)
     filename = f"finance-usage-{period.start:%Y-%m-%d}-{period.last_day:%Y-%m-%d}.csv"
     return csv_export.csv_response(
         filename, csv_export.FINANCE_HEADER, csv_export.finance_rows(lines, period)
@@ -161,7 +170,7 @@ def corrections(request: AuthenticatedRequest) -> HttpResponse:
                 f"recorded for {organization.name}.",
             )
             return redirect("finance_corrections")
-    table = CorrectionTable(queries.recent_corrections())
+    table = CorrectionTable(recent_corrections())
     return render(
         request,
         "metering/corrections.html",

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from metering import formatting, queries
+from metering import formatting
 from metering.api.serializers import (
     DEFAULT_GROUPING,
     GROUPINGS,
@@ -25,6 +25,8 @@ from metering.api.serializers import (
 )
 from metering.filtersets import UsageEventFilter
 from metering.models import UsageEvent
+from metering.periods import billing_period, days_period
+from metering.queries.usage import organization_rollups, totals_of_report, usage_report
 from portal.api.authentication import ApiKeyClient
 from portal.api.filters import FilterBackend
 from portal.api.pagination import CursorPagination
@@ -114,12 +116,12 @@ class UsageReport(APIView):
         params = query.validated_data
         organization = _organization_to_read(request, params.get("organization"))
         if params.get("start"):
-            period = queries.days_period(params["start"], params["end"])
+            period = days_period(params["start"], params["end"])
         else:
-            period = queries.billing_period(timezone.now())
+            period = billing_period(timezone.now())
         group_by: list[str] = params["group_by"] or DEFAULT_GROUPING.split(",")
-        rows = queries.usage_report(queries.organization_rollups(organization), period, group_by)
-        totals = queries.totals_of_report(rows)
+        rows = usage_report(organization_rollups(organization), period, group_by)
+        totals = totals_of_report(rows)
         return Response(
             {
                 "organization": organization.slug,

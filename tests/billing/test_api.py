@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from billing import reconcile
 from billing.models import ReconciliationLine, ReconciliationRun
-from metering.queries import billing_period
+from metering.periods import billing_period
 from portal import actions
 from tests.factories import OrganizationFactory
 

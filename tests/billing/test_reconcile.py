@@ -16,7 +16,7 @@ from capabilities import actions
 from capabilities.models import Job
 from metering import actions as metering_actions
 from metering.models import UsageEvent
-from metering.queries import billing_period
+from metering.periods import billing_period
 from tests.billing.conftest import hour_ago
 from tests.billing.test_push import stripe_total
 from tests.workers import celery_worker, wait_for

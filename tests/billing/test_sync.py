@@ -14,7 +14,7 @@ from billing import price_book, sync
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, PriceVersion, StripeMeter, SubscriptionItem
 from capabilities import actions
-from metering.queries import billing_period
+from metering.periods import billing_period
 
 pytestmark = pytest.mark.django_db
 

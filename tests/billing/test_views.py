@@ -30,7 +30,7 @@ from billing.tasks import run_reconciliation
 from capabilities import actions
 from capabilities.registry import registry
 from metering import formatting
-from metering.queries import billing_period
+from metering.periods import billing_period
 from portal.models import AuditEntry
 from tests.billing.conftest import hour_ago
 from tests.factories import OrganizationFactory

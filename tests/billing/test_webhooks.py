@@ -21,7 +21,7 @@ from billing import push, standing, sync, webhooks
 from billing.models import BillingAccount, Invoice, MeterErrorReport, WebhookEvent
 from capabilities import actions, is_enabled
 from capabilities.models import FeatureToggle
-from metering.queries import billing_period
+from metering.periods import billing_period
 from tests.billing.conftest import WEBHOOK_SECRET, hour_ago
 from tests.workers import wait_for
 

@@ -347,7 +347,7 @@ def _price_in_force(capability: str, meter: str, unit_price: str) -> None:
     finance person scheduled last month would be now."""
     from billing import price_book
     from billing.models import PriceVersion
-    from metering.queries import billing_period
+    from metering.periods import billing_period
 
     price_book.ensure_defaults()
     latest = PriceVersion.objects.filter(capability=capability, meter=meter).order_by("-version")[0]

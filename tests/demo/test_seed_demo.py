@@ -29,7 +29,7 @@ from capabilities import is_enabled
 from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
 from metering.models import PlatformDailyUsage, UsageDailyRollup, UsageEvent
-from metering.queries import billing_period
+from metering.periods import billing_period
 from portal.models import AuditEntry, Organization, User
 from stripe_emulator.testing import EmulatorHandle, running_emulator
 from tests.billing.conftest import point_at

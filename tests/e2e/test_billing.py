@@ -22,7 +22,7 @@ from billing import push, sync
 from billing.models import ReconciliationLine, ReconciliationRun, UsagePush
 from capabilities.actions import set_capability_enabled
 from metering import ledger
-from metering.queries import billing_period
+from metering.periods import billing_period
 from portal.models import Organization
 from stripe_emulator.testing import EmulatorHandle, running_emulator
 from tests.billing.conftest import WEBHOOK_SECRET, hour_ago, point_at

@@ -56,3 +56,16 @@ def test_chart_tick_labels_fit_in_the_left_margin():
     widest = max(len(label) for label in labels)
     assert chart.left - 6 >= widest * charts.TICK_CHAR_WIDTH  # the text ends 6 px left of the plot
     assert all(bar.x >= chart.left for bar in chart.bars)
+
+
+def test_money_is_shown_to_the_cent_half_up():
+    assert formatting.money(Decimal("1.005")) == "$1.01"
+    assert formatting.money(Decimal("1234.5")) == "$1,234.50"
+    assert formatting.money(Decimal("-0.25"), "eur") == "-€0.25"
+    assert formatting.money(Decimal("-0.001")) == "$0.00"
+    assert formatting.money(Decimal("3"), "chf") == "3.00 CHF"
+    assert formatting.money_totals({"eur": Decimal("1"), "usd": Decimal("2")}) == "€1.00 + $2.00"
+    assert formatting.unit_price(Decimal("0.010")) == "$0.01"
+    assert formatting.unit_price(Decimal("0.0025")) == "$0.0025"
+    assert formatting.exact(Decimal("1.230")) == "1.230"
+    assert formatting.exact(Decimal("1E+1")) == "10"

@@ -6,15 +6,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from metering import platform, queries
+from metering import periods, platform
 from metering.models import PlatformDailyUsage, PlatformUsageDay
+from metering.queries import finance
 from tests.metering.usage_data import record
 
 pytestmark = pytest.mark.django_db
 
 
 def _trend(period) -> dict:
-    dashboard = queries.finance_dashboard(lambda model: model._default_manager.all(), period)
+    dashboard = finance.finance_dashboard(lambda model: model._default_manager.all(), period)
     return dict(dashboard.trend.costs)
 
 
@@ -25,7 +26,7 @@ def test_built_days_answer_like_live_ones(acme, globex):
             organization, quantity, at=datetime.combine(today - timedelta(days=2), datetime.min.time(), UTC)
         )
         record(organization, quantity * 10, at=timezone.now())
-    period = queries.days_period(today - timedelta(days=6), today)
+    period = periods.days_period(today - timedelta(days=6), today)
     live = _trend(period)
 
     written = platform.refresh_days(today - timedelta(days=n) for n in range(7))

@@ -1,0 +1,70 @@
+"""Finance's read models across organizations: usage by organization, the
+ranking, search, and query counts that do not grow with the rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from bench.finance_dashboard import top_organizations
+from metering import catalog, periods
+from metering.models import UsageRollup
+from metering.queries import finance, usage
+from tests.factories import OrganizationFactory
+from tests.metering.usage_data import NOW, record
+
+pytestmark = pytest.mark.django_db
+
+
+def test_usage_by_organization_and_the_top_organizations(acme, globex):
+    initech = OrganizationFactory(name="Initech", slug="initech")
+    record(acme, 100)  # $1.00
+    record(globex, 2, capability="summaries", meter="summaries")  # $0.10
+    record(globex, 500)  # $5.00
+    record(initech, 5, meter="compute_seconds")  # free
+
+    lines = finance.usage_by_organization(UsageRollup.objects.all(), periods.billing_period(NOW))
+    top = top_organizations(lines)
+
+    assert [(item.organization_slug, item.line.meter, item.revenue) for item in lines][:2] == [
+        ("globex", "pages", Decimal("5.000")),
+        ("acme", "pages", Decimal("1.000")),
+    ]
+    assert [(org.slug, org.revenue) for org in top] == [
+        ("globex", {"usd": Decimal("5.10")}),
+        ("acme", {"usd": Decimal("1.000")}),
+    ]
+
+
+def test_finance_queries_do_not_grow_with_the_rows(acme, globex, monkeypatch):
+    monkeypatch.setattr("billing.price_book.CACHE_SECONDS", 3600)  # however slow this machine is
+    period = periods.billing_period(NOW)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            lines = finance.usage_by_organization(UsageRollup.objects.all(), period)
+            usage.usage_by_meter(UsageRollup.objects.all(), period)
+            usage.usage_over_time(UsageRollup.objects.all(), period)
+            top_organizations(lines)
+        return len(captured)
+
+    record(acme, 1)
+    catalog.meters()  # the prices: read once, then cached for a few seconds per process
+    few = count()
+    for n in range(30):
+        organization = OrganizationFactory(slug=f"tenant-{n}")
+        record(organization, n + 1, at=NOW - timedelta(days=n % 9, hours=n))
+        record(organization, 1, capability="summaries", meter="summaries")
+
+    assert count() == few == 4
+
+
+def test_search_organizations(acme, globex):
+    record(acme, 1)
+    record(globex, 2)
+    rollups = finance.search_organizations(UsageRollup.objects.all(), "GLOB")
+    assert {row.organization_id for row in rollups} == {globex.pk}
