@@ -8,6 +8,10 @@ counted in its last second; one that stops normally writes them on its way
 out. A call costs the request one increment of a dict under a lock, after the
 response has gone out (see middleware.py).
 
+0. `attribute` marks a request as a call of a capability by the organization
+   whose API key made it (the capability API's permission and job views call
+   it); the middleware reads it back with `metered_call` and, once a
+   successful response has gone out, counts it.
 1. `count_call` adds one to the process's in-memory counts.
 2. A background thread of each web process writes them every second as one
    *batch*: an upsert of `ApiCallCount` rows, one per process, organization,
@@ -45,10 +49,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.request import Request
 
 from metering import ledger
 from metering.models import ApiCallCount, EventKind
+from portal.api.authentication import ApiKeyClient
 from portal.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -61,6 +68,32 @@ KEEP_MOVED = timedelta(hours=25)
 LAST_MOVE = "metering:api_calls:last_move"  # cache key: when flush last ran, for the health page
 
 Key = tuple[int, str, int]  # organization id, capability, hour (Unix seconds)
+
+
+@dataclass(frozen=True)
+class MeteredCall:
+    """An API call to count: the organization whose API key made it and the
+    capability it used."""
+
+    organization_id: int
+    capability: str
+
+
+def attribute(request: Request, capability: str) -> None:
+    """Mark `request` as one call of `capability` by the organization whose API
+    key made it; the middleware counts it once its response has gone out, if
+    that response is a success. Calls from a signed-in browser session are not
+    metered, so for them this does nothing. A later call replaces the
+    capability (a job's own capability is known only once it is read)."""
+    client = request.user
+    if isinstance(client, ApiKeyClient):
+        call = MeteredCall(client.api_key.organization_id, capability)
+        request._request.metered_call = call  # type: ignore[attr-defined]
+
+
+def metered_call(request: HttpRequest) -> MeteredCall | None:
+    """The call `attribute` marked `request` as, if any."""
+    return getattr(request, "metered_call", None)
 
 
 @dataclass

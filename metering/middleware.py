@@ -1,5 +1,6 @@
-"""Counts API calls made with an organization API key, once the response has
-gone out, so counting adds nothing to the request's latency."""
+"""Counts the API calls `api_calls.attribute` marked (those made with an
+organization API key), once the response has gone out, so counting adds
+nothing to the request's latency."""
 
 from collections.abc import Callable
 
@@ -15,17 +16,11 @@ class ApiCallMeteringMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        organization_id = getattr(request, "api_key_organization_id", None)
-        capability = getattr(request, "metered_capability", None)
+        call = api_calls.metered_call(request)
         # Calls that were refused or failed on our side are not billed, nor
         # replays of an idempotent write (they do nothing again).
-        if (
-            organization_id
-            and capability
-            and response.status_code < 400
-            and not response.has_header(REPLAYED_HEADER)
-        ):
+        if call is not None and response.status_code < 400 and not response.has_header(REPLAYED_HEADER):
             response._resource_closers.append(  # type: ignore[attr-defined]
-                lambda: api_calls.count_call(organization_id, capability)
+                lambda: api_calls.count_call(call.organization_id, call.capability)
             )
         return response

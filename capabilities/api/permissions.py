@@ -10,6 +10,7 @@ from capabilities.gate import is_enabled
 from capabilities.middleware import capability_of_route
 from capabilities.queries import LockOff, lock_off
 from capabilities.registry import CapabilityConfig, registry
+from metering import api_calls
 from portal.api.authentication import request_organization
 from portal.api.permissions import NoOrganization, OrganizationSuspended
 
@@ -38,5 +39,5 @@ class CapabilityEnabledForRoute(permissions.BasePermission):
             raise OrganizationSuspended()
         if not is_enabled(organization, key):
             raise CapabilityDisabledError(registry().get(key), lock_off(organization, key))
-        request._request.metered_capability = key  # type: ignore[attr-defined]  # counted by metering
+        api_calls.attribute(request, key)
         return True

@@ -24,6 +24,7 @@ from capabilities.api.serializers import (
 from capabilities.jobs import JobInputInvalid, clean_input
 from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
+from metering import api_calls
 from portal.actions import ActionError, Origin
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.filters import FilterBackend, MomentFilter
@@ -129,11 +130,6 @@ class JobFilter(django_filters.FilterSet):
         fields = ["capability", "status", "since", "until"]
 
 
-def _meter_call(request: Request, capability_key: str) -> None:
-    """Count this request as an API call of `capability_key` (see metering)."""
-    request._request.metered_capability = capability_key  # type: ignore[attr-defined]
-
-
 class JobListCreate(generics.ListCreateAPIView):
     permission_classes = [IsAuthenticated, OrganizationMember]
     managing_roles_for: set[str] = set()
@@ -164,7 +160,7 @@ class JobListCreate(generics.ListCreateAPIView):
         payload = JobRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         key = payload.validated_data["capability"]  # an installed one (a choice)
-        _meter_call(request, key)
+        api_calls.attribute(request, key)
         require_role(request, USING_ROLES, "Billing users can read usage but not start jobs.")
         organization = organization_of(request)
         if not is_enabled(organization, key):  # refused before its input is looked at
@@ -202,7 +198,7 @@ def _job_of(request: Request, job_id: int) -> Job:
     )
     if job is None:
         raise exceptions.NotFound("No such job")
-    _meter_call(request, job.capability)
+    api_calls.attribute(request, job.capability)
     return job
 
 

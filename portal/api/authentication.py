@@ -61,8 +61,6 @@ class OrganizationApiKeyAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
             OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        # Read by metering, which counts calls made with API keys.
-        request._request.api_key_organization_id = api_key.organization_id  # type: ignore[attr-defined]
         return ApiKeyClient(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import OperationalError, connection
 from django.db.models import F, Sum
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from django.utils import timezone
+from rest_framework.request import Request
 
 from capabilities import actions
 from capabilities.models import Job
@@ -27,6 +28,7 @@ from metering import api_calls
 from metering.middleware import ApiCallMeteringMiddleware
 from metering.models import ApiCallCount, EventKind, UsageEvent, UsageRollup
 from portal import actions as portal_actions
+from portal.api.authentication import ApiKeyClient
 from portal.models import Organization, User
 
 SUMMARY_COUNT = "/api/v1/c/summaries/count/"
@@ -213,12 +215,20 @@ def test_refused_and_failed_calls_are_not_counted(alice, acme, globex, gina, acm
     assert not Job.objects.filter(organization=acme, status="queued").exists()
 
 
-def test_a_call_is_counted_once_its_response_is_closed(acme, counts):
+def key_call(actor: User, organization: Organization, capability: str) -> HttpRequest:
+    """A request made with `organization`'s API key, attributed to `capability`
+    as the capability API does."""
+    api_key, _ = portal_actions.create_api_key(actor, organization, name="k", scope="manage")
+    request = Request(RequestFactory().get(SUMMARY_COUNT))
+    request.user = ApiKeyClient(api_key)
+    api_calls.attribute(request, capability)
+    return request._request
+
+
+def test_a_call_is_counted_once_its_response_is_closed(alice, acme, counts):
     """The count is a closer of the response: the server runs it after the
     response went out, never while the caller waits."""
-    request = RequestFactory().get(SUMMARY_COUNT)
-    request.api_key_organization_id = acme.pk
-    request.metered_capability = "summaries"
+    request = key_call(alice, acme, "summaries")
     response = ApiCallMeteringMiddleware(lambda request: HttpResponse("ok"))(request)
 
     assert counts.counting == {}
@@ -228,10 +238,8 @@ def test_a_call_is_counted_once_its_response_is_closed(acme, counts):
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 409, 500])
-def test_an_error_response_is_never_counted(acme, counts, status):
-    request = RequestFactory().get(SUMMARY_COUNT)
-    request.api_key_organization_id = acme.pk
-    request.metered_capability = "summaries"
+def test_an_error_response_is_never_counted(alice, acme, counts, status):
+    request = key_call(alice, acme, "summaries")
 
     ApiCallMeteringMiddleware(lambda request: HttpResponse(status=status))(request).close()
 
