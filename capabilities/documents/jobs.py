@@ -14,7 +14,7 @@ from django.conf import settings
 from capabilities.documents import actions, extraction, queries
 from capabilities.documents.fields import find_fields
 from capabilities.documents.models import Document
-from capabilities.jobs import JobContext, JobFailed
+from capabilities.job_context import JobContext, JobFailed
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes
 

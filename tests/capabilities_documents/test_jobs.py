@@ -9,7 +9,7 @@ import pytest
 from capabilities.documents import actions, search
 from capabilities.documents.models import Document, Page
 from capabilities.models import Job
-from capabilities.tasks import _run
+from capabilities.runner import _run
 from metering.models import UsageEvent
 from portal.actions import ActionError
 from tests.capabilities_documents import samples

@@ -9,7 +9,7 @@ import pytest
 from capabilities.actions import set_capability_enabled
 from capabilities.gate import forget_snapshots
 from capabilities.models import Job
-from capabilities.tasks import _run, run_job
+from capabilities.runner import _run, run_job
 from metering.models import UsageEvent
 from portal.models import Organization
 

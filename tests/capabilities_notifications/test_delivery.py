@@ -14,7 +14,7 @@ from capabilities.models import Job
 from capabilities.notifications import actions, channels
 from capabilities.notifications.models import Delivery, Rule
 from capabilities.notifications.tasks import retry_delivery
-from capabilities.tasks import _run
+from capabilities.runner import _run
 from tests.capabilities_notifications.conftest import billed, switch_off
 from tests.capabilities_notifications.receiver import webhook_receiver
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from capabilities.reports.models import Report, SourceFile, UploadSet
-from capabilities.tasks import run_job
+from capabilities.runner import run_job
 from tests.capabilities_reports.conftest import HEADER, MAPPING, csv_bytes, month_rows, upload, xlsx_bytes
 
 
