@@ -44,7 +44,7 @@ class BenchMeter:
 
 # The test capabilities' eight meters plus two of a capability that is not
 # installed (`translate`), so there are ten. The bench registers this price list
-# as the meter catalog, so every meter has a price and earns revenue.
+# as metering's meter prices, so every meter has a price and earns revenue.
 METERS = (
     BenchMeter("ocr", "pages", "page", Decimal("0.010"), "units", 1, 50),
     BenchMeter("ocr", "api_calls", "API call", Decimal("0.0002"), "api_calls", 1, 500),
@@ -60,11 +60,11 @@ METERS = (
 EXPECTED_EVENTS = ORGANIZATIONS * len(METERS) * DAYS * EVENTS_PER_METER_DAY
 
 
-class BenchCatalog:
+class BenchMeterPrices:
     """The bench's price list, registered in place of the registry's."""
 
     def meters(self) -> list[Any]:
-        from metering.catalog import MeterInfo
+        from metering.meter_prices import MeterInfo
 
         titles = {"ocr": "Text recognition", "summaries": "Summaries", "glossary": "Glossary"}
         return [
@@ -490,10 +490,10 @@ def run() -> dict[str, Any]:
     from django.utils import timezone
 
     from bench.harness import write_result
-    from metering import catalog, queries
+    from metering import meter_prices, queries
 
-    previous = catalog._catalog
-    catalog.register(BenchCatalog())
+    previous = meter_prices._source
+    meter_prices.register(BenchMeterPrices())
     try:
         data = prepare_data_set()
         now = timezone.now()
@@ -507,7 +507,7 @@ def run() -> dict[str, Any]:
             cursor.execute("SHOW server_version")
             server = cursor.fetchone()[0]
     finally:
-        catalog.register(previous)
+        meter_prices.register(previous)
 
     ours_ms = _median(headline["ours_ms"])
     baseline_ms = _median(headline["baseline_ms"])

@@ -22,10 +22,10 @@ class CapabilitiesConfig(AppConfig):
         installed = registry()
         celery_app.conf.task_queues = [Queue("celery"), *(Queue(c.queue) for c in installed)]
 
-        from capabilities.pricing import RegistryMeterCatalog
-        from metering import catalog
+        from capabilities.meter_prices import RegistryMeterPrices
+        from metering import meter_prices
 
-        catalog.register(RegistryMeterCatalog())
+        meter_prices.register(RegistryMeterPrices())
 
         from capabilities import health
         from portal import health as portal_health

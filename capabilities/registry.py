@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 from django.apps import AppConfig, apps
 from django.core.exceptions import ImproperlyConfigured
 
-from metering import catalog
+from metering import meter_prices
 
 if TYPE_CHECKING:
     from portal.models import Organization, User
@@ -176,9 +176,9 @@ class CapabilityConfig(AppConfig):
 
     @property
     def priced_meters(self) -> tuple[PricedMeter, ...]:
-        """Every meter at the price in force now, from metering's meter catalog
+        """Every meter at the price in force now, from metering's meter prices
         (which billing's price book feeds): what pages and the API show."""
-        known = catalog.lookup()
+        known = meter_prices.lookup()
         priced = []
         for meter in self.all_meters:
             info = known.get((self.key, meter.key))

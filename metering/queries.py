@@ -2,7 +2,7 @@
 
 Every figure comes from the hourly rollups, never the raw ledger: one GROUP BY
 in the database per panel, priced afterwards per (capability, meter) from the
-meter catalog, so a panel costs one query whatever the number of events.
+meter prices, so a panel costs one query whatever the number of events.
 Periods are half-open UTC intervals aligned to hours; billing periods are
 calendar months starting 00:00 UTC on the 1st.
 """
@@ -33,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Round, TruncDay
 from redis.exceptions import RedisError
 
-from metering import catalog
+from metering import meter_prices
 from metering.models import (
     EventKind,
     PlatformDailyUsage,
@@ -160,24 +160,24 @@ class UsageLine:
 
     @property
     def amount(self) -> Decimal:
-        """What the invoice line says (`catalog.line_amount`), or the sum of
+        """What the invoice line says (`meter_prices.line_amount`), or the sum of
         the organizations' invoice lines it adds up."""
         if self.billed is not None:
             return self.billed
-        return catalog.line_amount(self.quantity, self.unit_price, self.currency)
+        return meter_prices.line_amount(self.quantity, self.unit_price, self.currency)
 
 
 class PriceList:
-    """The meter catalog's prices, read once for a query's rows (the catalog
+    """The meter prices, read once for a query's rows (their source
     builds its list on every call)."""
 
     def __init__(self) -> None:
-        self._known = catalog.lookup()
+        self._known = meter_prices.lookup()
 
     def line(self, capability: str, meter: str, quantity: int, events: int = 0) -> UsageLine:
         info = self._known.get((capability, meter))
-        if info is None:  # usage of a meter no longer in the catalog: described once
-            info = self._known[(capability, meter)] = catalog.describe(capability, meter)
+        if info is None:  # usage of a meter no longer priced: described once
+            info = self._known[(capability, meter)] = meter_prices.describe(capability, meter)
         return UsageLine(
             capability=capability,
             capability_title=info.capability_title,
@@ -592,10 +592,10 @@ def finance_dashboard(
     )
 
 
-def _catalog_cases() -> tuple[Case, Case]:
+def _meter_price_cases() -> tuple[Case, Case]:
     """Each (capability, meter)'s unit price and currency as SQL expressions, so
     the database prices and ranks rows without sending them all here."""
-    known = catalog.meters()
+    known = meter_prices.meters()
     price = Case(
         *(When(capability=info.capability, meter=info.meter, then=Value(info.unit_price)) for info in known),
         default=Value(Decimal(0)),
@@ -610,11 +610,11 @@ def _catalog_cases() -> tuple[Case, Case]:
 
 
 def _line_amount_sql(revenue: Any) -> Round:
-    """`catalog.line_amount` in SQL, for rows annotated with `currency`:
+    """`meter_prices.line_amount` in SQL, for rows annotated with `currency`:
     PostgreSQL's round(numeric, places) rounds half away from zero, which is
     half up for a line's amount."""
-    currencies = {info.currency for info in catalog.meters()}
-    zero_decimal = sorted(code for code in currencies if catalog.minor_unit(code) == 1)
+    currencies = {info.currency for info in meter_prices.meters()}
+    zero_decimal = sorted(code for code in currencies if meter_prices.minor_unit(code) == 1)
     places: Any = (
         Case(When(currency__in=zero_decimal, then=Value(0)), default=Value(2)) if zero_decimal else Value(2)
     )
@@ -624,7 +624,7 @@ def _line_amount_sql(revenue: Any) -> Round:
 def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
     """Quantity and revenue per organization, capability and meter, highest
     revenue first, priced in the database (one query per page read)."""
-    price, currency = _catalog_cases()
+    price, currency = _meter_price_cases()
     fields = ("organization_id", "organization__slug", "organization__name", "capability", "meter")
     rows = source.in_period(period)
     if source.column == "month" and _months_in(period) == 1:

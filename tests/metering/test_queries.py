@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from metering import catalog, charts, formatting, queries
+from metering import charts, formatting, meter_prices, queries
 from metering.models import UsageRollup
 from tests.factories import OrganizationFactory
 from tests.metering.usage_data import NOW, record
@@ -80,7 +80,7 @@ def test_usage_is_priced_per_meter_exactly(acme):
     record(acme, 123)  # ocr.pages at $0.010
     record(acme, 7, capability="summaries", meter="summaries")  # $0.05
     record(acme, 3, capability="summaries", meter="summaries", at=NOW - timedelta(hours=5))
-    record(acme, 40, meter="compute_seconds")  # free in the test catalog
+    record(acme, 40, meter="compute_seconds")  # free in the test meter prices
 
     lines = queries.usage_by_meter(queries.organization_rollups(acme), queries.billing_period(NOW))
 
@@ -193,18 +193,20 @@ def test_report_keeps_currencies_apart(acme):
     class TwoCurrencies:
         def meters(self):
             return [
-                catalog.MeterInfo("ocr", "Text recognition", "pages", "page", Decimal("0.01"), "usd"),
-                catalog.MeterInfo("summaries", "Summaries", "summaries", "summary", Decimal("0.04"), "eur"),
+                meter_prices.MeterInfo("ocr", "Text recognition", "pages", "page", Decimal("0.01"), "usd"),
+                meter_prices.MeterInfo(
+                    "summaries", "Summaries", "summaries", "summary", Decimal("0.04"), "eur"
+                ),
             ]
 
-    previous = catalog._catalog
-    catalog.register(TwoCurrencies())
+    previous = meter_prices._source
+    meter_prices.register(TwoCurrencies())
     try:
         record(acme, 100)
         record(acme, 10, capability="summaries", meter="summaries")
         rows = queries.usage_report(queries.organization_rollups(acme), queries.billing_period(NOW), [])
     finally:
-        catalog.register(previous)
+        meter_prices.register(previous)
 
     assert [(row.cost, row.currency) for row in rows] == [
         (Decimal("0.40"), "eur"),
@@ -249,7 +251,7 @@ def test_finance_queries_do_not_grow_with_the_rows(acme, globex, monkeypatch):
         return len(captured)
 
     record(acme, 1)
-    catalog.meters()  # the prices: read once, then cached for a few seconds per process
+    meter_prices.meters()  # the prices: read once, then cached for a few seconds per process
     few = count()
     for n in range(30):
         organization = OrganizationFactory(slug=f"tenant-{n}")
