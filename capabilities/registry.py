@@ -116,6 +116,12 @@ class CapabilityConfig(AppConfig):
     version      the app's version
     demo_usage   its meters' working day in the quickstart demo's history
     demo_reason  why a demo owner switches it on (shown in the toggle history)
+    default_settings
+                 its settings, NAME -> default (a value, or a function of the
+                 Django settings), read with
+                 `capabilities.capability_settings.capability_setting(key, NAME)`;
+                 operators override one with the environment variable
+                 `<KEY>_<NAME>`
 
     and may override `demo_content` to add sample content to the demo.
     """
@@ -143,6 +149,7 @@ class CapabilityConfig(AppConfig):
     # The quickstart demo's use of it (see `demo/`); none by default.
     demo_usage: ClassVar[tuple[DemoMeter, ...]] = ()
     demo_reason: ClassVar[str] = ""
+    default_settings: ClassVar[dict[str, object]] = {}
 
     def demo_content(self, organization: Organization, actor: User) -> list[str]:
         """Create the capability's sample content for the quickstart demo as

@@ -289,10 +289,12 @@ def test_test_send_is_a_real_delivery(alice, acme_on, run_queued, retries):
     assert billed(acme_on, "webhooks") == 1
 
 
-def test_private_addresses_are_refused_when_not_allowed(alice, acme_on, run_queued, retries, settings):
+def test_private_addresses_are_refused_when_not_allowed(
+    alice, acme_on, run_queued, retries, capability_settings
+):
     with webhook_receiver([200]) as receiver:
         rule = _webhook_rule(alice, acme_on, receiver.url)  # saved while allowed (quickstart)
-        settings.NOTIFICATIONS_ALLOW_PRIVATE_TARGETS = False
+        capability_settings("notifications", ALLOW_PRIVATE_TARGETS=False)
         with pytest.raises(Exception, match="private, loopback or reserved"):
             _webhook_rule(alice, acme_on, receiver.url)
         with pytest.raises(Exception, match="private, loopback or reserved"):
