@@ -95,3 +95,10 @@ def test_a_setting_name_must_be_upper_case(monkeypatch):
     errors = checks.capability_settings_are_declared(None)
     assert [error.id for error in errors] == ["capabilities.E005"]
     assert "'max_pages'" in errors[0].msg
+
+
+def test_the_documents_upload_help_shows_the_limits_in_force(capability_settings):
+    from capabilities.documents.forms import UploadForm
+
+    capability_settings("documents", MAX_UPLOAD_MB=5, MAX_FILES=3)
+    assert "up to 5 MB each, 3 at a time, 100 MB in all." in str(UploadForm()["files"].help_text)
