@@ -48,7 +48,7 @@ class BenchMeter:
 
 # The test capabilities' eight meters plus two of a capability that is not
 # installed (`translate`), so there are ten. The bench registers this price list
-# as the meter catalog, so every meter has a price and earns revenue.
+# as metering's meter prices, so every meter has a price and earns revenue.
 METERS = (
     BenchMeter("ocr", "pages", "page", Decimal("0.010"), "units", 1, 50),
     BenchMeter("ocr", "api_calls", "API call", Decimal("0.0002"), "api_calls", 1, 500),
@@ -64,11 +64,11 @@ METERS = (
 EXPECTED_EVENTS = ORGANIZATIONS * len(METERS) * DAYS * EVENTS_PER_METER_DAY
 
 
-class BenchCatalog:
+class BenchMeterPrices:
     """The bench's price list, registered in place of the registry's."""
 
     def meters(self) -> list[Any]:
-        from metering.catalog import MeterInfo
+        from metering.meter_prices import MeterInfo
 
         titles = {"ocr": "Text recognition", "summaries": "Summaries", "glossary": "Glossary"}
         return [
@@ -513,11 +513,11 @@ def run() -> dict[str, Any]:
     from django.utils import timezone
 
     from bench.harness import write_result
-    from metering import catalog
+    from metering import meter_prices
     from metering.periods import billing_period, days_period
 
-    previous = catalog._catalog
-    catalog.register(BenchCatalog())
+    previous = meter_prices._source
+    meter_prices.register(BenchMeterPrices())
     try:
         data = prepare_data_set()
         now = timezone.now()
@@ -531,7 +531,7 @@ def run() -> dict[str, Any]:
             cursor.execute("SHOW server_version")
             server = cursor.fetchone()[0]
     finally:
-        catalog.register(previous)
+        meter_prices.register(previous)
 
     ours_ms = _median(headline["ours_ms"])
     baseline_ms = _median(headline["baseline_ms"])

@@ -37,10 +37,10 @@ def run() -> dict[str, Any]:
     from django.utils import timezone
 
     from bench.harness import write_result
-    from metering import catalog, ledger
+    from metering import ledger, meter_prices
     from portal.models import Organization
 
-    meters = [(info.capability, info.meter) for info in catalog.meters()]
+    meters = [(info.capability, info.meter) for info in meter_prices.meters()]
     if not meters:
         raise SystemExit("ledger_ingest needs installed capabilities (bench.settings has the test ones)")
     organization_ids = [

@@ -17,12 +17,12 @@ RUNS = 3
 
 def run() -> dict[str, Any]:
     import requests
-    from django.conf import settings
 
     from bench.fixtures import bench_organization
     from bench.harness import median, wait_until, write_result
     from capabilities import actions as capability_actions
     from capabilities import is_enabled
+    from capabilities.capability_settings import capability_setting
     from capabilities.notifications import actions, channels
     from capabilities.notifications.models import Delivery, Rule
     from tests.capabilities_notifications.receiver import webhook_receiver
@@ -45,7 +45,10 @@ def run() -> dict[str, Any]:
             owner, organization, capability="ocr", event="both", channel="webhook", target=receiver.url
         )
         session = requests.Session()
-        timeout = (settings.NOTIFICATIONS_CONNECT_TIMEOUT, settings.NOTIFICATIONS_READ_TIMEOUT)
+        timeout = (
+            capability_setting("notifications", "CONNECT_TIMEOUT"),
+            capability_setting("notifications", "READ_TIMEOUT"),
+        )
         payload = actions._test_payload(organization, rule)
         for _ in range(RUNS):
             # The bare library: sign and post the same payload, check the answer.

@@ -1,6 +1,6 @@
-"""App configuration of billing: the price book becomes metering's meter
-catalog, switching a capability queues a subscription sync, and the IT admin
-health page gets the push backlog."""
+"""App configuration of billing: the price book becomes the source of
+metering's meter prices, switching a capability queues a subscription sync,
+and the IT admin health page gets the push backlog."""
 
 from django.apps import AppConfig
 
@@ -12,9 +12,9 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         from billing import health, price_book, receivers
         from capabilities.signals import capability_toggled
-        from metering import catalog
+        from metering import meter_prices
         from portal import health as portal_health
 
-        catalog.register(price_book.PriceBookCatalog())
+        meter_prices.register(price_book.PriceBookMeterPrices())
         capability_toggled.connect(receivers.capability_toggled, dispatch_uid="billing.sync_on_toggle")
         portal_health.register(health.push_backlog)

@@ -13,7 +13,7 @@ from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, PriceVersion
 from billing.sync import priced_meters
 from capabilities import enabled_in_database
-from metering import catalog
+from metering import meter_prices
 from metering.periods import Period, billing_period
 from metering.queries.usage import organization_rollups, usage_by_meter
 from portal.models import Organization
@@ -49,7 +49,7 @@ class Upcoming:
 
     @property
     def local_total(self) -> Decimal:
-        return catalog.invoice_total(line.local_amount for line in self.lines)
+        return meter_prices.invoice_total(line.local_amount for line in self.lines)
 
     @property
     def difference(self) -> Decimal | None:
@@ -80,7 +80,7 @@ def upcoming(organization: Organization, now: datetime) -> Upcoming:
     for usage in usage_by_meter(organization_rollups(organization), period):
         if (usage.capability, usage.meter) not in billed:
             continue
-        info = catalog.describe(usage.capability, usage.meter)
+        info = meter_prices.describe(usage.capability, usage.meter)
         result.currency = info.currency
         by_pair[(usage.capability, usage.meter)] = ComparedLine(
             capability=usage.capability,
@@ -88,7 +88,7 @@ def upcoming(organization: Organization, now: datetime) -> Upcoming:
             meter=usage.meter,
             unit=info.unit,
             local_quantity=usage.quantity,
-            local_amount=usage.amount,  # Stripe's rule for a metered line (catalog.line_amount)
+            local_amount=usage.amount,  # Stripe's rule for a metered line (meter_prices.line_amount)
         )
     result.lines = sorted(by_pair.values(), key=lambda line: (line.capability_title, line.meter))
     if not gateway.configured():
@@ -121,7 +121,7 @@ def upcoming(organization: Organization, now: datetime) -> Upcoming:
         pair = meters.get(_price_of(line))
         if pair is None:
             continue
-        info = catalog.describe(*pair)
+        info = meter_prices.describe(*pair)
         compared = by_pair.setdefault(pair, ComparedLine(pair[0], info.capability_title, pair[1], info.unit))
         compared.stripe_quantity = (compared.stripe_quantity or 0) + int(line.get("quantity") or 0)
         compared.stripe_amount = (compared.stripe_amount or Decimal(0)) + Decimal(

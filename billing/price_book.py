@@ -4,8 +4,8 @@ price by adding a version that applies from the start of a billing period, so
 a period is always billed at one price and estimates match the invoice. Each
 version becomes its own Stripe Price when billing syncs.
 
-The price book is also the meter catalog metering prices usage with
-(`metering.catalog`): usage pages show what the invoice will say."""
+The price book is also the source of the meter prices metering prices usage
+with (`metering.meter_prices`): usage pages show what the invoice will say."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from billing.models import PriceVersion
 from capabilities.registry import registry
-from metering.catalog import MeterInfo
+from metering.meter_prices import MeterInfo
 from metering.periods import billing_period
 from portal.actions import ActionError, Origin, record_audit
 from portal.models import User
@@ -215,8 +215,8 @@ def plain(amount: Decimal) -> Decimal:
     return normalized.quantize(Decimal(1)) if normalized == normalized.to_integral_value() else normalized
 
 
-class PriceBookCatalog:
-    """Metering's meter catalog, priced from the price book (replaces the
+class PriceBookMeterPrices:
+    """Metering's meter prices, from the price book (replaces the
     registry's defaults once billing is installed)."""
 
     def meters(self) -> list[MeterInfo]:

@@ -321,7 +321,7 @@ def start_job(
     who started it (`Job.Source`): by default a person when there is an
     actor, else an API key; a capability starting one by itself says AUTOMATIC."""
     from capabilities import is_enabled
-    from capabilities.jobs import job_function
+    from capabilities.job_context import job_function
 
     capability = registry().get(capability_key)
     if not organization.is_active:
@@ -357,7 +357,7 @@ def publish_job(job_id: int, queue: str, task_id: str | None) -> bool:
     stays queued and the sweep sends it when its lease runs out, so the caller
     (who has committed the job) gets its answer, not an error. Returns whether
     the message left."""
-    from capabilities.tasks import run_job
+    from capabilities.runner import run_job
 
     try:
         # The same task id for every copy: a copy of the same message, never a second job.

@@ -10,7 +10,10 @@ class CapabilitiesConfig(AppConfig):
     def ready(self) -> None:
         from kombu import Queue
 
-        from capabilities import checks  # noqa: F401  (registers the system checks)
+        # Imported for their side effects: the system checks, and the job
+        # runner's Celery tasks (runner.py is no tasks.py, so Celery's
+        # autodiscovery would not find them).
+        from capabilities import checks, runner  # noqa: F401
         from capabilities.registry import registry
         from portal.celery import app as celery_app
 
@@ -19,10 +22,10 @@ class CapabilitiesConfig(AppConfig):
         installed = registry()
         celery_app.conf.task_queues = [Queue("celery"), *(Queue(c.queue) for c in installed)]
 
-        from capabilities.pricing import RegistryMeterCatalog
-        from metering import catalog
+        from capabilities.meter_prices import RegistryMeterPrices
+        from metering import meter_prices
 
-        catalog.register(RegistryMeterCatalog())
+        meter_prices.register(RegistryMeterPrices())
 
         from capabilities import health
         from portal import health as portal_health

@@ -82,3 +82,52 @@ def job_kinds_are_importable(app_configs: Any, **kwargs: Any) -> list[checks.Che
                         )
                     )
     return errors
+
+
+@checks.register()
+def capability_settings_are_declared(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A capability setting's name is upper case (operators set it as the
+    environment variable <KEY>_<NAME>); CAPABILITY_SETTINGS names only declared
+    settings, so a typo there is an error, not an override silently ignored; and
+    every such environment variable that is set parses to its setting's type."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from capabilities.capability_settings import NAME, capability_setting, declared, overrides
+    from capabilities.registry import registry
+
+    errors: list[checks.CheckMessage] = []
+    names = set(declared())
+    for key, name in sorted(names):
+        if not NAME.match(name):
+            errors.append(
+                checks.Error(
+                    f"{key}: its setting {name!r} is not an upper-case name.",
+                    hint="Name capability settings like Django settings: MAX_UPLOAD_MB.",
+                    id="capabilities.E005",
+                )
+            )
+            continue
+        try:
+            capability_setting(key, name)
+        except ImproperlyConfigured as error:
+            errors.append(checks.Error(str(error), id="capabilities.E007"))
+    for key, values in overrides().items():
+        if key not in registry():
+            errors.append(
+                checks.Error(
+                    f"CAPABILITY_SETTINGS names {key!r}, which is no installed capability.",
+                    hint=f"Installed: {', '.join(registry().keys())}.",
+                    id="capabilities.E006",
+                )
+            )
+            continue
+        for name in values:
+            if (key, name) not in names:
+                errors.append(
+                    checks.Error(
+                        f"CAPABILITY_SETTINGS[{key!r}] names {name!r}, a setting {key} does not declare.",
+                        hint=f"{key} declares: {', '.join(registry().get(key).default_settings) or 'none'}.",
+                        id="capabilities.E006",
+                    )
+                )
+    return errors

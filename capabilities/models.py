@@ -106,7 +106,7 @@ class Job(models.Model):
     # Until when the job's current holder is trusted with it: while queued, its
     # broker message (past this the sweep publishes it again); while running,
     # the worker, which renews it as the job runs (past this the worker is taken
-    # for dead and the sweep queues the job again). See capabilities/sweep.py.
+    # for dead and the sweep queues the job again). See capabilities/runner.py.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     # The running claim's own mark: only its holder renews the lease, re-takes
     # the job on a retry, or records its outcome.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 from django.apps import AppConfig, apps
 from django.core.exceptions import ImproperlyConfigured
 
-from metering import catalog
+from metering import meter_prices
 
 if TYPE_CHECKING:
     from portal.models import Organization, User
@@ -116,6 +116,12 @@ class CapabilityConfig(AppConfig):
     version      the app's version
     demo_usage   its meters' working day in the quickstart demo's history
     demo_reason  why a demo owner switches it on (shown in the toggle history)
+    default_settings
+                 its settings, NAME -> default (a value, or a function of the
+                 Django settings), read with
+                 `capabilities.capability_settings.capability_setting(key, NAME)`;
+                 operators override one with the environment variable
+                 `<KEY>_<NAME>`
 
     and may override `demo_content` to add sample content to the demo.
     """
@@ -143,6 +149,7 @@ class CapabilityConfig(AppConfig):
     # The quickstart demo's use of it (see `demo/`); none by default.
     demo_usage: ClassVar[tuple[DemoMeter, ...]] = ()
     demo_reason: ClassVar[str] = ""
+    default_settings: ClassVar[dict[str, object]] = {}
 
     def demo_content(self, organization: Organization, actor: User) -> list[str]:
         """Create the capability's sample content for the quickstart demo as
@@ -176,9 +183,9 @@ class CapabilityConfig(AppConfig):
 
     @property
     def priced_meters(self) -> tuple[PricedMeter, ...]:
-        """Every meter at the price in force now, from metering's meter catalog
+        """Every meter at the price in force now, from metering's meter prices
         (which billing's price book feeds): what pages and the API show."""
-        known = catalog.lookup()
+        known = meter_prices.lookup()
         priced = []
         for meter in self.all_meters:
             info = known.get((self.key, meter.key))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from metering import catalog, ledger, platform
+from metering import ledger, meter_prices, platform
 from metering.models import EventKind, UsageEvent
 from portal.actions import ActionError, Origin, record_audit
 from portal.models import Organization, User
@@ -32,7 +32,7 @@ def record_correction(
         raise ActionError("A correction of zero changes nothing.", "zero_quantity")
     if not reason.strip():
         raise ActionError("Say why: corrections are audited.", "reason_required")
-    if (capability, meter) not in catalog.lookup():
+    if (capability, meter) not in meter_prices.lookup():
         raise ActionError(f"{capability}.{meter} is not a known meter.", "unknown_meter")
     key = f"correction:{uuid.uuid4()}"
     with transaction.atomic(durable=True):

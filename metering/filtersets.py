@@ -6,19 +6,19 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from metering import catalog
+from metering import meter_prices
 from metering.models import UsageEvent, UsageRollup
 from metering.queries.finance import search_organizations
 from portal.api.filters import MomentFilter
 
 
 def capability_choices() -> list[tuple[str, str]]:
-    titles = {info.capability: info.capability_title for info in catalog.meters()}
+    titles = {info.capability: info.capability_title for info in meter_prices.meters()}
     return sorted(titles.items(), key=lambda item: item[1].lower())
 
 
 def meter_key_choices() -> list[tuple[str, str]]:
-    return [(key, key) for key in sorted({info.meter for info in catalog.meters()})]
+    return [(key, key) for key in sorted({info.meter for info in meter_prices.meters()})]
 
 
 class FinanceFilter(django_filters.FilterSet):

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from metering import catalog
+from metering import meter_prices
 from metering.periods import RANGES, Period, period_for
 from portal.models import Organization
 
@@ -58,7 +58,9 @@ class RangeForm(forms.Form):
 def meter_choices() -> list[tuple[str, str]]:
     return [
         (f"{info.capability}.{info.meter}", f"{info.capability_title} · {info.meter} ({info.unit})")
-        for info in sorted(catalog.meters(), key=lambda info: (info.capability_title.lower(), info.meter))
+        for info in sorted(
+            meter_prices.meters(), key=lambda info: (info.capability_title.lower(), info.meter)
+        )
     ]
 
 

@@ -9,7 +9,7 @@ import django_tables2 as tables
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from metering import catalog, formatting
+from metering import formatting, meter_prices
 from metering.models import UsageEvent
 from metering.queries.usage import UsageLine
 
@@ -62,7 +62,7 @@ class OrganizationUsageTable(tables.Table):
         empty_text = "No usage matches these filters in this range."
 
     def render_capability(self, value: str, record: dict[str, Any]) -> str:
-        return catalog.describe(value, record["meter"]).capability_title
+        return meter_prices.describe(value, record["meter"]).capability_title
 
     def render_meter(self, value: str) -> SafeString:
         return format_html("<code>{}</code>", value)

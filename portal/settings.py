@@ -181,7 +181,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A killed worker then strands nothing it had not started (README "Jobs").
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
 
-# --- jobs: the row is the record, the message a nudge (capabilities/sweep.py) ---
+# --- jobs: the row is the record, the message a nudge (capabilities/runner.py) -----
 # The sweep runs this often (beat).
 JOB_SWEEP_INTERVAL = env.float("JOB_SWEEP_INTERVAL", default=30.0)
 # A queued job unclaimed this many seconds after its message was sent is sent
@@ -314,18 +314,6 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchboard <noreply
 # Seconds an SMTP connection may block (Django's SMTP backend honours it).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
-# --- notifications (capabilities.notifications) ---------------------------------
-# Webhook calls: seconds to connect and to wait for each read of the answer.
-NOTIFICATIONS_CONNECT_TIMEOUT = env.float("NOTIFICATIONS_CONNECT_TIMEOUT", default=3.0)
-NOTIFICATIONS_READ_TIMEOUT = env.float("NOTIFICATIONS_READ_TIMEOUT", default=10.0)
-# Seconds before each retry of a failed delivery; attempts = len + 1.
-NOTIFICATIONS_RETRY_DELAYS = [
-    int(delay) for delay in env.list("NOTIFICATIONS_RETRY_DELAYS", default=["30", "120", "600", "3600"])
-]
-# Webhooks to private, loopback or link-local addresses (SSRF into the portal's
-# network) are refused in production; the quickstart and tests post to localhost.
-NOTIFICATIONS_ALLOW_PRIVATE_TARGETS = env.bool("NOTIFICATIONS_ALLOW_PRIVATE_TARGETS", default=not PRODUCTION)
-
 # --- i18n, static ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -363,15 +351,12 @@ FILE_UPLOAD_HANDLERS = [
 ]
 UPLOAD_MAX_REQUEST_MB = env.int("UPLOAD_MAX_REQUEST_MB", default=10)
 
-# --- Documents capability: upload and extraction limits ----------------------
-DOCUMENTS_MAX_UPLOAD_MB = env.int("DOCUMENTS_MAX_UPLOAD_MB", default=20)
-DOCUMENTS_MAX_FILES = env.int("DOCUMENTS_MAX_FILES", default=20)  # per upload
-DOCUMENTS_MAX_REQUEST_MB = env.int("DOCUMENTS_MAX_REQUEST_MB", default=100)  # all files of one upload
-DOCUMENTS_MAX_PAGES = env.int("DOCUMENTS_MAX_PAGES", default=500)  # per document
-# A DOCX is a zip: refuse before parsing when it would inflate past this.
-DOCUMENTS_MAX_UNCOMPRESSED_MB = env.int("DOCUMENTS_MAX_UNCOMPRESSED_MB", default=100)
-DOCUMENTS_OCR_LANGUAGE = env.str("DOCUMENTS_OCR_LANGUAGE", default="eng")
-DOCUMENTS_SEARCH_CONFIG = env.str("DOCUMENTS_SEARCH_CONFIG", default="english")  # PostgreSQL text search
+# --- Capability settings ------------------------------------------------------
+# Each capability declares its settings (CapabilityConfig.default_settings);
+# operators set them as <KEY>_<NAME> environment variables
+# (DOCUMENTS_MAX_UPLOAD_MB=50). This overrides them in a settings file or a
+# test: {"documents": {"MAX_UPLOAD_MB": 50}}.
+CAPABILITY_SETTINGS: dict[str, dict[str, object]] = {}
 
 # --- REST API ----------------------------------------------------------------
 REST_FRAMEWORK = {

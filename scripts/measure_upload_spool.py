@@ -100,7 +100,7 @@ def main() -> None:
     ]
     for label, handlers, is_bounded, request_mb in runs:
         if request_mb:
-            settings.DOCUMENTS_MAX_REQUEST_MB = request_mb
+            settings.CAPABILITY_SETTINGS = {"documents": {"MAX_REQUEST_MB": request_mb}}
         peak, read, outcome = measure(handlers, megabytes, bounded=is_bounded)
         print(f"{label}: peak temporary disk {peak / MB:.1f} MB, body read {read / MB:.1f} MB; {outcome}")
 

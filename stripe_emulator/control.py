@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from stripe_emulator import billing
+from stripe_emulator import subscriptions
 from stripe_emulator.responses import Response, json_response
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def handle(emulator: "EmulatorServer", method: str, path: str, query: str, data:
                 target = float(data["to"])
             else:
                 target = store.now() + float(data.get("advance_seconds", 0))
-            invoices = billing.advance_clock(store, target)
+            invoices = subscriptions.advance_clock(store, target)
             return json_response(200, {"now": store.now_int(), "invoices": invoices})
         return json_response(200, {"now": store.now_int()})
     if path == "/_emulator/reset" and method == "POST":
@@ -58,7 +58,7 @@ def handle(emulator: "EmulatorServer", method: str, path: str, query: str, data:
         )
     if method == "POST" and (found := re.fullmatch(r"/_emulator/invoices/([^/]+)/pay", path)):
         invoice = store.get(store.invoices, "invoice", found.group(1))
-        billing.attempt_payment(store, invoice)
+        subscriptions.attempt_payment(store, invoice)
         return json_response(200, invoice)
     if method == "POST" and (found := re.fullmatch(r"/_emulator/events/([^/]+)/resend", path)):
         event = store.get(store.events, "event", found.group(1))

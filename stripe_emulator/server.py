@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from stripe_emulator import billing, catalog, control, meters, objects
+from stripe_emulator import control, customers, meters, objects, prices, subscriptions
 from stripe_emulator.errors import StripeError
 from stripe_emulator.forms import canonical, parse_form
 from stripe_emulator.responses import Response, json_response
@@ -56,16 +56,16 @@ def _route(
 
 
 ROUTES = [
-    _route("POST", "/v1/customers", catalog.create_customer),
-    _route("GET", "/v1/customers", catalog.list_customers),
-    _route("GET", "/v1/customers/{id}", catalog.retrieve_customer),
-    _route("POST", "/v1/customers/{id}", catalog.update_customer),
-    _route("POST", "/v1/products", catalog.create_product),
-    _route("GET", "/v1/products/{id}", catalog.retrieve_product),
-    _route("POST", "/v1/prices", catalog.create_price),
-    _route("GET", "/v1/prices", catalog.list_prices),
-    _route("GET", "/v1/prices/{id}", catalog.retrieve_price),
-    _route("POST", "/v1/prices/{id}", catalog.update_price),
+    _route("POST", "/v1/customers", customers.create_customer),
+    _route("GET", "/v1/customers", customers.list_customers),
+    _route("GET", "/v1/customers/{id}", customers.retrieve_customer),
+    _route("POST", "/v1/customers/{id}", customers.update_customer),
+    _route("POST", "/v1/products", prices.create_product),
+    _route("GET", "/v1/products/{id}", prices.retrieve_product),
+    _route("POST", "/v1/prices", prices.create_price),
+    _route("GET", "/v1/prices", prices.list_prices),
+    _route("GET", "/v1/prices/{id}", prices.retrieve_price),
+    _route("POST", "/v1/prices/{id}", prices.update_price),
     _route("POST", "/v1/billing/meters", meters.create_meter),
     _route("GET", "/v1/billing/meters", meters.list_meters),
     _route("GET", "/v1/billing/meters/{id}", meters.retrieve_meter),
@@ -79,19 +79,19 @@ ROUTES = [
     _route(
         "POST", "/v1/billing/meter_event_adjustments", meters.create_adjustment, saved_before_answer=False
     ),
-    _route("POST", "/v1/subscriptions", billing.create_subscription),
-    _route("GET", "/v1/subscriptions", billing.list_subscriptions),
-    _route("GET", "/v1/subscriptions/{id}", billing.retrieve_subscription),
-    _route("POST", "/v1/subscriptions/{id}", billing.update_subscription),
-    _route("DELETE", "/v1/subscriptions/{id}", billing.cancel_subscription),
-    _route("POST", "/v1/subscription_items", billing.create_item),
-    _route("GET", "/v1/subscription_items", billing.list_items),
-    _route("GET", "/v1/subscription_items/{id}", billing.retrieve_item),
-    _route("DELETE", "/v1/subscription_items/{id}", billing.delete_item),
-    _route("POST", "/v1/invoices/create_preview", billing.create_preview, saved_before_answer=False),
-    _route("GET", "/v1/invoices", billing.list_invoices),
-    _route("GET", "/v1/invoices/{id}", billing.retrieve_invoice),
-    _route("GET", "/v1/invoices/{id}/lines", billing.list_invoice_lines),
+    _route("POST", "/v1/subscriptions", subscriptions.create_subscription),
+    _route("GET", "/v1/subscriptions", subscriptions.list_subscriptions),
+    _route("GET", "/v1/subscriptions/{id}", subscriptions.retrieve_subscription),
+    _route("POST", "/v1/subscriptions/{id}", subscriptions.update_subscription),
+    _route("DELETE", "/v1/subscriptions/{id}", subscriptions.cancel_subscription),
+    _route("POST", "/v1/subscription_items", subscriptions.create_item),
+    _route("GET", "/v1/subscription_items", subscriptions.list_items),
+    _route("GET", "/v1/subscription_items/{id}", subscriptions.retrieve_item),
+    _route("DELETE", "/v1/subscription_items/{id}", subscriptions.delete_item),
+    _route("POST", "/v1/invoices/create_preview", subscriptions.create_preview, saved_before_answer=False),
+    _route("GET", "/v1/invoices", subscriptions.list_invoices),
+    _route("GET", "/v1/invoices/{id}", subscriptions.retrieve_invoice),
+    _route("GET", "/v1/invoices/{id}/lines", subscriptions.list_invoice_lines),
     _route("GET", "/v1/events", lambda store, ctx, params: list_events(store, params)),
     _route(
         "GET",

@@ -1,8 +1,8 @@
 """The emulator's in-memory state: clock, ids, objects, generated events, switches. One lock guards it all.
 
-Resource rules live in ``catalog`` (customers, products, prices), ``meters`` (meters, meter events,
-adjustments, summaries) and ``billing`` (subscriptions, items, invoices, the clock's period closes); each
-is a set of functions taking the store, the request context and the decoded parameters.
+Resource rules live in ``customers``, ``prices`` (products, prices), ``meters`` (meters, meter events,
+adjustments, summaries) and ``subscriptions`` (subscriptions, items, invoices, the clock's period closes);
+each is a set of functions taking the store, the request context and the decoded parameters.
 """
 
 import random

@@ -99,3 +99,16 @@ def _no_counted_api_calls():
     api_calls.forget_counts()
     yield
     api_calls.forget_counts()
+
+
+@pytest.fixture
+def capability_settings(settings) -> Callable[..., None]:
+    """Override capability `key`'s settings for one test, on top of any earlier
+    override: `capability_settings("documents", MAX_FILES=2)`."""
+
+    def override(key: str, **values: object) -> None:
+        merged = {name: dict(given) for name, given in settings.CAPABILITY_SETTINGS.items()}
+        merged.setdefault(key, {}).update(values)
+        settings.CAPABILITY_SETTINGS = merged
+
+    return override

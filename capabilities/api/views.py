@@ -21,7 +21,7 @@ from capabilities.api.serializers import (
     ToggleRequestSerializer,
     ToggleResultSerializer,
 )
-from capabilities.jobs import JobInputInvalid, clean_input
+from capabilities.job_context import JobInputInvalid, clean_input
 from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
 from metering import api_calls

@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from capabilities.actions import start_job
+from capabilities.capability_settings import capability_setting
 from capabilities.documents import search
 from capabilities.documents.extraction import EXTENSIONS, PageText, kind_from_name, sniff
 from capabilities.documents.models import Document, Page
@@ -46,13 +46,11 @@ def _rejection(upload: UploadedFile) -> str | None:
     """Why `upload` is refused before it is stored, or None. Only size and
     type are judged here; whether the content really is what it claims is the
     extraction job's to find out (and to fail on, clearly)."""
-    limit = settings.DOCUMENTS_MAX_UPLOAD_MB * 1024 * 1024
+    limit_mb = capability_setting("documents", "MAX_UPLOAD_MB")
     if upload.size == 0:
         return "The file is empty."
-    if upload.size is not None and upload.size > limit:
-        return (
-            f"It is {upload.size / (1024 * 1024):.1f} MB; the limit is {settings.DOCUMENTS_MAX_UPLOAD_MB} MB."
-        )
+    if upload.size is not None and upload.size > limit_mb * 1024 * 1024:
+        return f"It is {upload.size / (1024 * 1024):.1f} MB; the limit is {limit_mb} MB."
     upload.seek(0)
     head = upload.read(1024)
     upload.seek(0)
@@ -79,9 +77,10 @@ def upload_documents(
     whole request (no files, too many) raises, before anything is stored."""
     if not uploads and not refused:
         raise ActionError("Choose at least one file to upload.", "no_files")
-    if len(uploads) > settings.DOCUMENTS_MAX_FILES:
+    max_files = capability_setting("documents", "MAX_FILES")
+    if len(uploads) > max_files:
         raise ActionError(
-            f"Upload at most {settings.DOCUMENTS_MAX_FILES} files at a time; you chose {len(uploads)}.",
+            f"Upload at most {max_files} files at a time; you chose {len(uploads)}.",
             "too_many_files",
         )
     result = UploadResult(rejected=[Rejection(name[-255:], message) for name, message in refused])

@@ -1,4 +1,4 @@
-"""The Documents capability's declaration: meters, job kind, navigation."""
+"""The Documents capability's declaration: meters, job kind, navigation, settings."""
 
 from __future__ import annotations
 
@@ -33,6 +33,17 @@ class DocumentsConfig(CapabilityConfig):
     version = "1.0.0"
     demo_usage = (DemoMeter("pages", 16, 3.5), DemoMeter("searches", 22))
     demo_reason = "Stop retyping supplier invoices and contracts: read and search them instead"
+    default_settings = {
+        # Upload limits: per file, files per upload, all files of one upload.
+        "MAX_UPLOAD_MB": 20,
+        "MAX_FILES": 20,
+        "MAX_REQUEST_MB": 100,
+        "MAX_PAGES": 500,  # per document
+        # A DOCX is a zip: refuse before parsing when it would inflate past this.
+        "MAX_UNCOMPRESSED_MB": 100,
+        "OCR_LANGUAGE": "eng",  # Tesseract's language code
+        "SEARCH_CONFIG": "english",  # PostgreSQL text search configuration
+    }
 
     def demo_content(self, organization: Organization, actor: User) -> list[str]:
         from capabilities.documents import demo

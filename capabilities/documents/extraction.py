@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from django.conf import settings
+from capabilities.capability_settings import capability_setting
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _ocr(image: object) -> str:
     import pytesseract
 
     try:
-        return pytesseract.image_to_string(image, lang=settings.DOCUMENTS_OCR_LANGUAGE)
+        return pytesseract.image_to_string(image, lang=capability_setting("documents", "OCR_LANGUAGE"))
     except pytesseract.TesseractNotFoundError:
         raise ExtractionError(
             "Text recognition (OCR) is not installed on this server, so images cannot be read."
@@ -258,12 +258,12 @@ def _check_zip(content: bytes) -> zipfile.ZipFile:
         members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
         raise ExtractionError("This Word file is damaged and cannot be read.") from None
-    limit = settings.DOCUMENTS_MAX_UNCOMPRESSED_MB * 1024 * 1024
+    limit_mb = capability_setting("documents", "MAX_UNCOMPRESSED_MB")
     inflated = sum(member.file_size for member in members)
-    if inflated > limit:
+    if inflated > limit_mb * 1024 * 1024:
         raise ExtractionError(
             f"This Word file would unpack to {inflated // (1024 * 1024):,} MB, over the "
-            f"{settings.DOCUMENTS_MAX_UNCOMPRESSED_MB} MB limit; it was refused unread."
+            f"{limit_mb} MB limit; it was refused unread."
         )
     if "word/document.xml" not in archive.namelist():
         raise ExtractionError("This file is a zip archive, not a Word (DOCX) document.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
+from django.utils.functional import lazy
 
+from capabilities.capability_settings import capability_setting
 from capabilities.documents import queries
 from capabilities.documents.extraction import EXTENSIONS
 from capabilities.documents.models import Document
@@ -20,9 +21,20 @@ def upload_limits() -> UploadLimits:
     DOCUMENTS_MAX_REQUEST_MB in all (refused with 413)."""
     megabyte = 1024 * 1024
     return UploadLimits(
-        per_file=settings.DOCUMENTS_MAX_UPLOAD_MB * megabyte,
-        per_request=settings.DOCUMENTS_MAX_REQUEST_MB * megabyte,
+        per_file=capability_setting("documents", "MAX_UPLOAD_MB") * megabyte,
+        per_request=capability_setting("documents", "MAX_REQUEST_MB") * megabyte,
         skip_oversized_files=True,  # the batch answers per file
+    )
+
+
+def _files_help() -> str:
+    """The upload field's help, with the limits in force when it is shown."""
+    per_file = capability_setting("documents", "MAX_UPLOAD_MB")
+    files = capability_setting("documents", "MAX_FILES")
+    per_request = capability_setting("documents", "MAX_REQUEST_MB")
+    return (
+        f"PDF, Word (DOCX), text, PNG or JPEG; up to {per_file} MB each, "
+        f"{files} at a time, {per_request} MB in all."
     )
 
 
@@ -52,10 +64,7 @@ class UploadForm(forms.Form):
     # base_fields, so this never shadows Form.files at run time.
     files = MultipleFileField(  # type: ignore[assignment]
         label="Files",
-        help_text=(
-            f"PDF, Word (DOCX), text, PNG or JPEG; up to {settings.DOCUMENTS_MAX_UPLOAD_MB} MB each, "
-            f"{settings.DOCUMENTS_MAX_FILES} at a time, {settings.DOCUMENTS_MAX_REQUEST_MB} MB in all."
-        ),
+        help_text=lazy(_files_help, str)(),
         error_messages={"required": "Choose at least one file to upload."},
     )
 

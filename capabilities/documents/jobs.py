@@ -9,12 +9,11 @@ import hashlib
 import time
 from typing import Any
 
-from django.conf import settings
-
+from capabilities.capability_settings import capability_setting
 from capabilities.documents import actions, extraction, queries
 from capabilities.documents.fields import find_fields
 from capabilities.documents.models import Document
-from capabilities.jobs import JobContext, JobFailed
+from capabilities.job_context import JobContext, JobFailed
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes
 
@@ -46,8 +45,8 @@ def extract(ctx: JobContext) -> dict[str, Any]:
     try:
         kind = extraction.content_kind(content, document.declared_kind)
         total, reading = extraction.open_pages(content, kind)
-        if total > settings.DOCUMENTS_MAX_PAGES:
-            limit = settings.DOCUMENTS_MAX_PAGES
+        limit = capability_setting("documents", "MAX_PAGES")
+        if total > limit:
             raise JobFailed(f"This document has {total:,} pages; the limit is {limit:,} per document.")
         ctx.progress(0, total)
         pages = []

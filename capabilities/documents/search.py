@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
 from django.db.models import F
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from capabilities.capability_settings import capability_setting
 from capabilities.documents.models import Document, Page
 
 START, STOP = "\ue000", "\ue001"
@@ -51,7 +51,7 @@ def search(organization_id: int, query: str, limit: int = RESULTS) -> list[Hit]:
             snippet=SearchHeadline(
                 "text",
                 tsquery,
-                config=settings.DOCUMENTS_SEARCH_CONFIG,
+                config=capability_setting("documents", "SEARCH_CONFIG"),
                 start_sel=START,
                 stop_sel=STOP,
                 max_words=30,
@@ -79,7 +79,7 @@ def highlight(page: Page, query: str) -> SafeString:
             marked=SearchHeadline(
                 "text",
                 _pg_query(query),
-                config=settings.DOCUMENTS_SEARCH_CONFIG,
+                config=capability_setting("documents", "SEARCH_CONFIG"),
                 start_sel=START,
                 stop_sel=STOP,
                 highlight_all=True,
@@ -94,10 +94,12 @@ def highlight(page: Page, query: str) -> SafeString:
 def index_document(document: Document) -> None:
     """Make the document's stored pages searchable (inside the caller's transaction)."""
     Page.objects.filter(document=document).update(
-        search_vector=SearchVector("text", config=settings.DOCUMENTS_SEARCH_CONFIG)
+        search_vector=SearchVector("text", config=capability_setting("documents", "SEARCH_CONFIG"))
     )
 
 
 def _pg_query(query: str) -> SearchQuery:
     # websearch: "quoted phrases", or, -excluded, and never a syntax error.
-    return SearchQuery(query, search_type="websearch", config=settings.DOCUMENTS_SEARCH_CONFIG)
+    return SearchQuery(
+        query, search_type="websearch", config=capability_setting("documents", "SEARCH_CONFIG")
+    )

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from capabilities import is_enabled
 from capabilities.actions import start_job
+from capabilities.capability_settings import capability_setting
 from capabilities.models import Job
 from capabilities.notifications.channels import Outcome
 from capabilities.notifications.models import Attempt, Channel, Delivery, Rule
@@ -40,7 +40,7 @@ MAX_RULES = 100
 
 
 def max_attempts() -> int:
-    return len(settings.NOTIFICATIONS_RETRY_DELAYS) + 1
+    return len(capability_setting("notifications", "RETRY_DELAYS")) + 1
 
 
 def new_secret() -> str:
@@ -292,7 +292,7 @@ def record_attempt(delivery: Delivery, attempt: int, job_id: int, outcome: Outco
     from capabilities.notifications.tasks import retry_delivery
 
     now = timezone.now()
-    delays = settings.NOTIFICATIONS_RETRY_DELAYS
+    delays = capability_setting("notifications", "RETRY_DELAYS")
     with transaction.atomic(durable=True):
         relax_durability()
         # The attempt is claimed (status `sending`, this job) until this commits,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from capabilities.capability_settings import outside_production
 from capabilities.registry import CapabilityConfig, DemoMeter, JobKind, Meter, NavEntry
 
 if TYPE_CHECKING:
@@ -34,6 +35,17 @@ class NotificationsConfig(CapabilityConfig):
     version = "1.0.0"
     demo_usage = (DemoMeter("emails", 18), DemoMeter("webhooks", 30))
     demo_reason = "Hear about failed jobs without watching the jobs page"
+    default_settings = {
+        # Webhook calls: seconds to connect and to wait for each read of the answer.
+        "CONNECT_TIMEOUT": 3.0,
+        "READ_TIMEOUT": 10.0,
+        # Seconds before each retry of a failed delivery; attempts = len + 1.
+        "RETRY_DELAYS": [30, 120, 600, 3600],
+        # Webhooks to private, loopback or link-local addresses (SSRF into the
+        # portal's network) are refused in production; the quickstart and tests
+        # post to localhost.
+        "ALLOW_PRIVATE_TARGETS": outside_production,
+    }
 
     def ready(self) -> None:
         from capabilities.notifications import receivers

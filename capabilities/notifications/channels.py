@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 import certifi
 import urllib3
-from django.conf import settings
 from django.core.mail import EmailMessage
 
+from capabilities.capability_settings import capability_setting
 from capabilities.notifications.targets import Destination, TargetRefused, resolve
 
 SIGNATURE_HEADER = "X-Switchboard-Signature"
@@ -89,6 +89,12 @@ def _elapsed_ms(started: float) -> int:
     return max(0, round((time.monotonic() - started) * 1000))
 
 
+def _timeouts() -> tuple[float, float]:
+    """Seconds to connect, and to wait for each read of the answer."""
+    connect = capability_setting("notifications", "CONNECT_TIMEOUT")
+    return connect, capability_setting("notifications", "READ_TIMEOUT")
+
+
 def _post(destination: Destination, url: str, body: bytes, headers: dict[str, str]) -> int:
     """POST to the address that was checked, with the URL's name as the Host
     header and, for HTTPS, as the TLS server name and the certificate's name:
@@ -106,9 +112,8 @@ def _post(destination: Destination, url: str, body: bytes, headers: dict[str, st
     if destination.port != default_port:
         host = f"{host}:{destination.port}"
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    timeout = urllib3.Timeout(
-        connect=settings.NOTIFICATIONS_CONNECT_TIMEOUT, read=settings.NOTIFICATIONS_READ_TIMEOUT
-    )
+    connect, read = _timeouts()
+    timeout = urllib3.Timeout(connect=connect, read=read)
     # Redirects are not followed: a redirect could lead to an address the
     # check would refuse. No retries here: the delivery job retries.
     response = pool.urlopen(
@@ -139,7 +144,7 @@ def post_webhook(url: str, secret: str, payload: dict[str, Any], *, delivery_id:
         DELIVERY_HEADER: str(delivery_id),
         EVENT_HEADER: event,
     }
-    limits = (settings.NOTIFICATIONS_CONNECT_TIMEOUT, settings.NOTIFICATIONS_READ_TIMEOUT)
+    limits = _timeouts()
     try:
         status = _post(destination, url, body, headers)
     except urllib3.exceptions.NewConnectionError as error:  # urllib3 files it under timeouts too

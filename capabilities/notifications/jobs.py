@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from capabilities.jobs import JobContext, JobFailed
+from capabilities.job_context import JobContext, JobFailed
 from capabilities.notifications import actions, channels
 from capabilities.notifications.models import Channel, Delivery
 

@@ -52,7 +52,7 @@ class Rule(models.Model):
 
 class Delivery(models.Model):
     """One message to send: made by a rule when a job finished, or by a test
-    send. Attempted up to NOTIFICATIONS_MAX_ATTEMPTS times, one job per attempt."""
+    send. Attempted once plus once per NOTIFICATIONS_RETRY_DELAYS entry, one job per attempt."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -11,10 +11,10 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
+from capabilities.capability_settings import capability_setting
 from capabilities.notifications.models import Channel
 
 MAX_TARGET_LENGTH = 500
@@ -91,7 +91,7 @@ def resolve(url: str) -> Destination:
     addresses = [str(sockaddr[0]) for *_, sockaddr in found]
     if not addresses:
         raise TargetRefused(f"The host {host!r} could not be resolved.")
-    if not settings.NOTIFICATIONS_ALLOW_PRIVATE_TARGETS:
+    if not capability_setting("notifications", "ALLOW_PRIVATE_TARGETS"):
         for address in addresses:
             if not is_public(address):
                 raise TargetRefused(

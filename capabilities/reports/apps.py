@@ -33,6 +33,13 @@ class ReportsConfig(CapabilityConfig):
     nav = NavEntry("Sales reports", "index")
     demo_usage = (DemoMeter("reports", 2.5), DemoMeter("rows", 2.5, 3_000))
     demo_reason = "The monthly sales pack without the spreadsheet marathon"
+    # Upload limits (bytes of 1,000,000 to the MB, as the page spells them).
+    default_settings = {
+        "MAX_FILE_BYTES": 10_000_000,
+        "MAX_ROWS_PER_FILE": 100_000,
+        "MAX_FILES": 24,
+        "MAX_REQUEST_BYTES": 100_000_000,
+    }
 
     def demo_content(self, organization: Organization, actor: User) -> list[str]:
         from capabilities.reports import demo

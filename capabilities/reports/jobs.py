@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from capabilities.jobs import JobContext, JobFailed
+from capabilities.job_context import JobContext, JobFailed
 from capabilities.reports.analysis import Summary
 from capabilities.reports.models import FIELD_LABELS, REQUIRED_FIELDS, Report, SourceFile
 from capabilities.reports.sales import RowError, parse_row

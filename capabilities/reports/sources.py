@@ -15,10 +15,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any
 
-from django.conf import settings
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from capabilities.capability_settings import capability_setting
 from portal.uploads import UploadLimits
 
 Cell = str | int | float | Decimal | date | datetime | None
@@ -49,12 +49,12 @@ def upload_limits() -> UploadLimits:
 
 
 def limits() -> Limits:
-    """From settings (REPORTS_MAX_*), so an operator can raise them."""
+    """From the capability's settings (REPORTS_MAX_*), so an operator can raise them."""
     return Limits(
-        max_file_bytes=getattr(settings, "REPORTS_MAX_FILE_BYTES", 10_000_000),
-        max_rows_per_file=getattr(settings, "REPORTS_MAX_ROWS_PER_FILE", 100_000),
-        max_files=getattr(settings, "REPORTS_MAX_FILES", 24),
-        max_request_bytes=getattr(settings, "REPORTS_MAX_REQUEST_BYTES", 100_000_000),
+        max_file_bytes=capability_setting("reports", "MAX_FILE_BYTES"),
+        max_rows_per_file=capability_setting("reports", "MAX_ROWS_PER_FILE"),
+        max_files=capability_setting("reports", "MAX_FILES"),
+        max_request_bytes=capability_setting("reports", "MAX_REQUEST_BYTES"),
     )
 
 

@@ -26,7 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Round
 
-from metering import catalog
+from metering import meter_prices
 from metering.models import (
     EventKind,
     PlatformDailyUsage,
@@ -164,10 +164,10 @@ def finance_dashboard(
     )
 
 
-def _catalog_cases() -> tuple[Case, Case]:
+def _meter_price_cases() -> tuple[Case, Case]:
     """Each (capability, meter)'s unit price and currency as SQL expressions, so
     the database prices and ranks rows without sending them all here."""
-    known = catalog.meters()
+    known = meter_prices.meters()
     price = Case(
         *(When(capability=info.capability, meter=info.meter, then=Value(info.unit_price)) for info in known),
         default=Value(Decimal(0)),
@@ -182,11 +182,11 @@ def _catalog_cases() -> tuple[Case, Case]:
 
 
 def _line_amount_sql(revenue: Any) -> Round:
-    """`catalog.line_amount` in SQL, for rows annotated with `currency`:
+    """`meter_prices.line_amount` in SQL, for rows annotated with `currency`:
     PostgreSQL's round(numeric, places) rounds half away from zero, which is
     half up for a line's amount."""
-    currencies = {info.currency for info in catalog.meters()}
-    zero_decimal = sorted(code for code in currencies if catalog.minor_unit(code) == 1)
+    currencies = {info.currency for info in meter_prices.meters()}
+    zero_decimal = sorted(code for code in currencies if meter_prices.minor_unit(code) == 1)
     places: Any = (
         Case(When(currency__in=zero_decimal, then=Value(0)), default=Value(2)) if zero_decimal else Value(2)
     )
@@ -196,7 +196,7 @@ def _line_amount_sql(revenue: Any) -> Round:
 def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
     """Quantity and revenue per organization, capability and meter, highest
     revenue first, priced in the database (one query per page read)."""
-    price, currency = _catalog_cases()
+    price, currency = _meter_price_cases()
     fields = ("organization_id", "organization__slug", "organization__name", "capability", "meter")
     rows = source.in_period(period)
     if source.column == "month" and _months_in(period) == 1:

@@ -4,7 +4,7 @@ usage API's report.
 
 Every figure comes from the hourly rollups, never the raw ledger: one GROUP BY
 in the database per panel, priced afterwards per (capability, meter) from the
-meter catalog, so a panel costs one query whatever the number of events.
+meter prices, so a panel costs one query whatever the number of events.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncDay
 
-from metering import catalog
+from metering import meter_prices
 from metering.models import UsageRollup
 from metering.moments import midnight
 from metering.periods import HOUR, Period, billing_period
@@ -53,24 +53,24 @@ class UsageLine:
 
     @property
     def amount(self) -> Decimal:
-        """What the invoice line says (`catalog.line_amount`), or the sum of
+        """What the invoice line says (`meter_prices.line_amount`), or the sum of
         the organizations' invoice lines it adds up."""
         if self.billed is not None:
             return self.billed
-        return catalog.line_amount(self.quantity, self.unit_price, self.currency)
+        return meter_prices.line_amount(self.quantity, self.unit_price, self.currency)
 
 
 class PriceList:
-    """The meter catalog's prices, read once for a query's rows (the catalog
+    """The meter prices, read once for a query's rows (their source
     builds its list on every call)."""
 
     def __init__(self) -> None:
-        self._known = catalog.lookup()
+        self._known = meter_prices.lookup()
 
     def line(self, capability: str, meter: str, quantity: int, events: int = 0) -> UsageLine:
         info = self._known.get((capability, meter))
-        if info is None:  # usage of a meter no longer in the catalog: described once
-            info = self._known[(capability, meter)] = catalog.describe(capability, meter)
+        if info is None:  # usage of a meter no longer priced: described once
+            info = self._known[(capability, meter)] = meter_prices.describe(capability, meter)
         return UsageLine(
             capability=capability,
             capability_title=info.capability_title,

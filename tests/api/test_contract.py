@@ -30,7 +30,7 @@ from capabilities.models import Job
 from capabilities.notifications import actions as notification_actions
 from capabilities.registry import registry
 from capabilities.reports import actions as report_actions
-from capabilities.tasks import _run
+from capabilities.runner import _run
 from metering import ledger
 from portal import actions as portal_actions
 from portal.models import Organization, User

@@ -156,14 +156,14 @@ def test_price_changes_are_validated(fiona, bob):
 
 
 def test_usage_pages_price_with_the_price_book(fiona):
-    from metering import catalog
+    from metering import meter_prices
 
     price_book.ensure_defaults()
-    assert catalog.describe("ocr", "pages").unit_price == Decimal("0.01")
+    assert meter_prices.describe("ocr", "pages").unit_price == Decimal("0.01")
     version = PriceVersion.objects.get(capability="ocr", meter="pages", version=1)
     PriceVersion.objects.filter(pk=version.pk).update(unit_price=Decimal("0.02"))
     price_book.forget_cached_prices()
-    assert catalog.describe("ocr", "pages").unit_price == Decimal("0.02")
+    assert meter_prices.describe("ocr", "pages").unit_price == Decimal("0.02")
 
 
 def test_nothing_is_sent_without_a_key(settings, alice, acme):

@@ -842,7 +842,7 @@ def test_billing_finance_and_usage_pages_round_money_by_stripes_invoice_rule(
     summaries at $0.0005 is $0.605 -> $0.61; the invoice says $1.23 (the exact
     total, $1.22, is on no invoice)."""
     from billing.models import PriceVersion
-    from metering import catalog
+    from metering import meter_prices
 
     price_book.ensure_defaults()
     for capability, meter, price in (("ocr", "pages", "0.005"), ("summaries", "summaries", "0.0005")):
@@ -861,8 +861,8 @@ def test_billing_finance_and_usage_pages_round_money_by_stripes_invoice_rule(
     record_usage(acme, 123, at=at)
     record_usage(acme, 1210, at=at, capability="summaries", meter="summaries")
 
-    assert catalog.line_amount(123, Decimal("0.005"), "usd") == Decimal("0.62")
-    assert catalog.line_amount(1210, Decimal("0.0005"), "usd") == Decimal("0.61")
+    assert meter_prices.line_amount(123, Decimal("0.005"), "usd") == Decimal("0.62")
+    assert meter_prices.line_amount(1210, Decimal("0.0005"), "usd") == Decimal("0.61")
 
     billing_page = client_for(alice).get("/billing/").content.decode()
     assert re.search(r'id="local-total">\$1\.23<', billing_page)

@@ -9,7 +9,7 @@ from django.db.models import Sum
 
 from capabilities import actions
 from capabilities.models import Job
-from capabilities.tasks import run_job
+from capabilities.runner import run_job
 from metering.models import UsageEvent, UsageRollup
 from tests.workers import celery_worker, wait_for
 

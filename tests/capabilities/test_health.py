@@ -21,7 +21,7 @@ def jobs_health(client) -> str:
 
 
 def test_ivan_sees_stranded_and_retried_jobs_and_the_last_sweep(client_for, ivan, alice, acme, monkeypatch):
-    from capabilities.tasks import run_job
+    from capabilities.runner import run_job
 
     monkeypatch.setattr(run_job, "apply_async", lambda **message: None)
     actions.set_capability_enabled(alice, acme, "ocr", enabled=True)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from capabilities.models import Job
-from capabilities.tasks import _run
+from capabilities.runner import _run
 from metering.models import UsageEvent
 from portal import actions as portal_actions
 from portal.models import AuditEntry

@@ -6,8 +6,8 @@ import pytest
 
 from capabilities import actions
 from capabilities.models import Job
+from capabilities.runner import _run
 from capabilities.signals import job_finished
-from capabilities.tasks import _run
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from kombu.exceptions import OperationalError as BrokerDown
 
 from capabilities import actions, gate, is_enabled
 from capabilities.models import Job
-from capabilities.tasks import run_job
+from capabilities.runner import run_job
 from portal import actions as portal_actions
 
 pytestmark = pytest.mark.django_db

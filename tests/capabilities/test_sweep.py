@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from capabilities import actions, health, queries
 from capabilities.models import Job
+from capabilities.runner import _claim, _execute, _succeed, renewer
 from capabilities.signals import job_finished
-from capabilities.tasks import _claim, _execute, _succeed, renewer
 from metering.models import UsageEvent
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def job_settings(settings):
 @pytest.fixture
 def sent(monkeypatch):
     """The messages the sweep sends, instead of the broker."""
-    from capabilities.tasks import run_job
+    from capabilities.runner import run_job
 
     messages = []
     monkeypatch.setattr(run_job, "apply_async", lambda **message: messages.append(message))

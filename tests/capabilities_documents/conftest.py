@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from capabilities.actions import set_capability_enabled
 from capabilities.documents import actions
 from capabilities.documents.models import Document
-from capabilities.tasks import _run
+from capabilities.runner import _run
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
 from capabilities.documents.models import Document
-from capabilities.tasks import _run
+from capabilities.runner import _run
 from metering.models import UsageEvent
 from portal import actions as portal_actions
 from tests.capabilities_documents import samples

@@ -83,8 +83,8 @@ def test_encrypted_pdf():
         page_count(samples.encrypted_pdf("secret plans"), "pdf")
 
 
-def test_zip_bomb_named_docx_is_refused_unread(settings, monkeypatch):
-    settings.DOCUMENTS_MAX_UNCOMPRESSED_MB = 5
+def test_zip_bomb_named_docx_is_refused_unread(capability_settings, monkeypatch):
+    capability_settings("documents", MAX_UNCOMPRESSED_MB=5)
     parsed = []
     monkeypatch.setattr("docx.Document", lambda *args: parsed.append(args))
     with pytest.raises(ExtractionError, match="would unpack to 8 MB, over the 5 MB limit"):

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from capabilities.documents.models import Document
 from capabilities.models import Job
-from capabilities.tasks import _run
+from capabilities.runner import _run
 from metering.models import UsageEvent
 from portal import actions as portal_actions
 from portal.models import IdempotencyKey

@@ -9,7 +9,7 @@ import pytest
 from capabilities.documents import actions, search
 from capabilities.documents.models import Document, Page
 from capabilities.models import Job
-from capabilities.tasks import _run
+from capabilities.runner import _run
 from metering.models import UsageEvent
 from portal.actions import ActionError
 from tests.capabilities_documents import samples
@@ -60,8 +60,8 @@ def test_bad_files_fail_with_a_clear_message_and_nothing_billed(extracted, acme,
     assert not UsageEvent.objects.filter(organization=acme).exists()
 
 
-def test_a_zip_bomb_named_docx_fails_unread(extracted, acme, settings):
-    settings.DOCUMENTS_MAX_UNCOMPRESSED_MB = 5
+def test_a_zip_bomb_named_docx_fails_unread(extracted, acme, capability_settings):
+    capability_settings("documents", MAX_UNCOMPRESSED_MB=5)
     [document] = extracted(("report.docx", samples.zip_bomb(8)))
     assert document.job.status == Job.Status.FAILED
     assert "over the 5 MB limit; it was refused unread" in document.job.error
@@ -89,8 +89,8 @@ def test_one_bad_file_loses_nothing_else_in_its_batch(extracted, acme):
     assert [hit.document_name for hit in search.search(acme.pk, "turbine")] == ["good.pdf"]
 
 
-def test_upload_refuses_oversized_and_unsupported_files_only(documents_on, alice, acme, settings):
-    settings.DOCUMENTS_MAX_UPLOAD_MB = 1
+def test_upload_refuses_oversized_and_unsupported_files_only(documents_on, alice, acme, capability_settings):
+    capability_settings("documents", MAX_UPLOAD_MB=1)
     result = actions.upload_documents(
         alice,
         acme,
@@ -111,16 +111,16 @@ def test_upload_refuses_oversized_and_unsupported_files_only(documents_on, alice
     assert Document.objects.filter(organization=acme).count() == 1
 
 
-def test_upload_needs_files_and_caps_their_number(documents_on, alice, acme, settings):
+def test_upload_needs_files_and_caps_their_number(documents_on, alice, acme, capability_settings):
     with pytest.raises(ActionError, match="Choose at least one file"):
         actions.upload_documents(alice, acme, [])
-    settings.DOCUMENTS_MAX_FILES = 2
+    capability_settings("documents", MAX_FILES=2)
     with pytest.raises(ActionError, match="at most 2 files at a time; you chose 3"):
         actions.upload_documents(alice, acme, [upload_file(f"{n}.txt", b"x") for n in range(3)])
 
 
-def test_a_pdf_over_the_page_limit_fails(extracted, settings):
-    settings.DOCUMENTS_MAX_PAGES = 2
+def test_a_pdf_over_the_page_limit_fails(extracted, capability_settings):
+    capability_settings("documents", MAX_PAGES=2)
     [document] = extracted(("long.pdf", samples.pdf("one", "two", "three")))
     assert document.job.error == "This document has 3 pages; the limit is 2 per document."
 

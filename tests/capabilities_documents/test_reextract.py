@@ -11,7 +11,7 @@ from capabilities.actions import start_job
 from capabilities.documents import actions
 from capabilities.documents.models import Document
 from capabilities.models import Job
-from capabilities.tasks import _run
+from capabilities.runner import _run
 from metering.models import UsageEvent
 from tests.capabilities_documents import samples
 from tests.capabilities_documents.conftest import upload_file

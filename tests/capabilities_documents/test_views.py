@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from capabilities.documents.models import Document
-from capabilities.tasks import _run
+from capabilities.runner import _run
 from metering.models import UsageEvent
 from tests.capabilities_documents import samples
 

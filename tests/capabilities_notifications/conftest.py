@@ -9,7 +9,7 @@ import pytest
 from capabilities.actions import set_capability_enabled
 from capabilities.gate import forget_snapshots
 from capabilities.models import Job
-from capabilities.tasks import _run, run_job
+from capabilities.runner import _run, run_job
 from metering.models import UsageEvent
 from portal.models import Organization
 
@@ -22,10 +22,10 @@ def acme_on(alice, acme) -> Organization:
 
 
 @pytest.fixture(autouse=True)
-def _short_timeouts(settings):
-    settings.NOTIFICATIONS_CONNECT_TIMEOUT = 1.0
-    settings.NOTIFICATIONS_READ_TIMEOUT = 0.5
-    settings.NOTIFICATIONS_RETRY_DELAYS = [30, 120, 600, 3600]
+def _short_timeouts(capability_settings):
+    capability_settings(
+        "notifications", CONNECT_TIMEOUT=1.0, READ_TIMEOUT=0.5, RETRY_DELAYS=[30, 120, 600, 3600]
+    )
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from capabilities.models import Job
 from capabilities.notifications import actions, channels
 from capabilities.notifications.models import Delivery, Rule
 from capabilities.notifications.tasks import retry_delivery
-from capabilities.tasks import _run
+from capabilities.runner import _run
 from tests.capabilities_notifications.conftest import billed, switch_off
 from tests.capabilities_notifications.receiver import webhook_receiver
 
@@ -289,10 +289,12 @@ def test_test_send_is_a_real_delivery(alice, acme_on, run_queued, retries):
     assert billed(acme_on, "webhooks") == 1
 
 
-def test_private_addresses_are_refused_when_not_allowed(alice, acme_on, run_queued, retries, settings):
+def test_private_addresses_are_refused_when_not_allowed(
+    alice, acme_on, run_queued, retries, capability_settings
+):
     with webhook_receiver([200]) as receiver:
         rule = _webhook_rule(alice, acme_on, receiver.url)  # saved while allowed (quickstart)
-        settings.NOTIFICATIONS_ALLOW_PRIVATE_TARGETS = False
+        capability_settings("notifications", ALLOW_PRIVATE_TARGETS=False)
         with pytest.raises(Exception, match="private, loopback or reserved"):
             _webhook_rule(alice, acme_on, receiver.url)
         with pytest.raises(Exception, match="private, loopback or reserved"):

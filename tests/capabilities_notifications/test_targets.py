@@ -29,8 +29,8 @@ CARRYING_A_PRIVATE_IPV4 = {
 
 
 @pytest.fixture
-def production(settings):
-    settings.NOTIFICATIONS_ALLOW_PRIVATE_TARGETS = False
+def production(capability_settings):
+    capability_settings("notifications", ALLOW_PRIVATE_TARGETS=False)
 
 
 @pytest.mark.parametrize("form", CARRYING_A_PRIVATE_IPV4)

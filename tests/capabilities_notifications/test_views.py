@@ -52,8 +52,10 @@ def test_bad_input_is_refused_with_a_clear_message(alice, acme_on, client_for, f
     assert not Rule.objects.exists()
 
 
-def test_a_private_webhook_address_is_refused_in_production_mode(alice, acme_on, client_for, settings):
-    settings.NOTIFICATIONS_ALLOW_PRIVATE_TARGETS = False
+def test_a_private_webhook_address_is_refused_in_production_mode(
+    alice, acme_on, client_for, capability_settings
+):
+    capability_settings("notifications", ALLOW_PRIVATE_TARGETS=False)
     response = _post_rule(client_for(alice), target="http://localhost:8000/hook")
     assert response.status_code == 400
     assert "private, loopback or reserved address" in response.content.decode()

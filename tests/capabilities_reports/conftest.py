@@ -18,7 +18,7 @@ from capabilities.actions import set_capability_enabled
 from capabilities.models import Job
 from capabilities.reports import actions
 from capabilities.reports.models import Report, UploadSet
-from capabilities.tasks import run_job
+from capabilities.runner import run_job
 from portal.models import Organization, User
 
 HEADER = ["Date", "Sales Region", "Product", "Qty", "Amount (USD)"]

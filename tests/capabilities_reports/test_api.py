@@ -10,7 +10,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from capabilities.reports.models import Report, UploadSet
-from capabilities.tasks import run_job
+from capabilities.runner import run_job
 from metering.models import UsageEvent
 from portal import actions as portal_actions
 from tests.capabilities_reports.conftest import MAPPING, csv_bytes, month_rows, upload, xlsx_bytes

@@ -88,9 +88,9 @@ def test_no_usable_row_fails_the_job(uploaded, built):
     assert not UsageEvent.objects.filter(job_id=report.job_id).exists()
 
 
-def test_the_row_limit_holds_in_the_job_too(uploaded, built, settings):
+def test_the_row_limit_holds_in_the_job_too(uploaded, built, capability_settings):
     upload_set = uploaded([upload("jan.csv", csv_bytes(month_rows(1)))])
-    settings.REPORTS_MAX_ROWS_PER_FILE = 2  # lowered after the upload was accepted
+    capability_settings("reports", MAX_ROWS_PER_FILE=2)  # lowered after the upload was accepted
     report = built(upload_set)
     assert report.job.status == Job.Status.FAILED
     assert report.job.error == "jan.csv: more than 2 rows; the limit is 2 rows per file."

@@ -90,8 +90,8 @@ def test_other_extensions_are_refused():
         _inspect("jan.xls", b"whatever")
 
 
-def test_over_the_row_limit_is_refused(settings):
-    settings.REPORTS_MAX_ROWS_PER_FILE = 3
+def test_over_the_row_limit_is_refused(capability_settings):
+    capability_settings("reports", MAX_ROWS_PER_FILE=3)
     rows = [["2025-01-02", "North", "A", 1, "1"]] * 4
     with pytest.raises(SourceError, match="more than 3 rows; the limit is 3 rows per file"):
         _inspect("big.csv", csv_bytes(rows))
@@ -100,8 +100,8 @@ def test_over_the_row_limit_is_refused(settings):
     assert _inspect("ok.csv", csv_bytes(rows[:3])).row_count == 3
 
 
-def test_over_the_size_limit_is_refused(settings):
-    settings.REPORTS_MAX_FILE_BYTES = 100
+def test_over_the_size_limit_is_refused(capability_settings):
+    capability_settings("reports", MAX_FILE_BYTES=100)
     with pytest.raises(SourceError, match=r"larger than the 0\.0001 MB limit"):
         _inspect("big.csv", csv_bytes(ROWS * 5))
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from capabilities.reports.models import Report, SourceFile, UploadSet
-from capabilities.tasks import run_job
+from capabilities.runner import run_job
 from tests.capabilities_reports.conftest import HEADER, MAPPING, csv_bytes, month_rows, upload, xlsx_bytes
 
 
@@ -62,8 +62,8 @@ def test_unusable_files_are_refused_together_and_nothing_is_stored(reports_on, b
     assert not media.exists() or not [path for path in media.rglob("*") if path.is_file()]
 
 
-def test_the_row_limit_refuses_a_huge_spreadsheet(reports_on, bob, client_for, settings):
-    settings.REPORTS_MAX_ROWS_PER_FILE = 5
+def test_the_row_limit_refuses_a_huge_spreadsheet(reports_on, bob, client_for, capability_settings):
+    capability_settings("reports", MAX_ROWS_PER_FILE=5)
     response = client_for(bob).post(
         reverse("reports:index"), {"spreadsheets": [upload("year.csv", csv_bytes(month_rows(1) * 2))]}
     )

@@ -13,9 +13,9 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
-from metering import catalog
-from metering.catalog import MeterInfo
+from metering import meter_prices
 from metering.management.commands.generate_usage import SyntheticOrganization, synthetic_usage
+from metering.meter_prices import MeterInfo
 from metering.models import EventKind, UsageEvent, UsageRollup
 from portal.models import AuditEntry, Organization
 from tests.factories import OrganizationFactory
@@ -66,7 +66,7 @@ def test_small_run_writes_usage_for_synthetic_organizations_and_installed_meters
     assert all(organization.name for organization in organizations)
     assert AuditEntry.objects.filter(action="organization.created", actor_email="generate_usage").count() == 2
 
-    installed = {(info.capability, info.meter) for info in catalog.meters()}
+    installed = {(info.capability, info.meter) for info in meter_prices.meters()}
     events = list(UsageEvent.objects.select_related("organization"))
     assert len(events) > 100
     assert {(event.capability, event.meter) for event in events} == installed
@@ -137,7 +137,12 @@ def test_the_same_seed_writes_the_same_usage():
                 record.occurred_at,
             )
             for day in synthetic_usage(
-                organizations, catalog.meters(), start=date(2026, 3, 2), days=3, events_per_day=20, seed=seed
+                organizations,
+                meter_prices.meters(),
+                start=date(2026, 3, 2),
+                days=3,
+                events_per_day=20,
+                seed=seed,
             )
             for record in day
         )
@@ -236,7 +241,7 @@ def test_refuses_to_run_in_production(settings):
 
 @pytest.mark.django_db
 def test_says_so_when_no_capability_is_installed(monkeypatch):
-    monkeypatch.setattr(catalog, "meters", lambda: [])
+    monkeypatch.setattr(meter_prices, "meters", lambda: [])
 
     with pytest.raises(CommandError, match="no capabilities are installed"):
         generate(*SMALL)

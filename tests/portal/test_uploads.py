@@ -136,10 +136,10 @@ def test_a_body_over_the_request_limit_is_refused_unread(api, settings, spooling
 
 
 @pytest.mark.django_db
-def test_a_file_over_its_limit_is_not_stored_and_named_as_rejected(api, settings, spooling):
+def test_a_file_over_its_limit_is_not_stored_and_named_as_rejected(api, capability_settings, spooling):
     """Documents answer per file: past the per-file limit the file is read past
     (nothing more reaches the temporary folder) and named as rejected."""
-    settings.DOCUMENTS_MAX_REQUEST_MB = 600  # so the 500 MB body is read
+    capability_settings("documents", MAX_REQUEST_MB=600)  # so the 500 MB body is read
     body = GeneratedBody(500 * MB, name="scan.pdf")
     response = post_generated(api, DOCUMENTS_API, body)
     assert response.status_code == 400
@@ -153,8 +153,8 @@ def test_a_file_over_its_limit_is_not_stored_and_named_as_rejected(api, settings
 
 
 @pytest.mark.django_db
-def test_the_files_after_one_over_its_limit_are_stored(api, settings, spooling):
-    settings.DOCUMENTS_MAX_UPLOAD_MB = 1
+def test_the_files_after_one_over_its_limit_are_stored(api, capability_settings, spooling):
+    capability_settings("documents", MAX_UPLOAD_MB=1)
     body = GeneratedBody(3 * MB, name="scan.pdf", after=(("notes.txt", b"Meeting notes"),))
     response = post_generated(api, DOCUMENTS_API, body)
     assert response.status_code == 201, response.content
@@ -167,8 +167,8 @@ def test_the_files_after_one_over_its_limit_are_stored(api, settings, spooling):
 
 
 @pytest.mark.django_db
-def test_files_within_the_limits_are_uploaded(api, settings):
-    settings.DOCUMENTS_MAX_UPLOAD_MB = 1
+def test_files_within_the_limits_are_uploaded(api, capability_settings):
+    capability_settings("documents", MAX_UPLOAD_MB=1)
     body = GeneratedBody(MB - 10, name="fits.txt")
     response = post_generated(api, DOCUMENTS_API, body)
     assert response.status_code == 201, response.content
@@ -176,8 +176,8 @@ def test_files_within_the_limits_are_uploaded(api, settings):
 
 
 @pytest.mark.django_db
-def test_the_web_form_names_the_file_over_the_limit_and_stores_the_others(api, settings):
-    settings.DOCUMENTS_MAX_UPLOAD_MB = 1
+def test_the_web_form_names_the_file_over_the_limit_and_stores_the_others(api, capability_settings):
+    capability_settings("documents", MAX_UPLOAD_MB=1)
     body = GeneratedBody(2 * MB, name="big.pdf", after=(("small.txt", b"A few words"),))
     response = post_generated(api, reverse("documents:upload"), body)
     assert response.status_code == 302
@@ -187,8 +187,8 @@ def test_the_web_form_names_the_file_over_the_limit_and_stores_the_others(api, s
 
 
 @pytest.mark.django_db
-def test_the_web_form_answers_a_page_naming_the_request_limit(api, settings):
-    settings.DOCUMENTS_MAX_REQUEST_MB = 1
+def test_the_web_form_answers_a_page_naming_the_request_limit(api, capability_settings):
+    capability_settings("documents", MAX_REQUEST_MB=1)
     body = GeneratedBody(2 * MB, name="big.pdf")
     response = post_generated(
         api, reverse("documents:upload"), body, HTTP_REFERER="http://testserver/documents/"
@@ -203,16 +203,16 @@ def test_the_web_form_answers_a_page_naming_the_request_limit(api, settings):
 
 @pytest.mark.django_db
 def test_reports_uploads_have_their_own_limits(
-    client_for, alice, acme, settings, django_capture_on_commit_callbacks
+    client_for, alice, acme, capability_settings, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         set_capability_enabled(alice, acme, "reports", enabled=True)
     client = client_for(alice)
-    settings.REPORTS_MAX_FILE_BYTES = 1_000_000
+    capability_settings("reports", MAX_FILE_BYTES=1_000_000)
     response = post_generated(client, REPORTS_API, GeneratedBody(3_000_000, name="year.csv"))
     assert response.status_code == 413
     assert response.json()["detail"] == "“year.csv” is over the limit of 1 MB per file."
-    settings.REPORTS_MAX_REQUEST_BYTES = 2_000_000
+    capability_settings("reports", MAX_REQUEST_BYTES=2_000_000)
     response = post_generated(client, REPORTS_API, GeneratedBody(3_000_000, name="year.csv"))
     assert "the limit is 2 MB per request" in response.json()["detail"]
     page = post_generated(client, reverse("reports:index"), GeneratedBody(3_000_000))

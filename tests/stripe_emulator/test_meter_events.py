@@ -1,5 +1,6 @@
-"""Meter events through the official SDK: counting, identifier dedupe, timestamp and value rules,
-one in-flight call per customer and meter, the drop switch and unknown customers."""
+"""Meters and meter events through the official SDK: a meter's unique event name,
+counting, identifier dedupe, timestamp and value rules, one in-flight call per
+customer and meter, the drop switch and unknown customers."""
 
 import threading
 
@@ -141,3 +142,13 @@ def test_drop_switch_accepts_but_never_counts(client, emulator, metered: Metered
     emulator.config(drop_rate=1.0)
     send(client, metered, "9", "also-lost")
     assert usage(client, metered, start, start + 86400) == 3
+
+
+def test_meter_event_name_is_unique_among_active_meters(client):
+    params = {"display_name": "Pages", "event_name": "pages", "default_aggregation": {"formula": "sum"}}
+    meter = client.v1.billing.meters.create(params=params)
+    assert meter.id.startswith("mtr_") and meter.customer_mapping.event_payload_key == "stripe_customer_id"
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.billing.meters.create(params=params)
+    assert caught.value.param == "event_name"
+    assert [m.id for m in client.v1.billing.meters.list(params={"status": "active"}).data] == [meter.id]

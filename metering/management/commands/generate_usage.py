@@ -28,8 +28,8 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from metering import catalog, ledger
-from metering.catalog import MeterInfo
+from metering import ledger, meter_prices
+from metering.meter_prices import MeterInfo
 from metering.models import EventKind
 from portal.actions import record_audit
 from portal.models import Organization
@@ -227,11 +227,11 @@ class Command(BaseCommand):
             raise CommandError(
                 "generate_usage refuses to run with DJANGO_ENV=production: it writes made-up usage."
             )
-        meters = catalog.meters()
+        meters = meter_prices.meters()
         if not meters:
             raise CommandError(
                 "No meters to generate usage for: no capabilities are installed "
-                "(metering.catalog.meters() is empty). Add capability apps to INSTALLED_APPS."
+                "(metering.meter_prices.meters() is empty). Add capability apps to INSTALLED_APPS."
             )
         for name in ("orgs", "days", "events_per_day"):  # call_command(orgs=0) skips argparse
             if options[name] < 1:

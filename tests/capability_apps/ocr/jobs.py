@@ -6,7 +6,7 @@ import signal
 import time
 from pathlib import Path
 
-from capabilities.jobs import JobContext, JobFailed
+from capabilities.job_context import JobContext, JobFailed
 
 
 def recognize(ctx: JobContext) -> dict:

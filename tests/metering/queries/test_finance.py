@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bench.finance_dashboard import top_organizations
-from metering import catalog, periods
+from metering import meter_prices, periods
 from metering.models import UsageRollup
 from metering.queries import finance, usage
 from tests.factories import OrganizationFactory
@@ -53,7 +53,7 @@ def test_finance_queries_do_not_grow_with_the_rows(acme, globex, monkeypatch):
         return len(captured)
 
     record(acme, 1)
-    catalog.meters()  # the prices: read once, then cached for a few seconds per process
+    meter_prices.meters()  # the prices: read once, then cached for a few seconds per process
     few = count()
     for n in range(30):
         organization = OrganizationFactory(slug=f"tenant-{n}")

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from metering import catalog, periods
+from metering import meter_prices, periods
 from metering.queries import usage
 from tests.metering.usage_data import NOW, record
 
@@ -22,7 +22,7 @@ def test_usage_is_priced_per_meter_exactly(acme):
     record(acme, 123)  # ocr.pages at $0.010
     record(acme, 7, capability="summaries", meter="summaries")  # $0.05
     record(acme, 3, capability="summaries", meter="summaries", at=NOW - timedelta(hours=5))
-    record(acme, 40, meter="compute_seconds")  # free in the test catalog
+    record(acme, 40, meter="compute_seconds")  # free in the test meter prices
 
     lines = usage.usage_by_meter(usage.organization_rollups(acme), periods.billing_period(NOW))
 
@@ -135,18 +135,20 @@ def test_report_keeps_currencies_apart(acme):
     class TwoCurrencies:
         def meters(self):
             return [
-                catalog.MeterInfo("ocr", "Text recognition", "pages", "page", Decimal("0.01"), "usd"),
-                catalog.MeterInfo("summaries", "Summaries", "summaries", "summary", Decimal("0.04"), "eur"),
+                meter_prices.MeterInfo("ocr", "Text recognition", "pages", "page", Decimal("0.01"), "usd"),
+                meter_prices.MeterInfo(
+                    "summaries", "Summaries", "summaries", "summary", Decimal("0.04"), "eur"
+                ),
             ]
 
-    previous = catalog._catalog
-    catalog.register(TwoCurrencies())
+    previous = meter_prices._source
+    meter_prices.register(TwoCurrencies())
     try:
         record(acme, 100)
         record(acme, 10, capability="summaries", meter="summaries")
         rows = usage.usage_report(usage.organization_rollups(acme), periods.billing_period(NOW), [])
     finally:
-        catalog.register(previous)
+        meter_prices.register(previous)
 
     assert [(row.cost, row.currency) for row in rows] == [
         (Decimal("0.40"), "eur"),

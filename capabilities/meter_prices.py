@@ -1,13 +1,13 @@
-"""The meter catalog metering reads: every installed capability's meters with
+"""The meter prices metering reads: every installed capability's meters with
 their default prices from the registry (billing's price book overrides it)."""
 
 from __future__ import annotations
 
 from capabilities.registry import registry
-from metering.catalog import MeterInfo
+from metering.meter_prices import MeterInfo
 
 
-class RegistryMeterCatalog:
+class RegistryMeterPrices:
     def meters(self) -> list[MeterInfo]:
         return [
             MeterInfo(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 import stripe
 
-from stripe_emulator.billing import line_amount
+from stripe_emulator.subscriptions import line_amount
 from tests.stripe_emulator.conftest import WEBHOOK_SECRET
 from tests.stripe_emulator.helpers import create_metered, make_client, send
 

@@ -1,5 +1,5 @@
 """What a capability's job function sees. A job is a plain function
-`job(ctx) -> dict` receiving a `JobContext`; `capabilities.tasks.run_job` runs
+`job(ctx) -> dict` receiving a `JobContext`; `capabilities.runner.run_job` runs
 it on the capability's own queue `cap.<key>`."""
 
 from __future__ import annotations

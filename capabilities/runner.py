@@ -19,7 +19,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from capabilities.gate import enabled_condition
-from capabilities.jobs import JobContext, JobFailed, job_function
+from capabilities.job_context import JobContext, JobFailed, job_function
 from capabilities.models import Job
 from capabilities.registry import COMPUTE_SECONDS, registry
 from capabilities.signals import announce_job_finished, job_finished

@@ -1,6 +1,7 @@
-"""What metering needs to know about capabilities and prices, provided by the
-layer above. Metering sits below the capability framework, so the framework
-registers a catalog at start-up (and billing's price book replaces it later);
+"""The meter prices metering reads (every installed meter with its unit price),
+and Stripe's rounding of a metered line. Metering sits below the capability
+framework, so the layer above registers the source of meter prices at start-up
+(the registry's declared prices, which billing's price book replaces later);
 metering never imports them."""
 
 from __future__ import annotations
@@ -25,29 +26,29 @@ class MeterInfo:
     scheduled_from: datetime | None = None
 
 
-class MeterCatalog(Protocol):
+class MeterPrices(Protocol):
     def meters(self) -> list[MeterInfo]: ...
 
 
-class _EmptyCatalog:
+class _NoMeterPrices:
     def meters(self) -> list[MeterInfo]:
         return []
 
 
-_catalog: MeterCatalog = _EmptyCatalog()
+_source: MeterPrices = _NoMeterPrices()
 
 
-def register(catalog: MeterCatalog) -> None:
-    global _catalog
-    _catalog = catalog
+def register(source: MeterPrices) -> None:
+    global _source
+    _source = source
 
 
 def meters() -> list[MeterInfo]:
-    return _catalog.meters()
+    return _source.meters()
 
 
 def lookup() -> dict[tuple[str, str], MeterInfo]:
-    return {(info.capability, info.meter): info for info in _catalog.meters()}
+    return {(info.capability, info.meter): info for info in _source.meters()}
 
 
 def describe(capability: str, meter: str) -> MeterInfo:
