@@ -22,7 +22,7 @@ PARAGRAPH = (
 
 
 def _pdfs() -> list[bytes]:
-    from tests.capabilities_documents.samples import pdf
+    from tests.capabilities.documents.samples import pdf
 
     return [pdf(*(PARAGRAPH.format(n=n, p=p) for p in range(PAGES_PER_DOCUMENT))) for n in range(DOCUMENTS)]
 

@@ -25,7 +25,7 @@ def run() -> dict[str, Any]:
     from capabilities.capability_settings import capability_setting
     from capabilities.notifications import actions, channels
     from capabilities.notifications.models import Delivery, Rule
-    from tests.capabilities_notifications.receiver import webhook_receiver
+    from tests.capabilities.notifications.receiver import webhook_receiver
     from tests.workers import celery_worker
 
     organization, owner = bench_organization()

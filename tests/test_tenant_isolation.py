@@ -382,7 +382,7 @@ REGISTRY: dict[str, Entry] = {
     "reports:report": AcmeObject(_acme_report, methods=("GET",)),
     "reports:report_xlsx": AcmeObject(_acme_report, methods=("GET",)),
     "reports:report_pdf": AcmeObject(_acme_report, methods=("GET",)),
-    # POST is multipart (tried here as JSON: 415); tests/capabilities_reports/test_api.py
+    # POST is multipart (tried here as JSON: 415); tests/capabilities/reports/test_api.py
     # checks an upload lands in the caller's organization.
     "reports-api:upload-set-list": CurrentOrganization(
         methods=("GET",), shows=lambda w: ["globex sales 2025"]

@@ -24,6 +24,7 @@ from metering.models import UsageEvent
 from portal import actions as portal_actions
 from portal.models import AuditEntry
 from tests.capabilities.state import api_key_client
+from tests.factories import JobFactory
 
 JOBS = "/api/v1/jobs/"
 
@@ -38,13 +39,6 @@ def cancel_url(job: Job | int) -> str:
 
 def post_job(client: Client, payload: dict):
     return client.post(JOBS, payload, content_type="application/json")
-
-
-def make_job(organization, status: str = Job.Status.QUEUED, **fields) -> Job:
-    fields.setdefault("capability", "ocr")
-    fields.setdefault("kind", "recognize")
-    fields.setdefault("input", {"pages": 3})
-    return Job.objects.create(organization=organization, status=status, **fields)
 
 
 def ids(response) -> list[int]:
@@ -225,7 +219,7 @@ def test_globexs_key_starts_jobs_for_globex_only(gina, globex, acme, globex_key,
 
 def test_the_list_is_paginated_newest_first(client_for, bob, acme):
     now = timezone.now()
-    jobs = [make_job(acme, queued_at=now - timedelta(minutes=minutes)) for minutes in range(7)]
+    jobs = [JobFactory(organization=acme, queued_at=now - timedelta(minutes=minutes)) for minutes in range(7)]
     client = client_for(bob)
 
     first = client.get(JOBS, {"limit": 3})
@@ -244,10 +238,10 @@ def test_the_list_is_paginated_newest_first(client_for, bob, acme):
 
 def test_the_list_filters_by_capability_status_and_time(client_for, bob, acme):
     now = timezone.now()
-    old = make_job(acme, Job.Status.SUCCEEDED, queued_at=now - timedelta(days=3))
-    failed = make_job(acme, Job.Status.FAILED, queued_at=now - timedelta(days=1))
-    queued = make_job(acme, queued_at=now)
-    summary = make_job(acme, capability="summaries", queued_at=now - timedelta(hours=1))
+    old = JobFactory(organization=acme, status=Job.Status.SUCCEEDED, queued_at=now - timedelta(days=3))
+    failed = JobFactory(organization=acme, status=Job.Status.FAILED, queued_at=now - timedelta(days=1))
+    queued = JobFactory(organization=acme, queued_at=now)
+    summary = JobFactory(organization=acme, capability="summaries", queued_at=now - timedelta(hours=1))
     client = client_for(bob)
 
     def listed(**params) -> set[int]:
@@ -284,7 +278,7 @@ def test_an_invalid_filter_is_400(client_for, bob):
 
 
 def test_carol_of_billing_reads_jobs(client_for, carol, acme):
-    job = make_job(acme)
+    job = JobFactory(organization=acme)
     client = client_for(carol)
 
     assert ids(client.get(JOBS)) == [job.pk]
@@ -294,16 +288,20 @@ def test_carol_of_billing_reads_jobs(client_for, carol, acme):
 
 
 def test_a_job_reads_with_its_progress_result_and_error(client_for, bob, acme):
-    done = make_job(
-        acme,
-        Job.Status.SUCCEEDED,
+    done = JobFactory(
+        organization=acme,
+        status=Job.Status.SUCCEEDED,
         progress_done=4,
         progress_total=4,
         result={"pages": 4, "text": "recognised"},
         attempts=1,
     )
-    running = make_job(acme, Job.Status.RUNNING, progress_done=1, progress_total=4, attempts=2)
-    failed = make_job(acme, Job.Status.FAILED, error="The scan was unreadable.", error_code="job_failed")
+    running = JobFactory(
+        organization=acme, status=Job.Status.RUNNING, progress_done=1, progress_total=4, attempts=2
+    )
+    failed = JobFactory(
+        organization=acme, status=Job.Status.FAILED, error="The scan was unreadable.", error_code="job_failed"
+    )
     client = client_for(bob)
 
     body = client.get(job_url(done)).json()
@@ -328,7 +326,7 @@ def test_a_job_reads_with_its_progress_result_and_error(client_for, bob, acme):
 
 
 def test_an_api_key_reads_its_organizations_jobs(acme, globex, acme_key):
-    mine, theirs = make_job(acme), make_job(globex)
+    mine, theirs = JobFactory(organization=acme), JobFactory(organization=globex)
     client = api_key_client(acme_key)
 
     assert ids(client.get(JOBS)) == [mine.pk]
@@ -337,7 +335,7 @@ def test_an_api_key_reads_its_organizations_jobs(acme, globex, acme_key):
 
 
 def test_gina_and_globexs_key_get_404_for_acmes_jobs(client_for, gina, acme, globex_key):
-    job = make_job(acme)
+    job = JobFactory(organization=acme)
 
     for client in (client_for(gina), api_key_client(globex_key)):
         response = client.get(job_url(job))
@@ -356,7 +354,7 @@ def test_an_unknown_job_is_404(client_for, bob):
 
 
 def test_bob_cancels_a_queued_job_then_gets_409(client_for, bob, acme):
-    job = make_job(acme, requested_by=bob)
+    job = JobFactory(organization=acme, requested_by=bob)
     client = client_for(bob)
 
     response = client.post(cancel_url(job))
@@ -378,7 +376,7 @@ def test_bob_cancels_a_queued_job_then_gets_409(client_for, bob, acme):
 
 @pytest.mark.parametrize("status", [Job.Status.RUNNING, Job.Status.SUCCEEDED, Job.Status.FAILED])
 def test_a_started_or_finished_job_cannot_be_cancelled(client_for, bob, acme, status):
-    job = make_job(acme, status)
+    job = JobFactory(organization=acme, status=status)
 
     response = client_for(bob).post(cancel_url(job))
 
@@ -388,7 +386,7 @@ def test_a_started_or_finished_job_cannot_be_cancelled(client_for, bob, acme, st
 
 
 def test_an_api_key_cancels_as_the_admin_who_created_it(alice, acme, acme_key):
-    job = make_job(acme)
+    job = JobFactory(organization=acme)
 
     response = api_key_client(acme_key).post(cancel_url(job))
 
@@ -398,7 +396,7 @@ def test_an_api_key_cancels_as_the_admin_who_created_it(alice, acme, acme_key):
 
 
 def test_carol_of_billing_may_not_cancel(client_for, carol, acme):
-    job = make_job(acme)
+    job = JobFactory(organization=acme)
 
     response = client_for(carol).post(cancel_url(job))
 
@@ -408,7 +406,7 @@ def test_carol_of_billing_may_not_cancel(client_for, carol, acme):
 
 
 def test_cancel_answers_only_post(client_for, bob, acme):
-    job = make_job(acme)
+    job = JobFactory(organization=acme)
 
     assert client_for(bob).get(cancel_url(job)).status_code == 405
     assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
@@ -427,13 +425,15 @@ def _queries(client: Client, url: str, params: dict | None = None) -> int:
 @pytest.mark.parametrize("caller", ["bob", "key"])
 def test_the_lists_query_count_does_not_grow_with_jobs(client_for, alice, bob, acme, acme_key, caller):
     client = client_for(bob) if caller == "bob" else api_key_client(acme_key)
-    make_job(acme, requested_by=bob)
-    make_job(acme, requested_by=alice)
+    JobFactory(organization=acme, requested_by=bob)
+    JobFactory(organization=acme, requested_by=alice)
     before = _queries(client, JOBS)
     filtered_before = _queries(client, JOBS, {"capability": "ocr", "status": "queued"})
     for number in range(40):
-        make_job(
-            acme, requested_by=[alice, bob, None][number % 3], capability=["ocr", "summaries"][number % 2]
+        JobFactory(
+            organization=acme,
+            requested_by=[alice, bob, None][number % 3],
+            capability=["ocr", "summaries"][number % 2],
         )
 
     assert _queries(client, JOBS) == before
@@ -444,7 +444,7 @@ def test_the_lists_query_count_does_not_grow_with_jobs(client_for, alice, bob, a
 def test_reading_one_job_takes_a_fixed_handful_of_queries(
     client_for, bob, acme, django_assert_max_num_queries
 ):
-    job = make_job(acme, requested_by=bob)
+    job = JobFactory(organization=acme, requested_by=bob)
     client = client_for(bob)
     client.get(job_url(job))
 
@@ -517,7 +517,7 @@ def test_a_refused_job_keeps_no_answer_and_the_key_works_once_corrected(acme, ac
 
 
 def test_cancel_with_a_key_replays_its_answer(acme, acme_key):
-    job = make_job(acme)
+    job = JobFactory(organization=acme)
     client = keyed_client(acme_key)
     first = client.post(cancel_url(job), HTTP_IDEMPOTENCY_KEY="cancel-1")
     assert first.status_code == 200 and first.json()["status"] == "cancelled"

@@ -12,15 +12,14 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from capabilities.models import Job
-from metering import ledger
 from metering.models import EventKind
 from portal.models import AuditEntry
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import JobFactory, MembershipFactory, UsageEventFactory, UserFactory
 from tests.html import text
 
 HTMX = {"HX-Request": "true"}
@@ -29,13 +28,6 @@ START = "/capabilities/ocr/jobs/"
 
 def flashes(response) -> list[str]:
     return [str(message) for message in response.context["messages"]]
-
-
-def make_job(organization, status: str = Job.Status.QUEUED, **fields) -> Job:
-    fields.setdefault("capability", "ocr")
-    fields.setdefault("kind", "recognize")
-    fields.setdefault("input", {"pages": 3})
-    return Job.objects.create(organization=organization, status=status, **fields)
 
 
 def job_ids(response) -> list[int]:
@@ -194,9 +186,14 @@ def test_the_jobs_list_starts_empty(client_for, bob):
 
 def test_the_jobs_list_shows_acmes_jobs_newest_first_and_never_globexs(client_for, bob, acme, globex):
     now = timezone.now()
-    older = make_job(acme, queued_at=now - timedelta(hours=2), requested_by=bob)
-    newer = make_job(acme, Job.Status.SUCCEEDED, queued_at=now - timedelta(hours=1), capability="summaries")
-    theirs = make_job(globex)
+    older = JobFactory(organization=acme, queued_at=now - timedelta(hours=2), requested_by=bob)
+    newer = JobFactory(
+        organization=acme,
+        status=Job.Status.SUCCEEDED,
+        queued_at=now - timedelta(hours=1),
+        capability="summaries",
+    )
+    theirs = JobFactory(organization=globex)
 
     response = client_for(bob).get("/jobs/")
 
@@ -211,10 +208,12 @@ def test_the_jobs_list_shows_acmes_jobs_newest_first_and_never_globexs(client_fo
 
 def test_the_jobs_list_filters_by_capability_status_and_date(client_for, bob, acme):
     now = timezone.now()
-    long_ago = make_job(acme, Job.Status.SUCCEEDED, queued_at=now - timedelta(days=10))
-    last_week = make_job(acme, Job.Status.FAILED, queued_at=now - timedelta(days=5))
-    today_ocr = make_job(acme, Job.Status.QUEUED, queued_at=now)
-    today_summary = make_job(acme, Job.Status.QUEUED, queued_at=now, capability="summaries")
+    long_ago = JobFactory(organization=acme, status=Job.Status.SUCCEEDED, queued_at=now - timedelta(days=10))
+    last_week = JobFactory(organization=acme, status=Job.Status.FAILED, queued_at=now - timedelta(days=5))
+    today_ocr = JobFactory(organization=acme, status=Job.Status.QUEUED, queued_at=now)
+    today_summary = JobFactory(
+        organization=acme, status=Job.Status.QUEUED, queued_at=now, capability="summaries"
+    )
     client = client_for(bob)
 
     def listed(**params) -> set[int]:
@@ -239,8 +238,8 @@ def test_the_jobs_list_filters_by_capability_status_and_date(client_for, bob, ac
 
 
 def test_the_filtered_table_alone_comes_back_to_htmx(client_for, bob, acme):
-    job = make_job(acme, Job.Status.FAILED)
-    make_job(acme)
+    job = JobFactory(organization=acme, status=Job.Status.FAILED)
+    JobFactory(organization=acme)
 
     response = client_for(bob).get("/jobs/", {"status": "failed"}, headers=HTMX)
 
@@ -253,7 +252,7 @@ def test_the_filtered_table_alone_comes_back_to_htmx(client_for, bob, acme):
 def test_htmx_restoring_the_filtered_list_from_history_gets_the_whole_page(client_for, bob, acme):
     """The filter form pushes its URL; going Back to it after htmx's history
     cache lost the page asks for it again as an htmx request: it needs the page."""
-    job = make_job(acme, Job.Status.FAILED)
+    job = JobFactory(organization=acme, status=Job.Status.FAILED)
     client = client_for(bob)
 
     response = client.get(
@@ -270,7 +269,7 @@ def test_htmx_restoring_the_filtered_list_from_history_gets_the_whole_page(clien
 def test_pages_that_answer_htmx_with_a_fragment_vary_on_it(client_for, bob, acme, url):
     """The same URL answers a page or a fragment: caches must keep them apart
     (else Back can show the browser a bare fragment)."""
-    job = make_job(acme, Job.Status.FAILED)
+    job = JobFactory(organization=acme, status=Job.Status.FAILED)
     url = f"/jobs/{job.pk}/" if url == "job" else url
     client = client_for(bob)
 
@@ -289,13 +288,13 @@ def test_the_jobs_lists_query_count_does_not_grow_with_jobs(client_for, bob, ali
             assert client.get("/jobs/").status_code == 200
         return len(queries)
 
-    make_job(acme, requested_by=bob)
-    make_job(acme, Job.Status.SUCCEEDED, requested_by=alice)
+    JobFactory(organization=acme, requested_by=bob)
+    JobFactory(organization=acme, status=Job.Status.SUCCEEDED, requested_by=alice)
     before = list_queries()
     for number in range(34):
-        make_job(
-            acme,
-            [Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.SUCCEEDED][number % 3],
+        JobFactory(
+            organization=acme,
+            status=[Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.SUCCEEDED][number % 3],
             requested_by=[alice, bob, None][number % 3],
             capability=["ocr", "summaries"][number % 2],
         )
@@ -311,7 +310,7 @@ def test_the_jobs_lists_query_count_does_not_grow_with_jobs(client_for, bob, ali
 
 
 def test_a_queued_job_has_a_cancel_button_for_bob_and_not_for_carol(client_for, bob, carol, acme):
-    job = make_job(acme, requested_by=bob)
+    job = JobFactory(organization=acme, requested_by=bob)
 
     for_bob = status_section(client_for(bob).get(f"/jobs/{job.pk}/"))
     assert f'action="/jobs/{job.pk}/cancel/"' in for_bob
@@ -326,7 +325,13 @@ def test_a_queued_job_has_a_cancel_button_for_bob_and_not_for_carol(client_for, 
 
 
 def test_a_running_job_shows_its_progress_and_keeps_polling(client_for, bob, acme):
-    job = make_job(acme, Job.Status.RUNNING, progress_done=2, progress_total=8, started_at=timezone.now())
+    job = JobFactory(
+        organization=acme,
+        status=Job.Status.RUNNING,
+        progress_done=2,
+        progress_total=8,
+        started_at=timezone.now(),
+    )
 
     section = " ".join(status_section(client_for(bob).get(f"/jobs/{job.pk}/")).split())
 
@@ -340,9 +345,9 @@ def test_a_running_job_shows_its_progress_and_keeps_polling(client_for, bob, acm
 
 
 def test_a_failed_job_shows_its_error_and_no_usage(client_for, bob, acme):
-    job = make_job(
-        acme,
-        Job.Status.FAILED,
+    job = JobFactory(
+        organization=acme,
+        status=Job.Status.FAILED,
         error="The scan was unreadable.",
         error_code="job_failed",
         finished_at=timezone.now(),
@@ -358,9 +363,9 @@ def test_a_failed_job_shows_its_error_and_no_usage(client_for, bob, acme):
 
 
 def test_a_refused_job_says_why(client_for, bob, acme):
-    job = make_job(
-        acme,
-        Job.Status.REFUSED,
+    job = JobFactory(
+        organization=acme,
+        status=Job.Status.REFUSED,
         error="Text recognition was switched off before this job started.",
         error_code="capability_disabled",
         finished_at=timezone.now(),
@@ -375,9 +380,9 @@ def test_a_refused_job_says_why(client_for, bob, acme):
 
 def test_a_succeeded_job_shows_its_result_and_usage(client_for, bob, acme):
     now = timezone.now()
-    job = make_job(
-        acme,
-        Job.Status.SUCCEEDED,
+    job = JobFactory(
+        organization=acme,
+        status=Job.Status.SUCCEEDED,
         input={"pages": 3},
         result={"pages": 3, "text": "recognised"},
         progress_done=3,
@@ -386,26 +391,17 @@ def test_a_succeeded_job_shows_its_result_and_usage(client_for, bob, acme):
         finished_at=now,
         attempts=1,
     )
-    with transaction.atomic():
-        ledger.append(
-            [
-                ledger.UsageRecord(
-                    organization_id=acme.pk,
-                    capability="ocr",
-                    meter=meter,
-                    quantity=quantity,
-                    occurred_at=now,
-                    idempotency_key=f"job:{job.pk}:{meter}",
-                    kind=kind,
-                    job_id=job.pk,
-                )
-                for meter, quantity, kind in (
-                    ("pages", 3, EventKind.UNITS),
-                    ("compute_seconds", 1, EventKind.COMPUTE),
-                )
-            ]
+    for meter, quantity, kind in (("pages", 3, EventKind.UNITS), ("compute_seconds", 1, EventKind.COMPUTE)):
+        UsageEventFactory(
+            organization=acme,
+            meter=meter,
+            quantity=quantity,
+            kind=kind,
+            occurred_at=now,
+            idempotency_key=f"job:{job.pk}:{meter}",
+            job_id=job.pk,
         )
-    other = make_job(acme, Job.Status.SUCCEEDED, result={})
+    other = JobFactory(organization=acme, status=Job.Status.SUCCEEDED, result={})
 
     response = client_for(bob).get(f"/jobs/{job.pk}/")
     section = " ".join(status_section(response).split())
@@ -423,7 +419,9 @@ def test_a_succeeded_job_shows_its_result_and_usage(client_for, bob, acme):
 
 
 def test_a_cancelled_job_says_who_cancelled_it(client_for, bob, acme):
-    job = make_job(acme, Job.Status.CANCELLED, error="Cancelled by bob@acme.test before it started.")
+    job = JobFactory(
+        organization=acme, status=Job.Status.CANCELLED, error="Cancelled by bob@acme.test before it started."
+    )
 
     section = status_section(client_for(bob).get(f"/jobs/{job.pk}/"))
 
@@ -435,7 +433,7 @@ def test_a_cancelled_job_says_who_cancelled_it(client_for, bob, acme):
 
 
 def test_the_job_page_shows_its_input(client_for, bob, acme):
-    job = make_job(acme, input={"pages": 7, "draft": False, "note": None})
+    job = JobFactory(organization=acme, input={"pages": 7, "draft": False, "note": None})
 
     page = text(client_for(bob).get(f"/jobs/{job.pk}/"))
 
@@ -447,7 +445,7 @@ def test_the_job_page_shows_its_input(client_for, bob, acme):
 
 @pytest.mark.parametrize("status", [Job.Status.QUEUED, Job.Status.RUNNING])
 def test_htmx_polling_gets_only_the_status_partial_while_it_runs(client_for, bob, acme, status):
-    job = make_job(acme, status, progress_done=1, progress_total=4)
+    job = JobFactory(organization=acme, status=status, progress_done=1, progress_total=4)
 
     response = client_for(bob).get(f"/jobs/{job.pk}/", headers=HTMX)
 
@@ -465,7 +463,9 @@ def test_htmx_polling_gets_only_the_status_partial_while_it_runs(client_for, bob
     "status", [Job.Status.SUCCEEDED, Job.Status.FAILED, Job.Status.REFUSED, Job.Status.CANCELLED]
 )
 def test_a_finished_jobs_partial_stops_the_polling(client_for, bob, acme, status):
-    job = make_job(acme, status, result={"pages": 1} if status == Job.Status.SUCCEEDED else None)
+    job = JobFactory(
+        organization=acme, status=status, result={"pages": 1} if status == Job.Status.SUCCEEDED else None
+    )
 
     body = client_for(bob).get(f"/jobs/{job.pk}/", headers=HTMX).content.decode().strip()
 
@@ -476,7 +476,7 @@ def test_a_finished_jobs_partial_stops_the_polling(client_for, bob, acme, status
 
 
 def test_the_partial_follows_the_jobs_progress(client_for, bob, acme):
-    job = make_job(acme, Job.Status.RUNNING, progress_done=0, progress_total=5)
+    job = JobFactory(organization=acme, status=Job.Status.RUNNING, progress_done=0, progress_total=5)
     client = client_for(bob)
 
     values = []
@@ -497,7 +497,7 @@ def test_the_partial_follows_the_jobs_progress(client_for, bob, acme):
 
 
 def test_bob_cancels_a_queued_job(client_for, bob, acme):
-    job = make_job(acme, requested_by=bob)
+    job = JobFactory(organization=acme, requested_by=bob)
 
     response = client_for(bob).post(f"/jobs/{job.pk}/cancel/", follow=True)
 
@@ -525,7 +525,7 @@ def test_bob_cancels_a_queued_job(client_for, bob, acme):
     ],
 )
 def test_only_a_queued_job_can_be_cancelled(client_for, bob, acme, status, word):
-    job = make_job(acme, status)
+    job = JobFactory(organization=acme, status=status)
 
     response = client_for(bob).post(f"/jobs/{job.pk}/cancel/", follow=True)
 
@@ -536,14 +536,14 @@ def test_only_a_queued_job_can_be_cancelled(client_for, bob, acme, status, word)
 
 
 def test_carol_of_billing_may_not_cancel(client_for, carol, acme):
-    job = make_job(acme)
+    job = JobFactory(organization=acme)
 
     assert client_for(carol).post(f"/jobs/{job.pk}/cancel/").status_code == 403
     assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
 
 
 def test_cancel_takes_post_only(client_for, bob, acme):
-    job = make_job(acme)
+    job = JobFactory(organization=acme)
 
     assert client_for(bob).get(f"/jobs/{job.pk}/cancel/").status_code == 405
     assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
@@ -553,7 +553,7 @@ def test_cancel_takes_post_only(client_for, bob, acme):
 
 
 def test_gina_gets_404_for_acmes_jobs(client_for, gina, acme):
-    job = make_job(acme)
+    job = JobFactory(organization=acme)
     client = client_for(gina)
 
     assert client.get(f"/jobs/{job.pk}/").status_code == 404
@@ -567,7 +567,7 @@ def test_a_member_of_both_sees_the_jobs_of_the_organization_they_act_for(client_
     both = UserFactory(email="pat@both.test")
     MembershipFactory(user=both, organization=acme)
     MembershipFactory(user=both, organization=globex)
-    acme_job, globex_job = make_job(acme), make_job(globex)
+    acme_job, globex_job = JobFactory(organization=acme), JobFactory(organization=globex)
     client = client_for(both)  # acts for Acme Corp first (alphabetical)
 
     assert job_ids(client.get("/jobs/")) == [acme_job.pk]
@@ -578,9 +578,11 @@ def test_who_started_a_job_is_said_for_a_person(client_for, bob, acme):
     """A person by address, an API key as such, and what a capability started by
     itself (a notification's delivery) as that capability, automatic: never
     “API” for a job nobody called the API for."""
-    by_bob = make_job(acme, requested_by=bob)
-    by_key = make_job(acme, source=Job.Source.API_KEY)
-    automatic = make_job(acme, capability="notifications", kind="deliver", source=Job.Source.AUTOMATIC)
+    by_bob = JobFactory(organization=acme, requested_by=bob)
+    by_key = JobFactory(organization=acme, source=Job.Source.API_KEY)
+    automatic = JobFactory(
+        organization=acme, capability="notifications", kind="deliver", source=Job.Source.AUTOMATIC
+    )
 
     client = client_for(bob)
     rows = job_rows(client.get("/jobs/"))

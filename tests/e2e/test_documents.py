@@ -14,7 +14,7 @@ from capabilities.actions import set_capability_enabled
 from capabilities.documents.models import Document
 from capabilities.models import Job
 from metering.models import UsageEvent
-from tests.capabilities_documents import samples
+from tests.capabilities.documents import samples
 from tests.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

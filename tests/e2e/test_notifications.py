@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from capabilities.actions import set_capability_enabled, start_job
 from capabilities.notifications import channels
 from capabilities.notifications.models import Delivery, Rule
-from tests.capabilities_notifications.receiver import webhook_receiver
+from tests.capabilities.notifications.receiver import webhook_receiver
 from tests.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from capabilities.actions import set_capability_enabled
 from capabilities.reports.models import Report
 from metering.models import UsageEvent
-from tests.capabilities_reports.conftest import csv_bytes, month_rows, xlsx_bytes
+from tests.capabilities.reports.conftest import csv_bytes, month_rows, xlsx_bytes
 from tests.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

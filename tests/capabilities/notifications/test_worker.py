@@ -9,8 +9,8 @@ import pytest
 from capabilities import actions as capability_actions
 from capabilities.notifications import actions
 from capabilities.notifications.models import Delivery
-from tests.capabilities_notifications.conftest import billed
-from tests.capabilities_notifications.receiver import webhook_receiver
+from tests.capabilities.notifications.conftest import billed
+from tests.capabilities.notifications.receiver import webhook_receiver
 from tests.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

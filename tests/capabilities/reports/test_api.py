@@ -13,7 +13,7 @@ from capabilities.reports.models import Report, UploadSet
 from capabilities.runner import run_job
 from metering.models import UsageEvent
 from portal import actions as portal_actions
-from tests.capabilities_reports.conftest import MAPPING, csv_bytes, month_rows, upload, xlsx_bytes
+from tests.capabilities.reports.conftest import MAPPING, csv_bytes, month_rows, upload, xlsx_bytes
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from capabilities.models import Job
 from capabilities.runner import _run
 from metering.models import UsageEvent
 from portal.actions import ActionError
-from tests.capabilities_documents import samples
-from tests.capabilities_documents.conftest import upload_file
+from tests.capabilities.documents import samples
+from tests.capabilities.documents.conftest import upload_file
 
 
 def _usage(organization, meter: str) -> int:

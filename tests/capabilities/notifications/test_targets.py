@@ -12,7 +12,7 @@ import pytest
 import urllib3.util.connection
 
 from capabilities.notifications import channels, targets
-from tests.capabilities_notifications.receiver import webhook_receiver
+from tests.capabilities.notifications.receiver import webhook_receiver
 
 # 169.254.169.254 (the cloud metadata address) and 127.0.0.1, carried in IPv6.
 CARRYING_A_PRIVATE_IPV4 = {

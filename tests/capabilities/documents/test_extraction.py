@@ -6,7 +6,7 @@ import pytest
 
 from capabilities.documents import extraction
 from capabilities.documents.extraction import ExtractionError, content_kind, page_count, read_pages, sniff
-from tests.capabilities_documents import samples
+from tests.capabilities.documents import samples
 
 needs_tesseract = pytest.mark.skipif(not extraction.ocr_available(), reason="Tesseract is not installed")
 

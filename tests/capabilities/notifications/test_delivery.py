@@ -15,8 +15,8 @@ from capabilities.notifications import actions, channels
 from capabilities.notifications.models import Delivery, Rule
 from capabilities.notifications.tasks import retry_delivery
 from capabilities.runner import _run
-from tests.capabilities_notifications.conftest import billed, switch_off
-from tests.capabilities_notifications.receiver import webhook_receiver
+from tests.capabilities.notifications.conftest import billed, switch_off
+from tests.capabilities.notifications.receiver import webhook_receiver
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from capabilities.documents.models import Document
 from capabilities.models import Job
 from capabilities.runner import _run
 from metering.models import UsageEvent
-from tests.capabilities_documents import samples
-from tests.capabilities_documents.conftest import upload_file
+from tests.capabilities.documents import samples
+from tests.capabilities.documents.conftest import upload_file
 
 JOBS = "/api/v1/jobs/"
 

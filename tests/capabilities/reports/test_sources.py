@@ -7,7 +7,7 @@ import io
 import pytest
 
 from capabilities.reports.sources import SourceError, inspect
-from tests.capabilities_reports.conftest import HEADER, csv_bytes, xlsx_bytes
+from tests.capabilities.reports.conftest import HEADER, csv_bytes, xlsx_bytes
 
 ROWS = [["2025-01-02", "Zürich", "Crème brûlée", 3, "30.00"], ["2025-01-05", "Café Nord", "B-2", 1, "9.99"]]
 

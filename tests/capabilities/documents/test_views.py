@@ -10,7 +10,7 @@ from django.urls import reverse
 from capabilities.documents.models import Document
 from capabilities.runner import _run
 from metering.models import UsageEvent
-from tests.capabilities_documents import samples
+from tests.capabilities.documents import samples
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from capabilities.runner import _run
 from metering.models import UsageEvent
 from portal import actions as portal_actions
 from portal.models import IdempotencyKey
-from tests.capabilities_documents import samples
+from tests.capabilities.documents import samples
 
 LIST = "documents-api:document-list"
 

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from capabilities.reports.models import Report, SourceFile, UploadSet
 from capabilities.runner import run_job
-from tests.capabilities_reports.conftest import HEADER, MAPPING, csv_bytes, month_rows, upload, xlsx_bytes
+from tests.capabilities.reports.conftest import HEADER, MAPPING, csv_bytes, month_rows, upload, xlsx_bytes
 
 
 def _three_months() -> list:

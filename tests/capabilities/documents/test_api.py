@@ -13,7 +13,7 @@ from capabilities.documents.models import Document
 from capabilities.runner import _run
 from metering.models import UsageEvent
 from portal import actions as portal_actions
-from tests.capabilities_documents import samples
+from tests.capabilities.documents import samples
 
 LIST = "documents-api:document-list"
 SEARCH = "documents-api:search"

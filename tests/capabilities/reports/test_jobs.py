@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from capabilities.models import Job
 from capabilities.reports import exports
 from metering.models import UsageEvent
-from tests.capabilities_reports.conftest import csv_bytes, month_rows, upload, xlsx_bytes
+from tests.capabilities.reports.conftest import csv_bytes, month_rows, upload, xlsx_bytes
 
 
 def _usage(report) -> dict[str, int]:

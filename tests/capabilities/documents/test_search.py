@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from capabilities.documents import actions, search
 from metering.models import UsageEvent
-from tests.capabilities_documents import samples
+from tests.capabilities.documents import samples
 
 
 def test_ranked_hits_with_highlighted_snippets(extracted, acme):
