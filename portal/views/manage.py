@@ -18,6 +18,7 @@ from portal.access import AuthenticatedRequest, origin_of, platform_required
 from portal.filtersets import AuditFilter, OrganizationFilter
 from portal.forms import InviteForm, OrganizationCreateForm, RoleForm, SuspendForm
 from portal.health import sections as health_sections
+from portal.htmx import page_or_partial
 from portal.models import Invitation, Membership, Organization, Role
 from portal.tables import AuditTable, OrganizationTable
 from portal.tasks import HEARTBEAT_KEY
@@ -34,7 +35,7 @@ def organizations(request: AuthenticatedRequest) -> HttpResponse:
         "total": Organization.objects.count(),
         "suspended": Organization.objects.filter(status=Organization.Status.SUSPENDED).count(),
     }
-    template = "manage/organizations.html#tenant-table" if request.htmx else "manage/organizations.html"
+    template = page_or_partial(request, "manage/organizations.html", "tenant-table")
     return render(request, template, {"filter": filterset, "table": table, "counts": counts})
 
 
@@ -206,7 +207,7 @@ def audit_log(request: AuthenticatedRequest) -> HttpResponse:
     filterset = AuditFilter(request.GET or None, queryset=queries.audit_log())
     table = AuditTable(filterset.qs if filterset.is_bound else queries.audit_log())
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
-    template = "manage/audit_log.html#audit-table" if request.htmx else "manage/audit_log.html"
+    template = page_or_partial(request, "manage/audit_log.html", "audit-table")
     return render(request, template, {"filter": filterset, "table": table})
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from portal import actions, queries
 from portal.access import AuthenticatedRequest, OrgRequest, get_for_org, org_role_required, origin_of
 from portal.forms import ApiKeyForm, InviteForm, RoleForm
+from portal.htmx import wants_partial
 from portal.middleware import SESSION_KEY
 from portal.models import MANAGING_ROLES, Invitation, Membership, OrganizationAPIKey, Role
 
@@ -101,7 +102,7 @@ def change_role(request: OrgRequest, membership_id: int) -> HttpResponse:
             )
         except actions.ActionError as action_error:
             error = action_error.message
-    if request.htmx:
+    if wants_partial(request):
         membership.refresh_from_db()
         return render(
             request,
