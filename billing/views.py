@@ -26,8 +26,9 @@ from billing.reconcile import start_run
 from billing.tables import InvoiceTable, LineTable, RunTable, WebhookEventTable
 from billing.tasks import run_reconciliation
 from metering import csv_export
-from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
 from portal.htmx import wants_partial
 from portal.models import USAGE_ROLES
 

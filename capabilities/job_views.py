@@ -18,8 +18,9 @@ from capabilities.registry import registry
 from capabilities.tables import JobTable
 from capabilities.views import _installed, job_forms, render_capability_page
 from metering.models import UsageEvent
-from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import OrgRequest, get_for_org, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
 from portal.htmx import page_or_partial
 from portal.models import USING_ROLES
 

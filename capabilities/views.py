@@ -16,8 +16,9 @@ from capabilities import actions, queries
 from capabilities.forms import ForceForm, JobInputForm, ToggleForm
 from capabilities.models import Job
 from capabilities.registry import CapabilityConfig, registry
-from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, origin_of, platform_required
-from portal.actions import ActionError
+from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, platform_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
 from portal.htmx import wants_partial
 from portal.models import MANAGING_ROLES, USING_ROLES, Organization
 

@@ -16,8 +16,9 @@ from metering.filtersets import FinanceFilter
 from metering.forms import CorrectionForm, RangeForm
 from metering.models import UsageRollup
 from metering.tables import CorrectionTable, OrganizationUsageTable, UsageTable
-from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
 from portal.htmx import page_or_partial
 from portal.models import USAGE_ROLES
 

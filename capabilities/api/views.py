@@ -24,11 +24,12 @@ from capabilities.api.serializers import (
 from capabilities.jobs import JobInputInvalid, clean_input
 from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
-from portal.actions import ActionError, Origin
+from portal.actions.errors import ActionError
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.filters import FilterBackend, MomentFilter
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of, require_role
+from portal.audit import Origin
 from portal.models import USING_ROLES
 
 

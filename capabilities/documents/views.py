@@ -17,8 +17,9 @@ from capabilities.documents import actions, queries, search
 from capabilities.documents.extraction import ocr_available
 from capabilities.documents.forms import SearchForm, UploadForm, upload_limits
 from capabilities.documents.tables import DocumentTable
-from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import OrgRequest, get_for_org, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
 from portal.htmx import page_or_partial
 from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads, refused_uploads

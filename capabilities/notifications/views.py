@@ -15,8 +15,9 @@ from capabilities.notifications.filtersets import DeliveryFilter
 from capabilities.notifications.forms import RuleForm
 from capabilities.notifications.tables import DeliveryTable
 from capabilities.registry import registry
-from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import OrgRequest, get_for_org, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
 from portal.htmx import page_or_partial
 from portal.models import MANAGING_ROLES
 

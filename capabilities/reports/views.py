@@ -17,8 +17,9 @@ from capabilities.reports import actions, charts, exports, queries, sources
 from capabilities.reports.forms import MappingForm, UploadForm
 from capabilities.reports.models import FIELD_LABELS, Report, UploadSet
 from capabilities.reports.tables import UploadSetTable
-from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import OrgRequest, get_for_org, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
 from portal.htmx import wants_partial
 from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads

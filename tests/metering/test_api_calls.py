@@ -26,7 +26,7 @@ from capabilities.models import Job
 from metering import api_calls
 from metering.middleware import ApiCallMeteringMiddleware
 from metering.models import ApiCallCount, EventKind, UsageEvent, UsageRollup
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 from portal.models import Organization, User
 
 SUMMARY_COUNT = "/api/v1/c/summaries/count/"
@@ -58,7 +58,7 @@ def summaries_on(alice, acme, switch) -> None:
 
 
 def key_client(actor: User, organization: Organization) -> Client:
-    _, secret = portal_actions.create_api_key(actor, organization, name="k", scope="manage")
+    _, secret = create_api_key(actor, organization, name="k", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 

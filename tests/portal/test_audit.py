@@ -3,7 +3,7 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from portal.actions import record_audit
+from portal.audit import record_audit
 from portal.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def test_the_database_refuses_raw_updates_and_deletes(alice, acme, statement):
 
 
 def test_entry_records_who_what_target_and_where(alice, acme):
-    from portal.actions import Origin
+    from portal.audit import Origin
 
     entry = record_audit(
         alice,

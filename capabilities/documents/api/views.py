@@ -26,10 +26,11 @@ from capabilities.documents.api.serializers import (
 )
 from capabilities.documents.forms import upload_limits
 from capabilities.documents.models import Document
-from portal.actions import ActionError, Origin
+from portal.actions.errors import ActionError
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of, require_role
+from portal.audit import Origin
 from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads, refused_uploads
 

@@ -18,11 +18,12 @@ from capabilities.notifications import actions, queries
 from capabilities.notifications.api.serializers import DeliverySerializer, RuleSerializer
 from capabilities.notifications.filtersets import DeliveryFilter
 from capabilities.notifications.models import Delivery, Rule
-from portal.actions import ActionError, Origin
+from portal.actions.errors import ActionError
 from portal.api.authentication import request_actor, request_role
 from portal.api.filters import FilterBackend
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
+from portal.audit import Origin
 from portal.models import MANAGING_ROLES
 
 PERMISSIONS = [IsAuthenticated, CapabilityEnabledForRoute, OrganizationMember]

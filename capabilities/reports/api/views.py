@@ -25,10 +25,11 @@ from capabilities.reports.api.serializers import (
     UploadSetSerializer,
 )
 from capabilities.reports.models import Report, UploadSet
-from portal.actions import ActionError, Origin
+from portal.actions.errors import ActionError
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of, require_role
+from portal.audit import Origin
 from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads
 
