@@ -31,7 +31,7 @@ def run() -> dict[str, Any]:
     from capabilities.actions import set_capability_enabled
     from capabilities.gate import forget_snapshots
     from metering import api_calls
-    from portal.actions import create_api_key
+    from portal.actions.api_keys import create_api_key
 
     organization, owner = bench_organization()
     if not is_enabled(organization, "summaries"):

@@ -21,7 +21,8 @@ from billing.models import PriceVersion
 from capabilities.registry import registry
 from metering.meter_prices import MeterInfo
 from metering.periods import billing_period
-from portal.actions import ActionError, Origin, record_audit
+from portal.actions.errors import ActionError
+from portal.audit import Origin, record_audit
 from portal.models import User
 
 # Version 1 of every price: the app's declared default, in force from the start.

@@ -26,16 +26,13 @@ from billing.reconcile import start_run
 from billing.tables import InvoiceTable, LineTable, RunTable, WebhookEventTable
 from billing.tasks import run_reconciliation
 from metering import csv_export
-from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
+from portal.htmx import wants_partial
 from portal.models import USAGE_ROLES
 
 logger = logging.getLogger(__name__)
-
-
-def _wants_partial(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return htmx is not None and bool(htmx) and not htmx.history_restore_request
 
 
 # --- the organization's billing page -------------------------------------------------
@@ -123,7 +120,7 @@ def reconciliations(request: AuthenticatedRequest) -> HttpResponse:
 def reconciliation(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(ReconciliationRun.objects.select_related("triggered_by"), pk=run_id)
     context: dict[str, object] = {"run": run, "finished": run.finished}
-    if _wants_partial(request):
+    if wants_partial(request):
         response = render(request, "billing/reconciliation.html#run-status", context)
     else:
         lines = LineFilter(request.GET or None, queryset=run.lines.select_related("organization"))

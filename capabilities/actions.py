@@ -20,7 +20,8 @@ from capabilities.gate import bump_version
 from capabilities.models import FeatureToggle, Job, ToggleChange
 from capabilities.registry import registry
 from capabilities.signals import capability_toggled
-from portal.actions import ActionError, Origin, record_audit
+from portal.actions.errors import ActionError
+from portal.audit import Origin, record_audit
 from portal.models import Organization, User
 
 logger = logging.getLogger(__name__)

@@ -18,8 +18,10 @@ from capabilities.registry import registry
 from capabilities.tables import JobTable
 from capabilities.views import _installed, job_forms, render_capability_page
 from metering.models import UsageEvent
-from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import OrgRequest, get_for_org, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
+from portal.htmx import page_or_partial
 from portal.models import USING_ROLES
 
 
@@ -58,7 +60,7 @@ def job_list(request: OrgRequest) -> HttpResponse:
     filterset = JobFilter(request.GET or None, queryset=jobs)
     table = JobTable(filterset.qs)
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
-    template = "capabilities/jobs.html#job-table" if _wants_partial(request) else "capabilities/jobs.html"
+    template = page_or_partial(request, "capabilities/jobs.html", "job-table")
     response = render(request, template, {"filter": filterset, "table": table, "has_jobs": jobs.exists()})
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -74,17 +76,10 @@ def job_detail(request: OrgRequest, job_id: int) -> HttpResponse:
         "capability": registry().get(job.capability) if job.capability in registry() else None,
         "can_cancel": job.status == Job.Status.QUEUED and request.membership.role in USING_ROLES,
     }
-    template = "capabilities/job.html#job-status" if _wants_partial(request) else "capabilities/job.html"
+    template = page_or_partial(request, "capabilities/job.html", "job-status")
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def _wants_partial(request: OrgRequest) -> bool:
-    """An htmx request swaps a fragment in; htmx restoring a page of its history
-    (a cache miss after Back) needs the whole page, like the browser's cache
-    (hence `Vary: HX-Request`: the same URL answers both)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @org_role_required(*USING_ROLES)

@@ -16,8 +16,10 @@ from capabilities import actions, queries
 from capabilities.forms import ForceForm, JobInputForm, ToggleForm
 from capabilities.models import Job
 from capabilities.registry import CapabilityConfig, registry
-from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, origin_of, platform_required
-from portal.actions import ActionError
+from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, platform_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
+from portal.htmx import wants_partial
 from portal.models import MANAGING_ROLES, USING_ROLES, Organization
 
 # Billing users read usage and invoices; they don't run jobs.
@@ -115,7 +117,9 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
     if request.method == "GET":
         enabled = request.GET.get("enabled") == "1"
         related = [registry().get(other) for other in actions.plan_change(organization, key, enabled)]
-        template = "capabilities/catalog.html#confirm" if request.htmx else "capabilities/confirm.html"
+        template = (
+            "capabilities/catalog.html#confirm" if wants_partial(request) else "capabilities/confirm.html"
+        )
         return render(request, template, {"entry": entry, "turn_on": enabled, "related": related})
 
     form = ToggleForm(request.POST)
@@ -137,7 +141,7 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
             error = refusal.message
         else:
             message = _describe(result.changed) or f"{entry.capability.title} was already in that state."
-    if request.htmx:
+    if wants_partial(request):
         entries = queries.catalog(organization)
         return render(
             request,

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from metering import ledger, meter_prices, platform
 from metering.models import EventKind, UsageEvent
-from portal.actions import ActionError, Origin, record_audit
+from portal.actions.errors import ActionError
+from portal.audit import Origin, record_audit
 from portal.models import Organization, User
 
 

@@ -28,8 +28,10 @@ from metering.queries.usage import (
     usage_over_time,
 )
 from metering.tables import CorrectionTable, OrganizationUsageTable, UsageTable
-from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
+from portal.htmx import page_or_partial
 from portal.models import USAGE_ROLES
 
 TOP_ORGANIZATIONS = 10
@@ -71,7 +73,7 @@ def usage(request: OrgRequest) -> HttpResponse:
         "trend": trend,
         "query": _query_string(request),
     }
-    template = "metering/usage.html#usage-panels" if request.htmx else "metering/usage.html"
+    template = page_or_partial(request, "metering/usage.html", "usage-panels")
     return render(request, template, context)
 
 
@@ -128,7 +130,7 @@ def finance(request: AuthenticatedRequest) -> HttpResponse:
         "chart": charts.stacked_bar_chart(dashboard.trend),
         "query": _query_string(request),
     }
-    template = "metering/finance.html#finance-panels" if request.htmx else "metering/finance.html"
+    template = page_or_partial(request, "metering/finance.html", "finance-panels")
     return render(request, template, context)
 
 

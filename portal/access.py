@@ -7,7 +7,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from axes.helpers import get_client_ip_address
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
@@ -16,7 +15,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django_htmx.middleware import HtmxDetails
 
-from portal.actions import Origin
 from portal.models import Membership, Organization, User
 
 
@@ -39,14 +37,6 @@ class OrgRequest(AuthenticatedRequest):
 
 ViewFunc = Callable[..., HttpResponse]
 M = TypeVar("M", bound=Model)
-
-
-def origin_of(request: HttpRequest) -> Origin:
-    """The audit origin of a request: client address and the portal's base URL."""
-    return Origin(
-        ip_address=get_client_ip_address(request),
-        base_url=request.build_absolute_uri("/").rstrip("/"),
-    )
 
 
 def home_url(user: User) -> str:

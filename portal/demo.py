@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
-from portal.actions import record_audit
+from portal.audit import record_audit
 from portal.models import AuditEntry, Membership, Organization, Role, User
 
 DEMO_PASSWORD = "switchboard-demo"  # noqa: S105 (published quickstart password)

@@ -304,8 +304,14 @@ AXES_VERBOSE = False
 # could send it and be taken for HTTPS).
 PROXY_COUNT = env.int("PROXY_COUNT", default=0)
 if PROXY_COUNT:
-    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
+    # Each proxy appends the address it was connected from, so behind N proxies
+    # X-Forwarded-For ends with the client and N-1 proxies (the last proxy is
+    # REMOTE_ADDR): ipware counts only those N-1. Not strict, so what a client
+    # writes into the header itself (left of its address) is passed over instead
+    # of voiding the header.
+    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT - 1
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    IPWARE_STRICT = False
 
 # --- email -------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from portal.actions import record_audit
+from portal.audit import Origin, record_audit
 from portal.models import User
 
 
@@ -18,8 +18,6 @@ def _ip(request: HttpRequest | None) -> str | None:
 
 
 def _audit(user: User | None, action: str, request: HttpRequest | None, **extra: Any) -> None:
-    from portal.actions import Origin
-
     with transaction.atomic():
         record_audit(user, action, origin=Origin(ip_address=_ip(request)), **extra)
 

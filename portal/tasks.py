@@ -4,7 +4,8 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
-from portal import actions, idempotency
+from portal import idempotency
+from portal.actions import invitations
 
 HEARTBEAT_KEY = "portal:worker-heartbeat"
 
@@ -20,7 +21,7 @@ def record_heartbeat() -> str:
 
 @shared_task
 def expire_invitations() -> int:
-    return actions.expire_invitations()
+    return invitations.expire_invitations()
 
 
 @shared_task

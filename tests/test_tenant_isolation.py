@@ -38,7 +38,7 @@ from capabilities.notifications import actions as notifications
 from capabilities.notifications.models import Delivery, Rule
 from capabilities.reports.actions import create_upload_set, set_mapping, start_report
 from capabilities.reports.models import Report, UploadSet
-from portal import actions
+from portal.actions.api_keys import create_api_key
 from portal.middleware import SESSION_KEY
 from portal.models import (
     AuditEntry,
@@ -472,8 +472,8 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         organization=acme, email="dan@acme.test", invited_by=alice, token=ACME_INVITATION_TOKEN
     )
     globex_invitation = InvitationFactory(organization=globex, email="hank@globex.test", invited_by=gina)
-    acme_key, acme_secret = actions.create_api_key(alice, acme, name="acme deploy key", scope="manage")
-    globex_key, globex_secret = actions.create_api_key(gina, globex, name="x", scope="manage")
+    acme_key, acme_secret = create_api_key(alice, acme, name="acme deploy key", scope="manage")
+    globex_key, globex_secret = create_api_key(gina, globex, name="x", scope="manage")
     # As if made before scopes: the keys page asks each organization to review them.
     OrganizationAPIKey.objects.filter(pk__in=[acme_key.pk, globex_key.pk]).update(scope_migrated=True)
     # Both organizations use capabilities; acme's history names acme, so a leak shows.

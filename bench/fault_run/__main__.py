@@ -73,7 +73,8 @@ def _django(deployment: Deployment) -> None:
 def _organization() -> tuple[int, str]:
     """An organization with Documents on and an API key, made through the actions."""
     from capabilities.actions import set_capability_enabled
-    from portal.actions import create_api_key, create_organization
+    from portal.actions.api_keys import create_api_key
+    from portal.actions.organizations import create_organization
     from portal.models import User
 
     ivan = User.objects.create_user("ivan@fault-run.test", full_name="Ivan Admin", is_staff=True)

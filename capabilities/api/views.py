@@ -25,11 +25,12 @@ from capabilities.job_context import JobInputInvalid, clean_input
 from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
 from metering import api_calls
-from portal.actions import ActionError, Origin
+from portal.actions.errors import ActionError
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.filters import FilterBackend, MomentFilter
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of, require_role
+from portal.audit import origin_of
 from portal.models import USING_ROLES
 
 
@@ -89,7 +90,7 @@ class CapabilityToggle(APIView):
                 enabled=payload.validated_data["enabled"],
                 reason=payload.validated_data["reason"],
                 include_related=payload.validated_data["include_related"],
-                origin=Origin(ip_address=request.META.get("REMOTE_ADDR")),
+                origin=origin_of(request),
             )
         except actions.DependencyConflict as conflict:
             return Response(

@@ -21,7 +21,8 @@ from capabilities.documents.extraction import EXTENSIONS, PageText, kind_from_na
 from capabilities.documents.models import Document, Page
 from capabilities.models import Job
 from metering import ledger
-from portal.actions import ActionError, Origin, record_audit
+from portal.actions.errors import ActionError
+from portal.audit import Origin, record_audit
 from portal.models import Organization, User
 
 CAPABILITY = "documents"

@@ -17,14 +17,12 @@ from capabilities.documents import actions, queries, search
 from capabilities.documents.extraction import ocr_available
 from capabilities.documents.forms import SearchForm, UploadForm, upload_limits
 from capabilities.documents.tables import DocumentTable
-from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import OrgRequest, get_for_org, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
+from portal.htmx import page_or_partial
 from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads, refused_uploads
-
-
-def _wants_partial(request: OrgRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @org_role_required()
@@ -85,9 +83,7 @@ def document_detail(request: OrgRequest, document_id: int) -> HttpResponse:
     }
     # htmx polls the body while the extraction runs; the answer that finds it
     # done carries the pages and fields, and no more polling.
-    template = (
-        "documents/document.html#document-body" if _wants_partial(request) else "documents/document.html"
-    )
+    template = page_or_partial(request, "documents/document.html", "document-body")
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -135,7 +131,7 @@ def search_page(request: OrgRequest) -> HttpResponse:
         if search.has_terms(query):
             hits = search.search(request.organization.pk, query)
             actions.record_search(request.organization, request.user, query)
-    template = "documents/search.html#results" if _wants_partial(request) else "documents/search.html"
+    template = page_or_partial(request, "documents/search.html", "results")
     response = render(request, template, {"form": form, "query": query, "hits": hits})
     patch_vary_headers(response, ["HX-Request"])
     return response

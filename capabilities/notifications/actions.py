@@ -29,7 +29,8 @@ from capabilities.notifications.channels import Outcome
 from capabilities.notifications.models import Attempt, Channel, Delivery, Rule
 from capabilities.notifications.targets import clean_target
 from capabilities.registry import registry
-from portal.actions import ActionError, Origin, record_audit
+from portal.actions.errors import ActionError
+from portal.audit import Origin, record_audit
 from portal.db import relax_durability
 from portal.models import Organization, User
 

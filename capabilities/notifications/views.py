@@ -15,8 +15,10 @@ from capabilities.notifications.filtersets import DeliveryFilter
 from capabilities.notifications.forms import RuleForm
 from capabilities.notifications.tables import DeliveryTable
 from capabilities.registry import registry
-from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import OrgRequest, get_for_org, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
+from portal.htmx import page_or_partial
 from portal.models import MANAGING_ROLES
 
 
@@ -83,21 +85,13 @@ def rule_test(request: OrgRequest, rule_id: int) -> HttpResponse:
     return redirect("notifications:delivery", delivery_id=delivery.pk)
 
 
-def _wants_partial(request: OrgRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
 @org_role_required()
 def deliveries(request: OrgRequest) -> HttpResponse:
     rows = queries.deliveries(request.organization)
     filterset = DeliveryFilter(request.GET or None, queryset=rows)
     table = DeliveryTable(filterset.qs)
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
-    template = (
-        "notifications/deliveries.html#delivery-table"
-        if _wants_partial(request)
-        else "notifications/deliveries.html"
-    )
+    template = page_or_partial(request, "notifications/deliveries.html", "delivery-table")
     response = render(
         request, template, {"filter": filterset, "table": table, "has_deliveries": rows.exists()}
     )
@@ -113,11 +107,7 @@ def delivery(request: OrgRequest, delivery_id: int) -> HttpResponse:
         "attempts": found.attempts.order_by("number"),
         "max_attempts": actions.max_attempts(),
     }
-    template = (
-        "notifications/delivery.html#delivery-status"
-        if _wants_partial(request)
-        else "notifications/delivery.html"
-    )
+    template = page_or_partial(request, "notifications/delivery.html", "delivery-status")
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response

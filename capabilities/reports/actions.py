@@ -21,7 +21,8 @@ from capabilities.reports.models import (
     UploadSet,
 )
 from capabilities.reports.sources import Inspection, SourceError, inspect, limits
-from portal.actions import ActionError, Origin, record_audit
+from portal.actions.errors import ActionError
+from portal.audit import Origin, record_audit
 from portal.models import Organization, User
 
 logger = logging.getLogger(__name__)

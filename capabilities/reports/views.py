@@ -17,8 +17,10 @@ from capabilities.reports import actions, charts, exports, queries, sources
 from capabilities.reports.forms import MappingForm, UploadForm
 from capabilities.reports.models import FIELD_LABELS, Report, UploadSet
 from capabilities.reports.tables import UploadSetTable
-from portal.access import OrgRequest, get_for_org, org_role_required, origin_of
-from portal.actions import ActionError
+from portal.access import OrgRequest, get_for_org, org_role_required
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
+from portal.htmx import wants_partial
 from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads
 
@@ -143,7 +145,7 @@ def report(request: OrgRequest, report_id: int) -> HttpResponse:
         "revenue_chart": charts.revenue_chart(figures) if figures else None,
         "units_chart": charts.units_chart(figures) if figures else None,
     }
-    if request.htmx and not request.htmx.history_restore_request:
+    if wants_partial(request):
         response = render(request, "reports/report.html#report-status", context)
         if found.job is None or found.job.is_finished:
             response["HX-Refresh"] = "true"  # the finished report is a different page: load it whole

@@ -9,8 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
-from portal import actions
-from portal.access import home_url, origin_of
+from portal.access import home_url
+from portal.actions import invitations
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
 from portal.forms import AcceptInvitationForm, SignInForm
 from portal.signals import audit_password_change
 
@@ -46,7 +48,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     """Show an invitation and let the invited person join: signed in as the
     invited address, one click; without an account, by creating one here."""
-    invitation = actions.find_invitation(token)
+    invitation = invitations.find_invitation(token)
     if invitation is None or not invitation.is_pending:
         return render(
             request,
@@ -60,14 +62,14 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     error = None
     if request.method == "POST" and (form is None or form.is_valid()):
         try:
-            membership = actions.accept_invitation(
+            membership = invitations.accept_invitation(
                 token,
                 user=user,  # type: ignore[arg-type]
                 full_name=form.cleaned_data["full_name"] if form else "",
                 password=form.cleaned_data["password1"] if form else "",
                 origin=origin_of(request),
             )
-        except actions.ActionError as action_error:
+        except ActionError as action_error:
             error = action_error.message
         else:
             if needs_account:

@@ -13,11 +13,16 @@ from django.views.decorators.vary import vary_on_headers
 from django_tables2 import RequestConfig
 from redis.exceptions import RedisError
 
-from portal import actions, queries
-from portal.access import AuthenticatedRequest, origin_of, platform_required
+from portal import queries
+from portal.access import AuthenticatedRequest, platform_required
+from portal.actions import invitations, memberships
+from portal.actions import organizations as organization_actions
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
 from portal.filtersets import AuditFilter, OrganizationFilter
 from portal.forms import InviteForm, OrganizationCreateForm, RoleForm, SuspendForm
 from portal.health import sections as health_sections
+from portal.htmx import page_or_partial
 from portal.models import Invitation, Membership, Organization, Role
 from portal.tables import AuditTable, OrganizationTable
 from portal.tasks import HEARTBEAT_KEY
@@ -34,7 +39,7 @@ def organizations(request: AuthenticatedRequest) -> HttpResponse:
         "total": Organization.objects.count(),
         "suspended": Organization.objects.filter(status=Organization.Status.SUSPENDED).count(),
     }
-    template = "manage/organizations.html#tenant-table" if request.htmx else "manage/organizations.html"
+    template = page_or_partial(request, "manage/organizations.html", "tenant-table")
     return render(request, template, {"filter": filterset, "table": table, "counts": counts})
 
 
@@ -43,14 +48,14 @@ def create_organization(request: AuthenticatedRequest) -> HttpResponse:
     form = OrganizationCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            organization, invitation = actions.create_organization(
+            organization, invitation = organization_actions.create_organization(
                 request.user,
                 name=form.cleaned_data["name"],
                 slug=form.cleaned_data["slug"],
                 owner_email=form.cleaned_data["owner_email"],
                 origin=origin_of(request),
             )
-        except actions.ActionError as error:
+        except ActionError as error:
             form.add_error("slug", error.message)
         else:
             if invitation:
@@ -96,13 +101,13 @@ def suspend_organization(request: AuthenticatedRequest, slug: str) -> HttpRespon
         messages.error(request, "Give a reason for the suspension: the organization's users will see it.")
         return redirect("manage:organization", slug=slug)
     try:
-        actions.suspend_organization(
+        organization_actions.suspend_organization(
             request.user,
             organization,
             reason=form.cleaned_data["reason"],
             origin=origin_of(request),
         )
-    except actions.ActionError as error:
+    except ActionError as error:
         messages.error(request, error.message)
     else:
         messages.success(
@@ -116,8 +121,8 @@ def suspend_organization(request: AuthenticatedRequest, slug: str) -> HttpRespon
 def reactivate_organization(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organization = _organization(slug)
     try:
-        actions.reactivate_organization(request.user, organization, origin=origin_of(request))
-    except actions.ActionError as error:
+        organization_actions.reactivate_organization(request.user, organization, origin=origin_of(request))
+    except ActionError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, f"{organization.name} is active again.")
@@ -133,14 +138,14 @@ def invite(request: AuthenticatedRequest, slug: str) -> HttpResponse:
         messages.error(request, "Enter a valid email address and role.")
         return redirect("manage:organization", slug=slug)
     try:
-        invitation = actions.invite_member(
+        invitation = invitations.invite_member(
             request.user,
             organization,
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
             origin=origin_of(request),
         )
-    except actions.ActionError as error:
+    except ActionError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, f"Invitation sent to {invitation.email}.")
@@ -157,13 +162,13 @@ def change_role(request: AuthenticatedRequest, slug: str, membership_id: int) ->
         messages.error(request, "Choose one of the listed roles.")
         return redirect("manage:organization", slug=slug)
     try:
-        membership = actions.change_member_role(
+        membership = memberships.change_member_role(
             request.user,
             membership,
             role=form.cleaned_data["role"],
             origin=origin_of(request),
         )
-    except actions.ActionError as error:
+    except ActionError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
@@ -178,8 +183,8 @@ def remove_member(request: AuthenticatedRequest, slug: str, membership_id: int) 
         Membership.objects.select_related("user"), organization=organization, pk=membership_id
     )
     try:
-        actions.remove_member(request.user, membership, origin=origin_of(request))
-    except actions.ActionError as error:
+        memberships.remove_member(request.user, membership, origin=origin_of(request))
+    except ActionError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, f"{membership.user.email} removed from {organization.name}.")
@@ -192,8 +197,8 @@ def revoke_invitation(request: AuthenticatedRequest, slug: str, invitation_id: i
     organization = _organization(slug)
     invitation = get_object_or_404(Invitation, organization=organization, pk=invitation_id)
     try:
-        actions.revoke_invitation(request.user, invitation, origin=origin_of(request))
-    except actions.ActionError as error:
+        invitations.revoke_invitation(request.user, invitation, origin=origin_of(request))
+    except ActionError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, f"The invitation of {invitation.email} is revoked.")
@@ -206,7 +211,7 @@ def audit_log(request: AuthenticatedRequest) -> HttpResponse:
     filterset = AuditFilter(request.GET or None, queryset=queries.audit_log())
     table = AuditTable(filterset.qs if filterset.is_bound else queries.audit_log())
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
-    template = "manage/audit_log.html#audit-table" if request.htmx else "manage/audit_log.html"
+    template = page_or_partial(request, "manage/audit_log.html", "audit-table")
     return render(request, template, {"filter": filterset, "table": table})
 
 

@@ -7,9 +7,14 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from portal import actions, queries
-from portal.access import AuthenticatedRequest, OrgRequest, get_for_org, org_role_required, origin_of
+from portal import queries
+from portal.access import AuthenticatedRequest, OrgRequest, get_for_org, org_role_required
+from portal.actions import api_keys as key_actions
+from portal.actions import invitations, memberships
+from portal.actions.errors import ActionError
+from portal.audit import origin_of
 from portal.forms import ApiKeyForm, InviteForm, RoleForm
+from portal.htmx import wants_partial
 from portal.middleware import SESSION_KEY
 from portal.models import MANAGING_ROLES, Invitation, Membership, OrganizationAPIKey, Role
 
@@ -57,14 +62,14 @@ def members(request: OrgRequest) -> HttpResponse:
         invite_form = InviteForm(request.POST)
         if invite_form.is_valid():
             try:
-                invitation = actions.invite_member(
+                invitation = invitations.invite_member(
                     request.user,
                     organization,
                     email=invite_form.cleaned_data["email"],
                     role=invite_form.cleaned_data["role"],
                     origin=origin_of(request),
                 )
-            except actions.ActionError as error:
+            except ActionError as error:
                 invite_form.add_error("email", error.message)
             else:
                 messages.success(request, f"Invitation sent to {invitation.email}.")
@@ -93,15 +98,15 @@ def change_role(request: OrgRequest, membership_id: int) -> HttpResponse:
         error = "Choose one of the listed roles."
     else:
         try:
-            membership = actions.change_member_role(
+            membership = memberships.change_member_role(
                 request.user,
                 membership,
                 role=form.cleaned_data["role"],
                 origin=origin_of(request),
             )
-        except actions.ActionError as action_error:
+        except ActionError as action_error:
             error = action_error.message
-    if request.htmx:
+    if wants_partial(request):
         membership.refresh_from_db()
         return render(
             request,
@@ -127,8 +132,8 @@ def change_role(request: OrgRequest, membership_id: int) -> HttpResponse:
 def remove_member(request: OrgRequest, membership_id: int) -> HttpResponse:
     membership = get_for_org(request, Membership.objects.select_related("user"), pk=membership_id)
     try:
-        actions.remove_member(request.user, membership, origin=origin_of(request))
-    except actions.ActionError as error:
+        memberships.remove_member(request.user, membership, origin=origin_of(request))
+    except ActionError as error:
         messages.error(request, error.message)
     else:
         messages.success(
@@ -142,8 +147,8 @@ def remove_member(request: OrgRequest, membership_id: int) -> HttpResponse:
 def revoke_invitation(request: OrgRequest, invitation_id: int) -> HttpResponse:
     invitation = get_for_org(request, Invitation.objects.all(), pk=invitation_id)
     try:
-        actions.revoke_invitation(request.user, invitation, origin=origin_of(request))
-    except actions.ActionError as error:
+        invitations.revoke_invitation(request.user, invitation, origin=origin_of(request))
+    except ActionError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, f"The invitation of {invitation.email} is revoked.")
@@ -161,7 +166,7 @@ def api_keys(request: OrgRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            api_key, secret = actions.create_api_key(
+            api_key, secret = key_actions.create_api_key(
                 request.user,
                 organization,
                 name=form.cleaned_data["name"],
@@ -169,7 +174,7 @@ def api_keys(request: OrgRequest) -> HttpResponse:
                 expires_on=form.cleaned_data["expires_on"],
                 origin=origin_of(request),
             )
-        except actions.ActionError as error:
+        except ActionError as error:
             form.add_error("expires_on" if error.code == "expiry_in_past" else "scope", error.message)
         else:
             request.session[NEW_API_KEY_SESSION_KEY] = {"organization_id": organization.pk, "secret": secret}
@@ -199,7 +204,9 @@ def api_keys(request: OrgRequest) -> HttpResponse:
 @require_POST
 def review_api_keys(request: OrgRequest) -> HttpResponse:
     """Dismisses the notice about keys that became `manage` when scopes came."""
-    count = actions.review_migrated_api_keys(request.user, request.organization, origin=origin_of(request))
+    count = key_actions.review_migrated_api_keys(
+        request.user, request.organization, origin=origin_of(request)
+    )
     if count:
         messages.success(request, "Noted: those keys keep the manage scope. Revoke any that need less.")
     return redirect("api_keys")
@@ -210,8 +217,8 @@ def review_api_keys(request: OrgRequest) -> HttpResponse:
 def revoke_api_key(request: OrgRequest, key_prefix: str) -> HttpResponse:
     api_key = get_for_org(request, OrganizationAPIKey.objects.all(), prefix=key_prefix)
     try:
-        actions.revoke_api_key(request.user, api_key, origin=origin_of(request))
-    except actions.ActionError as error:
+        key_actions.revoke_api_key(request.user, api_key, origin=origin_of(request))
+    except ActionError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, f"API key “{api_key.name}” is revoked; requests using it now fail.")

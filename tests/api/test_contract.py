@@ -32,7 +32,7 @@ from capabilities.registry import registry
 from capabilities.reports import actions as report_actions
 from capabilities.runner import _run
 from metering import ledger
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 from portal.models import Organization, User
 
 pytestmark = [pytest.mark.contract]
@@ -166,7 +166,7 @@ def world(transactional_db, settings, tmp_path, cast) -> World:
                 for hours, quantity in ((1, 3), (5, 7), (30, 2))
             ]
         )
-    _key, secret = portal_actions.create_api_key(alice, acme, name="contract robot", scope="manage")
+    _key, secret = create_api_key(alice, acme, name="contract robot", scope="manage")
     assert Job.objects.filter(organization=acme).count() >= 5
     return World(acme, alice, secret)
 

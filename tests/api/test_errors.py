@@ -15,7 +15,7 @@ from rest_framework.exceptions import Throttled
 
 from capabilities.actions import set_capability_enabled
 from capabilities.models import Job
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 from portal.api.errors import exception_handler
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 def api(alice, acme) -> Client:
     for key in ("documents", "notifications"):
         set_capability_enabled(alice, acme, key, enabled=True)
-    _, secret = portal_actions.create_api_key(alice, acme, name="errors", scope="manage")
+    _, secret = create_api_key(alice, acme, name="errors", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing import reconcile
 from billing.models import ReconciliationLine, ReconciliationRun
 from metering.periods import billing_period
-from portal import actions
+from portal.actions.api_keys import create_api_key
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def detail_url(run: ReconciliationRun) -> str:
 
 def key_client(user, organization) -> Client:
     """A client that authenticates with an organization API key only (no session)."""
-    _, secret = actions.create_api_key(user, organization, name="reporting", scope="manage")
+    _, secret = create_api_key(user, organization, name="reporting", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 

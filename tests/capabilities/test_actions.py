@@ -20,7 +20,7 @@ from capabilities.actions import (
 )
 from capabilities.models import FeatureToggle, ToggleChange
 from capabilities.signals import capability_toggled
-from portal.actions import ActionError
+from portal.actions.errors import ActionError
 from portal.models import AuditEntry
 from tests.capabilities.state import assert_dependency_rule, enabled_in, states
 

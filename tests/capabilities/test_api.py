@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 
 from capabilities.models import FeatureToggle, ToggleChange
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
+from portal.actions.organizations import suspend_organization
 from tests.capabilities.state import TEST_CAPABILITIES, api_key_client, enabled_in, states
 
 CAPABILITIES = "/api/v1/capabilities/"
@@ -31,13 +32,13 @@ def by_key(response) -> dict[str, dict]:
 
 @pytest.fixture
 def acme_key(alice, acme) -> str:
-    _, secret = portal_actions.create_api_key(alice, acme, name="k", scope="manage")
+    _, secret = create_api_key(alice, acme, name="k", scope="manage")
     return secret
 
 
 @pytest.fixture
 def globex_key(gina, globex) -> str:
-    _, secret = portal_actions.create_api_key(gina, globex, name="k", scope="manage")
+    _, secret = create_api_key(gina, globex, name="k", scope="manage")
     return secret
 
 
@@ -306,7 +307,7 @@ def test_globexs_key_gets_no_summaries_that_acme_switched_on(alice, acme, globex
 
 def test_a_suspended_organizations_key_is_refused(ivan, alice, acme, acme_key, switch):
     switch(alice, acme, "summaries", enabled=True, include_related=True)
-    portal_actions.suspend_organization(ivan, acme, reason="Unpaid invoices")
+    suspend_organization(ivan, acme, reason="Unpaid invoices")
     client = api_key_client(acme_key)
 
     for request in (
@@ -324,7 +325,7 @@ def test_a_suspended_organization_gets_no_capability_endpoint(
     client_for, ivan, alice, bob, acme, acme_key, switch
 ):
     switch(alice, acme, "summaries", enabled=True, include_related=True)
-    portal_actions.suspend_organization(ivan, acme, reason="Unpaid invoices")
+    suspend_organization(ivan, acme, reason="Unpaid invoices")
 
     for client in (api_key_client(acme_key), client_for(bob)):
         response = client.get(SUMMARY_COUNT)

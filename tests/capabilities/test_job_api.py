@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from capabilities.models import Job
 from capabilities.runner import _run
 from metering.models import UsageEvent
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 from portal.models import AuditEntry
 from tests.capabilities.state import api_key_client
 from tests.factories import JobFactory
@@ -48,13 +48,13 @@ def ids(response) -> list[int]:
 
 @pytest.fixture
 def acme_key(alice, acme) -> str:
-    _, secret = portal_actions.create_api_key(alice, acme, name="k", scope="manage")
+    _, secret = create_api_key(alice, acme, name="k", scope="manage")
     return secret
 
 
 @pytest.fixture
 def globex_key(gina, globex) -> str:
-    _, secret = portal_actions.create_api_key(gina, globex, name="k", scope="manage")
+    _, secret = create_api_key(gina, globex, name="k", scope="manage")
     return secret
 
 

@@ -64,7 +64,7 @@ def test_jobs_of_one_capability_wait_for_a_worker_of_its_queue(alice, acme):
 
 
 def test_queued_job_of_a_suspended_organization_is_refused(alice, acme, ivan):
-    from portal.actions import suspend_organization
+    from portal.actions.organizations import suspend_organization
 
     actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
     job = actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 1})

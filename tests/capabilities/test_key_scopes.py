@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from capabilities.models import FeatureToggle, Job
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 from portal.models import OrganizationAPIKey
 from tests.capabilities.state import api_key_client
 
@@ -26,7 +26,7 @@ def ocr_on(alice, acme, switch) -> None:
 
 
 def key(alice, acme, scope: str) -> str:
-    _, secret = portal_actions.create_api_key(alice, acme, name=f"{scope} key", scope=scope)
+    _, secret = create_api_key(alice, acme, name=f"{scope} key", scope=scope)
     return secret
 
 
@@ -89,7 +89,7 @@ def test_a_manage_key_toggles(alice, acme, ocr_on):
 
 
 def test_an_expired_key_is_401_with_a_clear_message(alice, acme, ocr_on):
-    api_key, secret = portal_actions.create_api_key(alice, acme, name="short", scope="use")
+    api_key, secret = create_api_key(alice, acme, name="short", scope="use")
     assert start_job(secret).status_code == 202  # works until it expires
     OrganizationAPIKey.objects.filter(pk=api_key.pk).update(expiry_date=timezone.now() - timedelta(minutes=1))
 
@@ -102,7 +102,7 @@ def test_an_expired_key_is_401_with_a_clear_message(alice, acme, ocr_on):
 
 
 def test_a_key_valid_through_today_still_works(alice, acme, ocr_on):
-    api_key, secret = portal_actions.create_api_key(
+    api_key, secret = create_api_key(
         alice, acme, name="today", scope="read", expires_on=timezone.now().date()
     )
     assert api_key.valid_through == timezone.now().date()

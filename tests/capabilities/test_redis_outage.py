@@ -14,7 +14,7 @@ from kombu.exceptions import OperationalError as BrokerDown
 from capabilities import actions, gate, is_enabled
 from capabilities.models import Job
 from capabilities.runner import run_job
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ SUMMARY_COUNT = "/api/v1/c/summaries/count/"
 @pytest.fixture
 def key_client(alice, acme) -> Client:
     actions.set_capability_enabled(alice, acme, "summaries", enabled=True, include_related=True)
-    _, secret = portal_actions.create_api_key(alice, acme, name="k", scope="manage")
+    _, secret = create_api_key(alice, acme, name="k", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 

@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from portal import actions
+from portal.actions.api_keys import create_api_key
 from tests.metering.usage_data import NOW, record
 
 USAGE = "/api/v1/usage/"
@@ -36,7 +36,7 @@ def usage(acme, globex):
 
 
 def key_client(user, organization) -> Client:
-    _, secret = actions.create_api_key(user, organization, name="reporting", scope="manage")
+    _, secret = create_api_key(user, organization, name="reporting", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 

@@ -27,7 +27,7 @@ from capabilities.models import Job
 from metering import api_calls
 from metering.middleware import ApiCallMeteringMiddleware
 from metering.models import ApiCallCount, EventKind, UsageEvent, UsageRollup
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 from portal.api.authentication import ApiKeyClient
 from portal.models import Organization, User
 
@@ -60,7 +60,7 @@ def summaries_on(alice, acme, switch) -> None:
 
 
 def key_client(actor: User, organization: Organization) -> Client:
-    _, secret = portal_actions.create_api_key(actor, organization, name="k", scope="manage")
+    _, secret = create_api_key(actor, organization, name="k", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 
@@ -218,7 +218,7 @@ def test_refused_and_failed_calls_are_not_counted(alice, acme, globex, gina, acm
 def key_call(actor: User, organization: Organization, capability: str) -> HttpRequest:
     """A request made with `organization`'s API key, attributed to `capability`
     as the capability API does."""
-    api_key, _ = portal_actions.create_api_key(actor, organization, name="k", scope="manage")
+    api_key, _ = create_api_key(actor, organization, name="k", scope="manage")
     request = Request(RequestFactory().get(SUMMARY_COUNT))
     request.user = ApiKeyClient(api_key)
     api_calls.attribute(request, capability)

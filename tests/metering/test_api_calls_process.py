@@ -20,7 +20,7 @@ from embedded_servers.layout import Layout
 from embedded_servers.servers import Redis
 from metering import api_calls
 from metering.models import ApiCallCount, UsageEvent
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 from tests.workers import wait_for, web_server
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -31,7 +31,7 @@ SUMMARY_COUNT = "/api/v1/c/summaries/count/"
 @pytest.fixture
 def secret(alice, acme) -> str:
     actions.set_capability_enabled(alice, acme, "summaries", enabled=True, include_related=True)
-    _, secret = portal_actions.create_api_key(alice, acme, name="process test", scope="manage")
+    _, secret = create_api_key(alice, acme, name="process test", scope="manage")
     return secret
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from portal import actions
+from portal.actions.invitations import accept_invitation
 from portal.models import AuditEntry, Membership, Role, User
 from tests.factories import PASSWORD, InvitationFactory
 
@@ -154,7 +154,7 @@ class TestInvitationLinks:
     def test_unknown_and_used_links(self, client, alice, acme):
         assert client.get("/invitations/nonsense/").status_code == 404
         InvitationFactory(token="used", organization=acme, invited_by=alice, email="bob2@acme.test")
-        actions.accept_invitation("used", user=None, password="correct-horse-battery")
+        accept_invitation("used", user=None, password="correct-horse-battery")
         response = Client().get("/invitations/used/")
         assert response.status_code == 410
         assert b"already been accepted" in response.content

@@ -11,7 +11,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from portal import actions
+from portal.actions.api_keys import create_api_key, revoke_api_key
+from portal.actions.organizations import suspend_organization
 from portal.models import Organization, OrganizationAPIKey, Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -30,12 +31,12 @@ def listed_slugs(response: Any) -> list[str]:
 
 @pytest.fixture
 def acme_key(alice, acme) -> tuple[OrganizationAPIKey, str]:
-    return actions.create_api_key(alice, acme, name="ERP sync", scope="manage")
+    return create_api_key(alice, acme, name="ERP sync", scope="manage")
 
 
 @pytest.fixture
 def globex_key(gina, globex) -> tuple[OrganizationAPIKey, str]:
-    return actions.create_api_key(gina, globex, name="x", scope="manage")
+    return create_api_key(gina, globex, name="x", scope="manage")
 
 
 # --- who sees which organizations ---------------------------------------------
@@ -106,7 +107,7 @@ def test_anonymous_gets_401_asking_for_an_api_key(db):
 
 def test_a_revoked_key_is_refused(cast, acme_key):
     api_key, secret = acme_key
-    actions.revoke_api_key(cast["alice"], api_key)
+    revoke_api_key(cast["alice"], api_key)
     response = key_client(secret).get(ORGANIZATIONS)
     assert response.status_code == 401
     assert response.json() == {
@@ -141,7 +142,7 @@ def test_a_garbled_key_is_refused(db):
 
 def test_a_suspended_organizations_key_gets_403(cast, acme, acme_key):
     _, secret = acme_key
-    actions.suspend_organization(cast["ivan"], acme, reason="x")
+    suspend_organization(cast["ivan"], acme, reason="x")
     response = key_client(secret).get(ORGANIZATIONS)
     assert response.status_code == 403
     assert response.json() == {

@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 
 from capabilities import actions as capability_actions
 from capabilities.models import Job
-from portal import actions as portal_actions
 from portal import idempotency
+from portal.actions.api_keys import create_api_key
 from portal.models import IdempotencyKey
 from portal.tasks import prune_idempotency_keys
 
@@ -55,7 +55,7 @@ def test_of_two_requests_racing_for_one_key_exactly_one_runs(acme):
 
 def test_an_unexpected_error_is_kept_as_a_500_and_replayed_never_run_again(alice, acme, monkeypatch):
     capability_actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
-    _, secret = portal_actions.create_api_key(alice, acme, name="k", scope="manage")
+    _, secret = create_api_key(alice, acme, name="k", scope="manage")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     calls = []

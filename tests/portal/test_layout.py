@@ -101,7 +101,7 @@ def test_an_unreachable_database_answers_503_with_retry_after_on_pages(alice):
 
 @pytest.mark.django_db
 def test_an_unreachable_database_answers_json_503_in_the_api(alice, acme):
-    from portal.actions import create_api_key
+    from portal.actions.api_keys import create_api_key
 
     _, secret = create_api_key(alice, acme, name="k", scope="manage")
     client = Client(raise_request_exception=False, headers={"Authorization": f"Api-Key {secret}"})

@@ -94,6 +94,18 @@ def test_the_proxy_header_is_trusted_only_with_a_proxy_in_front():
     )
 
 
+def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for():
+    """Sign-in throttling and the audit log (portal.audit.origin_of) read the
+    client's address through django-axes' ipware settings."""
+    behind_one_proxy = "s.AXES_IPWARE_PROXY_COUNT, s.AXES_IPWARE_META_PRECEDENCE_ORDER, s.IPWARE_STRICT"
+    assert (
+        _production_setting(behind_one_proxy, PROXY_COUNT="1")
+        == "0 ('HTTP_X_FORWARDED_FOR', 'REMOTE_ADDR') False"
+    )
+    assert _production_setting("s.AXES_IPWARE_PROXY_COUNT", PROXY_COUNT="2") == "1"
+    assert _production_setting("getattr(s, 'AXES_IPWARE_PROXY_COUNT', None)", PROXY_COUNT="0") == "None"
+
+
 def test_a_real_key_with_its_own_webhook_secret_starts():
     assert (
         _production_setting(

@@ -2,7 +2,10 @@
 
 import pytest
 
-from portal import actions
+from portal.actions.api_keys import create_api_key
+from portal.actions.memberships import change_member_role
+from portal.actions.organizations import suspend_organization
+from portal.audit import record_audit
 from portal.models import AuditEntry, Invitation, Membership, Organization, Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -25,7 +28,7 @@ def test_organization_people_get_403_everywhere_in_manage(client_for, cast, pers
 
 
 def test_tenant_list_searches_and_filters(client_for, ivan, alice, globex):
-    actions.suspend_organization(ivan, globex, reason="x")
+    suspend_organization(ivan, globex, reason="x")
     client = client_for(ivan)
     page = client.get("/manage/").content.decode()
     assert "Acme Corp" in page and "Globex" in page
@@ -133,8 +136,8 @@ class TestMembersOfAnyOrganization:
 
 class TestAuditLog:
     def test_filters(self, client_for, ivan, alice, bob, gina, acme):
-        actions.change_member_role(alice, bob.memberships.get(), role=Role.ADMIN)
-        actions.create_api_key(gina, gina.memberships.get().organization, name="globex key", scope="manage")
+        change_member_role(alice, bob.memberships.get(), role=Role.ADMIN)
+        create_api_key(gina, gina.memberships.get().organization, name="globex key", scope="manage")
         client = client_for(ivan)
 
         def log(url: str) -> str:
@@ -153,9 +156,7 @@ class TestAuditLog:
 
     def test_audit_queries_do_not_grow(self, client_for, ivan, acme, django_assert_max_num_queries):
         for index in range(60):
-            actions.record_audit(
-                ivan, "organization.test", organization=acme, target=acme, details={"n": index}
-            )
+            record_audit(ivan, "organization.test", organization=acme, target=acme, details={"n": index})
         client = client_for(ivan)
         with django_assert_max_num_queries(10):
             assert client.get("/manage/audit/").status_code == 200

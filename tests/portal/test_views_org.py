@@ -3,7 +3,10 @@
 import pytest
 from django.core import mail
 
-from portal import actions
+from portal.actions.api_keys import create_api_key
+from portal.actions.invitations import invite_member
+from portal.actions.memberships import change_member_role
+from portal.actions.organizations import suspend_organization
 from portal.models import AuditEntry, Invitation, Membership, OrganizationAPIKey, Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
@@ -17,7 +20,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
 
 
 def test_overview_shows_the_organization_and_its_activity(client_for, alice, bob):
-    actions.change_member_role(alice, bob.memberships.get(), role=Role.ADMIN)
+    change_member_role(alice, bob.memberships.get(), role=Role.ADMIN)
     response = client_for(bob).get("/overview/")
     assert response.status_code == 200
     page = response.content.decode()
@@ -87,7 +90,7 @@ class TestMembers:
         assert Membership.objects.get(pk=membership.pk).role == Role.ADMIN
 
     def test_refused_role_change_explains_in_the_row(self, client_for, alice, bob):
-        actions.change_member_role(alice, bob.memberships.get(), role=Role.ADMIN)
+        change_member_role(alice, bob.memberships.get(), role=Role.ADMIN)
         response = client_for(bob).post(
             f"/members/{alice.memberships.get().pk}/role/", {"role": "member"}, headers={"HX-Request": "true"}
         )
@@ -101,7 +104,7 @@ class TestMembers:
         assert AuditEntry.objects.filter(action="membership.removed").exists()
 
     def test_revoke_invitation(self, client_for, alice, acme):
-        invitation = actions.invite_member(alice, acme, email="dave@acme.test", role="member")
+        invitation = invite_member(alice, acme, email="dave@acme.test", role="member")
         client_for(alice).post(f"/invitations/{invitation.pk}/revoke/")
         assert Invitation.objects.get(pk=invitation.pk).status == "revoked"
 
@@ -110,7 +113,7 @@ class TestMembers:
     ):
         for _ in range(30):
             MembershipFactory(organization=acme)
-        actions.invite_member(alice, acme, email="dave@acme.test", role="member")
+        invite_member(alice, acme, email="dave@acme.test", role="member")
         client = client_for(alice)
         with django_assert_max_num_queries(10):
             response = client.get("/members/")
@@ -153,7 +156,7 @@ class TestApiKeys:
         assert not OrganizationAPIKey.objects.exists()
 
     def test_revoke(self, client_for, alice, acme):
-        api_key, _ = actions.create_api_key(alice, acme, name="old", scope="manage")
+        api_key, _ = create_api_key(alice, acme, name="old", scope="manage")
         client_for(alice).post(f"/api-keys/{api_key.prefix}/revoke/")
         assert OrganizationAPIKey.objects.get(pk=api_key.pk).revoked
 
@@ -186,7 +189,7 @@ class TestSwitching:
 
 class TestSuspended:
     def test_members_of_a_suspended_organization_can_use_nothing(self, client_for, ivan, alice, acme):
-        actions.suspend_organization(ivan, acme, reason="Contract ended")
+        suspend_organization(ivan, acme, reason="Contract ended")
         client = client_for(alice)
         for url in ("/", "/overview/", "/members/", "/api-keys/"):
             response = client.get(url)
@@ -198,7 +201,7 @@ class TestSuspended:
 
     def test_a_member_of_another_organization_can_switch_away(self, client_for, ivan, gina, acme):
         MembershipFactory(user=gina, organization=acme, role=Role.MEMBER)
-        actions.suspend_organization(ivan, acme, reason="x")
+        suspend_organization(ivan, acme, reason="x")
         client = client_for(gina)
         assert client.get("/").status_code == 403
         client.post("/switch/", {"organization": "globex"})

@@ -26,10 +26,11 @@ from capabilities.documents.api.serializers import (
 )
 from capabilities.documents.forms import upload_limits
 from capabilities.documents.models import Document
-from portal.actions import ActionError, Origin
+from portal.actions.errors import ActionError
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of, require_role
+from portal.audit import origin_of
 from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads, refused_uploads
 
@@ -77,7 +78,7 @@ class DocumentListCreate(generics.ListAPIView):
                 request_actor(request),
                 organization_of(request),
                 uploads,
-                origin=Origin(ip_address=request.META.get("REMOTE_ADDR")),
+                origin=origin_of(request),
                 refused=refused_uploads(request._request),
             )
         except ActionError as refusal:

@@ -18,11 +18,12 @@ from capabilities.notifications import actions, queries
 from capabilities.notifications.api.serializers import DeliverySerializer, RuleSerializer
 from capabilities.notifications.filtersets import DeliveryFilter
 from capabilities.notifications.models import Delivery, Rule
-from portal.actions import ActionError, Origin
+from portal.actions.errors import ActionError
 from portal.api.authentication import request_actor, request_role
 from portal.api.filters import FilterBackend
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of
+from portal.audit import origin_of
 from portal.models import MANAGING_ROLES
 
 PERMISSIONS = [IsAuthenticated, CapabilityEnabledForRoute, OrganizationMember]
@@ -32,10 +33,6 @@ CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
 def _can_manage(request: Request) -> bool:
     """An owner or admin, or a key with the manage scope."""
     return request_role(request) in MANAGING_ROLES
-
-
-def _origin(request: Request) -> Origin:
-    return Origin(ip_address=request.META.get("REMOTE_ADDR"))
 
 
 def _refused(refusal: ActionError) -> exceptions.ValidationError:
@@ -74,7 +71,7 @@ class RuleListCreate(_RuleView, generics.ListCreateAPIView):
                 request_actor(self.request),
                 organization_of(self.request),
                 **serializer.validated_data,
-                origin=_origin(self.request),
+                origin=origin_of(self.request),
             )
         except ActionError as refusal:
             raise _refused(refusal) from None
@@ -101,13 +98,13 @@ class RuleDetail(_RuleView, generics.RetrieveUpdateDestroyAPIView):
         }
         try:
             serializer.instance = actions.update_rule(
-                request_actor(self.request), rule, **values, origin=_origin(self.request)
+                request_actor(self.request), rule, **values, origin=origin_of(self.request)
             )
         except ActionError as refusal:
             raise _refused(refusal) from None
 
     def perform_destroy(self, instance: Rule) -> None:
-        actions.delete_rule(request_actor(self.request), instance, origin=_origin(self.request))
+        actions.delete_rule(request_actor(self.request), instance, origin=origin_of(self.request))
 
 
 class RuleTestSend(APIView):
@@ -127,7 +124,7 @@ class RuleTestSend(APIView):
         if rule is None:
             raise exceptions.NotFound("No such rule")
         try:
-            delivery = actions.send_test(request_actor(request), rule, origin=_origin(request))
+            delivery = actions.send_test(request_actor(request), rule, origin=origin_of(request))
         except ActionError as refusal:
             raise _refused(refusal) from None
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

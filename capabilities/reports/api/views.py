@@ -25,10 +25,11 @@ from capabilities.reports.api.serializers import (
     UploadSetSerializer,
 )
 from capabilities.reports.models import Report, UploadSet
-from portal.actions import ActionError, Origin
+from portal.actions.errors import ActionError
 from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.idempotency import idempotent
 from portal.api.permissions import OrganizationMember, organization_of, require_role
+from portal.audit import origin_of
 from portal.models import USING_ROLES
 from portal.uploads import accepts_uploads
 
@@ -43,10 +44,6 @@ def _may_change(request: Request) -> None:
 
 def _actor(request: Request):  # type: ignore[no-untyped-def]
     return None if isinstance(request.user, ApiKeyClient) else request_actor(request)
-
-
-def _origin(request: Request) -> Origin:
-    return Origin(ip_address=request.META.get("REMOTE_ADDR"))
 
 
 def _upload_set(request: Request, upload_set_id: int) -> UploadSet:
@@ -103,7 +100,7 @@ class UploadSetListCreate(generics.ListAPIView):
                 organization_of(request),
                 name=payload.validated_data["name"],
                 files=payload.validated_data["files"],
-                origin=_origin(request),
+                origin=origin_of(request),
             )
         except actions.UploadRefused as refused:
             return Response(
@@ -146,7 +143,7 @@ class UploadSetMapping(APIView):
                 mapping=payload.validated_data["mapping"],
                 date_order=payload.validated_data["date_order"],
                 currency=payload.validated_data["currency"],
-                origin=_origin(request),
+                origin=origin_of(request),
             )
         except ActionError as refusal:
             raise exceptions.ValidationError({"mapping": [refusal.message]}, code=refusal.code) from None
@@ -171,7 +168,7 @@ class UploadSetBuild(APIView):
         _may_change(request)
         upload_set = _upload_set(request, upload_set_id)
         try:
-            report = actions.start_report(_actor(request), upload_set, origin=_origin(request))
+            report = actions.start_report(_actor(request), upload_set, origin=origin_of(request))
         except ActionError as refusal:
             raise exceptions.ValidationError({"detail": refusal.message}, code=refusal.code) from None
         return Response(ReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from metering import ledger, meter_prices
 from metering.meter_prices import MeterInfo
 from metering.models import EventKind
-from portal.actions import record_audit
+from portal.audit import record_audit
 from portal.models import Organization
 
 BATCH = 50_000

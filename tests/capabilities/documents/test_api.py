@@ -12,7 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 from capabilities.documents.models import Document
 from capabilities.runner import _run
 from metering.models import UsageEvent
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 from tests.capabilities.documents import samples
 
 LIST = "documents-api:document-list"
@@ -83,7 +83,7 @@ def test_search_without_words_finds_nothing_and_is_not_counted(api, acme):
 
 
 def test_with_an_api_key(alice, acme, documents_on):
-    _, secret = portal_actions.create_api_key(alice, acme, name="scanner", scope="manage")
+    _, secret = create_api_key(alice, acme, name="scanner", scope="manage")
     client = Client(headers={"Authorization": f"Api-Key {secret}"})
     response = client.post(reverse(LIST), {"files": [SimpleUploadedFile("a.txt", b"key upload turbine")]})
     assert response.status_code == 201

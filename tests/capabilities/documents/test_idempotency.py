@@ -20,7 +20,7 @@ from capabilities.documents.models import Document
 from capabilities.models import Job
 from capabilities.runner import _run
 from metering.models import UsageEvent
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 from portal.models import IdempotencyKey
 from tests.capabilities.documents import samples
 
@@ -28,7 +28,7 @@ LIST = "documents-api:document-list"
 
 
 def key_client(user, organization) -> APIClient:
-    _, secret = portal_actions.create_api_key(user, organization, name="scanner", scope="manage")
+    _, secret = create_api_key(user, organization, name="scanner", scope="manage")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     return client

@@ -11,7 +11,7 @@ from capabilities.documents.models import Document, Page
 from capabilities.models import Job
 from capabilities.runner import _run
 from metering.models import UsageEvent
-from portal.actions import ActionError
+from portal.actions.errors import ActionError
 from tests.capabilities.documents import samples
 from tests.capabilities.documents.conftest import upload_file
 

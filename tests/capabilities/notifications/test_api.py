@@ -13,7 +13,7 @@ from capabilities.actions import set_capability_enabled
 from capabilities.models import Job
 from capabilities.notifications import actions
 from capabilities.notifications.models import Attempt, Delivery, Rule
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ RULES = "notifications-api:rule-list"
 
 
 def _key_client(alice, acme) -> Client:
-    _, secret = portal_actions.create_api_key(alice, acme, name="deploy", scope="manage")
+    _, secret = create_api_key(alice, acme, name="deploy", scope="manage")
     return Client(headers={"Authorization": f"Api-Key {secret}"})
 
 
@@ -146,7 +146,7 @@ def test_a_test_send_posted_twice_with_one_key_sends_once(alice, acme_on):
     rule = actions.create_rule(
         alice, acme_on, capability="ocr", event="both", channel="email", target="ops@acme.test"
     )
-    _, secret = portal_actions.create_api_key(alice, acme_on, name="deploy", scope="manage")
+    _, secret = create_api_key(alice, acme_on, name="deploy", scope="manage")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     url = reverse("notifications-api:rule-test", args=[rule.pk])

@@ -12,13 +12,13 @@ from rest_framework.test import APIClient
 from capabilities.reports.models import Report, UploadSet
 from capabilities.runner import run_job
 from metering.models import UsageEvent
-from portal import actions as portal_actions
+from portal.actions.api_keys import create_api_key
 from tests.capabilities.reports.conftest import MAPPING, csv_bytes, month_rows, upload, xlsx_bytes
 
 
 @pytest.fixture
 def acme_key(reports_on, alice) -> str:
-    _key, secret = portal_actions.create_api_key(alice, reports_on, name="reports robot", scope="manage")
+    _key, secret = create_api_key(alice, reports_on, name="reports robot", scope="manage")
     return secret
 
 
