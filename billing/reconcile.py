@@ -113,23 +113,6 @@ def grouped_daily_totals(
     return {summary.start.date(): summary.value for summary in summaries}, calls
 
 
-def per_day_totals(
-    meter: str, customer: str, start: datetime, end: datetime
-) -> tuple[dict[date, Decimal], int]:
-    """The same totals asked day by day, one call each (the benchmark's baseline)."""
-    totals: dict[date, Decimal] = {}
-    calls = 0
-    day = start
-    while day < end:
-        summaries, used = gateway.meter_summaries(
-            meter=meter, customer=customer, start=day, end=day + DAY, window="day"
-        )
-        calls += used
-        totals[day.date()] = sum((summary.value for summary in summaries), Decimal(0))
-        day += DAY
-    return totals, calls
-
-
 @dataclass
 class _Context:
     run: ReconciliationRun
