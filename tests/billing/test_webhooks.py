@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from billing import push, standing, sync, webhooks
+from billing import actions as billing_actions
+from billing import push, sync, webhooks
 from billing.models import BillingAccount, Invoice, MeterErrorReport, WebhookEvent
 from capabilities import actions, is_enabled
 from capabilities.models import FeatureToggle
@@ -160,8 +161,8 @@ def test_failed_payment_banner_grace_restriction_and_recovery(
     )  # members don't handle billing
 
     # Within the grace period nothing is restricted; after it, paid capabilities are.
-    assert standing.enforce_grace() == []
-    assert standing.enforce_grace(now=timezone.now() + timedelta(days=8)) == [acme.pk]
+    assert billing_actions.enforce_grace() == []
+    assert billing_actions.enforce_grace(now=timezone.now() + timedelta(days=8)) == [acme.pk]
     toggle = FeatureToggle.objects.get(organization=acme, capability_key="ocr")
     assert (toggle.enabled, toggle.locked) == (False, True)
     assert "Payment overdue" in toggle.locked_reason
