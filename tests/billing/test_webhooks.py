@@ -23,7 +23,7 @@ from billing.models import BillingAccount, Invoice, MeterErrorReport, WebhookEve
 from capabilities import actions, is_enabled
 from capabilities.models import FeatureToggle
 from metering.queries import billing_period
-from tests.billing.conftest import WEBHOOK_SECRET, hour_ago
+from tests.billing.conftest import WEBHOOK_SECRET
 from tests.workers import wait_for
 
 URL = "/billing/stripe/webhook/"
@@ -231,7 +231,7 @@ def test_webhooks_unconfigured_answer_503(client, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_period_close_invoice_arrives_by_signed_webhook(
-    live_server, stripe, alice, acme, django_capture_on_commit_callbacks, record_usage
+    live_server, stripe, alice, acme, django_capture_on_commit_callbacks, record_usage, hour_ago
 ):
     """The emulator closes the period, draws up the invoice from the pushed
     usage and delivers signed events to the portal's webhook."""
@@ -257,7 +257,7 @@ def test_period_close_invoice_arrives_by_signed_webhook(
 
 @pytest.mark.django_db
 def test_events_no_webhook_brought_are_caught_up_from_the_events_api(
-    stripe, gina, globex, subscribed, record_usage
+    stripe, gina, globex, subscribed, record_usage, hour_ago
 ):
     """The endpoint was unreachable (no webhook URL): the period's invoice and
     its failed payment are read from the Events API, applied once, and a late
