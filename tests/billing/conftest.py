@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import sync
-from billing.models import BillingAccount
+from billing.models import BillingAccount, ReconciliationLine, ReconciliationRun
 from capabilities import actions
 from metering import ledger
 from portal.models import Organization, User
@@ -143,4 +143,43 @@ def failed_payment(organization: Organization, **fields: object) -> BillingAccou
         payment_failed_at=timezone.now() - timedelta(days=1),
         payment_failed_invoice="in_failed_1",
         **fields,
+    )
+
+
+# Query-count tests put more rows than a page shows, so that a query per row
+# (an N+1) would show in the count.
+MANY = 40
+
+
+def many_runs(triggered_by: User, count: int = MANY) -> list[ReconciliationRun]:
+    """Finished runs of the current period, every other one by `triggered_by`
+    (the others by the daily schedule)."""
+    now = timezone.now()
+    return ReconciliationRun.objects.bulk_create(
+        ReconciliationRun(
+            period_start=now,
+            period_end=now,
+            checked_until=now,
+            status=ReconciliationRun.Status.DONE,
+            triggered_by=triggered_by if number % 2 else None,
+        )
+        for number in range(count)
+    )
+
+
+def many_lines(run: ReconciliationRun, organizations: list[Organization], count: int = MANY) -> None:
+    """Matched lines of `run`, one day each, spread over `organizations`."""
+    today = timezone.now().date()
+    ReconciliationLine.objects.bulk_create(
+        ReconciliationLine(
+            run=run,
+            organization=organizations[number % len(organizations)],
+            capability="ocr",
+            meter="pages",
+            day=today - timedelta(days=number),
+            local_quantity=number,
+            stripe_quantity=number,
+            status=ReconciliationLine.Status.MATCHED,
+        )
+        for number in range(count)
     )

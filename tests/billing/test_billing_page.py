@@ -4,6 +4,7 @@ invoice beside our estimate, the invoices, and the failed-payment banner."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -11,7 +12,7 @@ from django.utils import timezone
 from billing import push, standing
 from billing.models import BillingAccount, Invoice
 from capabilities import actions
-from tests.billing.conftest import failed_payment
+from tests.billing.conftest import MANY, failed_payment
 from tests.html import text
 
 pytestmark = pytest.mark.django_db
@@ -252,3 +253,27 @@ def test_another_organizations_failed_payment_is_not_shown(client_for, alice, gi
     failed_payment(globex)
     assert "payment-banner" not in client_for(alice).get("/").content.decode()
     assert "payment-banner" in client_for(gina).get("/").content.decode()
+
+
+def test_the_billing_page_costs_the_same_queries_whatever_the_invoices(
+    client_for, alice, acme, django_assert_max_num_queries
+):
+    now = timezone.now()
+    Invoice.objects.bulk_create(
+        Invoice(
+            organization=acme,
+            stripe_invoice_id=f"in_{number}",
+            number=f"ACME-{number:04}",
+            status="paid",
+            period_start=now - timedelta(days=31 * (number + 1)),
+            period_end=now - timedelta(days=31 * number),
+            total=1000 + number,
+            event_at=now,
+        )
+        for number in range(MANY)
+    )
+    client = client_for(alice)
+    with django_assert_max_num_queries(18):  # 16 today; a query per invoice would add 12
+        response = client.get("/billing/")
+    assert response.status_code == 200
+    assert "ACME-0000" in response.content.decode()

@@ -15,6 +15,7 @@ from capabilities.registry import registry
 from metering import formatting
 from metering.queries import billing_period
 from portal.models import AuditEntry
+from tests.billing.conftest import MANY
 from tests.html import text
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +141,28 @@ def test_ten_decimal_places_are_accepted(client_for, fiona):
     )
     assert response.status_code == 302
     assert PriceVersion.objects.get(version=2).unit_price == Decimal("0.0123456789")
+
+
+def test_the_price_book_costs_the_same_queries_whatever_the_versions(
+    client_for, fiona, django_assert_max_num_queries
+):
+    client = client_for(fiona)
+    client.get("/finance/prices/")  # version 1 of every price
+    next_start = billing_period(timezone.now()).end
+    PriceVersion.objects.bulk_create(
+        PriceVersion(
+            capability="ocr",
+            meter="pages",
+            version=2 + number,
+            unit_price=Decimal("0.01") + Decimal(number) / 1000,
+            currency="usd",
+            effective_from=next_start,
+            note=f"Revision {number}",
+            created_by=fiona,
+        )
+        for number in range(MANY)
+    )
+    with django_assert_max_num_queries(8):  # 6 today, whatever the versions and meters
+        response = client.get("/finance/prices/")
+    assert response.status_code == 200
+    assert f"v{MANY + 1}" in response.content.decode()

@@ -16,6 +16,7 @@ from billing import push, reconcile
 from billing.models import ReconciliationLine, ReconciliationRun
 from billing.tasks import run_reconciliation
 from metering.queries import billing_period
+from tests.billing.conftest import MANY, many_lines, many_runs
 from tests.factories import OrganizationFactory
 from tests.html import text
 
@@ -322,3 +323,28 @@ def test_the_csv_export_neutralises_formula_like_cells(client_for, fiona):
     assert row[1] == "'" + formula
     assert row[9] == "'+SUM(1,2)"
     assert row[6] == "-5"  # our own number stays a number
+
+
+def test_the_runs_list_costs_the_same_queries_whatever_the_runs(
+    client_for, fiona, django_assert_max_num_queries
+):
+    many_runs(fiona)
+    client = client_for(fiona)
+    with django_assert_max_num_queries(8):  # 6 today; a query per run would add 20
+        response = client.get("/finance/reconciliations/")
+    assert response.status_code == 200
+    assert response.content.decode().count('href="/finance/reconciliations/') >= 20
+
+
+def test_a_run_with_many_lines_costs_the_same_queries(client_for, fiona, django_assert_max_num_queries):
+    [run] = many_runs(fiona, count=1)
+    organizations = OrganizationFactory.create_batch(3)
+    many_lines(run, organizations, count=3 * MANY)
+    client = client_for(fiona)
+    with django_assert_max_num_queries(9):  # 7 today; a query per line would add 50
+        response = client.get(f"/finance/reconciliations/{run.pk}/")
+    assert response.status_code == 200
+    assert organizations[2].name in unescape(response.content.decode())
+    with django_assert_max_num_queries(7):  # 5 today, whatever the lines
+        export = client.get(f"/finance/reconciliations/{run.pk}/export.csv")
+    assert len(csv_rows(export)) == 1 + 3 * MANY

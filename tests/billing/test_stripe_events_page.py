@@ -3,11 +3,14 @@ and failed payments."""
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
 from django.utils import timezone
 
 from billing.models import BillingAccount, MeterErrorReport, WebhookEvent
-from tests.billing.conftest import failed_payment
+from tests.billing.conftest import MANY, failed_payment
+from tests.factories import OrganizationFactory
 from tests.html import text
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +60,31 @@ def test_stripe_events_page_lists_events_errors_and_failed_payments(client_for, 
     )
     assert "<code>customer.created</code>" in page and "evt_unknown_1" in page
     assert "No Stripe events received yet." not in page
+
+
+def test_the_events_page_costs_the_same_queries_whatever_the_events(
+    client_for, fiona, django_assert_max_num_queries
+):
+    now = timezone.now()
+    organizations = OrganizationFactory.create_batch(3)
+    WebhookEvent.objects.bulk_create(
+        WebhookEvent(
+            stripe_event_id=f"evt_{number}",
+            type="invoice.paid",
+            created=now,
+            organization=organizations[number % 3],
+            payload={},
+        )
+        for number in range(MANY)
+    )
+    MeterErrorReport.objects.bulk_create(
+        MeterErrorReport(stripe_event_id=f"evt_meter_{number}", reported_at=now) for number in range(MANY)
+    )
+    for organization in organizations:
+        failed_payment(organization)
+    client = client_for(fiona)
+    with django_assert_max_num_queries(10):  # 8 today; a query per event would add 25
+        response = client.get("/finance/stripe-events/")
+    assert response.status_code == 200
+    page = unescape(response.content.decode())
+    assert all(organization.name in page for organization in organizations)
