@@ -132,6 +132,12 @@ def start_reconciliation(
     return run
 
 
+def _audit_account(account: BillingAccount, action: str, details: dict[str, object]) -> None:
+    """Billing's entry about an organization's account: done by the system
+    (Stripe's webhook or the beat), so no actor."""
+    record_audit(None, action, organization=account.organization, target=account, details=details)
+
+
 # --- payments --------------------------------------------------------------------------
 # Stripe's invoice events are applied by the webhook engine (billing.webhooks)
 # in the transaction that stores the event, so that an event is applied exactly
@@ -148,13 +154,7 @@ def record_payment_failed(account: BillingAccount, invoice_id: str, at: datetime
     account.payment_status = BillingAccount.Payment.FAILED
     account.payment_failed_invoice = invoice_id
     account.save(update_fields=["payment_status", "payment_failed_at", "payment_failed_invoice"])
-    record_audit(
-        None,
-        "billing.payment_failed",
-        organization=account.organization,
-        target=account,
-        details={"invoice": invoice_id, "failed_at": at.isoformat()},
-    )
+    _audit_account(account, "billing.payment_failed", {"invoice": invoice_id, "failed_at": at.isoformat()})
 
 
 def record_payment_received(account: BillingAccount, invoice_id: str) -> None:
@@ -170,13 +170,7 @@ def record_payment_received(account: BillingAccount, invoice_id: str) -> None:
     account.payment_failed_at = None
     account.payment_failed_invoice = ""
     account.save(update_fields=["payment_status", "payment_failed_at", "payment_failed_invoice"])
-    record_audit(
-        None,
-        "billing.payment_received",
-        organization=account.organization,
-        target=account,
-        details={"invoice": invoice_id},
-    )
+    _audit_account(account, "billing.payment_received", {"invoice": invoice_id})
     if account.restricted_at is not None:
         account_id = account.pk
         transaction.on_commit(lambda: lift_restriction(account_id))
@@ -205,12 +199,10 @@ def restrict_for_overdue_invoice(account_id: int) -> list[str]:
     with transaction.atomic(durable=True):
         account.restricted_at = timezone.now()
         account.save(update_fields=["restricted_at"])
-        record_audit(
-            None,
+        _audit_account(
+            account,
             "billing.restricted",
-            organization=account.organization,
-            target=account,
-            details={"invoice": account.payment_failed_invoice, "capabilities": restricted},
+            {"invoice": account.payment_failed_invoice, "capabilities": restricted},
         )
     logger.warning("Restricted %s for an overdue payment: %s", account.organization, restricted)
     return restricted
@@ -227,13 +219,7 @@ def lift_restriction(account_id: int) -> list[str]:
     with transaction.atomic(durable=True):
         account.restricted_at = None
         account.save(update_fields=["restricted_at"])
-        record_audit(
-            None,
-            "billing.restriction_lifted",
-            organization=account.organization,
-            target=account,
-            details={"capabilities": lifted},
-        )
+        _audit_account(account, "billing.restriction_lifted", {"capabilities": lifted})
     return lifted
 
 

@@ -1,6 +1,7 @@
 """The price book: a price per meter, versioned. Every capability meter starts
 at the default price its app declares (version 1); platform finance changes a
-price by adding a version that applies from the start of a billing period, so
+price by adding a version (`billing.actions.change_price`) that applies from
+the start of a billing period, so
 a period is always billed at one price and estimates match the invoice. Each
 version becomes its own Stripe Price when billing syncs.
 
