@@ -1,9 +1,9 @@
 """The price book: a price per meter, versioned. Every capability meter starts
 at the default price its app declares (version 1); platform finance changes a
 price by adding a version (`billing.actions.change_price`) that applies from
-the start of a billing period, so
-a period is always billed at one price and estimates match the invoice. Each
-version becomes its own Stripe Price when billing syncs.
+the start of a billing period, so a period is always billed at one price and
+estimates match the invoice. Each version becomes its own Stripe Price when
+billing syncs.
 
 The price book is also the meter catalog metering prices usage with
 (`metering.catalog`): usage pages show what the invoice will say."""
