@@ -134,6 +134,13 @@ def subscribed(stripe, django_capture_on_commit_callbacks) -> Callable[[User, Or
     return run
 
 
+@pytest.fixture
+def account(stripe, alice: User, acme: Organization, subscribed) -> BillingAccount:  # type: ignore[no-untyped-def]
+    """Acme's billing account, subscribed on the emulator with OCR switched on."""
+    subscribed(alice, acme)
+    return BillingAccount.objects.get(organization=acme)
+
+
 def failed_payment(organization: Organization, **fields: object) -> BillingAccount:
     """The organization's billing account, its payment failed a day ago."""
     return BillingAccount.objects.create(

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import actions, tasks, webhooks
-from billing.models import BillingAccount, ReconciliationRun
+from billing.models import ReconciliationRun
 from billing.tasks import run_reconciliation
 from metering.queries import billing_period
 from portal.models import AuditEntry
@@ -22,12 +22,6 @@ from tests.billing.test_webhooks import invoice_event
 pytestmark = pytest.mark.django_db
 
 NESTED = "A durable atomic block cannot be nested within another atomic block"
-
-
-@pytest.fixture
-def account(stripe, alice, acme, subscribed) -> BillingAccount:
-    subscribed(alice, acme)
-    return BillingAccount.objects.get(organization=acme)
 
 
 def entries(action: str) -> list[AuditEntry]:

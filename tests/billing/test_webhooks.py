@@ -77,12 +77,6 @@ def invoice_event(
     }
 
 
-@pytest.fixture
-def account(stripe, alice, acme, subscribed) -> BillingAccount:
-    subscribed(alice, acme)
-    return BillingAccount.objects.get(organization=acme)
-
-
 @pytest.mark.django_db
 def test_bad_signature_is_refused_and_nothing_recorded(client, stripe, account):
     event = invoice_event("evt_1", "invoice.paid", account.stripe_customer_id, status="paid", created=1)
