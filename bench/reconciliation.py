@@ -3,7 +3,7 @@ meters x every day of the previous calendar month, our ledger's daily rollups
 against Stripe's meter event summaries (the offline emulator, in-process, over
 HTTP through the official SDK). `reconcile.run` with `grouped_daily_totals`
 (one summaries call per organization-meter, grouped by day) against the same
-run with `per_day_totals` (one call per day), same data, same emulator.
+run with `bench.reconciliation.per_day_totals` (one call per day), same data, same emulator.
 Target: one summaries call per organization-meter plus pagination.
 
 Data set (built once, reused by later runs of the same month):
@@ -107,6 +107,29 @@ class Period:
     def days(self) -> list[date]:
         count = (self.end - self.start).days
         return [self.start.date() + timedelta(days=n) for n in range(count)]
+
+
+DAY = timedelta(days=1)
+
+
+def per_day_totals(
+    meter: str, customer: str, start: datetime, end: datetime
+) -> tuple[dict[date, Decimal], int]:
+    """The same totals as `reconcile.grouped_daily_totals`, asked day by day,
+    one call each (the benchmark's baseline)."""
+    from billing import stripe_gateway as gateway
+
+    totals: dict[date, Decimal] = {}
+    calls = 0
+    day = start
+    while day < end:
+        summaries, used = gateway.meter_summaries(
+            meter=meter, customer=customer, start=day, end=day + DAY, window="day"
+        )
+        calls += used
+        totals[day.date()] = sum((summary.value for summary in summaries), Decimal(0))
+        day += DAY
+    return totals, calls
 
 
 def _period() -> Period:
@@ -502,7 +525,7 @@ def run() -> dict[str, Any]:
                 _only_customers(customers, subset)
                 pair = [
                     (ours_subset, reconcile.grouped_daily_totals),
-                    (baseline_subset, reconcile.per_day_totals),
+                    (baseline_subset, per_day_totals),
                 ]
                 for figures, strategy in pair if n % 2 == 0 else reversed(pair):
                     figures.append(_measure(handle, strategy, period, org_ids, mark, len(subset)))

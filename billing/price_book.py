@@ -1,8 +1,9 @@
 """The price book: a price per meter, versioned. Every capability meter starts
 at the default price its app declares (version 1); platform finance changes a
-price by adding a version that applies from the start of a billing period, so
-a period is always billed at one price and estimates match the invoice. Each
-version becomes its own Stripe Price when billing syncs.
+price by adding a version (`billing.actions.change_price`) that applies from
+the start of a billing period, so a period is always billed at one price and
+estimates match the invoice. Each version becomes its own Stripe Price when
+billing syncs.
 
 The price book is also the source of the meter prices metering prices usage
 with (`metering.meter_prices`): usage pages show what the invoice will say."""
@@ -10,38 +11,20 @@ with (`metering.meter_prices`): usage pages show what the invoice will say."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 
 from billing.models import PriceVersion
 from capabilities.registry import registry
 from metering.meter_prices import MeterInfo
 from metering.periods import billing_period
-from portal.actions.errors import ActionError
-from portal.audit import Origin, record_audit
-from portal.models import User
 
 # Version 1 of every price: the app's declared default, in force from the start.
 BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
 # Stripe takes `unit_amount_decimal` in cents with at most 12 decimal places.
 MAX_DECIMAL_PLACES = 10
-
-
-@dataclass(frozen=True)
-class PriceLine:
-    """A meter with its price in force and what is scheduled."""
-
-    capability: str
-    capability_title: str
-    meter: str
-    unit: str
-    current: PriceVersion
-    scheduled: PriceVersion | None  # a version starting in a later period
-    history: list[PriceVersion]
 
 
 def ensure_defaults() -> None:
@@ -117,97 +100,8 @@ def versions_in_force(at: datetime | None = None) -> Prices:
     return in_force
 
 
-def lines(at: datetime | None = None) -> list[PriceLine]:
-    """Every installed capability meter with its current price, any scheduled
-    change and its history, for the price book page."""
-    ensure_defaults()
-    moment = at or timezone.now()
-    by_meter: dict[tuple[str, str], list[PriceVersion]] = {}
-    for version in PriceVersion.objects.select_related("created_by").order_by("-version"):
-        by_meter.setdefault((version.capability, version.meter), []).append(version)
-    result = []
-    for capability in registry():
-        for meter in capability.all_meters:
-            history = by_meter.get((capability.key, meter.key), [])
-            current = next(v for v in history if v.effective_from <= moment)
-            scheduled = next((v for v in history if v.effective_from > moment), None)
-            result.append(
-                PriceLine(
-                    capability.key, capability.title, meter.key, meter.unit, current, scheduled, history
-                )
-            )
-    return result
-
-
 def next_period_start(at: datetime | None = None) -> datetime:
     return billing_period(at or timezone.now()).end
-
-
-def change_price(
-    actor: User,
-    capability: str,
-    meter: str,
-    unit_price: Decimal,
-    *,
-    note: str,
-    effective_from: datetime | None = None,
-    origin: Origin | None = None,
-) -> PriceVersion:
-    """Add a version of a meter's price, from the start of a future billing
-    period (the next one by default). A version already scheduled for that
-    period is not edited: the new one supersedes it by number."""
-    if not getattr(actor, "is_finance", False):
-        raise ActionError("Only Switchboard's finance team can change prices.", "finance_required")
-    try:
-        declared = registry().get(capability).meter(meter)
-    except KeyError as error:
-        raise ActionError(f"There is no meter {capability}.{meter}.", "unknown_meter") from error
-    if not isinstance(unit_price, Decimal) or not unit_price.is_finite() or unit_price < 0:
-        raise ActionError("A price is a number of zero or more.", "invalid_price")
-    exponent = unit_price.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES:
-        raise ActionError(
-            f"A price has at most {MAX_DECIMAL_PLACES} decimal places (Stripe's limit).", "invalid_price"
-        )
-    if not note.strip():
-        raise ActionError("Say why the price changes: the note is kept with the history.", "note_required")
-    now = timezone.now()
-    start = effective_from or next_period_start(now)
-    if start <= now or billing_period(start).start != start:
-        raise ActionError("A new price starts at the beginning of a future billing period.", "invalid_start")
-    ensure_defaults()
-    with transaction.atomic():
-        latest = (
-            PriceVersion.objects.select_for_update()
-            .filter(capability=capability, meter=meter)
-            .order_by("-version")
-            .first()
-        )
-        version = PriceVersion.objects.create(
-            capability=capability,
-            meter=meter,
-            version=(latest.version if latest else 0) + 1,
-            unit_price=unit_price,
-            currency=declared.currency,
-            effective_from=start,
-            note=note.strip()[:300],
-            created_by=actor,
-        )
-        record_audit(
-            actor,
-            "billing.price_changed",
-            target=version,
-            origin=origin,
-            details={
-                "capability": capability,
-                "meter": meter,
-                "version": version.version,
-                "unit_price": str(unit_price),
-                "effective_from": start.isoformat(),
-            },
-        )
-    transaction.on_commit(forget_cached_prices)
-    return version
 
 
 def plain(amount: Decimal) -> Decimal:

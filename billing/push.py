@@ -18,19 +18,18 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max, Q, Sum
-from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from billing import stripe_gateway as gateway
 from billing import sync
 from billing.models import PushCursor, UsagePush
-from metering.models import UsageEvent, UsageRollup
+from metering import totals
 from metering.moments import hour_of
 from portal.models import Organization
 
@@ -78,16 +77,11 @@ def plan(now: datetime | None = None) -> PlanReport:
         cursor, _ = PushCursor.objects.select_for_update().get_or_create(
             pk=1, defaults={"recorded_until": moment - timedelta(days=35)}
         )
-        touched = set(
-            UsageEvent.objects.filter(
-                recorded_at__gt=cursor.recorded_until - RESCAN_MARGIN,
-                recorded_at__lte=moment,
-                occurred_at__lt=open_from,
-                occurred_at__gte=oldest,
-            )
-            .annotate(window=Trunc("occurred_at", "hour", tzinfo=UTC))
-            .values_list("organization_id", "capability", "meter", "window")
-            .distinct()
+        touched = totals.touched_windows(
+            recorded_after=cursor.recorded_until - RESCAN_MARGIN,
+            recorded_until=moment,
+            occurred_from=oldest,
+            occurred_before=open_from,
         )
         touched = {window for window in touched if (window[1], window[2]) in billable}
         report.windows = len(touched)
@@ -106,30 +100,18 @@ def _batches(
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def _window_filter(batch: list[tuple[int, str, str, datetime]], hour_field: str) -> Q:
-    condition = Q()
-    for org_id, capability, meter, window in batch:
-        condition |= Q(organization_id=org_id, capability=capability, meter=meter, **{hour_field: window})
-    return condition
-
-
 def _plan_batch(batch: list[tuple[int, str, str, datetime]], report: PlanReport) -> None:
-    totals = {
-        (row["organization_id"], row["capability"], row["meter"], row["hour"]): int(row["quantity"])
-        for row in UsageRollup.objects.filter(_window_filter(batch, "hour")).values(
-            "organization_id", "capability", "meter", "hour", "quantity"
-        )
-    }
+    window_totals = totals.window_totals(batch)
     pushed = {
         (row["organization_id"], row["capability"], row["meter"], row["window_start"]): row
-        for row in UsagePush.objects.filter(_window_filter(batch, "window_start"))
+        for row in UsagePush.objects.filter(totals.windows_condition(batch, "window_start"))
         .values("organization_id", "capability", "meter", "window_start")
         .annotate(quantity=Sum("quantity", filter=~Q(status=UsagePush.Status.CANCELLED)), last_seq=Max("seq"))
         .order_by()
     }
     new = []
     for window in batch:
-        total = totals.get(window, 0)
+        total = window_totals.get(window, 0)
         already = pushed.get(window)
         sent = int(already["quantity"] or 0) if already else 0
         delta = total - sent

@@ -34,14 +34,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 
 from billing import push as pushes
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, ReconciliationLine, ReconciliationRun, StripeMeter, UsagePush
+from metering import totals
 from metering.formatting import count
-from metering.models import UsageDailyRollup, UsageRollup
 from metering.moments import hour_of, midnight
 from metering.periods import billing_period
 from portal.models import User
@@ -111,23 +111,6 @@ def grouped_daily_totals(
         meter=meter, customer=customer, start=start, end=end, window="day"
     )
     return {summary.start.date(): summary.value for summary in summaries}, calls
-
-
-def per_day_totals(
-    meter: str, customer: str, start: datetime, end: datetime
-) -> tuple[dict[date, Decimal], int]:
-    """The same totals asked day by day, one call each (the benchmark's baseline)."""
-    totals: dict[date, Decimal] = {}
-    calls = 0
-    day = start
-    while day < end:
-        summaries, used = gateway.meter_summaries(
-            meter=meter, customer=customer, start=day, end=day + DAY, window="day"
-        )
-        calls += used
-        totals[day.date()] = sum((summary.value for summary in summaries), Decimal(0))
-        day += DAY
-    return totals, calls
 
 
 @dataclass
@@ -203,40 +186,13 @@ def run(
     return reconciliation
 
 
-def _local_totals(context: _Context, organization_id: int) -> dict[tuple[str, str, date], int]:
-    """Our total per capability, meter and day, up to the cutoff hour."""
-    run = context.run
-    totals: dict[tuple[str, str, date], int] = defaultdict(int)
-    whole_days_end = midnight(context.cutoff.date())
-    for row in (
-        UsageDailyRollup.objects.filter(
-            organization_id=organization_id, day__gte=run.period_start.date(), day__lt=whole_days_end.date()
-        )
-        .values("capability", "meter", "day")
-        .annotate(total=Sum("quantity"))
-        .order_by()
-    ):
-        totals[(row["capability"], row["meter"], row["day"])] += int(row["total"])
-    if context.cutoff > whole_days_end:  # the settled hours of the cutoff's day
-        for hourly in (
-            UsageRollup.objects.filter(
-                organization_id=organization_id, hour__gte=whole_days_end, hour__lt=context.cutoff
-            )
-            .values("capability", "meter")
-            .annotate(total=Sum("quantity"))
-            .order_by()
-        ):
-            totals[(hourly["capability"], hourly["meter"], whole_days_end.date())] += int(hourly["total"])
-    return totals
-
-
 def _reconcile_account(
     context: _Context, account: BillingAccount, meters: list[StripeMeter], daily_totals: DailyTotals
 ) -> list[str]:
     """Compare one organization's meters; returns Stripe's errors (one per
     organization-meter it could not read)."""
     run = context.run
-    local = _local_totals(context, account.organization_id)
+    local = totals.daily_totals(account.organization_id, run.period_start, context.cutoff)
     day_pushes: dict[tuple[str, str, date], list[UsagePush]] = defaultdict(list)
     for push in UsagePush.objects.filter(
         organization_id=account.organization_id,

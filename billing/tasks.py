@@ -9,7 +9,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from billing import push, reconcile, standing, sync
+from billing import actions, push, reconcile, sync
 from billing import stripe_gateway as gateway
 from metering.periods import billing_period
 from portal.models import Organization
@@ -65,9 +65,11 @@ def reconcile_daily() -> list[int]:
     periods = [billing_period(now).start]
     if now.day <= 2:
         periods.insert(0, billing_period(periods[0] - reconcile.DAY).start)
-    return [reconcile.run(reconcile.start_run(None, start).pk).pk for start in periods]
+    return [
+        reconcile.run(actions.start_reconciliation(None, start, schedule=False).pk).pk for start in periods
+    ]
 
 
 @shared_task(name="billing.enforce_grace")
 def enforce_grace() -> list[int]:
-    return standing.enforce_grace()
+    return actions.enforce_grace()

@@ -8,23 +8,20 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
-from billing import invoices, price_book, standing, webhooks
+from billing import actions, queries, standing, webhooks
 from billing import stripe_gateway as gateway
 from billing.filtersets import LineFilter
 from billing.forms import PriceChangeForm, ReconciliationForm
-from billing.models import BillingAccount, Invoice, MeterErrorReport, ReconciliationRun, WebhookEvent
-from billing.reconcile import start_run
+from billing.models import ReconciliationRun
 from billing.tables import InvoiceTable, LineTable, RunTable, WebhookEventTable
-from billing.tasks import run_reconciliation
 from metering import csv_export
 from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required
 from portal.actions.errors import ActionError
@@ -42,8 +39,8 @@ logger = logging.getLogger(__name__)
 @require_GET
 def billing(request: OrgRequest) -> HttpResponse:
     now = timezone.now()
-    account = BillingAccount.objects.filter(organization=request.organization).first()
-    table = InvoiceTable(Invoice.objects.filter(organization=request.organization))
+    account = queries.billing_account(request.organization)
+    table = InvoiceTable(queries.organization_invoices(request.organization))
     RequestConfig(request, paginate={"per_page": 12}).configure(table)
     return render(
         request,
@@ -51,7 +48,7 @@ def billing(request: OrgRequest) -> HttpResponse:
         {
             "account": account,
             "restriction_due": standing.restriction_due(account) if account else None,
-            "upcoming": invoices.upcoming(request.organization, now),
+            "upcoming": queries.upcoming_invoice(request.organization, now),
             "invoices": table,
             "stripe_configured": gateway.configured(),
             "pushes_open_hour": settings.BILLING_PUSH_OPEN_HOUR,
@@ -68,7 +65,7 @@ def prices(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         capability, meter = form.capability_and_meter
         try:
-            version = price_book.change_price(
+            version = actions.change_price(
                 request.user,
                 capability,
                 meter,
@@ -87,10 +84,17 @@ def prices(request: AuthenticatedRequest) -> HttpResponse:
                 "Stripe gets the new Price at the next sync.",
             )
             return redirect("billing_prices")
-    return render(request, "billing/prices.html", {"form": form, "lines": price_book.lines()})
+    return render(request, "billing/prices.html", {"form": form, "lines": queries.price_lines()})
 
 
 # --- finance: reconciliation --------------------------------------------------------------
+
+
+def _run_or_404(run_id: int) -> ReconciliationRun:
+    run = queries.reconciliation_run(run_id)
+    if run is None:
+        raise Http404("No reconciliation run has this id.")
+    return run
 
 
 @finance_required
@@ -101,12 +105,12 @@ def reconciliations(request: AuthenticatedRequest) -> HttpResponse:
             None, "Stripe is not configured (STRIPE_SECRET_KEY): there is nothing to compare with."
         )
     elif request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            run = start_run(request.user, form.cleaned_data["period"])
-            transaction.on_commit(lambda: run_reconciliation.delay(run.pk))
+        run = actions.start_reconciliation(
+            request.user, form.cleaned_data["period"], origin=origin_of(request)
+        )
         messages.success(request, f"Reconciliation #{run.pk} of {run.period_start:%B %Y} started.")
         return redirect("billing_reconciliation", run.pk)
-    table = RunTable(ReconciliationRun.objects.select_related("triggered_by"))
+    table = RunTable(queries.reconciliation_runs())
     RequestConfig(request, paginate={"per_page": 20}).configure(table)
     return render(
         request,
@@ -118,12 +122,12 @@ def reconciliations(request: AuthenticatedRequest) -> HttpResponse:
 @finance_required
 @require_GET
 def reconciliation(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
-    run = get_object_or_404(ReconciliationRun.objects.select_related("triggered_by"), pk=run_id)
+    run = _run_or_404(run_id)
     context: dict[str, object] = {"run": run, "finished": run.finished}
     if wants_partial(request):
         response = render(request, "billing/reconciliation.html#run-status", context)
     else:
-        lines = LineFilter(request.GET or None, queryset=run.lines.select_related("organization"))
+        lines = LineFilter(request.GET or None, queryset=queries.run_lines(run))
         table = LineTable(lines.qs)
         RequestConfig(request, paginate={"per_page": 50}).configure(table)
         context.update({"filter": lines, "table": table, "query": request.GET.urlencode()})
@@ -149,8 +153,8 @@ RECONCILIATION_HEADER = [
 @finance_required
 @require_GET
 def reconciliation_export(request: AuthenticatedRequest, run_id: int) -> HttpResponse:
-    run = get_object_or_404(ReconciliationRun, pk=run_id)
-    lines = LineFilter(request.GET or None, queryset=run.lines.select_related("organization")).qs
+    run = _run_or_404(run_id)
+    lines = LineFilter(request.GET or None, queryset=queries.run_lines(run)).qs
     rows = (
         (
             line.day.isoformat(),
@@ -177,17 +181,15 @@ def reconciliation_export(request: AuthenticatedRequest, run_id: int) -> HttpRes
 @finance_required
 @require_GET
 def stripe_events(request: AuthenticatedRequest) -> HttpResponse:
-    table = WebhookEventTable(WebhookEvent.objects.select_related("organization"))
+    table = WebhookEventTable(queries.webhook_events())
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
     return render(
         request,
         "billing/events.html",
         {
             "table": table,
-            "meter_errors": MeterErrorReport.objects.all()[:20],
-            "failed_accounts": BillingAccount.objects.filter(payment_status=BillingAccount.Payment.FAILED)
-            .select_related("organization")
-            .order_by("payment_failed_at"),
+            "meter_errors": queries.meter_errors(),
+            "failed_accounts": queries.failed_payments(),
         },
     )
 

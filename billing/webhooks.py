@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import standing
+from billing import actions
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, Invoice, MeterErrorReport, WebhookEvent
 
@@ -184,10 +184,10 @@ def _invoice(kind: str, obj: dict[str, Any], created: datetime) -> tuple[int | N
         invoice.save()
     assert invoice is not None
     if kind == "invoice.payment_failed" and invoice.status != "paid":
-        standing.payment_failed(account, invoice.stripe_invoice_id, created)
+        actions.record_payment_failed(account, invoice.stripe_invoice_id, created)
         return account.organization_id, f"Payment of {invoice.stripe_invoice_id} failed."
     if invoice.status == "paid":
-        standing.payment_succeeded(account, invoice.stripe_invoice_id)
+        actions.record_payment_received(account, invoice.stripe_invoice_id)
     return account.organization_id, (
         f"Invoice {invoice.stripe_invoice_id} is {invoice.status}."
         if newer

@@ -37,7 +37,7 @@ from celery import current_app
 from django.conf import settings
 from django.db.models import Count
 
-from billing import push, reconcile, sync, webhooks
+from billing import actions, push, reconcile, sync, webhooks
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, Invoice, ReconciliationRun
 from capabilities.actions import set_capability_enabled
@@ -375,7 +375,7 @@ def _describe_stripe(report: Report, cast: portal_demo.Cast) -> None:
 def _reconcile_last_period(report: Report, cast: portal_demo.Cast, present: datetime) -> None:
     """Finance reconciles the period that closed last, as from the finance page."""
     last_period = billing_period(billing_period(present).start - timedelta(days=1))
-    run = reconcile.start_run(cast.people["fiona"], last_period.start)
+    run = actions.start_reconciliation(cast.people["fiona"], last_period.start, schedule=False)
     run = reconcile.run(run.pk)
     counts = dict(run.lines.values_list("status").annotate(count=Count("id")).values_list("status", "count"))
     summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "no lines"

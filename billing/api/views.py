@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billing import queries
 from billing.api.serializers import ReconciliationLineSerializer, ReconciliationRunSerializer
 from billing.models import ReconciliationLine, ReconciliationRun
 from portal.api.authentication import ApiKeyClient
@@ -36,7 +38,9 @@ class ReconciliationList(generics.ListAPIView[ReconciliationRun]):
     serializer_class = ReconciliationRunSerializer
     permission_classes = [permissions.IsAuthenticated, FinanceOnly]
     tenancy_opt_out = "platform finance only, across organizations"
-    queryset = ReconciliationRun.objects.select_related("triggered_by").order_by("-created_at", "-id")
+
+    def get_queryset(self) -> QuerySet[ReconciliationRun]:
+        return queries.reconciliation_runs()
 
 
 @extend_schema(
@@ -67,15 +71,15 @@ class ReconciliationDetail(generics.RetrieveAPIView[ReconciliationRun]):
     serializer_class = ReconciliationRunSerializer
     permission_classes = [permissions.IsAuthenticated, FinanceOnly]
     tenancy_opt_out = "platform finance only, across organizations"
-    queryset = ReconciliationRun.objects.select_related("triggered_by")
+
+    def get_queryset(self) -> QuerySet[ReconciliationRun]:
+        return queries.reconciliation_runs()
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        run = self.get_queryset().filter(pk=int(kwargs["pk"])).first()
+        run = queries.reconciliation_run(int(kwargs["pk"]))
         if run is None:
             raise exceptions.NotFound("No reconciliation run has this id.")
-        lines = run.lines.select_related("organization").order_by(
-            "day", "organization_id", "capability", "meter"
-        )
+        lines = queries.run_lines(run)
         status = request.query_params.get("status")
         if status is not None:
             if status not in ReconciliationLine.Status.values:

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from billing import sync
+from billing.models import BillingAccount, ReconciliationLine, ReconciliationRun
 from capabilities import actions
 from metering import ledger
 from portal.models import Organization, User
@@ -57,15 +59,37 @@ def point_at(emulator: EmulatorHandle, settings, *, settling_delay: int) -> None
     settings.BILLING_PUSH_CLOSE_DELAY = 300
 
 
-def hour_ago(hours: float = 3) -> datetime:
-    """A moment inside a closed hour, `hours` back from now. In the first hours
+def closed_hour(now: datetime, hours: float = 3) -> datetime:
+    """A moment inside a closed hour, `hours` before `now`. In the first hours
     of a UTC day it moves six hours further back, so that every moment a test
     takes (1 to 5 hours ago) falls on the same day: one reconciliation line."""
-    now = datetime.now(UTC)
     moment = now - timedelta(hours=hours)
     if now.hour < 6:
         moment -= timedelta(hours=6)
     return moment.replace(minute=20, second=0, microsecond=0)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The moment the test starts: the real clock, read once. Usage must be
+    recent relative to the real clock, because what these tests drive reads it
+    with no `now` to pass (the billing page, the push's cursor, a
+    reconciliation started from its page) and so does the Stripe emulator
+    (meter events from the last 35 days only). Every moment a test puts usage
+    at comes from this one reading, so a test running across an hour's end
+    still sees its hours where it put them."""
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def hour_ago(now: datetime) -> Callable[..., datetime]:
+    """`closed_hour` from the test's `now`: hour_ago(3) is a moment inside the
+    hour that closed three hours before the test started."""
+
+    def moment(hours: float = 3) -> datetime:
+        return closed_hour(now, hours)
+
+    return moment
 
 
 @pytest.fixture
@@ -108,3 +132,61 @@ def subscribed(stripe, django_capture_on_commit_callbacks) -> Callable[[User, Or
         sync.sync_all()
 
     return run
+
+
+@pytest.fixture
+def account(stripe, alice: User, acme: Organization, subscribed) -> BillingAccount:  # type: ignore[no-untyped-def]
+    """Acme's billing account, subscribed on the emulator with OCR switched on."""
+    subscribed(alice, acme)
+    return BillingAccount.objects.get(organization=acme)
+
+
+def failed_payment(organization: Organization, **fields: object) -> BillingAccount:
+    """The organization's billing account, its payment failed a day ago."""
+    return BillingAccount.objects.create(
+        organization=organization,
+        stripe_customer_id="cus_test",
+        payment_status=BillingAccount.Payment.FAILED,
+        payment_failed_at=timezone.now() - timedelta(days=1),
+        payment_failed_invoice="in_failed_1",
+        **fields,
+    )
+
+
+# Query-count tests put more rows than a page shows, so that a query per row
+# (an N+1) would show in the count.
+MANY = 40
+
+
+def many_runs(triggered_by: User, count: int = MANY) -> list[ReconciliationRun]:
+    """Finished runs of the current period, every other one by `triggered_by`
+    (the others by the daily schedule)."""
+    now = timezone.now()
+    return ReconciliationRun.objects.bulk_create(
+        ReconciliationRun(
+            period_start=now,
+            period_end=now,
+            checked_until=now,
+            status=ReconciliationRun.Status.DONE,
+            triggered_by=triggered_by if number % 2 else None,
+        )
+        for number in range(count)
+    )
+
+
+def many_lines(run: ReconciliationRun, organizations: list[Organization], count: int = MANY) -> None:
+    """Matched lines of `run`, one day each, spread over `organizations`."""
+    today = timezone.now().date()
+    ReconciliationLine.objects.bulk_create(
+        ReconciliationLine(
+            run=run,
+            organization=organizations[number % len(organizations)],
+            capability="ocr",
+            meter="pages",
+            day=today - timedelta(days=number),
+            local_quantity=number,
+            stripe_quantity=number,
+            status=ReconciliationLine.Status.MATCHED,
+        )
+        for number in range(count)
+    )

@@ -15,6 +15,7 @@ from billing import reconcile
 from billing.models import ReconciliationLine, ReconciliationRun
 from metering.periods import billing_period
 from portal.actions.api_keys import create_api_key
+from tests.billing.conftest import MANY, many_lines, many_runs
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -295,3 +296,17 @@ def test_the_schema_documents_both_routes(db):
         "unavailable",
     }
     assert {"page", "page_size"} <= {parameter["name"] for parameter in detail["parameters"]}
+
+
+def test_the_runs_and_a_run_cost_the_same_queries_whatever_the_rows(
+    client_for, fiona, django_assert_max_num_queries
+):
+    runs = many_runs(fiona)
+    many_lines(runs[0], OrganizationFactory.create_batch(3))
+    client = client_for(fiona)
+    with django_assert_max_num_queries(7):  # 5 today; a query per run would add 40
+        listed = client.get("/api/v1/billing/reconciliations/")
+    assert listed.status_code == 200
+    with django_assert_max_num_queries(8):  # 6 today; a query per line would add 40
+        detail = client.get(detail_url(runs[0]))
+    assert detail.status_code == 200 and len(detail.json()["lines"]) == MANY

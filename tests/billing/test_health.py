@@ -14,7 +14,6 @@ from billing import push, queries, sync
 from billing.models import UsagePush
 from metering import ledger
 from metering.moments import hour_of
-from tests.billing.conftest import hour_ago
 from tests.factories import OrganizationFactory
 from tests.portal.health_page import health_section, item
 
@@ -30,7 +29,7 @@ def shown(hour) -> str:
 
 
 def test_usage_the_planner_never_planned_is_a_backlog(
-    stripe, client_for, ivan, fiona, alice, acme, subscribed, record_usage
+    stripe, client_for, ivan, fiona, alice, acme, subscribed, record_usage, hour_ago
 ):
     """The defect as measured: usage in closed hours, no push planned for it.
     The page said "Empty" and "Never"; the ledger says 42 units wait."""
@@ -64,7 +63,7 @@ def test_usage_the_planner_never_planned_is_a_backlog(
 
 
 def test_sent_hours_leave_nothing_and_a_late_event_is_a_backlog_again(
-    stripe, client_for, ivan, alice, acme, subscribed, record_usage
+    stripe, client_for, ivan, alice, acme, subscribed, record_usage, hour_ago
 ):
     subscribed(alice, acme)
     late_hour = hour_ago(3)
@@ -94,7 +93,7 @@ def test_sent_hours_leave_nothing_and_a_late_event_is_a_backlog_again(
 
 
 def test_waiting_rejected_and_cancelled_pushes_are_not_on_stripe(
-    stripe, alice, acme, gina, globex, subscribed, record_usage
+    stripe, alice, acme, gina, globex, subscribed, record_usage, hour_ago
 ):
     subscribed(alice, acme)
     subscribed(gina, globex)
@@ -176,7 +175,7 @@ def test_open_hours_and_free_meters_are_not_in_the_backlog(settings, acme, recor
     assert queries.backlog(now=now + timedelta(minutes=2)).quantity == 12
 
 
-def test_unconfigured_stripe_says_usage_waits(settings, client_for, ivan, acme, record_usage):
+def test_unconfigured_stripe_says_usage_waits(settings, client_for, ivan, acme, record_usage, hour_ago):
     settings.STRIPE_SECRET_KEY = ""
     record_usage(acme, 8, at=hour_ago(3))
     section = billing_health(client_for(ivan))
@@ -201,7 +200,7 @@ def test_usage_too_old_for_stripe_and_never_sent_is_not_empty(stripe, client_for
 
 
 def test_the_backlog_costs_the_same_queries_whatever_the_rows(
-    stripe, client_for, ivan, acme, django_assert_max_num_queries
+    stripe, client_for, ivan, acme, django_assert_max_num_queries, hour_ago
 ):
     """Twelve organizations, eight closed hours each, two meters (one free), half
     the hours sent: the backlog is a join in the database, not a query per row."""
@@ -255,3 +254,30 @@ def test_the_backlog_costs_the_same_queries_whatever_the_rows(
     with django_assert_max_num_queries(18):
         section = billing_health(client)
     assert "192 units in 48 organization-meter-hours of 12 organizations" in section
+
+
+def test_health_says_stripe_is_not_configured_without_a_key(settings, client_for, ivan):
+    settings.STRIPE_SECRET_KEY = ""
+    section = billing_health(client_for(ivan))
+    assert (
+        '<div class="label">Stripe</div><div class="value">'
+        '<span class="badge badge-warn">Not configured</span>' in section
+    )
+    assert "Set STRIPE_SECRET_KEY; usage waits meanwhile." in section
+    assert "No priced usage of a closed hour since" in section  # there is no usage at all
+    assert '<span class="badge badge-ok">Never</span>' not in section
+    assert '<span class="badge badge-warn">Never</span>' in section  # no push yet
+
+
+def test_health_names_the_emulator_and_the_last_push(
+    stripe, client_for, ivan, alice, acme, subscribed, record_usage, hour_ago
+):
+    subscribed(alice, acme)
+    record_usage(acme, 5, at=hour_ago(2))
+    push.plan()
+    push.send()
+    section = billing_health(client_for(ivan))
+    assert '<span class="badge badge-warn">Emulator</span>' in section
+    assert f"Offline emulator at {stripe.url}" in section
+    assert '<span class="badge badge-ok">Empty</span>' in section
+    assert "Never" not in section

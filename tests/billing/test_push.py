@@ -12,7 +12,6 @@ from django.utils import timezone
 from billing import push, queries, stripe_gateway, sync
 from billing.models import BillingAccount, PushCursor, StripeMeter, UsagePush
 from metering.moments import hour_of
-from tests.billing.conftest import hour_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +32,7 @@ def stripe_total(organization, capability="ocr", meter="pages") -> int:
 
 
 def test_closed_windows_are_pushed_once_with_deterministic_identifiers(
-    stripe, alice, acme, subscribed, record_usage
+    stripe, alice, acme, subscribed, record_usage, hour_ago
 ):
     subscribed(alice, acme)
     at = hour_ago(3)
@@ -58,7 +57,7 @@ def test_closed_windows_are_pushed_once_with_deterministic_identifiers(
     assert stripe_total(acme) == 47
 
 
-def test_a_resent_push_is_deduplicated_by_stripe(stripe, alice, acme, subscribed, record_usage):
+def test_a_resent_push_is_deduplicated_by_stripe(stripe, alice, acme, subscribed, record_usage, hour_ago):
     """A crash after Stripe took the event but before we marked it sent: the
     same identifier goes again and Stripe counts it once."""
     subscribed(alice, acme)
@@ -71,7 +70,9 @@ def test_a_resent_push_is_deduplicated_by_stripe(stripe, alice, acme, subscribed
     assert stripe.state()["meter_events"]["deduplicated"] >= 1
 
 
-def test_open_window_waits_and_late_usage_goes_as_a_delta(stripe, alice, acme, subscribed, record_usage):
+def test_open_window_waits_and_late_usage_goes_as_a_delta(
+    stripe, alice, acme, subscribed, record_usage, hour_ago
+):
     subscribed(alice, acme)
     closed = hour_ago(2)
     record_usage(acme, 10, at=closed)
@@ -92,13 +93,13 @@ def test_open_window_waits_and_late_usage_goes_as_a_delta(stripe, alice, acme, s
     assert push.plan(now=later).quantity == 3
 
 
-def test_only_priced_meters_are_pushed(stripe, alice, acme, subscribed, record_usage):
+def test_only_priced_meters_are_pushed(stripe, alice, acme, subscribed, record_usage, hour_ago):
     subscribed(alice, acme)
     record_usage(acme, 5, at=hour_ago(2), meter="compute_seconds")  # free for ocr
     assert push.plan().created == 0
 
 
-def test_stripe_down_for_an_hour_loses_nothing(stripe, alice, acme, subscribed, record_usage):
+def test_stripe_down_for_an_hour_loses_nothing(stripe, alice, acme, subscribed, record_usage, hour_ago):
     subscribed(alice, acme)
     stripe.config(down=True)
     for hours in (5, 4, 3):
@@ -125,7 +126,7 @@ def test_stripe_down_for_an_hour_loses_nothing(stripe, alice, acme, subscribed, 
     assert stripe_total(acme) == 127
 
 
-def test_rate_limited_pair_is_retried_later(stripe, alice, acme, subscribed, record_usage):
+def test_rate_limited_pair_is_retried_later(stripe, alice, acme, subscribed, record_usage, hour_ago):
     subscribed(alice, acme)
     record_usage(acme, 1, at=hour_ago(3))
     record_usage(acme, 2, at=hour_ago(2))
@@ -138,7 +139,7 @@ def test_rate_limited_pair_is_retried_later(stripe, alice, acme, subscribed, rec
     assert stripe_total(acme) == 3
 
 
-def test_sdk_retries_transient_errors(stripe, settings, alice, acme, subscribed, record_usage):
+def test_sdk_retries_transient_errors(stripe, settings, alice, acme, subscribed, record_usage, hour_ago):
     settings.STRIPE_MAX_NETWORK_RETRIES = 2
     subscribed(alice, acme)
     record_usage(acme, 6, at=hour_ago(2))
@@ -148,7 +149,7 @@ def test_sdk_retries_transient_errors(stripe, settings, alice, acme, subscribed,
     assert stripe_total(acme) == 6
 
 
-def test_unconfigured_stripe_keeps_the_backlog(settings, alice, acme, record_usage):
+def test_unconfigured_stripe_keeps_the_backlog(settings, alice, acme, record_usage, hour_ago):
     from capabilities import actions
 
     actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
@@ -162,7 +163,7 @@ def test_unconfigured_stripe_keeps_the_backlog(settings, alice, acme, record_usa
 
 
 def test_the_planner_reads_only_what_was_recorded_since_last_time(
-    stripe, alice, acme, subscribed, record_usage
+    stripe, alice, acme, subscribed, record_usage, hour_ago
 ):
     subscribed(alice, acme)
     record_usage(acme, 3, at=hour_ago(2))
@@ -179,7 +180,7 @@ def test_the_planner_reads_only_what_was_recorded_since_last_time(
 
 
 def test_sync_and_push_for_two_organizations_use_their_own_customers(
-    stripe, alice, acme, gina, globex, subscribed, record_usage
+    stripe, alice, acme, gina, globex, subscribed, record_usage, hour_ago
 ):
     subscribed(alice, acme)
     subscribed(gina, globex)
@@ -192,7 +193,9 @@ def test_sync_and_push_for_two_organizations_use_their_own_customers(
     assert sync.customer_ids({acme.pk, globex.pk}).keys() == {acme.pk, globex.pk}
 
 
-def test_health_page_shows_the_backlog(stripe, client_for, ivan, alice, acme, subscribed, record_usage):
+def test_health_page_shows_the_backlog(
+    stripe, client_for, ivan, alice, acme, subscribed, record_usage, hour_ago
+):
     subscribed(alice, acme)
     stripe.config(down=True)
     record_usage(acme, 12, at=hour_ago(2))

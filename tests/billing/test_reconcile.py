@@ -17,7 +17,6 @@ from capabilities.models import Job
 from metering import actions as metering_actions
 from metering.models import UsageEvent
 from metering.periods import billing_period
-from tests.billing.conftest import hour_ago
 from tests.billing.test_push import stripe_total
 from tests.workers import celery_worker, wait_for
 
@@ -79,7 +78,7 @@ def test_jobs_pushed_and_reconciled_match_to_the_unit(
 
 
 @pytest.mark.django_db
-def test_dropped_events_are_found_and_pushed_again(stripe, alice, acme, subscribed, record_usage):
+def test_dropped_events_are_found_and_pushed_again(stripe, alice, acme, subscribed, record_usage, hour_ago):
     subscribed(alice, acme)
     record_usage(acme, 30, at=hour_ago(4))
     record_usage(acme, 12, at=hour_ago(3))
@@ -104,7 +103,7 @@ def test_dropped_events_are_found_and_pushed_again(stripe, alice, acme, subscrib
 
 
 @pytest.mark.django_db
-def test_a_duplicated_push_is_cancelled(stripe, alice, acme, subscribed, record_usage):
+def test_a_duplicated_push_is_cancelled(stripe, alice, acme, subscribed, record_usage, hour_ago):
     subscribed(alice, acme)
     at = hour_ago(3)
     record_usage(acme, 25, at=at)
@@ -139,7 +138,7 @@ def test_a_duplicated_push_is_cancelled(stripe, alice, acme, subscribed, record_
 
 @pytest.mark.django_db
 def test_a_negative_correction_after_the_push_is_cancelled_and_repushed(
-    stripe, alice, acme, fiona, subscribed, record_usage
+    stripe, alice, acme, fiona, subscribed, record_usage, hour_ago
 ):
     subscribed(alice, acme)
     at = hour_ago(3)
@@ -159,7 +158,9 @@ def test_a_negative_correction_after_the_push_is_cancelled_and_repushed(
 
 
 @pytest.mark.django_db
-def test_excess_older_than_a_day_is_flagged_for_a_credit_note(stripe, alice, acme, subscribed, record_usage):
+def test_excess_older_than_a_day_is_flagged_for_a_credit_note(
+    stripe, alice, acme, subscribed, record_usage, hour_ago
+):
     subscribed(alice, acme)
     record_usage(acme, 10, at=hour_ago(3))
     push.plan()
@@ -184,7 +185,7 @@ def test_excess_older_than_a_day_is_flagged_for_a_credit_note(stripe, alice, acm
 
 
 @pytest.mark.django_db
-def test_usage_we_never_sent_is_unexplained(stripe, alice, acme, subscribed):
+def test_usage_we_never_sent_is_unexplained(stripe, alice, acme, subscribed, hour_ago):
     subscribed(alice, acme)
     account = BillingAccount.objects.get(organization=acme)
     meter = StripeMeter.objects.get(capability="ocr", meter="pages")
@@ -206,7 +207,7 @@ def test_usage_we_never_sent_is_unexplained(stripe, alice, acme, subscribed):
 
 
 @pytest.mark.django_db
-def test_recent_pushes_are_left_to_settle(stripe, alice, acme, subscribed, record_usage):
+def test_recent_pushes_are_left_to_settle(stripe, alice, acme, subscribed, record_usage, hour_ago):
     subscribed(alice, acme)
     record_usage(acme, 10, at=hour_ago(3))
     push.plan()
@@ -217,7 +218,7 @@ def test_recent_pushes_are_left_to_settle(stripe, alice, acme, subscribed, recor
 
 
 @pytest.mark.django_db
-def test_pending_pushes_are_not_pushed_twice(stripe, alice, acme, subscribed, record_usage):
+def test_pending_pushes_are_not_pushed_twice(stripe, alice, acme, subscribed, record_usage, hour_ago):
     """Usage planned but not sent yet (Stripe was down) shows as missing, and
     the run waits for the push instead of re-pushing it."""
     subscribed(alice, acme)
@@ -231,7 +232,9 @@ def test_pending_pushes_are_not_pushed_twice(stripe, alice, acme, subscribed, re
 
 
 @pytest.mark.django_db
-def test_stripe_down_fails_the_run_with_a_clear_error(stripe, alice, acme, subscribed, record_usage):
+def test_stripe_down_fails_the_run_with_a_clear_error(
+    stripe, alice, acme, subscribed, record_usage, hour_ago
+):
     subscribed(alice, acme)
     record_usage(acme, 10, at=hour_ago(3))
     stripe.config(down=True)
@@ -242,7 +245,7 @@ def test_stripe_down_fails_the_run_with_a_clear_error(stripe, alice, acme, subsc
 
 @pytest.mark.django_db
 def test_one_summaries_call_per_organization_and_meter(
-    stripe, alice, acme, gina, globex, subscribed, record_usage
+    stripe, alice, acme, gina, globex, subscribed, record_usage, hour_ago
 ):
     subscribed(alice, acme)
     subscribed(gina, globex)
@@ -263,7 +266,9 @@ def test_one_summaries_call_per_organization_and_meter(
 
 
 @pytest.mark.django_db
-def test_usage_not_planned_yet_is_planned_not_repushed(stripe, alice, acme, subscribed, record_usage):
+def test_usage_not_planned_yet_is_planned_not_repushed(
+    stripe, alice, acme, subscribed, record_usage, hour_ago
+):
     """The periodic push hasn't run since the usage was recorded: the run plans
     the closed windows first, so the usage waits as a pending push in its own
     hour instead of being re-pushed into another one (and then pushed twice)."""
@@ -323,7 +328,7 @@ def run_at(emulator, moment) -> ReconciliationRun:  # type: ignore[no-untyped-de
 
 @pytest.mark.django_db
 def test_lagging_summaries_are_never_pushed_twice(
-    stripe, alice, acme, gina, globex, subscribed, record_usage
+    stripe, alice, acme, gina, globex, subscribed, record_usage, hour_ago
 ):
     """Summaries lag 90 minutes against a 60-minute settling delay. Acme's push
     arrived (only late); Globex's was lost. Run after run, Stripe never holds
@@ -371,7 +376,7 @@ def test_lagging_summaries_are_never_pushed_twice(
 
 @pytest.mark.django_db
 def test_a_500_on_one_summaries_call_marks_that_line_unavailable_and_the_run_goes_on(
-    stripe, alice, acme, gina, globex, fiona, subscribed, record_usage, client_for
+    stripe, alice, acme, gina, globex, fiona, subscribed, record_usage, client_for, hour_ago
 ):
     subscribed(alice, acme)
     subscribed(gina, globex)

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from billing import actions as billing_actions
 from billing import price_book, sync
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, PriceVersion, StripeMeter, SubscriptionItem
@@ -113,7 +114,7 @@ def test_a_new_price_version_becomes_a_new_stripe_price_from_the_next_period(
 ):
     subscribed(alice, acme)
     old = PriceVersion.objects.get(capability="ocr", meter="pages", version=1)
-    new = price_book.change_price(
+    new = billing_actions.change_price(
         fiona, "ocr", "pages", Decimal("0.0125"), note="Cost of OCR engines went up"
     )
     assert new.version == 2 and new.effective_from == billing_period(timezone.now()).end
@@ -142,17 +143,17 @@ def test_a_new_price_version_becomes_a_new_stripe_price_from_the_next_period(
 
 def test_price_changes_are_validated(fiona, bob):
     with pytest.raises(actions.ActionError, match="finance"):
-        price_book.change_price(bob, "ocr", "pages", Decimal("1"), note="x")
+        billing_actions.change_price(bob, "ocr", "pages", Decimal("1"), note="x")
     with pytest.raises(actions.ActionError, match="decimal places"):
-        price_book.change_price(fiona, "ocr", "pages", Decimal("0.00000000001"), note="x")
+        billing_actions.change_price(fiona, "ocr", "pages", Decimal("0.00000000001"), note="x")
     with pytest.raises(actions.ActionError, match="zero or more"):
-        price_book.change_price(fiona, "ocr", "pages", Decimal("-1"), note="x")
+        billing_actions.change_price(fiona, "ocr", "pages", Decimal("-1"), note="x")
     with pytest.raises(actions.ActionError, match="future billing period"):
-        price_book.change_price(
+        billing_actions.change_price(
             fiona, "ocr", "pages", Decimal("1"), note="x", effective_from=billing_period(timezone.now()).start
         )
     with pytest.raises(actions.ActionError, match="no meter"):
-        price_book.change_price(fiona, "ocr", "nope", Decimal("1"), note="x")
+        billing_actions.change_price(fiona, "ocr", "nope", Decimal("1"), note="x")
 
 
 def test_usage_pages_price_with_the_price_book(fiona):

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from billing import push, standing, sync, webhooks
+from billing import actions as billing_actions
+from billing import push, sync, webhooks
 from billing.models import BillingAccount, Invoice, MeterErrorReport, WebhookEvent
 from capabilities import actions, is_enabled
 from capabilities.models import FeatureToggle
 from metering.periods import billing_period
-from tests.billing.conftest import WEBHOOK_SECRET, hour_ago
+from tests.billing.conftest import WEBHOOK_SECRET
 from tests.workers import wait_for
 
 URL = "/billing/stripe/webhook/"
@@ -74,12 +75,6 @@ def invoice_event(
             }
         },
     }
-
-
-@pytest.fixture
-def account(stripe, alice, acme, subscribed) -> BillingAccount:
-    subscribed(alice, acme)
-    return BillingAccount.objects.get(organization=acme)
 
 
 @pytest.mark.django_db
@@ -160,8 +155,8 @@ def test_failed_payment_banner_grace_restriction_and_recovery(
     )  # members don't handle billing
 
     # Within the grace period nothing is restricted; after it, paid capabilities are.
-    assert standing.enforce_grace() == []
-    assert standing.enforce_grace(now=timezone.now() + timedelta(days=8)) == [acme.pk]
+    assert billing_actions.enforce_grace() == []
+    assert billing_actions.enforce_grace(now=timezone.now() + timedelta(days=8)) == [acme.pk]
     toggle = FeatureToggle.objects.get(organization=acme, capability_key="ocr")
     assert (toggle.enabled, toggle.locked) == (False, True)
     assert "Payment overdue" in toggle.locked_reason
@@ -230,7 +225,7 @@ def test_webhooks_unconfigured_answer_503(client, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_period_close_invoice_arrives_by_signed_webhook(
-    live_server, stripe, alice, acme, django_capture_on_commit_callbacks, record_usage
+    live_server, stripe, alice, acme, django_capture_on_commit_callbacks, record_usage, hour_ago
 ):
     """The emulator closes the period, draws up the invoice from the pushed
     usage and delivers signed events to the portal's webhook."""
@@ -256,7 +251,7 @@ def test_period_close_invoice_arrives_by_signed_webhook(
 
 @pytest.mark.django_db
 def test_events_no_webhook_brought_are_caught_up_from_the_events_api(
-    stripe, gina, globex, subscribed, record_usage
+    stripe, gina, globex, subscribed, record_usage, hour_ago
 ):
     """The endpoint was unreachable (no webhook URL): the period's invoice and
     its failed payment are read from the Events API, applied once, and a late

@@ -367,10 +367,11 @@ def test_the_catalog_and_capability_page_show_the_price_in_force_and_the_change_
     client_for, alice, fiona
 ):
     """Issue 13: after a price change the catalog still showed the price the app declares."""
+    from billing import actions as billing_actions
     from billing import price_book
 
     _price_in_force("ocr", "pages", "0.012")
-    scheduled = price_book.change_price(fiona, "ocr", "pages", Decimal("0.015"), note="next period")
+    scheduled = billing_actions.change_price(fiona, "ocr", "pages", Decimal("0.015"), note="next period")
     price_book.forget_cached_prices()
     starts = f"{scheduled.effective_from:%-d %b %Y}"
 

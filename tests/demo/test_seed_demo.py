@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import invoices, stripe_gateway
+from billing import queries, stripe_gateway
 from billing.models import (
     BillingAccount,
     Invoice,
@@ -121,7 +121,7 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for):
 
     # This month's closed hours are on Stripe: its preview equals our estimate, line by line.
     for organization in (acme, globex):
-        upcoming = invoices.upcoming(organization, timezone.now())
+        upcoming = queries.upcoming_invoice(organization, timezone.now())
         assert upcoming.stripe_error == ""
         assert upcoming.lines and not [line for line in upcoming.lines if line.differs]
         assert upcoming.stripe_total == upcoming.local_total

@@ -25,7 +25,7 @@ from metering import ledger
 from metering.periods import billing_period
 from portal.models import Organization
 from stripe_emulator.testing import EmulatorHandle, running_emulator
-from tests.billing.conftest import WEBHOOK_SECRET, hour_ago, point_at
+from tests.billing.conftest import WEBHOOK_SECRET, closed_hour, point_at
 from tests.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -75,7 +75,8 @@ def test_finance_runs_a_reconciliation_and_sees_its_lines(
     set_capability_enabled(alice, acme, "ocr", enabled=True)
     set_capability_enabled(gina, globex, "ocr", enabled=True)
     sync.sync_all()
-    at = hour_ago(3)  # a closed hour, in the current period or (just after midnight on the 1st) the last
+    # A closed hour, in the current period or (just after midnight on the 1st) the last.
+    at = closed_hour(timezone.now(), 3)
     # Globex's usage reaches Stripe.
     record_usage(globex, 7, at)
     push.plan()

@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from metering import ledger
 from metering.moments import hour_of
-from tests.billing.conftest import hour_ago
+from tests.billing.conftest import closed_hour
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_ivan_sees_usage_waiting_for_stripe(page: Page, sign_in, settings, ivan, acme):
     settings.STRIPE_SECRET_KEY = ""
-    oldest = hour_ago(3)
+    now = timezone.now()  # read once: the health page reads the real clock
+    oldest = closed_hour(now, 3)
     with transaction.atomic():
         ledger.append(
             [
                 ledger.UsageRecord(acme.pk, "ocr", "pages", 40, oldest, "e2e:health:1"),
-                ledger.UsageRecord(acme.pk, "ocr", "pages", 2, hour_ago(2), "e2e:health:2"),
+                ledger.UsageRecord(acme.pk, "ocr", "pages", 2, closed_hour(now, 2), "e2e:health:2"),
             ]
         )
     sign_in(page, ivan.email)
