@@ -14,7 +14,7 @@ from django.utils.timesince import timesince
 from redis.exceptions import RedisError
 
 from capabilities import queries
-from capabilities.actions import SWEEP_LAST_RUN
+from capabilities.sweep import SWEEP_LAST_RUN
 from portal.health import HealthItem, HealthSection, ago
 
 

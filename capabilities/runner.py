@@ -337,7 +337,7 @@ def _fail(job: Job, error: str, code: str) -> str:
 @shared_task(name="capabilities.sweep_jobs", ignore_result=True)
 def sweep_jobs() -> str:
     """Beat, every JOB_SWEEP_INTERVAL: send again what lost its message, take
-    back what lost its worker (capabilities.actions.sweep_jobs)."""
-    from capabilities.actions import sweep_jobs as sweep
+    back what lost its worker (capabilities.sweep.sweep_jobs)."""
+    from capabilities.sweep import sweep_jobs as sweep
 
     return str(sweep())

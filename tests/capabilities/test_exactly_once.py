@@ -7,7 +7,7 @@ import signal
 import pytest
 from django.db.models import Sum
 
-from capabilities import actions
+from capabilities import actions, sweep
 from capabilities.models import Job
 from capabilities.runner import run_job
 from metering.models import UsageEvent, UsageRollup
@@ -73,7 +73,7 @@ def test_a_worker_killed_mid_job_is_redelivered_and_counted_once(ocr_on, alice, 
     release.touch()
     with celery_worker(queues="cap.ocr", env={**quick, "JOB_LEASE_SECONDS": "60"}):
         wait_for(
-            lambda: actions.sweep_jobs() and _job(job).status == Job.Status.SUCCEEDED,
+            lambda: sweep.sweep_jobs() and _job(job).status == Job.Status.SUCCEEDED,
             90,
             "the redelivered job to succeed",
         )

@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from capabilities import actions
+from capabilities import actions, sweep
 from capabilities.models import Job
 from tests.portal.health_page import health_section, item
 
@@ -32,7 +32,7 @@ def test_ivan_sees_stranded_and_retried_jobs_and_the_last_sweep(client_for, ivan
     Job.objects.filter(pk=dying.pk).update(
         status=Job.Status.FAILED, attempts=3, error_code="worker_lost", lease_expires_at=None
     )
-    cache.delete(actions.SWEEP_LAST_RUN)
+    cache.delete(sweep.SWEEP_LAST_RUN)
 
     section = jobs_health(client_for(ivan))
     assert '<span class="badge badge-bad">Never</span>' in item(section, "Last sweep")
@@ -42,7 +42,7 @@ def test_ivan_sees_stranded_and_retried_jobs_and_the_last_sweep(client_for, ivan
     assert '<span class="badge badge-bad">2</span>' in retried
     assert "Failed, unbilled, after stopping their worker 3 times: 1. Not finished yet: 1." in retried
 
-    actions.sweep_jobs()
+    sweep.sweep_jobs()
     section = jobs_health(client_for(ivan))
     last = item(section, "Last sweep")
     assert '<span class="badge badge-ok">Under a minute ago</span>' in last

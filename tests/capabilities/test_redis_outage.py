@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.test import Client
 from kombu.exceptions import OperationalError as BrokerDown
 
-from capabilities import actions, gate, is_enabled
+from capabilities import actions, gate, is_enabled, sweep
 from capabilities.models import Job
 from capabilities.runner import run_job
 from portal.actions.api_keys import create_api_key
@@ -89,7 +89,7 @@ def test_the_sweep_stops_at_the_first_refused_message_and_keeps_the_rest(alice, 
 
     monkeypatch.setattr(run_job, "apply_async", refuse)
 
-    result = actions.sweep_jobs()  # no exception: beat's task ends normally
+    result = sweep.sweep_jobs()  # no exception: beat's task ends normally
 
     assert len(refused) == 1
     assert result.republished == 3

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from capabilities import actions, health, queries
+from capabilities import actions, health, queries, sweep
 from capabilities.models import Job
 from capabilities.runner import _claim, _execute, _succeed, renewer
 from capabilities.signals import job_finished
@@ -56,29 +56,29 @@ def _claimed(job: Job, token: str, *, at, monkeypatch, previous: str | None = No
 
 def test_a_queued_job_is_sent_again_past_its_grace_then_after_twice_as_long(job, sent):
     start = job.lease_expires_at - timedelta(seconds=GRACE)
-    assert actions.sweep_jobs(start + timedelta(seconds=GRACE - 1)).republished == 0
+    assert sweep.sweep_jobs(start + timedelta(seconds=GRACE - 1)).republished == 0
     assert sent == []
 
-    result = actions.sweep_jobs(start + timedelta(seconds=GRACE + 1))
+    result = sweep.sweep_jobs(start + timedelta(seconds=GRACE + 1))
     assert (result.republished, result.requeued, result.failed) == (1, 0, 0)
     assert sent == [{"args": [job.pk], "queue": "cap.ocr", "task_id": job.celery_task_id}]
     first = start + timedelta(seconds=GRACE + 1)
     assert (_job(job).lease_expires_at, _job(job).publications) == (first + timedelta(seconds=2 * GRACE), 2)
 
     # Not again within twice the grace: a backlog is not flooded with copies.
-    assert actions.sweep_jobs(first + timedelta(seconds=2 * GRACE - 1)).republished == 0
-    assert actions.sweep_jobs(first + timedelta(seconds=2 * GRACE + 1)).republished == 1
+    assert sweep.sweep_jobs(first + timedelta(seconds=2 * GRACE - 1)).republished == 0
+    assert sweep.sweep_jobs(first + timedelta(seconds=2 * GRACE + 1)).republished == 1
     assert len(sent) == 2 and _job(job).status == Job.Status.QUEUED
 
 
 def test_a_job_queued_before_leases_existed_is_sent_at_the_first_sweep(job, sent):
     Job.objects.filter(pk=job.pk).update(lease_expires_at=None)
-    assert actions.sweep_jobs(timezone.now()).republished == 1
+    assert sweep.sweep_jobs(timezone.now()).republished == 1
 
 
 def test_finished_and_cancelled_jobs_are_never_swept(job, alice, sent):
     actions.cancel_job(alice, job)
-    result = actions.sweep_jobs(timezone.now() + timedelta(days=1))
+    result = sweep.sweep_jobs(timezone.now() + timedelta(days=1))
     assert (result.failed, result.requeued, result.republished) == (0, 0, 0)
     assert sent == [] and _job(job).status == Job.Status.CANCELLED
 
@@ -88,10 +88,10 @@ def test_a_running_job_is_left_alone_while_its_lease_lives_and_taken_back_after(
     assert _claimed(job, "a" * 32, at=now, monkeypatch=monkeypatch) is not None
     assert _job(job).lease_expires_at == now + timedelta(seconds=LEASE)
 
-    assert actions.sweep_jobs(now + timedelta(seconds=LEASE - 1)).requeued == 0
+    assert sweep.sweep_jobs(now + timedelta(seconds=LEASE - 1)).requeued == 0
     assert _job(job).status == Job.Status.RUNNING and sent == []
 
-    result = actions.sweep_jobs(now + timedelta(seconds=LEASE + 1))
+    result = sweep.sweep_jobs(now + timedelta(seconds=LEASE + 1))
     assert (result.requeued, result.republished) == (1, 0)
     job = _job(job)
     assert (job.status, job.attempts, job.lease_token) == (Job.Status.QUEUED, 1, "")
@@ -128,7 +128,7 @@ def test_a_job_out_of_attempts_is_not_claimed_again_but_failed_by_the_sweep(job,
         )
         assert _claimed(job, "y" * 32, at=now + timedelta(seconds=1), monkeypatch=monkeypatch) is None
 
-        result = actions.sweep_jobs(now + timedelta(seconds=1))
+        result = sweep.sweep_jobs(now + timedelta(seconds=1))
     finally:
         job_finished.disconnect(receiver)
     assert (result.failed, result.requeued, result.republished) == (1, 0, 0)
@@ -144,7 +144,7 @@ def test_a_worker_whose_lease_was_taken_back_records_nothing(job, sent, monkeypa
     its result and usage are refused; the holder's count once."""
     now = timezone.now()
     stale = _claimed(job, "a" * 32, at=now, monkeypatch=monkeypatch)
-    actions.sweep_jobs(now + timedelta(seconds=LEASE + 1))
+    sweep.sweep_jobs(now + timedelta(seconds=LEASE + 1))
     holder = _claimed(job, "b" * 32, at=now + timedelta(seconds=LEASE + 2), monkeypatch=monkeypatch)
     assert stale is not None and holder is not None
 
@@ -184,9 +184,9 @@ def test_the_health_page_counts_stranded_and_retried_jobs(job, alice, acme, sent
     )
     assert queries.job_health(now - timedelta(seconds=2)).abandoned == 0
 
-    cache.delete(actions.SWEEP_LAST_RUN)
+    cache.delete(sweep.SWEEP_LAST_RUN)
     assert health.sweep_item(now).value == "Never"
-    actions.sweep_jobs(now)
+    sweep.sweep_jobs(now)
     item = health.sweep_item(now + timedelta(seconds=5))
     assert (item.value, item.status) == ("Under a minute ago", "ok")
     assert "1 taken back" in item.note

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from capabilities import actions
+from capabilities import actions, sweep
 from capabilities.models import Job
 from metering.models import UsageEvent, UsageRollup
 from tests.workers import celery_worker, wait_for
@@ -40,7 +40,7 @@ def sweeping_until(condition, timeout: float, what: str) -> None:
     """Wait for `condition`, running the sweep at each look, as beat would."""
 
     def swept():
-        actions.sweep_jobs()
+        sweep.sweep_jobs()
         return condition()
 
     wait_for(swept, timeout, what)
