@@ -22,6 +22,10 @@ class CapabilitiesConfig(AppConfig):
         installed = registry()
         celery_app.conf.task_queues = [Queue("celery"), *(Queue(c.queue) for c in installed)]
 
+        from capabilities.capability_settings import check_environment
+
+        check_environment()
+
         from capabilities.meter_prices import RegistryMeterPrices
         from metering import meter_prices
 

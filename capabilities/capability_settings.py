@@ -85,3 +85,11 @@ def declared() -> Iterator[tuple[str, str]]:
     for capability in registry():
         for name in capability.default_settings:
             yield capability.key, name
+
+
+def check_environment() -> None:
+    """Read every declared setting once, so that an environment variable that
+    does not parse (`DOCUMENTS_MAX_FILES=x`) stops the process at start-up, as
+    a bad value of portal/settings.py does, instead of at the first upload."""
+    for key, name in declared():
+        capability_setting(key, name)

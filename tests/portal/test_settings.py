@@ -170,3 +170,11 @@ def test_urls_of_your_own_replace_the_embedded_servers():
     assert (
         _quickstart_setting("s.CELERY_BROKER_URL", REDIS_URL="redis://cache:6379/2") == "redis://cache:6379/2"
     )
+
+
+def test_a_capability_setting_that_does_not_parse_stops_the_start():
+    """As a bad value of portal/settings.py does: the process does not start
+    and says which variable is wrong (not at the first upload)."""
+    result = _check(DOCUMENTS_MAX_FILES="many")
+    assert result.returncode != 0
+    assert "DOCUMENTS_MAX_FILES='many' is not a valid int" in result.stderr
