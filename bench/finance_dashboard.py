@@ -9,6 +9,10 @@ ledger by PostgreSQL (`INSERT ... SELECT ... FROM generate_series`, with
 deterministic idempotency keys, so an interrupted run is completed and a
 finished one is reused) and rolled up by one `INSERT ... SELECT date_trunc('hour')
 ... GROUP BY`. Event times are uniform over each day.
+
+It is long because a benchmark keeps its data set, its baseline and its
+measurement in one file, so a reader can check that both sides answer the
+same question on the same data.
 """
 
 from __future__ import annotations

@@ -44,6 +44,10 @@ repeat; it is measured on a deterministic subset (the first
 BASELINE_ORGANIZATIONS organizations; the others' customer ids are blanked for
 that run) and extrapolated linearly; `ours` is measured on the subset too, so
 the like-for-like ratio is reported beside the extrapolated one.
+
+It is long because a benchmark keeps its data set, its baseline and its
+measurement in one file, so a reader can check that both sides answer the
+same question on the same data.
 """
 
 from __future__ import annotations

@@ -21,7 +21,13 @@ day. Each line ends up:
   error; nothing compared or changed, the run goes on with the others and ends
   "done with problems" (failed only if no call was answered).
 
-Every action is recorded on the line; finance sees runs and lines."""
+Every action is recorded on the line; finance sees runs and lines.
+
+It is longer than most modules on purpose: one run reads top to bottom (the
+local and Stripe totals, the classification of a line, then its remedy), and
+the remedies share the run's context; split apart, each half would have to
+restate the rules of the other.
+"""
 
 from __future__ import annotations
 

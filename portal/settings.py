@@ -10,6 +10,10 @@ Two runtime profiles share this file (see DESIGN.md, "Runtime profiles"):
 * production: ``DATABASE_URL`` (PostgreSQL, psycopg 3 pool) and ``REDIS_URL``
   (Celery broker and cache) of the operator. ``DJANGO_ENV=production`` adds the
   safety checks below and refuses to start with an unsafe value.
+
+It is one long module because operators read settings top to bottom: every
+setting, its environment variable and its production rule stay in one place
+(capabilities declare their own in their `CapabilityConfig.default_settings`).
 """
 
 from datetime import timedelta

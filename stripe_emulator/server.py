@@ -3,6 +3,10 @@
 ``/v1/...`` answers like Stripe (form-encoded requests, JSON responses, ``Request-Id`` header, errors
 as ``{"error": {...}}``); ``/_emulator/...`` is the JSON control API (no auth); ``/invoices/<id>`` is
 the hosted invoice page.
+
+It is longer than most modules because it is the emulator's whole HTTP surface
+in one routing table (every Stripe path the gateway calls, the control API and
+the invoice pages); the objects behind the routes live in their own modules.
 """
 
 import json

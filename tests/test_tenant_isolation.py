@@ -12,6 +12,9 @@ Add an entry next to the URL's siblings when you add a URL:
 - `Platform`: platform staff pages (/manage/). Organization users get 403.
 - `NotTenantScoped`: shows no tenant's data (sign-in, probes, API schema);
   say why.
+
+It stays one long module on purpose: every URL of the project is classified
+in one registry, so a URL nobody classified is caught in one place.
 """
 
 from __future__ import annotations

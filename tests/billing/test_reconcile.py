@@ -1,7 +1,11 @@
 """Reconciliation against the emulator's meter event summaries: matched to the
 unit; dropped events found and re-pushed; a duplicated push cancelled; a
 correction after the push cancelled and re-pushed; Stripe-only usage flagged;
-recent pushes left to settle; one summaries call per organization and meter."""
+recent pushes left to settle; one summaries call per organization and meter.
+
+One module for the reconciliation engine: each outcome of a line is a
+scenario on the same emulator set-up, so they stay side by side.
+"""
 
 from __future__ import annotations
 

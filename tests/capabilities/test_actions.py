@@ -1,7 +1,11 @@
 """Changing toggles: `set_capability_enabled` for the organization,
 `force_capability` and `unlock_capability` for IT admins. Every change writes
 its row, its history and its audit entry together, keeps the dependency rule,
-and is announced only after commit."""
+and is announced only after commit.
+
+One module for the toggle actions: their rules (locks, dependencies,
+announcements) are tested together because they interact.
+"""
 
 from __future__ import annotations
 

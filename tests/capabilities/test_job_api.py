@@ -5,7 +5,10 @@ queued job, 409 `not_queued` otherwise. Callers are people with a session and
 organization API keys.
 
 Jobs started here stay queued: the test transaction never commits, so nothing
-is sent to a worker."""
+is sent to a worker.
+
+One module for the jobs endpoints (one module per endpoint family, STYLE rule 11).
+"""
 
 from __future__ import annotations
 

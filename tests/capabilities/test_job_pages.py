@@ -3,7 +3,10 @@ its filters, a job's page for every status with its live progress (htmx polling
 that stops once the job finished), cancelling a queued job, and who may do what.
 
 Jobs started here stay queued: the test transaction never commits, so nothing
-is sent to a worker. Other statuses are set on the rows directly."""
+is sent to a worker. Other statuses are set on the rows directly.
+
+One module for the jobs pages (one module per view family, STYLE rule 11).
+"""
 
 from __future__ import annotations
 

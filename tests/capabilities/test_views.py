@@ -1,6 +1,9 @@
 """The catalog at `/`, the toggle flow (htmx confirmation, then the refreshed
 grid), each capability's page with its history, and the rule that a switched-off
-capability's own pages answer 403 and leave the navigation."""
+capability's own pages answer 403 and leave the navigation.
+
+One module for the catalog and capability pages, which share the toggle flow.
+"""
 
 from __future__ import annotations
 

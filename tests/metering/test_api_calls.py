@@ -7,7 +7,9 @@ failed calls are not counted. A batch whose commit was lost is retried without
 counting twice; a move that stopped half-way is finished by the next one.
 
 Each test starts with no counts in memory. Real web processes (the thread,
-SIGKILL, a Redis restart) are in test_api_calls_process.py."""
+SIGKILL, a Redis restart) are in test_api_calls_process.py. The module is
+long because each failure of the write path (lost commit, failed write, half
+move, fork) is its own scenario on the same counter."""
 
 from __future__ import annotations
 

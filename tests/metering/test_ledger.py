@@ -1,5 +1,9 @@
 """The usage ledger: every unit counted exactly once, rollups that always equal
-the events they sum, and no edits, whoever asks."""
+the events they sum, and no edits, whoever asks.
+
+One module for the ledger's guarantees; its length is the number of ways a
+unit could be counted twice or lost.
+"""
 
 import threading
 import time

@@ -1,5 +1,9 @@
 """The usage page (owners, admins, billing), the finance dashboard and the
-corrections form (platform finance), and their CSV exports."""
+corrections form (platform finance), and their CSV exports.
+
+The usage and finance pages share their data set and exports, so their tests
+share one module.
+"""
 
 from __future__ import annotations
 
