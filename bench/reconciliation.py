@@ -323,7 +323,7 @@ def _stock_request_ms(handle: Any, calls: int = 20) -> float:
     return (time.perf_counter() - start) * 1000 / calls
 
 
-def _stripe_catalog(org_ids: list[int]) -> dict[int, str]:
+def _stripe_customers_and_meters(org_ids: list[int]) -> dict[int, str]:
     """Customers and meters on this process's (fresh) emulator, through the SDK."""
     from billing import sync
     from billing.models import BillingAccount, StripeMeter
@@ -511,8 +511,8 @@ def run() -> dict[str, Any]:
             nodelay_ms = _stock_request_ms(handle)
 
             setup_start = time.perf_counter()
-            customers = _stripe_catalog(org_ids)
-            catalog_seconds = time.perf_counter() - setup_start
+            customers = _stripe_customers_and_meters(org_ids)
+            setup_seconds = time.perf_counter() - setup_start
             start = time.perf_counter()
             mark = _stripe_events(handle.server, org_ids, customers, period)
             events_seconds = time.perf_counter() - start
@@ -603,7 +603,7 @@ def run() -> dict[str, Any]:
         setup_seconds={
             "ledger_build": built["seconds"],
             "ledger_rebuilt": built["rebuilt"],
-            "customers_and_meters_via_sdk": round(catalog_seconds, 1),
+            "customers_and_meters_via_sdk": round(setup_seconds, 1),
             "meter_events_into_store": round(events_seconds, 1),
         },
         setup_bypass=(

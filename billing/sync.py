@@ -105,7 +105,7 @@ def ensure_price(version: PriceVersion, report: SyncReport | None = None) -> str
     return version.stripe_price_id
 
 
-def sync_catalog(report: SyncReport | None = None, now: datetime | None = None) -> SyncReport:
+def sync_prices(report: SyncReport | None = None, now: datetime | None = None) -> SyncReport:
     """Meters, products and prices for every priced meter, now and in the next period."""
     report = report or SyncReport()
     moment = now or timezone.now()
@@ -244,10 +244,10 @@ def _reconcile_items(
 
 
 def sync_all(now: datetime | None = None) -> SyncReport:
-    """The catalog, a Customer for every active organization, then the
+    """Meters and prices, a Customer for every active organization, then the
     subscription of every organization with something to bill (or an existing
     subscription). Stops at the first sign Stripe is down."""
-    report = sync_catalog(now=now)
+    report = sync_prices(now=now)
     # Every active organization has a Customer, billed or not yet.
     for organization in Organization.objects.filter(
         status=Organization.Status.ACTIVE, billing__isnull=True

@@ -44,7 +44,7 @@ def sync_organization(organization_id: int) -> str:
     organization = Organization.objects.filter(pk=organization_id).first()
     if organization is None:
         return "no such organization"
-    sync.sync_catalog()
+    sync.sync_prices()
     report = sync.sync_organization(organization)
     return f"added {report.items_added}, removed {report.items_removed}"
 
