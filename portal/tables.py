@@ -1,5 +1,7 @@
 """Tables of the IT admin pages (django-tables2)."""
 
+import re
+
 import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -40,9 +42,9 @@ class AuditTable(tables.Table):
         empty_text = "No audit entry matches these filters."
 
     def render_action(self, value: str) -> str:
-        # May break after each dot (notifications.<wbr>rule_created), so the
-        # log fits its card without cutting a word anywhere else.
+        # May break after each dot or underscore (billing.<wbr>reconciliation_<wbr>started),
+        # so the log fits its card without cutting a word anywhere else.
+        pieces = re.split(r"(?<=[._])", value)
         return format_html(
-            "<code>{}</code>",
-            format_html_join(mark_safe(".<wbr>"), "{}", ((part,) for part in value.split("."))),
+            "<code>{}</code>", format_html_join(mark_safe("<wbr>"), "{}", ((piece,) for piece in pieces))
         )
