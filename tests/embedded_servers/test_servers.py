@@ -4,8 +4,6 @@ starting others, and stopping leaves nothing running."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import psycopg
 import redis
 
@@ -14,8 +12,8 @@ from embedded_servers.layout import Layout
 from tests.embedded_servers.processes import BARE, run_wrapper, servers_running_on
 
 
-def test_a_restart_keeps_the_database_and_the_queues(tmp_path_factory):
-    layout = Layout(Path(tmp_path_factory.mktemp("srv", numbered=True)))
+def test_a_restart_keeps_the_database_and_the_queues(server_folder):
+    layout = Layout(server_folder)
     with servers(layout) as urls:
         assert servers_running_on(layout.base) == {"postgres", "redis-server"}
         with psycopg.connect(urls["DATABASE_URL"], autocommit=True) as connection:
@@ -33,8 +31,8 @@ def test_a_restart_keeps_the_database_and_the_queues(tmp_path_factory):
     assert servers_running_on(layout.base) == set()
 
 
-def test_a_second_process_uses_the_running_servers_and_leaves_them_running(tmp_path_factory):
-    base = Path(tmp_path_factory.mktemp("srv", numbered=True))
+def test_a_second_process_uses_the_running_servers_and_leaves_them_running(server_folder):
+    base = server_folder
     with servers(Layout(base)) as urls:
         result = run_wrapper(base, "import os; print(os.environ['DATABASE_URL'])", BARE)
         assert result.returncode == 0, result.stderr
@@ -47,8 +45,8 @@ def test_a_second_process_uses_the_running_servers_and_leaves_them_running(tmp_p
     assert servers_running_on(base) == set()
 
 
-def test_a_url_of_your_own_is_used_instead_of_starting_that_server(tmp_path_factory):
-    base = Path(tmp_path_factory.mktemp("srv", numbered=True))
+def test_a_url_of_your_own_is_used_instead_of_starting_that_server(server_folder):
+    base = server_folder
     result = run_wrapper(
         base,
         "import os; print(os.environ['DATABASE_URL'], os.environ['REDIS_URL'])",
