@@ -11,9 +11,11 @@ from capabilities.capability_settings import capability_setting
 
 # A sentence ends at . ! ? (and their CJK forms, which need no space after
 # them) followed by space, or at a line break; a full stop followed by a
-# lowercase letter or a digit ("e.g. the", "No. 12") does not end one.
+# lowercase letter or a digit ("e.g. the", "No. 12"), or a clause number's,
+# does not end one.
 _BOUNDARY = re.compile(
-    r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=[^a-z0-9\s])"  # . ! ? then a closing quote or bracket
+    # . ! ? then a closing quote or bracket, but not a clause number's point ("2. Term").
+    r"(?<=[.!?])(?<!\s\d\.)(?<!\s\d\d\.)[\"'\u201d\u2019)\]]*\s+(?=[^a-z0-9\s])"
     r"|(?<=[\u3002\uff01\uff1f])"  # the ideographic full stop, fullwidth ! and ?
     r"|\s*\n\s*"
 )

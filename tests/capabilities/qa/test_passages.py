@@ -56,10 +56,11 @@ def test_passages_are_whole_sentences_and_overlap_by_sentences(sizes):
 
 
 def test_abbreviations_and_numbers_do_not_end_a_sentence():
-    text = "Fees are refunded, e.g. for unused months. See clause No. 12 below. Done."
+    text = "Fees are refunded, e.g. for unused months. See clause No. 12 below.\n 3. Fees. Done."
     assert [text[start:end] for start, end in passages.sentences(text)] == [
         "Fees are refunded, e.g. for unused months.",
         "See clause No. 12 below.",
+        "3. Fees.",
         "Done.",
     ]
 
