@@ -103,6 +103,15 @@ class Citation:
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def display(self) -> str:
+        """The quote on one line (a page's line breaks inside a sentence)."""
+        return passages.normalised(self.quote)
+
+    @property
+    def percent(self) -> int:
+        return max(0, min(100, round(self.score * 100)))
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -214,5 +223,5 @@ def answer(
     # capabilities.qa.generation here, writing from numbered sources built from
     # `hits` (number i = hits[i - 1]), and keeping the extractive answer when
     # the generated one's citations don't check out.
-    text = " ".join(f"{passages.normalised(citation.quote)} [{citation.number}]" for citation in citations)
+    text = " ".join(f"{citation.display} [{citation.number}]" for citation in citations)
     return Answer(question, "extractive", text, citations=citations, nearest=hits)
