@@ -1,6 +1,6 @@
 """Alice uploads a contract, a real worker reads and indexes it, she asks
 when it can be ended, and the citation opens the page with the quoted span
-highlighted."""
+highlighted; a question it does not answer gets "No answer found"."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def test_alice_asks_her_contract_and_follows_the_citation(
     sign_in(page, "alice@acme.test")
     page.goto("/c/qa/")
     expect(page.get_by_role("heading", name="Nothing to ask yet")).to_be_visible()
+    page.screenshot(path=SHOTS / "empty.png", full_page=True)
 
     with celery_worker(queues="cap.documents,cap.qa", env={"MEDIA_ROOT": str(settings.MEDIA_ROOT)}):
         page.goto("/c/documents/")
@@ -61,3 +62,12 @@ def test_alice_asks_her_contract_and_follows_the_citation(
     expect(quote).to_contain_text("ninety (90) days")
     expect(quote).to_be_in_viewport()
     page.screenshot(path=SHOTS / "highlight.png", full_page=True)
+
+    # A question the contract does not answer: no answer, the nearest passages, not billed.
+    page.goto("/c/qa/")
+    expect(page.locator(".qa-recent")).to_contain_text("How much notice do we need")
+    page.get_by_label("Your question").fill("What is the capital of France?")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.get_by_role("heading", name="No answer found in your documents")).to_be_visible()
+    expect(page.locator(".qa-nearest li").first).to_contain_text("harborview-msa.pdf")
+    page.screenshot(path=SHOTS / "no-answer.png", full_page=True)
