@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 
+class TextField(serializers.CharField):
+    """A JSON string, and only a string: DRF's CharField would take 12 or true
+    as "12" and "True"."""
+
+    default_error_messages = {"invalid": "Send the question as a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class AskRequestSerializer(serializers.Serializer):
-    question = serializers.CharField(
+    question = TextField(
         allow_blank=True, trim_whitespace=False, help_text="The question, up to QA_MAX_QUESTION_CHARS (500)"
     )
     documents = serializers.ListField(

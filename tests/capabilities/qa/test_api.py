@@ -99,7 +99,9 @@ def test_an_empty_or_too_long_question_is_400(library, api, acme, body, message)
     assert _billed(acme) == 0
 
 
-@pytest.mark.parametrize("body", [{}, {"question": None}, {"question": "fee?", "documents": "all"}, []])
+@pytest.mark.parametrize(
+    "body", [{}, {"question": None}, {"question": 12}, {"question": "fee?", "documents": "all"}, []]
+)
 def test_a_malformed_body_is_400(library, api, body):
     response = api.post(reverse(ASK), body, content_type="application/json")
     assert response.status_code == 400
