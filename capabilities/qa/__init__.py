@@ -1,0 +1,2 @@
+"""Document Q&A: ask questions about the organization's documents and get
+answers with citations."""
