@@ -4,6 +4,7 @@ holds exactly the summary's numbers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from capabilities import language_model
 from capabilities.models import Job
 from capabilities.reports import exports, narrative
 from tests.capabilities.reports.conftest import csv_bytes, month_rows, upload
+from tests.language_model_server import running_model_server
 
 # Three months, three regions, three SKUs: February is best, East sells least.
 ROWS = [
@@ -140,3 +142,30 @@ def test_the_model_server_defaults_to_the_qa_one(monkeypatch, settings):
     monkeypatch.delenv("QA_LLM_BASE_URL")
     monkeypatch.delenv("REPORTS_LLM_BASE_URL")
     assert narrative.endpoint() is None
+
+
+@pytest.fixture(scope="module")
+def model_server(tmp_path_factory) -> Iterator[str]:
+    with running_model_server(tmp_path_factory.mktemp("llama")) as base_url:
+        yield base_url
+
+
+def test_a_real_models_rewording_is_kept_only_with_the_same_numbers(
+    uploaded, built, settings, monkeypatch, model_server
+):
+    settings.CAPABILITY_SETTINGS = {"reports": {"LLM_BASE_URL": model_server}}
+    replies = []
+    ask = language_model.chat
+
+    def recorded(*args, **options):
+        replies.append(ask(*args, **options))
+        return replies[-1]
+
+    monkeypatch.setattr(language_model, "chat", recorded)
+    figures = built(uploaded([upload("q1.csv", csv_bytes(ROWS))])).figures
+    (reply,) = replies
+    assert reply is not None  # the server answered; whether it kept the numbers is the model's business
+    if narrative.keeps_the_numbers(reply, SUMMARY):
+        assert figures["summary"] == {"text": reply, "reworded": True}
+    else:
+        assert figures["summary"] == {"text": SUMMARY, "reworded": False}
