@@ -53,7 +53,7 @@ def running_model_server(folder: Path) -> Iterator[str]:
         server = subprocess.Popen(
             [
                 *(python, "-m", "llama_cpp.server", "--model", str(model)),
-                *("--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"),
+                *("--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"),
             ],
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -60,6 +60,18 @@ def test_a_changed_or_added_number_is_discarded():
     assert generation.check("Notice is one hundred and twenty days [1].", [TERMINATION]) is None
 
 
+def test_an_answer_that_says_nothing_from_its_sources_is_discarded():
+    question = "Who is the chief executive of the vendor?"
+    assert (
+        generation.check("The chief executive of the vendor is [1].", [TERMINATION], question=question)
+        is None
+    )
+    assert generation.check("The sources are [1] and [2].", [TERMINATION, FEES]) is None
+    question = "How can the agreement be ended?"
+    kept = generation.check("By written notice [1].", [TERMINATION], question=question)
+    assert kept == Generated("By written notice [1].", [1])
+
+
 def test_a_number_must_be_in_the_source_that_is_cited_not_just_any_source():
     assert generation.check("The fee is $4,250.00 a month [1].", [TERMINATION, FEES]) is None
 
@@ -150,7 +162,7 @@ def test_write_answer_returns_a_checked_answer_or_none(served, question):
     assert raw is not None
     answer = generation.write_answer(question, sources)
     # Temperature 0: the same reply again, so what was kept is what the checker says.
-    assert answer == generation.check(raw, sources)
+    assert answer == generation.check(raw, sources, question=question)
     if answer is not None:
         assert answer.cited and set(answer.cited) <= {1, 2}
         assert not language_model.unsupported_numbers(
