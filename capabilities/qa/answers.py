@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from capabilities.capability_settings import capability_setting
 from capabilities.documents.models import Document
-from capabilities.qa import embedding, passages, retrieval
+from capabilities.qa import embedding, generation, passages, retrieval
 from portal.models import Organization
 
 PASSAGES = 5  # retrieved passages the sentences are chosen from
@@ -25,6 +25,10 @@ NEAR_BEST = 0.9  # a further sentence must score at least this share of the best
 MIN_WORDS = 5  # a shorter sentence is a heading or a label, not an answer
 LEXICAL_WEIGHT = 0.25
 NO_ANSWER = "No answer found in your documents."
+SET_ASIDE = (
+    "The language model's answer was set aside (its citations or numbers did not check out against "
+    "the passages, or the model server did not answer): these are the sentences that answer best."
+)
 # Words too common to say a sentence answers (the text search drops them too).
 STOP_WORDS = frozenset(
     {
@@ -219,9 +223,32 @@ def answer(
     citations = [
         _citation(number, sentences[index], float(scores[index])) for number, index in enumerate(chosen, 1)
     ]
-    # Where a generated answer would go: the lead wires
-    # capabilities.qa.generation here, writing from numbered sources built from
-    # `hits` (number i = hits[i - 1]), and keeping the extractive answer when
-    # the generated one's citations don't check out.
     text = " ".join(f"{citation.display} [{citation.number}]" for citation in citations)
-    return Answer(question, "extractive", text, citations=citations, nearest=hits)
+    extractive = Answer(question, "extractive", text, citations=citations, nearest=hits)
+    if not generation.configured():
+        return extractive
+    return _generative(question, hits, sentences, scores) or replace(extractive, note=SET_ASIDE)
+
+
+def _generative(
+    question: str, hits: list[retrieval.Hit], sentences: list[_Sentence], scores: np.ndarray
+) -> Answer | None:
+    """The model's answer written from the hits as numbered sources (source i
+    is hits[i - 1]), each cited source shown by its best sentence (or the whole
+    passage when none of its sentences could answer); None when the model
+    server did not answer or its answer did not check out."""
+    sources = [generation.Source(number, hit.text) for number, hit in enumerate(hits, 1)]
+    generated = generation.write_answer(question, sources)
+    if generated is None:
+        return None
+    citations = []
+    for number in generated.cited:
+        hit = hits[number - 1]
+        own = [index for index, sentence in enumerate(sentences) if sentence.hit is hit]
+        if own:
+            best = max(own, key=lambda index: float(scores[index]))
+            citations.append(_citation(number, sentences[best], float(scores[best])))
+        else:
+            whole = _Sentence(hit, hit.start, hit.end, hit.text)
+            citations.append(_citation(number, whole, hit.score))
+    return Answer(question, "generative", generated.text, citations=citations, nearest=hits)

@@ -3,13 +3,19 @@ rankings and flagged regions out (page, PDF and XLSX)."""
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING
 
 from capabilities.registry import CapabilityConfig, DemoMeter, JobKind, Meter, NavEntry
 
 if TYPE_CHECKING:
     from portal.models import Organization, User
+
+
+def _model_setting(name: str) -> str:
+    return os.environ.get(f"QA_LLM_{name}", "")
 
 
 class ReportsConfig(CapabilityConfig):
@@ -39,6 +45,11 @@ class ReportsConfig(CapabilityConfig):
         "MAX_ROWS_PER_FILE": 100_000,
         "MAX_FILES": 24,
         "MAX_REQUEST_BYTES": 100_000_000,
+        # The model server that rewords the executive summary (narrative.py);
+        # unset here, they follow QA_LLM_*, so one server serves both.
+        "LLM_BASE_URL": partial(_model_setting, "BASE_URL"),
+        "LLM_MODEL": partial(_model_setting, "MODEL"),
+        "LLM_API_KEY": partial(_model_setting, "API_KEY"),
     }
 
     def demo_content(self, organization: Organization, actor: User) -> list[str]:

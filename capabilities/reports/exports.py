@@ -13,6 +13,7 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import TableBordersLayout, TableCellFillMode
 from openpyxl import Workbook
 
+from capabilities.reports import narrative
 from metering import formatting
 from metering.csv_export import neutralise
 
@@ -246,6 +247,10 @@ def pdf_bytes(title: str, figures: dict[str, Any], *, compress: bool = True) -> 
         new_y="NEXT",
     )
     pdf.ln(2)
+    _heading(pdf, "Summary")
+    with pdf.local_context(font_family="Helvetica", font_size_pt=10, font_style="", text_color=INK):
+        pdf.multi_cell(0, 5.5, _latin1(narrative.summary_of(figures)["text"]), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
     _table(
         pdf,
         ["Revenue", "Units", "Average price", "Rows used", "Rows left out"],

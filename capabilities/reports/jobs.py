@@ -1,13 +1,15 @@
 """The report build job (queue cap.reports): reads every file of the upload
 set through the confirmed mapping, leaves out bad rows with their row number
-and reason, and returns the report's figures. Bills one report and the rows
-it aggregated, only when it succeeds."""
+and reason, and returns the report's figures with their executive summary
+(narrative.py). Bills one report and the rows it aggregated, only when it
+succeeds."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from capabilities.job_context import JobContext, JobFailed
+from capabilities.reports import narrative
 from capabilities.reports.analysis import Summary
 from capabilities.reports.models import FIELD_LABELS, REQUIRED_FIELDS, Report, SourceFile
 from capabilities.reports.sales import RowError, parse_row
@@ -45,9 +47,11 @@ def build(ctx: JobContext) -> dict[str, Any]:
     if summary.rows == 0:
         examples = "; ".join(f"{bad.file} row {bad.row}: {bad.reason}" for bad in summary.bad_rows[:3])
         raise JobFailed(f"No row could be used, so there is no report. First problems: {examples}.")
+    figures = summary.as_result()
+    figures["summary"] = narrative.written_summary(figures)
     ctx.meter("reports", 1)
     ctx.meter("rows", summary.rows)
-    return summary.as_result()
+    return figures
 
 
 def _read_source(

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from capabilities.models import Job
-from capabilities.reports import actions, charts, exports, queries, sources
+from capabilities.reports import actions, charts, exports, narrative, queries, sources
 from capabilities.reports.forms import MappingForm, UploadForm
 from capabilities.reports.models import FIELD_LABELS, Report, UploadSet
 from capabilities.reports.tables import UploadSetTable
@@ -142,6 +142,7 @@ def report(request: OrgRequest, report_id: int) -> HttpResponse:
         "report": found,
         "job": found.job,
         "figures": figures,
+        "summary": narrative.summary_of(figures) if figures else None,
         "revenue_chart": charts.revenue_chart(figures) if figures else None,
         "units_chart": charts.units_chart(figures) if figures else None,
     }
