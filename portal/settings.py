@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "capabilities.notifications",
     "capabilities.documents",
     "capabilities.reports",
+    "capabilities.qa",
     "demo",  # the quickstart's `manage.py seed_demo` (refuses production)
 ]
 

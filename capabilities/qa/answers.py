@@ -1,0 +1,216 @@
+"""Answers: the one to three sentences of the retrieved passages that answer
+the question best, each with its citation (document, page, exact character
+offsets and the quoted span). Below a confidence threshold there is no
+answer, only the nearest passages: an answer is never made up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+from django.urls import reverse
+
+from capabilities.capability_settings import capability_setting
+from capabilities.documents.models import Document
+from capabilities.qa import embedding, passages, retrieval
+from portal.models import Organization
+
+PASSAGES = 5  # retrieved passages the sentences are chosen from
+MOST = 3  # sentences in an answer
+NEAR_BEST = 0.9  # a further sentence must score at least this share of the best
+LEXICAL_WEIGHT = 0.25
+NO_ANSWER = "No answer found in your documents."
+# Words too common to say a sentence answers (the text search drops them too).
+STOP_WORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "may",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "shall",
+        "should",
+        "that",
+        "the",
+        "their",
+        "there",
+        "these",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    }
+)
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    document_id: int
+    document_name: str
+    page_number: int
+    start: int  # offsets in the page's text: quote == page.text[start:end]
+    end: int
+    quote: str
+    score: float
+    url: str
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    mode: str  # "extractive" or "generative"
+    text: str | None  # None: no answer found
+    citations: list[Citation] = field(default_factory=list)
+    nearest: list[retrieval.Hit] = field(default_factory=list)  # shown when there is no answer
+    note: str = ""  # e.g. why a generated answer was set aside
+
+    @property
+    def answered(self) -> bool:
+        return self.text is not None
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    hit: retrieval.Hit
+    start: int  # in the page's text
+    end: int
+    text: str
+
+
+def cited_url(document_id: int, page_number: int, start: int, end: int) -> str:
+    """The page of the document, with the quoted span marked and in view."""
+    page = reverse("documents:page", args=[document_id, page_number])
+    return f"{page}?{urlencode({'start': start, 'end': end})}#quote"
+
+
+def _content_words(text: str) -> set[str]:
+    return {word for word in _WORD.findall(text.lower()) if word not in STOP_WORDS and len(word) > 1}
+
+
+def _overlap(question_words: set[str], sentence: str) -> float:
+    """The share of the question's content words the sentence holds (a word
+    counts when one is a prefix of the other of at least 4 letters: renew,
+    renews, renewal)."""
+    if not question_words:
+        return 0.0
+    found = _content_words(sentence)
+    matched = 0
+    for word in question_words:
+        if word in found or (
+            len(word) >= 4 and any(other.startswith(word[:4]) and other[:5] == word[:5] for other in found)
+        ):
+            matched += 1
+    return matched / len(question_words)
+
+
+def _sentences(hits: list[retrieval.Hit]) -> list[_Sentence]:
+    """The sentences of the hits, once each (passages overlap)."""
+    seen: set[tuple[int, int, int]] = set()
+    found = []
+    for hit in hits:
+        for start, end in passages.sentences(hit.text):
+            at = (hit.passage.page_id, hit.start + start, hit.start + end)
+            if at in seen:
+                continue
+            seen.add(at)
+            found.append(_Sentence(hit, at[1], at[2], hit.text[start:end]))
+    return found
+
+
+def _citation(number: int, sentence: _Sentence, score: float) -> Citation:
+    hit = sentence.hit
+    return Citation(
+        number=number,
+        document_id=hit.document_id,
+        document_name=hit.document_name,
+        page_number=hit.page_number,
+        start=sentence.start,
+        end=sentence.end,
+        quote=sentence.text,
+        score=round(score, 4),
+        url=cited_url(hit.document_id, hit.page_number, sentence.start, sentence.end),
+    )
+
+
+def score_sentences(question: str, sentences: list[_Sentence]) -> np.ndarray:
+    """How well each sentence answers: cosine similarity to the question,
+    blended with the share of the question's words it holds."""
+    vectors = embedding.embed([question, *[sentence.text for sentence in sentences]])
+    similarity = vectors[1:] @ vectors[0]
+    question_words = _content_words(question)
+    lexical = np.array([_overlap(question_words, sentence.text) for sentence in sentences], dtype=np.float32)
+    return (1 - LEXICAL_WEIGHT) * similarity + LEXICAL_WEIGHT * lexical
+
+
+def answer(
+    organization: Organization, question: str, *, documents: Sequence[Document | int] | None = None
+) -> Answer:
+    """The extractive answer to `question` from the organization's documents
+    (or the chosen ones), or no answer with the nearest passages."""
+    hits = retrieval.search(organization, question, documents=documents, limit=PASSAGES)
+    sentences = _sentences(hits)
+    if not sentences:
+        return Answer(question, "extractive", None, nearest=hits)
+    scores = score_sentences(question, sentences)
+    order = [int(index) for index in np.argsort(-scores, kind="stable")]
+    best = float(scores[order[0]])
+    if best < capability_setting("qa", "MIN_SCORE"):
+        return Answer(question, "extractive", None, nearest=hits)
+    chosen = [index for index in order[:MOST] if scores[index] >= best * NEAR_BEST]
+    citations = [
+        _citation(number, sentences[index], float(scores[index])) for number, index in enumerate(chosen, 1)
+    ]
+    # Where a generated answer would go: the lead wires
+    # capabilities.qa.generation here, writing from numbered sources built from
+    # `hits` (number i = hits[i - 1]), and keeping the extractive answer when
+    # the generated one's citations don't check out.
+    text = " ".join(f"{passages.normalised(citation.quote)} [{citation.number}]" for citation in citations)
+    return Answer(question, "extractive", text, citations=citations, nearest=hits)

@@ -1,0 +1,52 @@
+"""Forms of Document Q&A: the question box and the input of an indexing job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from capabilities.capability_settings import capability_setting
+from capabilities.documents.models import Document
+from capabilities.forms import JobInputForm
+from portal.models import Organization
+
+
+class AskForm(forms.Form):
+    question = forms.CharField(
+        label="Your question",
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": "e.g. What is the notice period to end the services agreement?"}
+        ),
+        strip=True,
+    )
+    documents = forms.ModelMultipleChoiceField(
+        queryset=Document.objects.none(),
+        required=False,
+        label="Only in these documents",
+        help_text="Leave empty to ask all your documents.",
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+    )
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = capability_setting("qa", "MAX_QUESTION_CHARS")
+        question = self.fields["question"]
+        question.widget.attrs["maxlength"] = str(limit)
+        question.help_text = f"Up to {limit} characters."
+        self.fields["documents"].queryset = Document.objects.filter(  # type: ignore[attr-defined]
+            organization=organization, page_count__gt=0
+        ).order_by("name")
+
+
+class IndexDocumentInput(JobInputForm):
+    """The input of an indexing job: one of the organization's documents."""
+
+    document_id = forms.ModelChoiceField(
+        queryset=Document.objects.none(),
+        error_messages={"invalid_choice": "Your organization has no document with this id."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["document_id"].queryset = Document.objects.filter(organization=self.organization)  # type: ignore[attr-defined]
