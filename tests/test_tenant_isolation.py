@@ -39,6 +39,7 @@ from capabilities.documents.models import Document
 from capabilities.models import FeatureToggle, Job, ToggleChange
 from capabilities.notifications import actions as notifications
 from capabilities.notifications.models import Delivery, Rule
+from capabilities.qa.models import Question
 from capabilities.reports.actions import create_upload_set, set_mapping, start_report
 from capabilities.reports.models import Report, UploadSet
 from portal.actions.api_keys import create_api_key
@@ -359,6 +360,21 @@ REGISTRY: dict[str, Entry] = {
     "documents-api:search": CurrentOrganization(
         methods=("GET",), shows=lambda w: ['"results":[]'], query=lambda w: {"q": ""}
     ),
+    # --- Document Q&A (capability app) ---------------------------------------
+    "qa:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["What does globex pay?"]),
+    "qa:status": CurrentOrganization(methods=("GET",), shows=lambda w: ["Indexed for questions"]),
+    # A question asked from gina's session is globex's and asks globex's documents.
+    "qa:ask": CurrentOrganization(
+        methods=("POST",),
+        shows=lambda w: [],
+        data=lambda w: {"question": "What are the terms?", "organization": w.acme.slug},
+    ),
+    "qa:index_documents": CurrentOrganization(
+        methods=("POST",), shows=lambda w: [], data=lambda w: {"organization": w.acme.slug}
+    ),
+    "qa-api:ask": CurrentOrganization(
+        methods=("POST",), shows=lambda w: [], data=lambda w: {"question": "What are the terms?"}
+    ),
     "summaries-api:count": CurrentOrganization(methods=("GET",), shows=lambda w: ['"summaries":0']),
     # --- notifications: rules, test sends, deliveries -----------------------
     "notifications-api:rule-list": CurrentOrganization(
@@ -490,6 +506,10 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     set_capability_enabled(gina, globex, "notifications", enabled=True, reason="globex pilot")
     set_capability_enabled(alice, acme, "documents", enabled=True)
     set_capability_enabled(gina, globex, "documents", enabled=True)
+    set_capability_enabled(alice, acme, "qa", enabled=True, reason="acme questions")
+    set_capability_enabled(gina, globex, "qa", enabled=True, reason="globex questions")
+    Question.objects.create(organization=acme, asked_by=alice, question="What does acme pay?")
+    Question.objects.create(organization=globex, asked_by=gina, question="What does globex pay?")
     set_capability_enabled(alice, acme, "reports", enabled=True, reason="acme reports")
     set_capability_enabled(gina, globex, "reports", enabled=True, reason="globex reports")
     # Queued jobs (no worker runs here): acme's must stay queued and unseen.
@@ -573,6 +593,9 @@ def acme_state(acme: Organization) -> dict[str, Any]:
         ),
         "documents": list(
             Document.objects.filter(organization=acme).order_by("pk").values_list("pk", "name")
+        ),
+        "qa_questions": list(
+            Question.objects.filter(organization=acme).order_by("pk").values_list("pk", "question", "answer")
         ),
         "report_upload_sets": list(
             UploadSet.objects.filter(organization=acme)

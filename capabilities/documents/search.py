@@ -91,6 +91,19 @@ def highlight(page: Page, query: str) -> SafeString:
     return _marked(marked if marked is not None else page.text)
 
 
+def mark_span(page: Page, start: int, end: int) -> SafeString | None:
+    """The whole text of `page` with `text[start:end]` marked (a quote cited
+    from it, in view through `#quote`), or None when the span is not inside
+    the text."""
+    if not 0 <= start < end <= len(page.text):
+        return None
+    text = page.text
+    quoted = escape(text[start:end])
+    return mark_safe(  # noqa: S308  # every part is escaped
+        f'{escape(text[:start])}<mark id="quote" class="quote">{quoted}</mark>{escape(text[end:])}'
+    )
+
+
 def index_document(document: Document) -> None:
     """Make the document's stored pages searchable (inside the caller's transaction)."""
     Page.objects.filter(document=document).update(

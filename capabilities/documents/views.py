@@ -96,6 +96,9 @@ def page_detail(request: OrgRequest, document_id: int, number: int) -> HttpRespo
     if page is None:
         raise Http404("No such page")
     query = request.GET.get("q", "")[:200]
+    # ?start=S&end=E marks the characters S to E (a quote cited elsewhere).
+    span = _span(request)
+    marked = search.mark_span(page, *span) if span else None
     return render(
         request,
         "documents/page.html",
@@ -103,11 +106,19 @@ def page_detail(request: OrgRequest, document_id: int, number: int) -> HttpRespo
             "document": document,
             "page": page,
             "query": query,
-            "marked_text": search.highlight(page, query),
+            "quoted": marked is not None,
+            "marked_text": marked if marked is not None else search.highlight(page, query),
             "previous": number - 1 if number > 1 else None,
             "next": number + 1 if number < document.page_count else None,
         },
     )
+
+
+def _span(request: OrgRequest) -> tuple[int, int] | None:
+    try:
+        return int(request.GET["start"]), int(request.GET["end"])
+    except (KeyError, ValueError):
+        return None
 
 
 @org_role_required()

@@ -34,7 +34,8 @@ class UnknownDocuments(ActionError):
 
 def validate_question(question: str) -> str:
     """The question, stripped; ActionError if it is empty or too long."""
-    question = question.strip()
+    # PostgreSQL's text holds no NUL character; nobody means one in a question.
+    question = question.replace("\x00", "").strip()
     limit = capability_setting(CAPABILITY, "MAX_QUESTION_CHARS")
     if not question:
         raise ActionError("Type a question to ask your documents.", "question_empty")

@@ -22,6 +22,7 @@ from portal.models import Organization
 PASSAGES = 5  # retrieved passages the sentences are chosen from
 MOST = 3  # sentences in an answer
 NEAR_BEST = 0.9  # a further sentence must score at least this share of the best
+MIN_WORDS = 5  # a shorter sentence is a heading or a label, not an answer
 LEXICAL_WEIGHT = 0.25
 NO_ANSWER = "No answer found in your documents."
 # Words too common to say a sentence answers (the text search drops them too).
@@ -102,6 +103,15 @@ class Citation:
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def display(self) -> str:
+        """The quote on one line (a page's line breaks inside a sentence)."""
+        return passages.normalised(self.quote)
+
+    @property
+    def percent(self) -> int:
+        return max(0, min(100, round(self.score * 100)))
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -152,13 +162,14 @@ def _overlap(question_words: set[str], sentence: str) -> float:
 
 
 def _sentences(hits: list[retrieval.Hit]) -> list[_Sentence]:
-    """The sentences of the hits, once each (passages overlap)."""
+    """The sentences of the hits, once each (passages overlap), leaving out
+    those too short to answer anything (headings: "MEMO: Warehouse move")."""
     seen: set[tuple[int, int, int]] = set()
     found = []
     for hit in hits:
         for start, end in passages.sentences(hit.text):
             at = (hit.passage.page_id, hit.start + start, hit.start + end)
-            if at in seen:
+            if at in seen or len(_WORD.findall(hit.text[start:end])) < MIN_WORDS:
                 continue
             seen.add(at)
             found.append(_Sentence(hit, at[1], at[2], hit.text[start:end]))
@@ -212,5 +223,5 @@ def answer(
     # capabilities.qa.generation here, writing from numbered sources built from
     # `hits` (number i = hits[i - 1]), and keeping the extractive answer when
     # the generated one's citations don't check out.
-    text = " ".join(f"{passages.normalised(citation.quote)} [{citation.number}]" for citation in citations)
+    text = " ".join(f"{citation.display} [{citation.number}]" for citation in citations)
     return Answer(question, "extractive", text, citations=citations, nearest=hits)

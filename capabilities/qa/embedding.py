@@ -39,6 +39,10 @@ def model() -> onnxruntime.InferenceSession:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # onnxruntime's CPU arena keeps the largest batch's buffers for good (a
+    # worker grew from 215 MB to 835 MB after batches of 32 passages); without
+    # it the process stays near 250 MB.
+    options.enable_cpu_mem_arena = False
     return onnxruntime.InferenceSession(_model_path(), options, providers=["CPUExecutionProvider"])
 
 

@@ -19,6 +19,7 @@ class AskForm(forms.Form):
             attrs={"rows": 2, "placeholder": "e.g. What is the notice period to end the services agreement?"}
         ),
         strip=True,
+        error_messages={"required": "Type a question to ask your documents."},
     )
     documents = forms.ModelMultipleChoiceField(
         queryset=Document.objects.none(),

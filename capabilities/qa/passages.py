@@ -11,13 +11,16 @@ from capabilities.capability_settings import capability_setting
 
 # A sentence ends at . ! ? (and their CJK forms, which need no space after
 # them) followed by space, or at a line break; a full stop followed by a
-# lowercase letter or a digit ("e.g. the", "No. 12") does not end one.
+# lowercase letter or a digit ("e.g. the", "No. 12"), or a clause number's,
+# does not end one.
 _BOUNDARY = re.compile(
-    r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=[^a-z0-9\s])"  # . ! ? then a closing quote or bracket
+    # . ! ? then a closing quote or bracket, but not a clause number's point ("2. Term").
+    r"(?<=[.!?])(?<!\s\d\.)(?<!\s\d\d\.)[\"'\u201d\u2019)\]]*\s+(?=[^a-z0-9\s])"
     r"|(?<=[\u3002\uff01\uff1f])"  # the ideographic full stop, fullwidth ! and ?
     r"|\s*\n\s*"
 )
 _SPACE = re.compile(r"\s+")
+WRAPPED_LINE = 50  # characters: a line this long that stops mid-sentence was wrapped
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ def sentences(text: str, *, longest: int | None = None) -> list[tuple[int, int]]
     (or, in text without spaces, anywhere) into pieces no longer than that."""
     spans: list[tuple[int, int]] = []
     position = 0
-    for boundary in [*_BOUNDARY.finditer(text), None]:
+    for boundary in [*(found for found in _BOUNDARY.finditer(text) if _ends_sentence(text, found)), None]:
         end = boundary.start() if boundary else len(text)
         start = position
         while start < end and text[start].isspace():
@@ -47,6 +50,25 @@ def sentences(text: str, *, longest: int | None = None) -> list[tuple[int, int]]
         if boundary:
             position = max(boundary.end(), end)
     return spans
+
+
+def _ends_sentence(text: str, boundary: re.Match[str]) -> bool:
+    """Whether a boundary the pattern found ends a sentence. A single line
+    break inside a sentence is a wrapped line (a PDF's text layer breaks every
+    line): it is one when a long line ends inside a sentence, or when the next
+    line starts in lowercase. A blank line, or the end of a short line (a
+    heading, an address line), ends one."""
+    gap = boundary.group()
+    if "\n" not in gap or gap.count("\n") > 1 or text[boundary.start() - 1 : boundary.start()] in ".!?":
+        return True
+    following = text[boundary.end() : boundary.end() + 1]
+    if following.islower():
+        return False
+    line_start = text.rfind("\n", 0, boundary.start()) + 1
+    previous = text[boundary.start() - 1 : boundary.start()]
+    return not (
+        boundary.start() - line_start >= WRAPPED_LINE and (previous.isalnum() or previous in ",;-'\"")
+    )
 
 
 def _cut(text: str, start: int, end: int, longest: int) -> list[tuple[int, int]]:

@@ -53,7 +53,8 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 # what is wrong: a file's content (its type, that it reads as a spreadsheet),
 # a column that must be in the set's files, a target that must be an email
 # address for email and a URL for a webhook, a job kind of that capability
-# and its input, a range of days that must start before it ends.
+# and its input, a range of days that must start before it ends, a question
+# that must hold more than white space and stay under QA_MAX_QUESTION_CHARS.
 SEMANTIC_CHECKS = [
     ("POST", "/api/v1/c/documents/documents/"),
     ("POST", "/api/v1/c/reports/upload-sets/"),
@@ -64,6 +65,7 @@ SEMANTIC_CHECKS = [
     ("PATCH", "/api/v1/c/notifications/rules/{rule_id}"),
     ("POST", "/api/v1/jobs/"),
     ("GET", "/api/v1/usage/"),
+    ("POST", "/api/v1/c/qa/ask"),
 ]
 
 CONFIG = {

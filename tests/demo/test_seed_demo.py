@@ -68,9 +68,9 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for):
     assert "Demo data ready" in output
     acme, globex = Organization.objects.get(slug="acme"), Organization.objects.get(slug="globex")
     now = timezone.now()
-    assert len(DEMO_CAPABILITIES) == 3
+    assert len(DEMO_CAPABILITIES) == 4  # documents, qa, reports, notifications
 
-    # Sixty days of priced usage across the three capabilities, acme the bigger one.
+    # Sixty days of priced usage across the capabilities, acme the bigger one.
     for organization in (acme, globex):
         days = UsageDailyRollup.objects.filter(organization=organization).values_list("day", flat=True)
         assert min(days) <= (now - timedelta(days=57)).date()
@@ -137,12 +137,21 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for):
         in client_for(fiona).get("/finance/reconciliations/").content.decode()
     )
 
-    # Acme's documents and sales report, made through their actions and jobs.
-    assert _demo_jobs(acme) == {("documents", "succeeded"): 4, ("reports", "succeeded"): 1}
+    # Acme's documents (indexed for questions once read) and sales report, made
+    # through their actions and jobs.
+    assert _demo_jobs(acme) == {
+        ("documents", "succeeded"): 4,
+        ("qa", "succeeded"): 4,
+        ("reports", "succeeded"): 1,
+    }
     documents_page = client_for(alice).get("/c/documents/").content.decode()
     assert "services-agreement-harborview.docx" in documents_page
     hits = client_for(alice).get("/c/documents/search/", {"q": "termination"}).content.decode()
     assert "services-agreement-harborview.docx" in hits
+    answer = client_for(alice).post(
+        "/c/qa/ask/", {"question": "How much notice ends the services agreement?"}
+    )
+    assert "services-agreement-harborview.docx" in answer.content.decode()
     report = Job.objects.get(organization=acme, capability="reports")
     totals = report.result["totals"]
     assert (totals["files"], totals["months"], totals["bad_rows"]) == (12, 12, 1)
@@ -193,7 +202,11 @@ def test_without_stripe_the_local_history_is_built_and_stripe_skipped(settings):
     acme = Organization.objects.get(slug="acme")
     assert UsageEvent.objects.filter(organization__slug="globex").exists()
     assert all(is_enabled(acme, key) for key in DEMO_CAPABILITIES)
-    assert _demo_jobs(acme) == {("documents", "succeeded"): 4, ("reports", "succeeded"): 1}
+    assert _demo_jobs(acme) == {
+        ("documents", "succeeded"): 4,
+        ("qa", "succeeded"): 4,
+        ("reports", "succeeded"): 1,
+    }
     assert not UsagePush.objects.exists() and not Invoice.objects.exists()
     assert not ReconciliationRun.objects.exists()
     before = counts()

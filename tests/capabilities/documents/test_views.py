@@ -124,6 +124,21 @@ def test_search_page_shows_marked_snippets_linking_to_the_page(alice_client, ext
     assert "1 page matches “turbine”" in body  # issue 13: it said "1 page match"
 
 
+def test_a_cited_span_is_marked_on_its_page(alice_client, extracted):
+    [document] = extracted(("notes.txt", b"Intro line.\nThe <b>fee</b> is $12 per month.\nEnd."))
+    url = reverse("documents:page", args=[document.pk, 1])
+    text = document.pages.get(number=1).text
+    start = text.index("The <b>")
+    end = text.index("month.") + len("month.")
+    body = alice_client.get(url, {"start": start, "end": end}).content.decode()
+    assert '<mark id="quote" class="quote">The &lt;b&gt;fee&lt;/b&gt; is $12 per month.</mark>' in body
+    assert "The quoted passage is highlighted." in body
+    # A span outside the text, or no numbers, shows the page unmarked.
+    for query in ({"start": 5, "end": len(text) + 1}, {"start": 9, "end": 3}, {"start": "x", "end": "y"}):
+        response = alice_client.get(url, query)
+        assert response.status_code == 200 and 'id="quote"' not in response.content.decode()
+
+
 def test_an_empty_search_is_not_counted(alice_client, acme):
     response = alice_client.get(reverse("documents:search"), {"q": "  "})
     assert response.status_code == 200

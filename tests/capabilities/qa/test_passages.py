@@ -56,10 +56,11 @@ def test_passages_are_whole_sentences_and_overlap_by_sentences(sizes):
 
 
 def test_abbreviations_and_numbers_do_not_end_a_sentence():
-    text = "Fees are refunded, e.g. for unused months. See clause No. 12 below. Done."
+    text = "Fees are refunded, e.g. for unused months. See clause No. 12 below.\n 3. Fees. Done."
     assert [text[start:end] for start, end in passages.sentences(text)] == [
         "Fees are refunded, e.g. for unused months.",
         "See clause No. 12 below.",
+        "3. Fees.",
         "Done.",
     ]
 
@@ -93,3 +94,20 @@ def test_non_latin_text_keeps_exact_offsets(sizes):
 @pytest.mark.parametrize("text", ["", "   \n\n  \t"])
 def test_a_page_without_text_has_no_passages(text):
     assert passages.split(text, 1) == []
+
+
+def test_a_wrapped_line_does_not_end_a_sentence_a_heading_does():
+    text = (
+        "TERMINATION\n"
+        "Either party may terminate this Agreement for convenience by giving ninety (90) days'\n"
+        "written notice to the other party. The Supplier may suspend the services if an invoice\n"
+        "Remains unpaid.\n"
+        "Signed in Boston\nby both parties."
+    )
+    assert [text[start:end] for start, end in passages.sentences(text)] == [
+        "TERMINATION",
+        "Either party may terminate this Agreement for convenience by giving ninety (90) days'\n"
+        "written notice to the other party.",
+        "The Supplier may suspend the services if an invoice\nRemains unpaid.",
+        "Signed in Boston\nby both parties.",
+    ]

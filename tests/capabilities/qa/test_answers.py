@@ -1,0 +1,62 @@
+"""Extractive answers: the sentences that answer, each cited with the exact
+span of its page; below the threshold, no answer and the nearest passages."""
+
+from __future__ import annotations
+
+import pytest
+
+from capabilities.documents.models import Page
+from capabilities.qa import answers
+from tests.capabilities.qa.conftest import SERVICES_AGREEMENT, WAREHOUSE_MEMO
+
+
+@pytest.fixture
+def library(qa_on, uploaded):
+    return uploaded(("msa.txt", SERVICES_AGREEMENT), ("memo.txt", WAREHOUSE_MEMO))
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "What is the notice period to terminate the services agreement?",
+            "ninety (90) days' written notice",
+        ),
+        ("Which law governs the agreement?", "laws of the State of New York"),
+        ("Where is the warehouse moving to?", "12 Harbor Street"),
+        ("How much is the monthly fee?", "USD 4,500"),
+    ],
+)
+def test_the_answer_quotes_the_sentence_and_cites_its_exact_span(library, acme, question, expected):
+    result = answers.answer(acme, question)
+    assert result.mode == "extractive" and result.answered
+    assert expected in result.text
+    assert 1 <= len(result.citations) <= 3
+    assert expected in result.citations[0].quote
+    for citation in result.citations:
+        page = Page.objects.get(document_id=citation.document_id, number=citation.page_number)
+        assert page.text[citation.start : citation.end] == citation.quote
+        assert citation.url == (
+            f"/c/documents/{citation.document_id}/pages/{citation.page_number}/"
+            f"?start={citation.start}&end={citation.end}#quote"
+        )
+        assert f"[{citation.number}]" in result.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of France?",
+        "Who won the football world cup in 1998?",
+        "What is the recipe for banana bread?",
+    ],
+)
+def test_below_the_threshold_there_is_no_answer_only_the_nearest_passages(library, acme, question):
+    result = answers.answer(acme, question)
+    assert result.text is None and not result.citations
+    assert result.nearest  # shown, so the person can judge
+
+
+def test_with_nothing_indexed_there_is_no_answer(qa_on, acme):
+    result = answers.answer(acme, "What is the notice period?")
+    assert (result.text, result.citations, result.nearest) == (None, [], [])

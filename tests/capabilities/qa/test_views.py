@@ -1,0 +1,106 @@
+"""The Q&A page: the question box, the answer through htmx with citations
+linking to the highlighted span, no answer with the nearest passages, the
+empty state, the indexing state, and the outsider."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from capabilities.qa.models import Question
+from tests.capabilities.qa.conftest import SERVICES_AGREEMENT, WAREHOUSE_MEMO
+
+
+@pytest.fixture
+def library(qa_on, uploaded):
+    return uploaded(("msa.txt", SERVICES_AGREEMENT), ("memo.txt", WAREHOUSE_MEMO))
+
+
+def test_the_answer_comes_back_with_citations_that_highlight_the_span(library, client_for, alice):
+    client = client_for(alice)
+    response = client.post(
+        reverse("qa:ask"),
+        {"question": "What is the notice period to terminate?"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body and 'id="answer"' in body
+    assert "ninety (90) days&#x27; written notice" in body
+    links = re.findall(r'href="(/c/documents/\d+/pages/1/\?start=\d+&amp;end=\d+#quote)"', body)
+    assert links
+    page = client.get(links[0].replace("&amp;", "&"))
+    assert page.status_code == 200
+    marked = re.search(r'<mark id="quote" class="quote">(.*?)</mark>', page.content.decode(), re.S)
+    assert marked and "written notice" in marked.group(1)
+
+
+def test_no_answer_shows_the_nearest_passages(library, client_for, alice):
+    response = client_for(alice).post(reverse("qa:ask"), {"question": "What is the capital of France?"})
+    body = response.content.decode()
+    assert "No answer found in your documents" in body
+    assert "nothing was billed" in body
+    assert "/c/documents/" in body  # the nearest passages, linked
+
+
+def test_a_bad_question_is_a_form_error(library, client_for, alice, capability_settings):
+    capability_settings("qa", MAX_QUESTION_CHARS=20)
+    client = client_for(alice)
+    assert "Type a question" in client.post(reverse("qa:ask"), {"question": " "}).content.decode()
+    response = client.post(reverse("qa:ask"), {"question": "x" * 21}, headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    assert "at most 20 characters" in response.content.decode()
+    assert not Question.objects.exists()
+
+
+def test_the_page_lists_recent_questions_and_the_index(library, client_for, alice, bob):
+    client_for(bob).post(reverse("qa:ask"), {"question": "What is the monthly fee?"})
+    body = client_for(alice).get(reverse("qa:index")).content.decode()
+    assert "What is the monthly fee?" in body and "bob@acme.test" in body
+    assert "Indexed for questions" in body
+    assert "Each answered question costs $0.02" in body
+    assert "not billed" in body
+
+
+def test_the_empty_state_sends_people_to_upload(qa_on, client_for, alice):
+    body = client_for(alice).get(reverse("qa:index")).content.decode()
+    assert "Nothing to ask yet" in body and reverse("documents:index") in body
+
+
+def test_billing_members_read_but_do_not_ask(library, client_for, carol):
+    client = client_for(carol)
+    assert "owners, admins and members ask" in client.get(reverse("qa:index")).content.decode()
+    assert client.post(reverse("qa:ask"), {"question": "What is the monthly fee?"}).status_code == 403
+
+
+def test_switched_off_the_pages_answer_403(library, client_for, alice, acme, switch):
+    switch(alice, acme, "qa", enabled=False)
+    assert client_for(alice).get(reverse("qa:index")).status_code == 403
+
+
+def test_asking_about_a_foreign_document_is_refused(library, client_for, gina, qa_on_globex):
+    msa, _memo = library
+    response = client_for(gina).post(reverse("qa:ask"), {"question": "fee?", "documents": [msa.pk]})
+    assert response.status_code == 400
+    assert "msa.txt" not in response.content.decode()
+    assert not Question.objects.exists()
+
+
+def test_the_page_s_queries_do_not_grow_with_questions(
+    library, client_for, alice, acme, django_assert_max_num_queries
+):
+    client = client_for(alice)
+    Question.objects.create(organization=acme, asked_by=alice, question="First?", answer=None)
+    client.get(reverse("qa:index"))  # warm the per-process caches (toggles, prices)
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("qa:index"))
+    for number in range(12):
+        Question.objects.create(
+            organization=acme, asked_by=alice, question=f"Question {number}?", answer="A [1]"
+        )
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert client.get(reverse("qa:index")).status_code == 200
