@@ -18,6 +18,8 @@ BENCHMARKS = [
     "documents_extract",
     "reports_build",
     "api_call_metering",
+    "qa_quality",
+    "qa_speed",
 ]
 
 
