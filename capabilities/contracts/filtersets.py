@@ -15,9 +15,13 @@ WITHIN_CHOICES = [("30", "Next 30 days"), ("60", "Next 60 days"), ("90", "Next 9
 
 
 class ContractFilter(django_filters.FilterSet):
-    auto_renews = django_filters.BooleanFilter(
+    # A choice, not a BooleanFilter: its widget reads any other word as "no
+    # filter", where the API must refuse `auto_renews=maybe`.
+    auto_renews = django_filters.ChoiceFilter(
         label="Renews automatically",
-        widget=django_filters.widgets.BooleanWidget(),
+        choices=[("true", "Yes"), ("false", "No")],
+        empty_label="Either",
+        method="filter_auto_renews",
     )
     deadline_within = django_filters.ChoiceFilter(
         label="Notice deadline",
@@ -29,6 +33,9 @@ class ContractFilter(django_filters.FilterSet):
     class Meta:
         model = Contract
         fields = ["auto_renews", "deadline_within"]
+
+    def filter_auto_renews(self, queryset: QuerySet[Contract], name: str, value: str) -> QuerySet[Contract]:
+        return queryset.filter(auto_renews=value == "true")
 
     def filter_deadline_within(
         self, queryset: QuerySet[Contract], name: str, value: str

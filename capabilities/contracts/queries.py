@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 
 from capabilities.contracts.models import Contract, ContractCorrection
 from capabilities.documents import queries as documents_queries
@@ -54,7 +54,7 @@ def deadlines_within(today: date, days: int) -> QuerySet[Contract]:
         Contract.objects.filter(
             is_contract=True, notice_deadline__gte=today, notice_deadline__lte=today + timedelta(days=days)
         )
-        .filter(~Q(organization__is_active=False))
+        .filter(organization__status=Organization.Status.ACTIVE)
         .select_related("document", "organization")
         .order_by("pk")
     )
