@@ -47,6 +47,7 @@ def store_analysis(document: Document, finding: Finding, *, job: Job | None = No
         contract.analysed_at = timezone.now()
         contract.analysed_by = job
         contract.source_sha256 = document.extracted_sha256
+        contract.schedule(timezone.localdate())
         contract.save()
     return contract
 
@@ -101,6 +102,7 @@ def correct_contract(
         locked.corrected = sorted(corrected)
         locked.computed = sorted(computed)
         locked.citations = citations
+        locked.schedule(timezone.localdate())
         locked.save()
         correction = ContractCorrection.objects.create(
             contract=locked,
@@ -127,6 +129,17 @@ def correct_contract(
         )
     contract.refresh_from_db()
     return correction
+
+
+def roll_deadlines(today: date) -> int:
+    """Move each contract whose next notice deadline passed to the deadline of
+    its renewal term running now (the daily check, before it announces)."""
+    moved = 0
+    for contract in Contract.objects.filter(is_contract=True, next_notice_deadline__lt=today).order_by("pk"):
+        contract.schedule(today)
+        contract.save(update_fields=["next_notice_deadline"])
+        moved += 1
+    return moved
 
 
 def record_announcement(contract: Contract, deadline: date, today: date, days_left: int) -> bool:

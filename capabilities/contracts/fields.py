@@ -179,6 +179,32 @@ def notice_deadline(expiry: date | None, notice_days: int | None) -> date | None
     return expiry - timedelta(days=notice_days)
 
 
+MAX_RENEWALS = 1200  # how far the next deadline is looked for (a monthly renewal: 100 years)
+
+
+def next_notice_deadline(
+    deadline: date | None, expiry: date | None, renewal_months: int | None, today: date
+) -> date | None:
+    """The first notice deadline on or after `today`: `deadline` itself, or,
+    once it has passed, the deadline of the renewal term running then (each
+    renewal adds `renewal_months` to the term; counted from the first term's
+    end, so month ends don't drift). None when it has passed and the renewal
+    term is unknown."""
+    if deadline is None or deadline >= today:
+        return deadline
+    if not renewal_months:
+        return None
+    notice = (expiry - deadline) if expiry is not None else None
+    for renewals in range(1, MAX_RENEWALS + 1):
+        if expiry is not None and notice is not None:
+            following = term_end(expiry + timedelta(days=1), renewals * renewal_months) - notice
+        else:
+            following = add_months(deadline, renewals * renewal_months)
+        if following >= today:
+            return following
+    return None
+
+
 # --- what was found ------------------------------------------------------------
 @dataclass(frozen=True)
 class Citation:

@@ -42,5 +42,5 @@ class ContractFilter(django_filters.FilterSet):
     ) -> QuerySet[Contract]:
         today = timezone.localdate()
         return queryset.filter(
-            notice_deadline__gte=today, notice_deadline__lte=today + timedelta(days=int(value))
+            next_notice_deadline__gte=today, next_notice_deadline__lte=today + timedelta(days=int(value))
         )

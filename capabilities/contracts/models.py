@@ -3,9 +3,12 @@ citation), the corrections people made, and the deadlines it announced."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.db import models
 from django.utils import timezone
 
+from capabilities.contracts.fields import next_notice_deadline
 from capabilities.documents.models import Document
 from capabilities.models import Job
 from portal.models import Organization, User
@@ -30,6 +33,10 @@ class Contract(models.Model):
     notice_period_days = models.PositiveIntegerField(null=True, blank=True)
     # The last day to give notice before it renews: expiry minus notice period.
     notice_deadline = models.DateField(null=True, blank=True)
+    # The first notice deadline not yet passed: `notice_deadline`, or once it
+    # has passed, the deadline of the renewal term running now (kept current
+    # by the daily deadline check). What the table sorts and filters by.
+    next_notice_deadline = models.DateField(null=True, blank=True)
     termination_clauses = models.JSONField(null=True, blank=True)  # list of quotes
     governing_law = models.CharField(max_length=200, null=True, blank=True)
     citations = models.JSONField(default=dict, blank=True)
@@ -41,11 +48,19 @@ class Contract(models.Model):
     source_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
-        ordering = [models.F("notice_deadline").asc(nulls_last=True), "pk"]
-        indexes = [models.Index(fields=["organization", "is_contract", "notice_deadline"])]
+        ordering = [models.F("next_notice_deadline").asc(nulls_last=True), "pk"]
+        indexes = [models.Index(fields=["organization", "is_contract", "next_notice_deadline"])]
 
     def __str__(self) -> str:
         return f"contract of {self.document}"
+
+    def schedule(self, today: date) -> None:
+        """Set `next_notice_deadline` as of `today` (see fields.next_notice_deadline)."""
+        self.next_notice_deadline = (
+            next_notice_deadline(self.notice_deadline, self.expiry_date, self.renewal_term_months, today)
+            if self.auto_renews is not False
+            else (self.notice_deadline if self.notice_deadline and self.notice_deadline >= today else None)
+        )
 
 
 class ContractCorrection(models.Model):

@@ -16,11 +16,11 @@ from portal.models import Organization
 
 def contracts(organization: Organization) -> QuerySet[Contract]:
     """The organization's documents that read as contracts, the next notice
-    deadline first (unknown deadlines last)."""
+    deadline first (unknown or passed for good last)."""
     return (
         Contract.objects.filter(organization=organization, is_contract=True)
         .select_related("document")
-        .order_by(F("notice_deadline").asc(nulls_last=True), "document__name", "pk")
+        .order_by(F("next_notice_deadline").asc(nulls_last=True), "document__name", "pk")
     )
 
 
@@ -52,7 +52,9 @@ def deadlines_within(today: date, days: int) -> QuerySet[Contract]:
     and `days` days from today (the daily check)."""
     return (
         Contract.objects.filter(
-            is_contract=True, notice_deadline__gte=today, notice_deadline__lte=today + timedelta(days=days)
+            is_contract=True,
+            next_notice_deadline__gte=today,
+            next_notice_deadline__lte=today + timedelta(days=days),
         )
         .filter(organization__status=Organization.Status.ACTIVE)
         .select_related("document", "organization")

@@ -29,7 +29,7 @@ class ContractTable(tables.Table):
         orderable=False,
     )
     parties = tables.Column(orderable=False, default="—")
-    notice_deadline = tables.Column(verbose_name="Notice deadline", orderable=False)
+    next_notice_deadline = tables.Column(verbose_name="Next notice deadline", orderable=False)
     expiry_date = tables.DateColumn(verbose_name="Expires", format="Y-m-d", orderable=False, default="—")
     auto_renews = tables.Column(verbose_name="Renews", orderable=False, default="—")
     notice_period_days = tables.Column(verbose_name="Notice", orderable=False, default="—")
@@ -40,7 +40,7 @@ class ContractTable(tables.Table):
         fields = [
             "document",
             "parties",
-            "notice_deadline",
+            "next_notice_deadline",
             "expiry_date",
             "auto_renews",
             "notice_period_days",
@@ -52,7 +52,7 @@ class ContractTable(tables.Table):
     def render_parties(self, value: list[str]) -> str:
         return " · ".join(value) if value else "—"
 
-    def render_notice_deadline(self, value: date | None) -> str:
+    def render_next_notice_deadline(self, value: date | None) -> str:
         if value is None:
             return "—"
         days = (value - timezone.localdate()).days

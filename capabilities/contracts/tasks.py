@@ -24,11 +24,12 @@ def announce_deadlines(today: date | None = None) -> int:
     CONTRACTS_DEADLINE_WARNING_DAYS (of organizations with the tracker on);
     a second run the same day sends nothing. Returns how many were sent."""
     today = today or timezone.localdate()
+    actions.roll_deadlines(today)
     sent = 0
     for contract in queries.deadlines_within(today, capability_setting("contracts", "DEADLINE_WARNING_DAYS")):
         if not is_enabled(contract.organization_id, "contracts"):
             continue
-        deadline = contract.notice_deadline
+        deadline = contract.next_notice_deadline
         assert deadline is not None
         days_left = (deadline - today).days
         if not actions.record_announcement(contract, deadline, today, days_left):

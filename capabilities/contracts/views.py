@@ -37,6 +37,7 @@ CSV_HEADER = (
     "renewal_term_months",
     "notice_period_days",
     "notice_deadline",
+    "next_notice_deadline",
     "governing_law",
     "url",
 )
@@ -75,6 +76,7 @@ def export(request: OrgRequest) -> HttpResponse:
             contract.renewal_term_months,
             contract.notice_period_days,
             _iso(contract.notice_deadline),
+            _iso(contract.next_notice_deadline),
             contract.governing_law,
             request.build_absolute_uri(reverse("contracts:contract", args=[contract.pk])),
         )

@@ -50,6 +50,7 @@ class ContractSerializer(serializers.ModelSerializer):
             "renewal_term_months",
             "notice_period_days",
             "notice_deadline",
+            "next_notice_deadline",
             "termination_clauses",
             "governing_law",
             "citations",

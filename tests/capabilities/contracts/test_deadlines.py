@@ -5,12 +5,13 @@ contract and deadline when N reaches the days left."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from capabilities.actions import set_capability_enabled
 from capabilities.contracts.actions import store_analysis
@@ -26,7 +27,9 @@ from portal.actions.errors import ActionError
 
 pytestmark = pytest.mark.django_db
 
-TODAY = date(2026, 1, 1)
+# The analysis schedules deadlines from today's date: the contracts here are
+# made relative to it, and the check is run as of chosen days.
+TODAY = timezone.localdate()
 
 
 @pytest.fixture
@@ -70,6 +73,34 @@ def test_the_signal_goes_out_once_a_day_per_contract_and_deadline(contracts_on, 
     assert announce_deadlines(TODAY + timedelta(days=1)) == 1
     assert heard[-1]["days_left"] == 19
     assert DeadlineAnnouncement.objects.filter(contract=near).count() == 2
+
+
+def test_a_passed_deadline_of_a_renewing_contract_moves_to_the_running_term(contracts_on, alice, heard):
+    [document] = upload_documents(
+        alice, contracts_on, [SimpleUploadedFile("monthly.txt", b"terms")]
+    ).documents
+    expiry = TODAY - timedelta(days=40)
+    contract = store_analysis(
+        document,
+        Finding(
+            is_contract=True,
+            values={
+                "auto_renews": True,
+                "renewal_term_months": 1,
+                "expiry_date": expiry,
+                "notice_period_days": 10,
+                "notice_deadline": expiry - timedelta(days=10),
+            },
+        ),
+    )
+    assert contract.next_notice_deadline is not None
+    assert TODAY <= contract.next_notice_deadline <= TODAY + timedelta(days=31)
+    # A month later the daily check moves it to the next term's deadline.
+    later = contract.next_notice_deadline + timedelta(days=1)
+    announce_deadlines(later)
+    contract.refresh_from_db()
+    assert later <= contract.next_notice_deadline <= later + timedelta(days=31)
+    assert heard[-1]["notice_deadline"] == contract.next_notice_deadline
 
 
 def test_nothing_is_announced_while_the_tracker_is_off(contracts_on, alice, heard):

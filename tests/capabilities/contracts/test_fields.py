@@ -12,6 +12,7 @@ from capabilities.contracts.fields import (
     FIELDS,
     add_months,
     find_contract,
+    next_notice_deadline,
     notice_deadline,
     parse_date,
     parse_number,
@@ -137,6 +138,24 @@ def test_notice_deadline_arithmetic():
     assert term_end(date(2025, 1, 31), 1) == date(2025, 2, 27)
     assert add_months(date(2024, 2, 29), 12) == date(2025, 2, 28)
     assert notice_deadline(None, 30) is None and notice_deadline(date(2026, 1, 1), None) is None
+
+
+def test_the_next_deadline_after_a_passed_one_follows_the_renewal_terms():
+    expiry, deadline = date(2026, 2, 28), date(2025, 12, 30)  # 60 days' notice
+    assert next_notice_deadline(deadline, expiry, 12, date(2025, 12, 30)) == deadline
+    # Renewed for a year on 1 March 2026: that term ends 28 February 2027.
+    assert next_notice_deadline(deadline, expiry, 12, date(2025, 12, 31)) == date(2026, 12, 30)
+    # The next term ends 29 February 2028 (a leap year): 60 days before is 31 December.
+    assert next_notice_deadline(deadline, expiry, 12, date(2026, 12, 31)) == date(2027, 12, 31)
+    # Monthly from a month end: no drift to the 28th.
+    assert next_notice_deadline(date(2025, 1, 21), date(2025, 1, 31), 1, date(2025, 2, 1)) == date(
+        2025, 2, 18
+    )
+    assert next_notice_deadline(date(2025, 1, 21), date(2025, 1, 31), 1, date(2025, 3, 1)) == date(
+        2025, 3, 21
+    )
+    # Passed, and the renewal term unknown: unknown.
+    assert next_notice_deadline(deadline, expiry, None, date(2026, 1, 1)) is None
 
 
 def test_the_deadline_is_computed_only_for_a_contract_that_renews():
