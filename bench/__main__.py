@@ -18,6 +18,7 @@ BENCHMARKS = [
     "documents_extract",
     "reports_build",
     "api_call_metering",
+    "contracts_fields",
 ]
 
 

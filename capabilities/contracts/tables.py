@@ -30,7 +30,9 @@ class ContractTable(tables.Table):
     )
     parties = tables.Column(orderable=False, default="—")
     next_notice_deadline = tables.Column(verbose_name="Next notice deadline", orderable=False)
-    expiry_date = tables.DateColumn(verbose_name="Expires", format="Y-m-d", orderable=False, default="—")
+    expiry_date = tables.DateColumn(
+        verbose_name="First term ends", format="Y-m-d", orderable=False, default="—"
+    )
     auto_renews = tables.Column(verbose_name="Renews", orderable=False, default="—")
     notice_period_days = tables.Column(verbose_name="Notice", orderable=False, default="—")
     governing_law = tables.Column(verbose_name="Law", orderable=False, default="—")
