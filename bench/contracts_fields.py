@@ -28,6 +28,9 @@ from capabilities.contracts.fields import (
 )
 
 EVAL = Path(__file__).resolve().parent / "contracts_eval"
+# Written after the rules, and not used to change them: how the finder does on
+# wording it was not made for.
+HELD_OUT = EVAL / "held_out"
 SCORED = (*FIELDS, "notice_deadline")
 RUNS = 3
 
@@ -85,12 +88,12 @@ def _correct(field: str, found: Any, expected: Any) -> bool:
     return bool(found == expected)
 
 
-def score(read: Any, gold: dict[str, dict[str, Any]]) -> tuple[float, dict[str, float]]:
+def score(read: Any, gold: dict[str, dict[str, Any]], folder: Path = EVAL) -> tuple[float, dict[str, float]]:
     """Share of right answers: is it a contract (every document), and each
     field of each contract (a right "unknown" counts as right)."""
     per_field: dict[str, list[bool]] = {name: [] for name in ("is_contract", *SCORED)}
     for name, expected in gold.items():
-        values = read((EVAL / name).read_text())
+        values = read((folder / name).read_text())
         per_field["is_contract"].append(values["is_contract"] == expected["is_contract"])
         if not expected["is_contract"]:
             continue
@@ -104,6 +107,9 @@ def run() -> dict[str, Any]:
     gold = json.loads((EVAL / "gold.json").read_text())
     accuracy, per_field = score(ours, gold)
     naive_accuracy, naive_per_field = score(naive, gold)
+    held_out_gold = json.loads((HELD_OUT / "gold.json").read_text())
+    held_out, held_out_per_field = score(ours, held_out_gold, HELD_OUT)
+    naive_held_out, _ = score(naive, held_out_gold, HELD_OUT)
     durations = []
     for _ in range(RUNS):
         start = time.perf_counter()
@@ -128,7 +134,12 @@ def run() -> dict[str, Any]:
         per_field=per_field,
         baseline_per_field=naive_per_field,
         ms_per_document=round(min(durations) * 1000, 3),
+        held_out_documents=len(held_out_gold),
+        held_out_accuracy=round(held_out, 4),
+        held_out_baseline_accuracy=round(naive_held_out, 4),
+        held_out_per_field=held_out_per_field,
         meets_target=accuracy >= 0.9,
-        note="The evaluation set was written alongside the finder: it shows the wording the rules handle, "
-        "not accuracy on unseen contracts.",
+        note="The main set was written alongside the finder: it shows the wording the rules handle. "
+        "The held-out set (contracts_eval/held_out) was written after them and not used to change them: "
+        "it is the better guess of accuracy on contracts never seen (and small: 3 contracts).",
     )
