@@ -20,6 +20,7 @@ BENCHMARKS = [
     "api_call_metering",
     "qa_quality",
     "qa_speed",
+    "contracts_fields",
 ]
 
 

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     # Capability apps: each one is a Django app whose AppConfig subclasses
     # capabilities.registry.CapabilityConfig (added by later issues).
     "capabilities.notifications",
+    "capabilities.contracts",
     "capabilities.documents",
     "capabilities.reports",
     "capabilities.qa",

@@ -34,6 +34,9 @@ from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
 from capabilities.actions import set_capability_enabled, start_job
+from capabilities.contracts.actions import store_analysis
+from capabilities.contracts.fields import Finding
+from capabilities.contracts.models import Contract, ContractCorrection
 from capabilities.documents.actions import upload_documents
 from capabilities.documents.models import Document
 from capabilities.models import FeatureToggle, Job, ToggleChange
@@ -81,6 +84,7 @@ class World:
     acme_delivery: Delivery
     globex_delivery: Delivery
     acme_document: Document
+    acme_contract: Contract
     acme_upload_set: UploadSet
     acme_report: Report
 
@@ -375,6 +379,21 @@ REGISTRY: dict[str, Entry] = {
     "qa-api:ask": CurrentOrganization(
         methods=("POST",), shows=lambda w: [], data=lambda w: {"question": "What are the terms?"}
     ),
+    # --- Contract tracker (capability app) ----------------------------------
+    "contracts:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
+    "contracts:export": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
+    "contracts:contract": AcmeObject(lambda w: {"contract_id": w.acme_contract.pk}, methods=("GET",)),
+    "contracts:correct": AcmeObject(
+        lambda w: {"contract_id": w.acme_contract.pk},
+        methods=("POST",),
+        data=lambda w: {"field": "governing_law", "value": "Globexland"},
+    ),
+    "contracts-api:contract-list": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
+    "contracts-api:contract-detail": AcmeObject(
+        lambda w: {"contract_id": w.acme_contract.pk},
+        methods=("GET", "PATCH"),
+        data=lambda w: {"field": "governing_law", "value": "Globexland"},
+    ),
     "summaries-api:count": CurrentOrganization(methods=("GET",), shows=lambda w: ['"summaries":0']),
     # --- notifications: rules, test sends, deliveries -----------------------
     "notifications-api:rule-list": CurrentOrganization(
@@ -510,6 +529,8 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     set_capability_enabled(gina, globex, "qa", enabled=True, reason="globex questions")
     Question.objects.create(organization=acme, asked_by=alice, question="What does acme pay?")
     Question.objects.create(organization=globex, asked_by=gina, question="What does globex pay?")
+    set_capability_enabled(alice, acme, "contracts", enabled=True)
+    set_capability_enabled(gina, globex, "contracts", enabled=True)
     set_capability_enabled(alice, acme, "reports", enabled=True, reason="acme reports")
     set_capability_enabled(gina, globex, "reports", enabled=True, reason="globex reports")
     # Queued jobs (no worker runs here): acme's must stay queued and unseen.
@@ -526,7 +547,14 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     acme_document = upload_documents(
         alice, acme, [SimpleUploadedFile("acme-contract.txt", b"acme terms")]
     ).documents[0]
-    upload_documents(gina, globex, [SimpleUploadedFile("globex-memo.txt", b"globex memo")])
+    globex_document = upload_documents(
+        gina, globex, [SimpleUploadedFile("globex-memo.txt", b"globex memo")]
+    ).documents[0]
+    # Contract tracker: one contract each, read as if analysed.
+    acme_contract = store_analysis(
+        acme_document, Finding(is_contract=True, values={"parties": ["Acme Corp", "Supplier Ltd"]})
+    )
+    store_analysis(globex_document, Finding(is_contract=True, values={"parties": ["Globex", "Vendor"]}))
     # Sales reports: a set and a queued build each; acme's names acme.
     acme_upload_set = _sales_upload(acme, alice, "acme sales 2025")
     set_mapping(alice, acme_upload_set, mapping=SALES_MAPPING)
@@ -553,6 +581,7 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         acme_delivery=acme_delivery,
         globex_delivery=globex_delivery,
         acme_document=acme_document,
+        acme_contract=acme_contract,
         acme_upload_set=acme_upload_set,
         acme_report=acme_report,
     )
@@ -597,6 +626,12 @@ def acme_state(acme: Organization) -> dict[str, Any]:
         "qa_questions": list(
             Question.objects.filter(organization=acme).order_by("pk").values_list("pk", "question", "answer")
         ),
+        "contracts": list(
+            Contract.objects.filter(organization=acme)
+            .order_by("pk")
+            .values_list("pk", "governing_law", "corrected")
+        ),
+        "contract_corrections": ContractCorrection.objects.filter(organization=acme).count(),
         "report_upload_sets": list(
             UploadSet.objects.filter(organization=acme)
             .order_by("pk")

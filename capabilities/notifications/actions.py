@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 KEY = "notifications"
 MAX_RULES = 100
+MAX_WITHIN_DAYS = 365
 
 
 def max_attempts() -> int:
@@ -48,11 +49,24 @@ def new_secret() -> str:
     return f"whsec_{secrets.token_hex(24)}"
 
 
+def _check_within_days(event: str, within_days: int | None) -> int | None:
+    """How near a deadline must be (deadline rules only; other rules have none)."""
+    if event != Rule.Event.DEADLINE_NEAR:
+        return None
+    if within_days is None or isinstance(within_days, bool) or not 1 <= within_days <= MAX_WITHIN_DAYS:
+        raise ActionError(
+            "Say how many days before a notice deadline to notify: "
+            f"a whole number from 1 to {MAX_WITHIN_DAYS}.",
+            "invalid_within_days",
+        )
+    return within_days
+
+
 def _check_rule(capability: str, event: str, channel: str, target: str) -> str:
     if capability == KEY or capability not in registry():
         raise ActionError("Choose one of the installed capabilities (not Notifications itself).", "invalid")
     if event not in Rule.Event.values:
-        raise ActionError("Choose when to notify: succeeds, fails, or both.", "invalid")
+        raise ActionError("Choose when to notify: succeeds, fails, both, or a deadline is near.", "invalid")
     if channel not in Channel.values:
         raise ActionError("Choose email or webhook.", "invalid")
     from django.core.exceptions import ValidationError
@@ -71,9 +85,11 @@ def create_rule(
     event: str,
     channel: str,
     target: str,
+    within_days: int | None = None,
     origin: Origin | None = None,
 ) -> Rule:
     target = _check_rule(capability, event, channel, target)
+    within_days = _check_within_days(event, within_days)
     with transaction.atomic(durable=True):
         if Rule.objects.filter(organization=organization).count() >= MAX_RULES:
             raise ActionError(f"An organization can have at most {MAX_RULES} rules.", "too_many_rules")
@@ -83,6 +99,7 @@ def create_rule(
             event=event,
             channel=channel,
             target=target,
+            within_days=within_days,
             secret=new_secret() if channel == Channel.WEBHOOK else "",
             created_by=actor if actor.pk else None,
         )
@@ -92,7 +109,12 @@ def create_rule(
             organization=organization,
             target=rule,
             origin=origin,
-            details={"capability": capability, "event": event, "channel": channel},
+            details={
+                "capability": capability,
+                "event": event,
+                "channel": channel,
+                "within_days": within_days,
+            },
         )
     return rule
 
@@ -105,11 +127,14 @@ def update_rule(
     event: str,
     channel: str,
     target: str,
+    within_days: int | None = None,
     origin: Origin | None = None,
 ) -> Rule:
     target = _check_rule(capability, event, channel, target)
+    within_days = _check_within_days(event, within_days)
     with transaction.atomic(durable=True):
         rule.capability, rule.event, rule.target = capability, event, target
+        rule.within_days = within_days
         if channel != rule.channel:
             rule.channel = channel
             rule.secret = new_secret() if channel == Channel.WEBHOOK else ""
@@ -120,7 +145,12 @@ def update_rule(
             organization=rule.organization,
             target=rule,
             origin=origin,
-            details={"capability": capability, "event": event, "channel": channel},
+            details={
+                "capability": capability,
+                "event": event,
+                "channel": channel,
+                "within_days": within_days,
+            },
         )
     return rule
 
@@ -238,6 +268,77 @@ def notify_job_finished(*, job_id: int, organization_id: int, capability: str, s
             continue  # this rule already notified about this job
         except ActionError as refusal:
             logger.info("No notification for job %s (rule %s): %s", job_id, rule.pk, refusal.message)
+            continue
+        made.append(delivery)
+    return made
+
+
+def notify_contract_deadline(
+    *,
+    organization_id: int,
+    capability: str,
+    contract_id: int,
+    document_name: str,
+    notice_deadline: date,
+    days_left: int,
+    url: str,
+) -> list[Delivery]:
+    """A contract's notice deadline is `days_left` days away: one delivery per
+    deadline rule of the organization watching `capability` whose N is at
+    least `days_left`, once per rule, contract and deadline (the signal comes
+    daily while the deadline is near)."""
+    if not is_enabled(organization_id, KEY):
+        return []
+    rules = list(
+        Rule.objects.filter(
+            organization_id=organization_id,
+            capability=capability,
+            event=Rule.Event.DEADLINE_NEAR,
+            within_days__gte=days_left,
+        )
+    )
+    if not rules:
+        return []
+    organization = Organization.objects.get(pk=organization_id)
+    title = registry().get(capability).title if capability in registry() else capability
+    event = "contract.deadline_near"
+    payload: dict[str, Any] = {
+        "event": event,
+        "test": False,
+        "organization": organization.slug,
+        "capability": {"key": capability, "name": title},
+        "job": None,
+        "contract": {
+            "id": contract_id,
+            "document_name": document_name,
+            "notice_deadline": notice_deadline.isoformat(),
+            "days_left": days_left,
+            "url": url,
+        },
+    }
+    made = []
+    for rule in rules:
+        try:
+            with transaction.atomic(durable=True):
+                delivery = Delivery.objects.create(
+                    organization=organization,
+                    rule=rule,
+                    channel=rule.channel,
+                    target=rule.target,
+                    event=event,
+                    payload=payload,
+                    subject_key=f"contract:{contract_id}:{notice_deadline.isoformat()}",
+                )
+                _queue_first_attempt(None, delivery)
+        except IntegrityError:
+            continue  # this rule already told about this contract's deadline
+        except ActionError as refusal:
+            logger.info(
+                "No deadline notification for contract %s (rule %s): %s",
+                contract_id,
+                rule.pk,
+                refusal.message,
+            )
             continue
         made.append(delivery)
     return made

@@ -18,7 +18,10 @@ class NotificationsConfig(CapabilityConfig):
     label = "notifications"
     key = "notifications"
     verbose_name = "Notifications"
-    summary = "Email or a signed webhook when a job of another capability succeeds or fails."
+    summary = (
+        "Email or a signed webhook when a job of another capability succeeds or fails, "
+        "or a contract's notice deadline nears."
+    )
     category = "Integrations"
     meters = (
         Meter("emails", "email", Decimal("0.001"), description="Emails delivered"),
@@ -49,9 +52,12 @@ class NotificationsConfig(CapabilityConfig):
 
     def ready(self) -> None:
         from capabilities.notifications import receivers
-        from capabilities.signals import job_finished
+        from capabilities.signals import contract_deadline_near, job_finished
 
         job_finished.connect(receivers.on_job_finished, dispatch_uid="notifications.on_job_finished")
+        contract_deadline_near.connect(
+            receivers.on_contract_deadline_near, dispatch_uid="notifications.on_contract_deadline_near"
+        )
 
     def demo_content(self, organization: Organization, actor: User) -> list[str]:
         from capabilities.notifications import demo

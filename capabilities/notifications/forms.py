@@ -17,6 +17,13 @@ class RuleForm(forms.Form):
     capability = forms.ChoiceField(label="When a job of")
     event = forms.ChoiceField(label="Finishes and", choices=Rule.Event.choices, initial=Rule.Event.BOTH)
     channel = forms.ChoiceField(label="Notify by", choices=Channel.choices)
+    within_days = forms.IntegerField(
+        label="Days before the deadline",
+        min_value=1,
+        max_value=365,
+        required=False,
+        help_text="Only for “has a contract notice deadline within N days”: N.",
+    )
     target = forms.CharField(
         label="Email address or webhook URL",
         max_length=500,
@@ -29,6 +36,10 @@ class RuleForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if cleaned.get("event") == Rule.Event.DEADLINE_NEAR and cleaned.get("within_days") is None:
+            self.add_error("within_days", "Say how many days before a notice deadline to notify.")
+        elif cleaned.get("event") != Rule.Event.DEADLINE_NEAR:
+            cleaned["within_days"] = None
         channel, target = cleaned.get("channel"), cleaned.get("target")
         if channel and target is not None:
             try:

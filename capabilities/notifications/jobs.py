@@ -13,6 +13,16 @@ def _email(delivery: Delivery) -> tuple[str, str]:
     payload = delivery.payload
     capability = (payload.get("capability") or {}).get("name", "")
     job = payload.get("job")
+    contract = payload.get("contract")
+    if contract:
+        days = contract.get("days_left")
+        subject = f"[Switchboard] Notice deadline in {days} days: {contract.get('document_name')}"
+        body = (
+            f"The notice deadline of “{contract.get('document_name')}” is {contract.get('notice_deadline')}, "
+            f"{days} days from today: give notice by then, or the contract renews.\n"
+            f"See it in {capability}: {contract.get('url')}\n"
+        )
+        return subject, body
     if not job:
         subject = f"[Switchboard] Test notification for {capability}"
         body = (

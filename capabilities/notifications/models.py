@@ -21,18 +21,24 @@ METER_OF_CHANNEL = {Channel.EMAIL: "emails", Channel.WEBHOOK: "webhooks"}
 
 class Rule(models.Model):
     """When a job of `capability` ends with `event`, notify `target` (an email
-    address or a webhook URL) over `channel`."""
+    address or a webhook URL) over `channel`. Event `deadline_near`: when a
+    contract's notice deadline tracked by `capability` is at most
+    `within_days` days away (the framework's `contract_deadline_near`)."""
 
     class Event(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeds"
         FAILED = "failed", "Fails"
         BOTH = "both", "Succeeds or fails"
+        DEADLINE_NEAR = "deadline_near", "Has a contract notice deadline within N days"
+
+    JOB_EVENTS = frozenset({Event.SUCCEEDED, Event.FAILED, Event.BOTH})
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     capability = models.CharField(max_length=64)
     event = models.CharField(max_length=16, choices=Event.choices)
     channel = models.CharField(max_length=16, choices=Channel.choices)
     target = models.CharField(max_length=500)
+    within_days = models.PositiveSmallIntegerField(null=True, blank=True)  # deadline_near only
     # Webhooks are signed with this rule's own secret (HMAC-SHA256), shown to
     # owners and admins so the receiver can verify.
     secret = models.CharField(max_length=64, blank=True)
@@ -48,6 +54,12 @@ class Rule(models.Model):
 
     def matches(self, status: str) -> bool:
         return self.event in (status, self.Event.BOTH)
+
+    @property
+    def event_text(self) -> str:
+        if self.event == self.Event.DEADLINE_NEAR:
+            return f"Has a contract notice deadline within {self.within_days} days"
+        return self.get_event_display()
 
 
 class Delivery(models.Model):
@@ -69,7 +81,12 @@ class Delivery(models.Model):
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     target = models.CharField(max_length=500)
-    event = models.CharField(max_length=32)  # "job.succeeded", "job.failed" or "test"
+    event = models.CharField(
+        max_length=32
+    )  # "job.succeeded", "job.failed", "contract.deadline_near" or "test"
+    # What the message is about when it is not a job ("contract:<id>:<deadline>"):
+    # a rule tells about it once.
+    subject_key = models.CharField(max_length=100, blank=True)
     payload = models.JSONField(default=dict)
     source_job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -87,7 +104,12 @@ class Delivery(models.Model):
         indexes = [models.Index(fields=["organization", "-created_at"])]
         constraints = [
             # A rule notifies about a job once, whatever the signal does.
-            models.UniqueConstraint(fields=["rule", "source_job"], name="one_delivery_per_rule_and_job")
+            models.UniqueConstraint(fields=["rule", "source_job"], name="one_delivery_per_rule_and_job"),
+            models.UniqueConstraint(
+                fields=["rule", "subject_key"],
+                condition=~models.Q(subject_key=""),
+                name="one_delivery_per_rule_and_subject",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -31,6 +31,27 @@ def on_job_finished(
         logger.exception("Notifications for job %s (%s, org %s) failed", job_id, capability, organization_id)
 
 
+def on_contract_deadline_near(sender: Any, *, organization_id: int, contract_id: int, **kwargs: Any) -> None:
+    """Queue the notifications a near contract deadline asks for (the
+    framework's `contract_deadline_near`). Never raises."""
+    from capabilities.notifications.actions import notify_contract_deadline
+
+    try:
+        notify_contract_deadline(
+            organization_id=organization_id,
+            contract_id=contract_id,
+            capability=kwargs["capability"],
+            document_name=kwargs["document_name"],
+            notice_deadline=kwargs["notice_deadline"],
+            days_left=kwargs["days_left"],
+            url=kwargs["url"],
+        )
+    except Exception:
+        logger.exception(
+            "Deadline notifications for contract %s (org %s) failed", contract_id, organization_id
+        )
+
+
 def _give_up_refused_attempt(job_id: int) -> None:
     """A `deliver` job refused by the runner (notifications switched off, or the
     organization suspended, after it was queued) ends its delivery as failed

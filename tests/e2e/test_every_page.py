@@ -23,6 +23,10 @@ from django.urls import reverse
 from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from billing.models import ReconciliationRun
+from capabilities.actions import set_capability_enabled
+from capabilities.contracts.actions import store_analysis
+from capabilities.contracts.fields import find_contract
+from capabilities.contracts.models import Contract
 from capabilities.documents.models import Document
 from capabilities.models import Job
 from capabilities.notifications import actions as notifications
@@ -33,6 +37,7 @@ from portal.demo import DEMO_PASSWORD
 from portal.models import Organization, User
 from stripe_emulator.testing import running_emulator
 from tests.billing.conftest import point_at
+from tests.capabilities.contracts.conftest import EVAL
 from tests.e2e.conftest import BrowserProblems, _sign_in
 from tests.test_tenant_isolation import REGISTRY, ROUTES, NotTenantScoped
 
@@ -147,6 +152,11 @@ def demo(settings, tmp_path) -> Iterator[None]:
             alice, acme, capability="reports", event="failed", channel="email", target="ops@acme.test"
         )
         notifications.send_test(alice, rule)
+        # The demo has no contracts: acme tracks one, read from the evaluation
+        # set's longest wording (its citations make the widest contract page).
+        set_capability_enabled(alice, acme, "contracts", enabled=True)
+        text = (EVAL / "02-saas-subscription.txt").read_text()
+        store_analysis(_one(Document.objects.filter(organization=acme)), find_contract([(1, text)]))
         yield
 
 
@@ -173,6 +183,7 @@ def page_urls() -> list[str]:
         "number": [1],
         "upload_set_id": [_one(Report.objects.filter(organization=acme)).upload_set_id],
         "report_id": [_one(Report.objects.filter(organization=acme)).pk],
+        "contract_id": [_one(Contract.objects.filter(organization=acme)).pk],
     }
     urls: list[str] = []
     for route in ROUTES:

@@ -16,6 +16,14 @@ class RuleSerializer(serializers.ModelSerializer):
     capability = serializers.ChoiceField(choices=[])
     event = serializers.ChoiceField(choices=Rule.Event.choices)
     channel = serializers.ChoiceField(choices=Channel.choices)
+    within_days = serializers.IntegerField(
+        min_value=1,
+        max_value=365,
+        required=False,
+        allow_null=True,
+        help_text="For event `deadline_near`: notify when a contract's notice deadline is at most this "
+        "many days away (required then; null for job events)",
+    )
     target = serializers.CharField(
         max_length=MAX_TARGET_LENGTH, help_text="An email address or an http(s) webhook URL"
     )
@@ -26,7 +34,7 @@ class RuleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Rule
-        fields = ["id", "capability", "event", "channel", "target", "secret", "created_at"]
+        fields = ["id", "capability", "event", "within_days", "channel", "target", "secret", "created_at"]
         read_only_fields = ["id", "secret", "created_at"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -94,6 +94,7 @@ class RuleDetail(_RuleView, generics.RetrieveUpdateDestroyAPIView):
             "event": rule.event,
             "channel": rule.channel,
             "target": rule.target,
+            "within_days": rule.within_days,
             **serializer.validated_data,
         }
         try:

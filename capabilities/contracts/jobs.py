@@ -1,0 +1,54 @@
+"""The analysis jobs: read one document's pages for contract terms (`analyse`,
+started when its extraction succeeds), or every extracted document of the
+organization not analysed since its text last changed (`analyse_all`, started
+when the tracker is switched on). One `contracts` unit per document that reads
+as a contract."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from capabilities.contracts import actions, queries
+from capabilities.contracts.fields import find_contract
+from capabilities.documents.models import Document
+from capabilities.job_context import JobContext, JobFailed
+
+PROGRESS_INTERVAL = 0.25  # seconds between progress writes
+
+
+def _analyse(document: Document, ctx: JobContext) -> bool:
+    pages = [(page.number, page.text) for page in queries.page_texts(document)]
+    finding = find_contract(pages)
+    contract = actions.store_analysis(document, finding, job=ctx.job)
+    return contract.is_contract
+
+
+def analyse(ctx: JobContext) -> dict[str, Any]:
+    document_id = ctx.input.get("document_id")
+    if not isinstance(document_id, int):
+        raise JobFailed("This job needs the id of a document (document_id).")
+    document = Document.objects.filter(pk=document_id, organization_id=ctx.organization_id).first()
+    if document is None:
+        raise JobFailed("The document was deleted before it could be analysed.")
+    if not document.extracted_sha256 and not document.page_count:
+        raise JobFailed("The document's text has not been read yet; wait for its extraction to finish.")
+    is_contract = _analyse(document, ctx)
+    if is_contract:
+        ctx.meter("contracts", 1)
+    return {"document_id": document.pk, "is_contract": is_contract}
+
+
+def analyse_all(ctx: JobContext) -> dict[str, Any]:
+    waiting = list(queries.documents_to_analyse(ctx.organization_id))
+    ctx.progress(0, len(waiting))
+    contracts = 0
+    reported = time.monotonic()
+    for done, document in enumerate(waiting, start=1):
+        contracts += _analyse(document, ctx)
+        if time.monotonic() - reported >= PROGRESS_INTERVAL or done == len(waiting):
+            ctx.progress(done, len(waiting))
+            reported = time.monotonic()
+    if contracts:
+        ctx.meter("contracts", contracts)
+    return {"documents": len(waiting), "contracts": contracts}
