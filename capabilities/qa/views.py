@@ -17,7 +17,7 @@ from capabilities.registry import registry
 from portal.access import OrgRequest, org_role_required
 from portal.actions.errors import ActionError
 from portal.audit import origin_of
-from portal.htmx import page_or_partial
+from portal.htmx import page_or_partial, wants_partial
 from portal.models import USING_ROLES
 
 
@@ -66,8 +66,11 @@ def ask(request: OrgRequest) -> HttpResponse:
 
 @org_role_required()
 def status(request: OrgRequest) -> HttpResponse:
-    """The indexing state, polled by the page while an indexing job runs."""
-    return render(
+    """The indexing state, polled by the page while an indexing job runs;
+    opened as a page of its own (not by htmx), the whole page that holds it."""
+    if not wants_partial(request):
+        return render(request, "qa/index.html", _context(request))
+    response = render(
         request,
         "qa/index.html#index-status",
         {
@@ -75,6 +78,8 @@ def status(request: OrgRequest) -> HttpResponse:
             "can_ask": request.membership.role in USING_ROLES,
         },
     )
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @org_role_required(*USING_ROLES)

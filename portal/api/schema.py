@@ -37,7 +37,9 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 # A multipart field of one or more files: each a file part (with a file name), not a text field.
-FILE_PARTS = {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary", "minLength": 1}}
+# No minLength on a file: an empty file is answered by the endpoint (Documents names it under
+# `rejected` and stores the others), so the schema must not call the request invalid.
+FILE_PARTS = {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"}}
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 

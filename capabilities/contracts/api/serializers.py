@@ -10,7 +10,7 @@ from capabilities.contracts.corrections import CORRECTABLE
 from capabilities.contracts.models import Contract
 
 
-class CitationSerializer(serializers.Serializer):
+class FieldCitationSerializer(serializers.Serializer):
     page = serializers.IntegerField(help_text="Page number, from 1")
     start = serializers.IntegerField(help_text="Offset of the quote in the page's text")
     end = serializers.IntegerField(help_text="End offset (exclusive): quote == text[start:end]")
@@ -61,7 +61,7 @@ class ContractSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.DictField(child=CitationSerializer(many=True)))
+    @extend_schema_field(serializers.DictField(child=FieldCitationSerializer(many=True)))
     def get_citations(self, contract: Contract) -> dict:
         return contract.citations
 

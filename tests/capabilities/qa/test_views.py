@@ -104,3 +104,11 @@ def test_the_page_s_queries_do_not_grow_with_questions(
         )
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert client.get(reverse("qa:index")).status_code == 200
+
+
+def test_the_index_state_is_a_fragment_for_htmx_and_the_whole_page_otherwise(library, client_for, alice):
+    client = client_for(alice)
+    fragment = client.get(reverse("qa:status"), headers={"HX-Request": "true"}).content.decode()
+    page = client.get(reverse("qa:status")).content.decode()
+    assert "Indexed for questions" in fragment and "<html" not in fragment
+    assert "Indexed for questions" in page and "<html" in page and "Ask your documents" in page
