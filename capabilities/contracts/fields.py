@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from capabilities.documents.fields import MONTHS  # the month names Documents reads dates with
+
 FIELDS = (
     "parties",
     "effective_date",
@@ -105,27 +107,6 @@ def months_of(number: int, unit: str) -> int | None:
 
 
 # --- dates -------------------------------------------------------------------------
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sept", "sep"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 DATE = (
     rf"(?:(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+(?:day\s+of\s+)?(?:{_MONTH})\.?,?\s+\d{{4}}"
