@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from capabilities.documents.fields import MONTHS  # the month names Documents reads dates with
+from capabilities.language_model import TENS, UNITS  # the number words the model check reads too
 
 FIELDS = (
     "parties",
@@ -35,38 +36,6 @@ FIELDS = (
 MAX_TERMINATION_CLAUSES = 5
 
 # --- numbers: "twelve (12)", "12", "twelve", "twenty-four", "one-year" -------------
-UNITS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-}
-TENS = {
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-}
 _WORD = "|".join(sorted([*UNITS, *TENS, "hundred"], key=len, reverse=True))
 WORDS = rf"(?:(?:{_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD}))*)"
 NUMBER = rf"(?:{WORDS}\s*\(\s*\d{{1,4}}\s*\)|\(\s*\d{{1,4}}\s*\)|\d{{1,4}}|{WORDS}|an?)"

@@ -3,26 +3,14 @@ filters' companion (filtersets.py) and the correction form."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 
 from capabilities.contracts.corrections import CORRECTABLE
-from capabilities.documents.models import Document
-from capabilities.forms import JobInputForm
+from capabilities.documents.forms import DocumentInput
 
 
-class AnalyseInput(JobInputForm):
+class AnalyseInput(DocumentInput):
     """The input of an analysis job: one of the organization's documents."""
-
-    document_id = forms.ModelChoiceField(
-        queryset=Document.objects.none(),
-        error_messages={"invalid_choice": "Your organization has no document with this id."},
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["document_id"].queryset = Document.objects.filter(organization=self.organization)  # type: ignore[attr-defined]
 
 
 class CorrectionForm(forms.Form):

@@ -73,8 +73,9 @@ class SearchForm(forms.Form):
     q = forms.CharField(label="Search", max_length=200, required=False)
 
 
-class ExtractInput(JobInputForm):
-    """The input of an extraction job: one of the organization's documents."""
+class DocumentInput(JobInputForm):
+    """A job's input naming one of the organization's documents (`document_id`);
+    the job kinds of the apps built on Documents take it too."""
 
     document_id = forms.ModelChoiceField(
         queryset=Document.objects.none(),
@@ -84,6 +85,10 @@ class ExtractInput(JobInputForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["document_id"].queryset = Document.objects.filter(organization=self.organization)  # type: ignore[attr-defined]
+
+
+class ExtractInput(DocumentInput):
+    """The input of an extraction job: one of the organization's documents."""
 
     def clean_document_id(self) -> Document:
         """An unchanged document already extracted is refused: its pages were

@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 
 from capabilities.capability_settings import capability_setting
+from capabilities.documents.forms import DocumentInput
 from capabilities.documents.models import Document
-from capabilities.forms import JobInputForm
 from portal.models import Organization
 
 
@@ -40,14 +40,5 @@ class AskForm(forms.Form):
         ).order_by("name")
 
 
-class IndexDocumentInput(JobInputForm):
+class IndexDocumentInput(DocumentInput):
     """The input of an indexing job: one of the organization's documents."""
-
-    document_id = forms.ModelChoiceField(
-        queryset=Document.objects.none(),
-        error_messages={"invalid_choice": "Your organization has no document with this id."},
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["document_id"].queryset = Document.objects.filter(organization=self.organization)  # type: ignore[attr-defined]
