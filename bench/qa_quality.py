@@ -63,6 +63,25 @@ def _found(hits, question, gold) -> bool:  # type: ignore[no-untyped-def]
     )
 
 
+def _trade_off(confidence: dict[str, list[float]]) -> list[dict[str, float]]:
+    """For QA_MIN_SCORE from 0.30 to 0.70: the share of unanswerable
+    questions answered "no answer" and the share of answerable ones answered."""
+    answerable, unanswerable = confidence["answerable"], confidence["unanswerable"]
+    points = []
+    for step in range(30, 71, 5):
+        threshold = step / 100
+        refused = sum(score < threshold for score in unanswerable)
+        answered = sum(score >= threshold for score in answerable)
+        points.append(
+            {
+                "min_score": threshold,
+                "no_answer_precision": _share(refused, len(unanswerable)),
+                "answerable_answered": _share(answered, len(answerable)),
+            }
+        )
+    return points
+
+
 def _share(count: int, total: int) -> float:
     return round(count / total, 4) if total else 0.0
 
@@ -71,6 +90,7 @@ def run() -> dict[str, Any]:
     from bench.harness import write_result
     from bench.qa_eval import corpus
     from bench.qa_eval.loading import QUEUES, fresh_organization, upload, wait_until_indexed
+    from capabilities.capability_settings import capability_setting
     from capabilities.qa import answers, retrieval
     from tests.workers import celery_worker
 
@@ -110,10 +130,12 @@ def run() -> dict[str, Any]:
 
     # Answers, ours: the extractive answer must contain the gold span.
     contains = cited = 0
+    confidence: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
     wrong_no_answer: list[str] = []
     not_containing: list[str] = []
     for question in answerable:
         answer = answers.answer(organization, question.question)
+        confidence["answerable"].append(answer.confidence)
         if answer.text is None:
             wrong_no_answer.append(question.id)
             not_containing.append(question.id)
@@ -134,6 +156,7 @@ def run() -> dict[str, Any]:
     made_up = []
     for question in unanswerable:
         answer = answers.answer(organization, question.question)
+        confidence["unanswerable"].append(answer.confidence)
         (said_no_answer if answer.text is None else made_up).append(question.id)
 
     # Full-text alone as the answerer: its best passage, or "no answer" when
@@ -173,6 +196,8 @@ def run() -> dict[str, Any]:
         answerable_answered_no_answer=wrong_no_answer,
         no_answer_precision=no_answer_precision,
         unanswerable_answered=made_up,
+        min_score=capability_setting("qa", "MIN_SCORE"),
+        min_score_trade_off=_trade_off(confidence),
         fulltext_top_passage_contains_gold_span=_share(fulltext_contains, len(answerable)),
         fulltext_no_answer_precision=_share(fulltext_no_answer, len(unanswerable)),
         meets_target=(

@@ -125,6 +125,9 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     nearest: list[retrieval.Hit] = field(default_factory=list)  # shown when there is no answer
     note: str = ""  # e.g. why a generated answer was set aside
+    # The best sentence's score, compared with QA_MIN_SCORE (0 when the
+    # passages held no sentence that could answer).
+    confidence: float = 0.0
 
     @property
     def answered(self) -> bool:
@@ -218,16 +221,17 @@ def answer(
     order = [int(index) for index in np.argsort(-scores, kind="stable")]
     best = float(scores[order[0]])
     if best < capability_setting("qa", "MIN_SCORE"):
-        return Answer(question, "extractive", None, nearest=hits)
+        return Answer(question, "extractive", None, nearest=hits, confidence=best)
     chosen = [index for index in order[:MOST] if scores[index] >= best * NEAR_BEST]
     citations = [
         _citation(number, sentences[index], float(scores[index])) for number, index in enumerate(chosen, 1)
     ]
     text = " ".join(f"{citation.display} [{citation.number}]" for citation in citations)
-    extractive = Answer(question, "extractive", text, citations=citations, nearest=hits)
+    extractive = Answer(question, "extractive", text, citations=citations, nearest=hits, confidence=best)
     if not generation.configured():
         return extractive
-    return _generative(question, hits, sentences, scores) or replace(extractive, note=SET_ASIDE)
+    generated = _generative(question, hits, sentences, scores)
+    return replace(generated, confidence=best) if generated else replace(extractive, note=SET_ASIDE)
 
 
 def _generative(

@@ -51,3 +51,27 @@ def test_an_unknown_mode_is_refused(library, acme):
 
 def test_a_question_without_words_finds_nothing_in_full_text(library, acme):
     assert retrieval.search(acme, "?!", mode="fulltext") == []
+
+
+def _invoice(number: str, customer: str, total: str) -> str:
+    return (
+        f"Invoice {number} for {customer}. Services rendered in March: maintenance visits, spare parts and "
+        f"call-out charges as agreed in the service schedule. Payment is due within thirty days of the date "
+        f"of this invoice by bank transfer to the account shown below. Total due: GBP {total}. Questions "
+        f"about this invoice go to the accounts team, who answer within two working days."
+    )
+
+
+def test_the_invoice_asked_about_by_number_comes_first(qa_on, uploaded, acme):
+    # Five invoices worded alike: only their numbers and totals tell them apart.
+    customers = ("Northwind", "Contoso", "Fabrikam", "Litware", "Tailspin")
+    uploaded(
+        *(
+            (f"invoice-{index}.txt", _invoice(f"RX-{4400 + index * 37}", customer, f"{1000 + index * 250:,}.00"))
+            for index, customer in enumerate(customers)
+        )
+    )
+    question = "What is the total due on invoice RX-4511?"
+    (best,) = retrieval.search(acme, question, limit=1)
+    assert "RX-4511" in best.text and "GBP 1,750.00" in best.text
+    assert 0 < best.score <= 1
