@@ -282,3 +282,39 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} ({self.key})"
+
+
+class Alert(models.Model):
+    """Something an organization's owners and billing people must hear about
+    once (a budget threshold crossed, a usage spike): raised at most once per
+    `key`, whatever number of workers raise it at the same moment (the unique
+    constraint decides), then delivered by email (portal.alerts)."""
+
+    class Kind(models.TextChoices):
+        BUDGET = "budget", "Budget"
+        ANOMALY = "anomaly", "Usage anomaly"
+
+    class Level(models.TextChoices):
+        INFO = "info", "Information"
+        WARNING = "warning", "Warning"
+        DANGER = "danger", "Action needed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="alerts")
+    key = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.WARNING)
+    title = models.CharField(max_length=200)
+    message = models.TextField()
+    url = models.CharField(max_length=300, blank=True)  # where to act, a path in the portal
+    data = models.JSONField(default=dict, blank=True)
+    raised_at = models.DateTimeField(default=timezone.now)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    emailed_to = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="alert_once_per_key")]
+        indexes = [models.Index(fields=["organization", "-raised_at"])]
+
+    def __str__(self) -> str:
+        return self.title

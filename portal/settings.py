@@ -227,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.expire_invitations",
         "schedule": timedelta(hours=1),
     },
+    "deliver-pending-alerts": {
+        "task": "portal.tasks.deliver_pending_alerts",
+        "schedule": timedelta(minutes=5),
+    },
     "prune-idempotency-keys": {
         "task": "portal.tasks.prune_idempotency_keys",
         "schedule": timedelta(hours=1),
@@ -325,6 +329,9 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Switchboard <noreply@switchboard.test>")
 # Seconds an SMTP connection may block (Django's SMTP backend honours it).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# The portal's address as people reach it: links in emails that workers send
+# (alerts), where there is no request to read it from.
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # --- i18n, static ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

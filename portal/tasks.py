@@ -4,7 +4,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
-from portal import idempotency
+from portal import alerts, idempotency
 from portal.actions import invitations
 
 HEARTBEAT_KEY = "portal:worker-heartbeat"
@@ -28,3 +28,14 @@ def expire_invitations() -> int:
 def prune_idempotency_keys() -> int:
     """Forget idempotency keys older than 24 hours (hourly)."""
     return idempotency.prune()
+
+
+@shared_task(acks_late=True)
+def deliver_alert(alert_id: int) -> bool:
+    return alerts.deliver(alert_id)
+
+
+@shared_task
+def deliver_pending_alerts() -> int:
+    """Beat's safety net for alerts whose email did not go."""
+    return alerts.deliver_pending()
