@@ -65,12 +65,11 @@ def _invoice(number: str, customer: str, total: str) -> str:
 def test_the_invoice_asked_about_by_number_comes_first(qa_on, uploaded, acme):
     # Five invoices worded alike: only their numbers and totals tell them apart.
     customers = ("Northwind", "Contoso", "Fabrikam", "Litware", "Tailspin")
-    uploaded(
-        *(
-            (f"invoice-{index}.txt", _invoice(f"RX-{4400 + index * 37}", customer, f"{1000 + index * 250:,}.00"))
-            for index, customer in enumerate(customers)
-        )
-    )
+    invoices = [
+        _invoice(f"RX-{4400 + index * 37}", customer, f"{1000 + index * 250:,}.00")
+        for index, customer in enumerate(customers)
+    ]
+    uploaded(*((f"invoice-{index}.txt", text) for index, text in enumerate(invoices)))
     question = "What is the total due on invoice RX-4511?"
     (best,) = retrieval.search(acme, question, limit=1)
     assert "RX-4511" in best.text and "GBP 1,750.00" in best.text
