@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from capabilities.gate import bump_version
+from capabilities.gate import BudgetStop, budget_refusal, budget_stop, bump_version
 from capabilities.models import FeatureToggle, Job, ToggleChange
 from capabilities.registry import registry
 from capabilities.signals import capability_toggled
@@ -310,6 +310,14 @@ class CapabilityDisabled(ActionError):
         super().__init__(f"{title} is switched off for your organization.", "capability_disabled")
 
 
+class BudgetExhausted(ActionError):
+    """A reached `stop` budget covers the capability: no new job starts."""
+
+    def __init__(self, stop: BudgetStop, title: str) -> None:
+        super().__init__(budget_refusal(stop, title), "budget_exhausted")
+        self.stop = stop
+
+
 def start_job(
     actor: User | None,
     organization: Organization,
@@ -330,6 +338,9 @@ def start_job(
         raise ActionError(f"{organization.name} is suspended; no job can start.", "organization_suspended")
     if not is_enabled(organization, capability_key):
         raise CapabilityDisabled(capability.title)
+    stop = budget_stop(organization, capability_key)
+    if stop is not None:
+        raise BudgetExhausted(stop, capability.title)
     try:
         job_function(capability_key, kind)
     except LookupError as missing:

@@ -31,6 +31,16 @@ class CapabilitiesConfig(AppConfig):
 
         meter_prices.register(RegistryMeterPrices())
 
+        from capabilities.gate import bump_version
+        from metering import budgets
+
+        # A charge or a change that reaches or lifts a stop budget announces
+        # itself like a toggle change (start_job and the API see it at once).
+        budgets.on_stop_change(bump_version)
+        from capabilities.gate import budgets_in_flight
+
+        budgets.register_in_flight(budgets_in_flight)
+
         from capabilities import health
         from portal import health as portal_health
 

@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.core.cache import cache
@@ -41,12 +42,29 @@ MAX_AGE = 60.0
 _VERSION_KEY = "capabilities:toggles:v:{}"
 
 
+@dataclass(frozen=True)
+class BudgetStop:
+    """A `stop` budget (or platform cap) that is reached: what it covers and
+    the figures a refusal states."""
+
+    budget_id: int
+    capability: str | None  # None: every capability
+    amount: Decimal
+    spent: Decimal  # committed, with what is in flight
+    currency: str
+    platform: bool
+
+    def covers(self, key: str) -> bool:
+        return self.capability is None or self.capability == key
+
+
 @dataclass(slots=True)
 class _Snapshot:
     version: str
     enabled: frozenset[str]
     validated_at: float
     loaded_at: float
+    stops: tuple[BudgetStop, ...] = ()
 
 
 logger = logging.getLogger(__name__)
@@ -63,6 +81,20 @@ def is_enabled(organization: Organization | int, key: str) -> bool:
     if snapshot is None or _clock() - snapshot.validated_at > STALENESS:
         snapshot = _refresh(org_id, snapshot)
     return key in snapshot.enabled
+
+
+def budget_stop(organization: Organization | int, key: str) -> BudgetStop | None:
+    """The reached `stop` budget that covers capability `key` of
+    `organization`, if any (from the same snapshot as `is_enabled`; a budget's
+    change or a charge that reaches it announces itself like a toggle change)."""
+    org_id = organization if isinstance(organization, int) else organization.pk
+    snapshot = _snapshots.get(org_id)
+    if snapshot is None or _clock() - snapshot.validated_at > STALENESS:
+        snapshot = _refresh(org_id, snapshot)
+    for stop in snapshot.stops:
+        if stop.covers(key):
+            return stop
+    return None
 
 
 def enabled_keys(organization: Organization | int) -> frozenset[str]:
@@ -84,13 +116,15 @@ def _refresh(org_id: int, snapshot: _Snapshot | None) -> _Snapshot:
             # is the record. Every STALENESS this process reads the rows again,
             # until the cache answers; nobody gets an error for Redis's outage.
             logger.warning("Toggle stamps unreachable; reading toggles from the database", exc_info=True)
-            fresh = _Snapshot(version="", enabled=_load(org_id), validated_at=now, loaded_at=now)
+            enabled, stops = _load(org_id)
+            fresh = _Snapshot(version="", enabled=enabled, validated_at=now, loaded_at=now, stops=stops)
             _snapshots[org_id] = fresh
             return fresh
         if snapshot is not None and snapshot.version == version and now - snapshot.loaded_at < MAX_AGE:
             snapshot.validated_at = now
             return snapshot
-        fresh = _Snapshot(version=version, enabled=_load(org_id), validated_at=now, loaded_at=now)
+        enabled, stops = _load(org_id)
+        fresh = _Snapshot(version=version, enabled=enabled, validated_at=now, loaded_at=now, stops=stops)
         _snapshots[org_id] = fresh
         return fresh
 
@@ -106,8 +140,30 @@ def _stamp(org_id: int) -> str:
     return str(version)
 
 
-def _load(org_id: int) -> frozenset[str]:
-    return enabled_in_database(org_id)
+def _load(org_id: int) -> tuple[frozenset[str], tuple[BudgetStop, ...]]:
+    """The organization's enabled capabilities and reached stop budgets, in
+    one query (a snapshot's whole cost)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from capabilities.registry import registry
+    from metering.budgets import period_start
+
+    installed = registry()
+    enabled: set[str] = set()
+    stops = []
+    with connection.cursor() as cursor:
+        cursor.execute(_SNAPSHOT_SQL, [org_id, org_id, period_start(timezone.now())])
+        for row_kind, capability, budget_id, amount, spent, currency, platform in cursor.fetchall():
+            if row_kind == "on":
+                # A toggle of an app that was uninstalled is not a capability any more.
+                if capability in installed:
+                    enabled.add(capability)
+            else:
+                stops.append(
+                    BudgetStop(budget_id, capability, Decimal(amount), Decimal(spent), currency, platform)
+                )
+    return frozenset(enabled), tuple(stops)
 
 
 # The rule as SQL: the organization's toggle row for the capability says enabled.
@@ -115,6 +171,100 @@ _ENABLED_SQL = (
     "EXISTS (SELECT 1 FROM capabilities_featuretoggle toggle WHERE toggle.organization_id = {organization}"
     " AND toggle.capability_key = {capability} AND toggle.enabled)"
 )
+
+
+# The budget rule as SQL. A budget's spend with what is in flight: its counter
+# plus its running jobs (the organization's, of what it covers) times its mean
+# job cost this period. It is reached when that is at least its amount, for a
+# `stop` budget charged this period ({period}: the period's first day).
+# metering.budgets keeps the counters.
+_IN_FLIGHT_SQL = (
+    "budget.spent + CASE WHEN budget.jobs_charged > 0 THEN budget.job_spent / budget.jobs_charged ELSE 0 END"
+    " * (SELECT count(*) FROM capabilities_job running"
+    " WHERE running.organization_id = budget.organization_id AND running.status = 'running'"
+    " AND (budget.capability IS NULL OR running.capability = budget.capability))"
+)
+_REACHED_SQL = (
+    "budget.action = 'stop' AND budget.period_start = {period} AND " + _IN_FLIGHT_SQL + " >= budget.amount"
+)
+_BUDGET_SQL = (
+    "NOT EXISTS (SELECT 1 FROM metering_budget budget WHERE budget.organization_id = {organization}"  # noqa: S608
+    " AND (budget.capability IS NULL OR budget.capability = {capability}) AND " + _REACHED_SQL + ")"
+)
+_STOPS_SQL = (
+    "SELECT budget.id, budget.capability, budget.amount, "  # noqa: S608  # constants only
+    + _IN_FLIGHT_SQL
+    + " AS spent, budget.currency, budget.platform FROM metering_budget budget"
+    " WHERE budget.organization_id = %s AND "
+    + _REACHED_SQL.format(period="%s")
+    + " ORDER BY budget.capability NULLS FIRST, budget.platform DESC"
+)
+
+
+def budget_refusal(stop: BudgetStop, title: str) -> str:
+    """Why a job or call of capability `title` is refused, and who can lift it."""
+    from metering.budgets import money, scope_name
+
+    scope = scope_name(stop.capability)
+    spent = money(stop.spent, stop.currency)
+    limit = money(stop.amount, stop.currency)
+    if stop.platform:
+        return (
+            f"{title} is stopped: the platform cap of {limit} a month for {scope} is reached ({spent} spent "
+            "or running). Your Switchboard provider's finance team can raise it."
+        )
+    return (
+        f"{title} is stopped: the monthly budget of {limit} for {scope} is reached ({spent} spent "
+        "or running). An owner, admin or billing member can raise it on the Usage page."
+    )
+
+
+# The snapshot's one query: the enabled toggles, then the reached stop budgets.
+_SNAPSHOT_SQL = (
+    "SELECT 'on', toggle.capability_key, NULL::bigint, NULL::numeric, NULL::numeric,"  # noqa: S608
+    " NULL::varchar, NULL::boolean"
+    " FROM capabilities_featuretoggle toggle WHERE toggle.organization_id = %s AND toggle.enabled"
+    " UNION ALL SELECT 'stop', stops.capability, stops.id, stops.amount, stops.spent, stops.currency,"
+    " stops.platform FROM (" + _STOPS_SQL + ") AS stops"
+)
+
+
+def budgets_in_flight(org_id: int) -> dict[int, Decimal]:
+    """What the running jobs of each of the organization's budgets are
+    expected to cost (their number times the budget's mean job cost this
+    period), by budget id: metering.budgets shows it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_IN_FLIGHT_BY_BUDGET_SQL, [org_id])
+        return {budget_id: Decimal(amount) for budget_id, amount in cursor.fetchall()}
+
+
+_IN_FLIGHT_BY_BUDGET_SQL = (
+    "SELECT budget.id, " + _IN_FLIGHT_SQL + " - budget.spent"  # noqa: S608  # constants only
+    " FROM metering_budget budget WHERE budget.organization_id = %s"
+)
+
+
+def budget_condition(organization: str, capability: str, period: str) -> str:
+    """The budget rule as a SQL condition (true: no reached stop budget covers
+    it) on the columns or placeholders given, for the runner's claim."""
+    return _BUDGET_SQL.format(organization=organization, capability=capability, period=period)
+
+
+def reached_budgets(org_id: int) -> tuple[BudgetStop, ...]:
+    """The organization's reached stop budgets, read now (one query)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from metering.budgets import period_start
+
+    with connection.cursor() as cursor:
+        cursor.execute(_STOPS_SQL, [org_id, period_start(timezone.now())])
+        return tuple(
+            BudgetStop(budget_id, capability, Decimal(amount), Decimal(spent), currency, platform)
+            for budget_id, capability, amount, spent, currency, platform in cursor.fetchall()
+        )
 
 
 def enabled_condition(organization: str, capability: str) -> str:

@@ -18,12 +18,18 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from capabilities.gate import enabled_condition
+from capabilities.gate import (
+    budget_condition,
+    budget_refusal,
+    enabled_condition,
+    enabled_in_database,
+    reached_budgets,
+)
 from capabilities.job_context import JobContext, JobFailed, job_function
 from capabilities.models import Job
 from capabilities.registry import COMPUTE_SECONDS, registry
 from capabilities.signals import announce_job_finished, job_finished
-from metering import ledger
+from metering import budgets, ledger
 from metering.models import EventKind
 from portal.db import relax_durability
 from portal.models import Organization
@@ -81,12 +87,19 @@ _CLAIM = """
                 WHERE org.id = job.organization_id AND org.status = %(active)s
             )
             AND {capability_on}
+            AND {within_budget}
         )
     )
-    RETURNING *, set_config('synchronous_commit', 'off', true) AS commit_mode
+    RETURNING *, set_config('synchronous_commit', 'off', true) AS commit_mode,
+        EXISTS (SELECT 1 FROM metering_budget WHERE organization_id = job.organization_id) AS budgeted
 """
-# The capability's rule comes from the gate (the one owner of "is it on?"), as SQL on the job's columns.
-CLAIM = _CLAIM.format(capability_on=enabled_condition("job.organization_id", "job.capability"))
+# The capability's rule and the budget rule come from the gate (the one owner
+# of "may it run?"), as SQL on the job's columns. A running job taken back
+# after its worker died is not asked again: it was admitted.
+CLAIM = _CLAIM.format(
+    capability_on=enabled_condition("job.organization_id", "job.capability"),
+    within_budget=budget_condition("job.organization_id", "job.capability", "%(period)s"),
+)
 
 
 def _claim(job_id: int, token: str, previous: str | None) -> Job | None:
@@ -117,6 +130,7 @@ def _claim(job_id: int, token: str, previous: str | None) -> Job | None:
                 "running": Job.Status.RUNNING,
                 "queued": Job.Status.QUEUED,
                 "active": Organization.Status.ACTIVE,
+                "period": budgets.period_start(now),
             },
         )
     )
@@ -132,9 +146,16 @@ def _claim(job_id: int, token: str, previous: str | None) -> Job | None:
             pk=job.organization_id, status=Organization.Status.ACTIVE
         ).exists():
             _refuse(job, "The organization was suspended before this job started.", "organization_suspended")
-        else:
+        elif job.capability not in enabled_in_database(job.organization_id):
             title = registry().get(job.capability).title
             _refuse(job, f"{title} was switched off before this job started.", "capability_disabled")
+        else:
+            stop = next(
+                (stop for stop in reached_budgets(job.organization_id) if stop.covers(job.capability)), None
+            )
+            if stop is None:
+                return None  # the budget was raised meanwhile: its message or the sweep runs it
+            _refuse(job, budget_refusal(stop, registry().get(job.capability).title), "budget_exhausted")
         return None
 
 
@@ -316,10 +337,19 @@ def _succeed(job: Job, result: dict[str, Any], usage: dict[str, int], elapsed: f
     # in one round trip.
     result_value = Job._meta.get_field("result").get_db_prep_value(result, connection)
     params = [Job.Status.SUCCEEDED, result_value, now, job.pk, Job.Status.RUNNING, job.lease_token]
-    finished = ledger.append_if(FINISH, params, records) is not None
-    if not finished:
+    # The organization's budgets (the claim said whether it has any) are
+    # charged in the same statement, with the cost of the usage it inserts.
+    charge = budgets.charge_ctes(job.organization_id, job.capability, now) if _budgeted(job) else None
+    new, charged = ledger.append_if_charging(FINISH, params, records, charge)
+    if new is None:
         return "already finished"  # another delivery of this job got there first
+    if charged:
+        budgets.after_charge(budgets.charged_rows(charged))
     return Job.Status.SUCCEEDED
+
+
+def _budgeted(job: Job) -> bool:
+    return bool(getattr(job, "budgeted", False))
 
 
 def _fail(job: Job, error: str, code: str) -> str:

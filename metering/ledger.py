@@ -240,11 +240,25 @@ ROLLUP_CTES = """totals AS (
 
 
 def append_if(guard: str, guard_params: Sequence[Any], records: Sequence[UsageRecord]) -> int | None:
+    """`append_if_charging` without a budget charge: how many events were new,
+    or None when the guard returned no row."""
+    new, _charged = append_if_charging(guard, guard_params, records)
+    return new
+
+
+def append_if_charging(
+    guard: str,
+    guard_params: Sequence[Any],
+    records: Sequence[UsageRecord],
+    charge: tuple[str, Sequence[Any]] | None = None,
+) -> tuple[int | None, list[tuple[Any, ...]]]:
     """PostgreSQL: run `guard`, a data-modifying statement with RETURNING, and
     only if it returned a row insert `records` (skipping known idempotency
     keys; of a key repeated in `records`, the first) and increment the rollups
     by the events that were inserted. Returns how many events were new, or
-    None when the guard returned no row (and nothing was written).
+    None when the guard returned no row (and nothing was written), with the
+    rows of `charge`'s `charged` CTE (metering.budgets.charge_ctes: the cost of
+    the inserted events added to the budgets that cover them).
 
     All of it is one statement, so it is one transaction even outside the
     caller's (the job runner's result, usage and rollups commit together, with
@@ -273,13 +287,18 @@ def append_if(guard: str, guard_params: Sequence[Any], records: Sequence[UsageRe
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING organization_id, capability, meter,
                       date_trunc('hour', occurred_at, 'UTC') AS hour, quantity
-        ), {ROLLUP_CTES}
+        ), {ROLLUP_CTES}{charge[0] if charge else ""}
         SELECT EXISTS (SELECT FROM guard), (SELECT count(*) FROM inserted), (SELECT count(*) FROM monthly)
+               {", charged.*  FROM (SELECT) AS one LEFT JOIN charged ON true" if charge else ""}
     """
+    if charge:
+        params.extend(charge[1])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        guarded, new, _ = cursor.fetchone()
-    return int(new) if guarded else None
+        rows = cursor.fetchall()
+    guarded, new = rows[0][0], rows[0][1]
+    charged = [tuple(row[3:]) for row in rows if charge and row[3] is not None]
+    return (int(new) if guarded else None), charged
 
 
 def ingest(records: Iterable[UsageRecord]) -> int:

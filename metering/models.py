@@ -188,3 +188,60 @@ class ApiCallCount(models.Model):
         return (
             f"{self.process} {self.organization_id} {self.capability} {self.hour:%Y-%m-%d %H}: {self.calls}"
         )
+
+
+class Budget(models.Model):
+    """A monthly spending limit of an organization: over all its capabilities
+    (`capability` is None) or one of them, in the prices' currency. With the
+    action `stop`, new jobs and metered API calls of what it covers are
+    refused once it is reached (capabilities.gate); with `alert`, it only
+    alerts. Alerts go at each threshold (percent of the amount), once a period.
+
+    A platform cap (`platform`) is set by the platform's finance people or IT
+    admins; the organization sees it, locked with its reason, and cannot
+    change it. An organization has at most one budget of its own and one cap
+    per scope.
+
+    `spent`, `job_spent` and `jobs_charged` are the enforcement counters of
+    the period starting `period_start`: the exact priced usage (unit price x
+    quantity, not rounded), incremented by each job's result in the same
+    statement as its usage (metering.ledger.append_if) and set from the
+    rollups by metering.budgets.recompute (every minute, and after any change)
+    for the usage that does not come from jobs. Pages show the rounded figure
+    of /usage/ instead."""
+
+    class Action(models.TextChoices):
+        STOP = "stop", "Stop new work"
+        ALERT = "alert", "Alert only"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="budgets")
+    capability = models.CharField(max_length=64, null=True, blank=True)  # None: every capability
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="usd")
+    action = models.CharField(max_length=8, choices=Action.choices, default=Action.STOP)
+    thresholds = models.JSONField(default=list)  # percents, ascending, e.g. [50, 80, 100]
+    platform = models.BooleanField(default=False)
+    reason = models.CharField(max_length=300, blank=True)  # a platform cap's, shown to the organization
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    period_start = models.DateField(null=True, blank=True)
+    spent = models.DecimalField(max_digits=20, decimal_places=8, default=0)
+    job_spent = models.DecimalField(max_digits=20, decimal_places=8, default=0)
+    jobs_charged = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["organization", "capability", "platform"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "capability", "platform"],
+                name="one_budget_per_scope",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="budget_amount_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.capability or "all capabilities"
+        kind = "platform cap" if self.platform else "budget"
+        return f"{self.organization_id} {kind} {self.amount} {self.currency} for {scope}"

@@ -15,3 +15,12 @@ def refresh_platform_usage() -> int:
     from metering import platform
 
     return platform.refresh_days(platform.closed_days_to_refresh())
+
+
+@shared_task(name="metering.recompute_budgets")
+def recompute_budgets() -> int:
+    """Every budget's counters from the rollups (usage that is not a job's:
+    API calls, corrections), and the alerts of thresholds reached."""
+    from metering import budgets
+
+    return budgets.recompute()

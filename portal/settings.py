@@ -215,6 +215,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.record_heartbeat",
         "schedule": 30.0,
     },
+    "recompute-budgets": {
+        "task": "metering.recompute_budgets",
+        "schedule": 60.0,
+    },
     "flush-api-calls": {
         "task": "metering.flush_api_calls",
         "schedule": 60.0,

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from capabilities import actions, is_enabled, queries
-from capabilities.api.permissions import CapabilityDisabledError
+from capabilities.api.permissions import BudgetExhaustedError, CapabilityDisabledError
 from capabilities.api.serializers import (
     CapabilitySerializer,
     JobRequestSerializer,
@@ -21,6 +21,7 @@ from capabilities.api.serializers import (
     ToggleRequestSerializer,
     ToggleResultSerializer,
 )
+from capabilities.gate import budget_stop
 from capabilities.job_context import JobInputInvalid, clean_input
 from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
@@ -153,6 +154,9 @@ class JobListCreate(generics.ListCreateAPIView):
         responses={
             202: JobSerializer,
             400: OpenApiResponse(description="Unknown capability or job kind, or invalid input"),
+            402: OpenApiResponse(
+                description="`budget_exhausted`: a reached stop budget covers the capability"
+            ),
             403: OpenApiResponse(description="`capability_disabled`, or a billing user"),
         },
     )
@@ -166,6 +170,9 @@ class JobListCreate(generics.ListCreateAPIView):
         organization = organization_of(request)
         if not is_enabled(organization, key):  # refused before its input is looked at
             raise CapabilityDisabledError(registry().get(key), queries.lock_off(organization, key))
+        stop = budget_stop(organization, key)
+        if stop is not None:
+            raise BudgetExhaustedError(stop, registry().get(key))
         try:
             job_input = clean_input(
                 organization, key, payload.validated_data["kind"], payload.validated_data["input"]
@@ -186,6 +193,8 @@ class JobListCreate(generics.ListCreateAPIView):
             raise CapabilityDisabledError(
                 registry().get(key), queries.lock_off(organization_of(request), key)
             ) from None
+        except actions.BudgetExhausted as exhausted:
+            raise BudgetExhaustedError(exhausted.stop, registry().get(key)) from None
         except ActionError as refusal:
             raise exceptions.ValidationError({"kind": [refusal.message]}, code=refusal.code) from None
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -25,6 +25,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(response.data, dict) and isinstance(response.data.get("detail"), str):
         response.data["code"] = _code(exc)
+        # An error that says more than its message (402 budget_exhausted: the budget and the spend).
+        response.data.update(getattr(exc, "extra", None) or {})
     elif response.status_code == 400:
         response.data = {
             "detail": "The request has invalid fields.",

@@ -116,16 +116,16 @@ def test_a_database_error_while_recording_retries_the_job_and_counts_once(ocr_on
     from metering import ledger
 
     job = actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 2})
-    real_append_if = ledger.append_if
+    real_append_if = ledger.append_if_charging
     failures = []
 
-    def flaky_append_if(guard, params, records):
+    def flaky_append_if(guard, params, records, charge=None):
         if not failures:
             failures.append(records)
             raise OperationalError("server closed the connection unexpectedly")
-        return real_append_if(guard, params, records)
+        return real_append_if(guard, params, records, charge)
 
-    monkeypatch.setattr(ledger, "append_if", flaky_append_if)
+    monkeypatch.setattr(ledger, "append_if_charging", flaky_append_if)
     # In-process (eager): the retry runs at once instead of after its countdown.
     run_job.apply(args=[job.pk])
 
