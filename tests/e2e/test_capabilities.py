@@ -220,4 +220,3 @@ def test_alice_sees_the_median_of_similar_organizations_and_what_comes_along(
     expect(panel).to_contain_text("Text recognition ($0.01 per page; about $2.50 a month)")
     panel.scroll_into_view_if_needed()
     page.screenshot(path=SHOTS / "peers.png", full_page=True)
-
