@@ -64,6 +64,7 @@ def estimates(organization: Organization) -> dict[str, Estimate]:
 
 
 def estimate(organization: Organization, key: str) -> Estimate:
+    """One capability's monthly estimate (the toggle API's answer)."""
     return cost_estimates.estimate(organization, key)
 
 
