@@ -9,6 +9,8 @@ from django.db.models import Count, Min, Q, QuerySet
 
 from capabilities.models import FeatureToggle, Job, ToggleChange
 from capabilities.registry import CapabilityConfig, registry
+from metering.queries import estimates as cost_estimates
+from metering.queries.estimates import Estimate
 from portal.models import Organization
 
 
@@ -53,6 +55,17 @@ def catalog(organization: Organization) -> list[CatalogEntry]:
 def catalog_entry(organization: Organization, key: str) -> CatalogEntry:
     registry().get(key)
     return next(entry for entry in catalog(organization) if entry.key == key)
+
+
+def estimates(organization: Organization) -> dict[str, Estimate]:
+    """Every installed capability's monthly estimate for `organization` (see
+    `metering.queries.estimates`: two queries for all of them)."""
+    return cost_estimates.estimates(organization, [capability.key for capability in registry()])
+
+
+def estimate(organization: Organization, key: str) -> Estimate:
+    """One capability's monthly estimate (the toggle API's answer)."""
+    return cost_estimates.estimate(organization, key)
 
 
 @dataclass(frozen=True)

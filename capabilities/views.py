@@ -109,7 +109,8 @@ def render_capability_page(
 
 @org_role_required(*MANAGING_ROLES)
 def toggle(request: OrgRequest, key: str) -> HttpResponse:
-    """GET: the confirmation (prices, related capabilities, billing note).
+    """GET: the confirmation (prices, the monthly estimate, related
+    capabilities, billing note).
     POST: the change; htmx gets the refreshed catalog grid back."""
     _installed(key)
     organization = request.organization
@@ -120,7 +121,12 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
         template = (
             "capabilities/catalog.html#confirm" if wants_partial(request) else "capabilities/confirm.html"
         )
-        return render(request, template, {"entry": entry, "turn_on": enabled, "related": related})
+        context = {"entry": entry, "turn_on": enabled, "related": related}
+        if enabled:  # what it would cost, for it and what comes along (two queries for all)
+            estimates = queries.estimates(organization)
+            context["estimate"] = estimates[key]
+            context["related_estimates"] = [(other, estimates[other.key]) for other in related]
+        return render(request, template, context)
 
     form = ToggleForm(request.POST)
     error = None

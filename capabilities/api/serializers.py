@@ -19,6 +19,24 @@ class MeterSerializer(serializers.Serializer):
     currency = serializers.CharField()
 
 
+class EstimateSerializer(serializers.Serializer):
+    monthly = serializers.DecimalField(
+        max_digits=None,
+        decimal_places=None,
+        coerce_to_string=True,
+        allow_null=True,
+        help_text="About what the capability would cost a month, to the currency's minor unit; "
+        "null when there is no estimate yet",
+    )
+    currency = serializers.CharField()
+    basis = serializers.ChoiceField(
+        choices=["own_history", "peers"],
+        allow_null=True,
+        help_text="`own_history`: the organization's own use over the last 30 whole days; "
+        "`peers`: the median of at least 5 organizations of similar activity; null: no estimate",
+    )
+
+
 class CapabilitySerializer(serializers.Serializer):
     key = serializers.CharField(source="capability.key")
     name = serializers.CharField(source="capability.title")
@@ -30,9 +48,16 @@ class CapabilitySerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     locked = serializers.BooleanField()
     locked_reason = serializers.CharField()
+    estimate = serializers.SerializerMethodField()
 
     def get_dependencies(self, entry) -> list[str]:  # type: ignore[no-untyped-def]
         return [dependency.key for dependency in entry.dependencies]
+
+    @extend_schema_field(EstimateSerializer)
+    def get_estimate(self, entry) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        """From the estimates the view read for every entry at once
+        (`capabilities.queries.estimates`), in the `estimates` context."""
+        return EstimateSerializer(self.context["estimates"][entry.key]).data
 
 
 class ToggleRequestSerializer(serializers.Serializer):

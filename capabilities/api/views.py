@@ -48,7 +48,8 @@ def _installed(key: str) -> None:
 @extend_schema(
     summary="List capabilities",
     description="Every installed capability with its meters, default "
-    "prices and whether it is enabled and locked for the caller's organization.",
+    "prices, whether it is enabled and locked for the caller's organization, and "
+    "what it would cost the organization a month (`estimate`).",
     responses={200: CapabilitySerializer(many=True)},
 )
 class CapabilityList(generics.GenericAPIView):
@@ -57,8 +58,10 @@ class CapabilityList(generics.GenericAPIView):
     pagination_class = None
 
     def get(self, request: Request) -> Response:
-        entries = queries.catalog(organization_of(request))
-        return Response(CapabilitySerializer(entries, many=True).data)
+        organization = organization_of(request)
+        entries = queries.catalog(organization)
+        context = {"estimates": queries.estimates(organization)}
+        return Response(CapabilitySerializer(entries, many=True, context=context).data)
 
 
 class CapabilityToggle(APIView):
@@ -103,7 +106,10 @@ class CapabilityToggle(APIView):
         except ActionError as refusal:
             raise exceptions.ValidationError({"detail": refusal.message}, code=refusal.code) from None
         entry = queries.catalog_entry(organization, key)
-        return Response(ToggleResultSerializer({"changed": result.changed, "capability": entry}).data)
+        context = {"estimates": {key: queries.estimate(organization, key)}}
+        return Response(
+            ToggleResultSerializer({"changed": result.changed, "capability": entry}, context=context).data
+        )
 
 
 @extend_schema(

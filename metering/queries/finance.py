@@ -164,7 +164,7 @@ def finance_dashboard(
     )
 
 
-def _meter_price_cases() -> tuple[Case, Case]:
+def meter_price_cases() -> tuple[Case, Case]:
     """Each (capability, meter)'s unit price and currency as SQL expressions, so
     the database prices and ranks rows without sending them all here."""
     known = meter_prices.meters()
@@ -181,7 +181,7 @@ def _meter_price_cases() -> tuple[Case, Case]:
     return price, currency
 
 
-def _line_amount_sql(revenue: Any) -> Round:
+def line_amount_sql(revenue: Any) -> Round:
     """`meter_prices.line_amount` in SQL, for rows annotated with `currency`:
     PostgreSQL's round(numeric, places) rounds half away from zero, which is
     half up for a line's amount."""
@@ -196,7 +196,7 @@ def _line_amount_sql(revenue: Any) -> Round:
 def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
     """Quantity and revenue per organization, capability and meter, highest
     revenue first, priced in the database (one query per page read)."""
-    price, currency = _meter_price_cases()
+    price, currency = meter_price_cases()
     fields = ("organization_id", "organization__slug", "organization__name", "capability", "meter")
     rows = source.in_period(period)
     if source.column == "month" and _months_in(period) == 1:
@@ -213,7 +213,7 @@ def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
                 F("quantity_total") * price, output_field=DecimalField(max_digits=36, decimal_places=9)
             ),
         )
-        .annotate(amount=_line_amount_sql(F("revenue")))
+        .annotate(amount=line_amount_sql(F("revenue")))
         .order_by("-revenue", "organization__name", "capability", "meter")
     )
 

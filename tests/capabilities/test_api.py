@@ -5,13 +5,18 @@ and organization API keys."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from capabilities.models import FeatureToggle, ToggleChange
 from portal.actions.api_keys import create_api_key
 from portal.actions.organizations import suspend_organization
 from tests.capabilities.state import TEST_CAPABILITIES, api_key_client, enabled_in, states
+from tests.factories import OrganizationFactory
+from tests.metering.usage_data import NOW, record
 
 CAPABILITIES = "/api/v1/capabilities/"
 SUMMARY_COUNT = "/api/v1/c/summaries/count/"
@@ -85,6 +90,7 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
         "enabled": False,
         "locked": False,
         "locked_reason": "",
+        "estimate": {"monthly": None, "currency": "usd", "basis": None},  # no use anywhere yet
     }
     assert catalog["summaries"]["dependencies"] == ["ocr"]
     assert catalog["summaries"]["meters"][0]["unit_price"] == "0.0500000000"
@@ -118,8 +124,54 @@ def test_the_catalogs_query_count_does_not_grow_with_history(
     client = api_key_client(acme_key)
     client.get(CAPABILITIES)  # the key's last use is written once a minute: not the list's cost
 
-    with django_assert_max_num_queries(2):  # the key, the toggles
+    with django_assert_max_num_queries(4):  # the key, the toggles, own use, the peers' medians
         assert client.get(CAPABILITIES).status_code == 200
+
+
+# --- the estimate ---------------------------------------------------------------
+
+
+@pytest.fixture
+def _clock(monkeypatch):
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+
+
+@pytest.mark.usefixtures("_clock")
+def test_the_catalog_estimates_from_acmes_own_use_else_from_peers(client_for, bob, acme):
+    record(acme, 1240, at=NOW - timedelta(days=3))  # 1,240 pages at $0.01
+    for _ in range(5):  # five small organizations made summaries; acme never did
+        record(
+            OrganizationFactory(), 100, capability="summaries", meter="summaries", at=NOW - timedelta(days=2)
+        )
+
+    catalog = by_key(client_for(bob).get(CAPABILITIES))
+
+    assert catalog["ocr"]["estimate"] == {"monthly": "12.40", "currency": "usd", "basis": "own_history"}
+    assert catalog["summaries"]["estimate"] == {"monthly": "5.00", "currency": "usd", "basis": "peers"}
+    assert catalog["glossary"]["estimate"] == {"monthly": None, "currency": "usd", "basis": None}
+
+
+@pytest.mark.usefixtures("_clock")
+def test_gina_never_sees_acmes_figure(client_for, gina, acme):
+    record(acme, 1240, at=NOW - timedelta(days=3))
+
+    catalog = by_key(client_for(gina).get(CAPABILITIES))
+
+    assert catalog["ocr"]["estimate"] == {"monthly": None, "currency": "usd", "basis": None}
+
+
+@pytest.mark.usefixtures("_clock")
+def test_switching_on_answers_with_the_estimate(client_for, alice, acme):
+    record(acme, 250, at=NOW - timedelta(days=3))
+
+    response = put(client_for(alice), "ocr", {"enabled": True})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["capability"]["estimate"] == {
+        "monthly": "2.50",
+        "currency": "usd",
+        "basis": "own_history",
+    }
 
 
 def test_no_credentials_no_catalog(client):

@@ -8,6 +8,7 @@ One module for the catalog and capability pages, which share the toggle flow.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,8 +20,9 @@ from django.utils.timezone import localtime
 from capabilities.models import FeatureToggle, ToggleChange
 from capabilities.registry import registry
 from tests.capabilities.state import enabled_in, states
-from tests.factories import UserFactory
+from tests.factories import OrganizationFactory, UserFactory
 from tests.html import text
+from tests.metering.usage_data import NOW, record
 
 HTMX = {"HX-Request": "true"}
 
@@ -156,6 +158,67 @@ def test_without_htmx_the_confirmation_is_a_page(client_for, alice):
     assert response.status_code == 200
     page = response.content.decode()
     assert "<html" in page and "Switch on Text recognition?" in page
+
+
+# --- the estimate on the confirmation ----------------------------------------------
+
+
+def words(html: str) -> str:
+    """The page as a person reads it: tags dropped, white space collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).replace(" ,", ",").split())
+
+
+@pytest.fixture
+def _clock(monkeypatch):
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+
+
+@pytest.mark.usefixtures("_clock")
+def test_the_confirmation_estimates_from_acmes_own_use(client_for, alice, acme):
+    record(acme, 1240, at=NOW - timedelta(days=3))  # 1,240 pages at $0.01
+
+    panel = words(text(client_for(alice).get("/capabilities/ocr/toggle/?enabled=1", headers=HTMX)))
+
+    assert "About $12.40 a month, from your own use over the last 30 days." in panel
+
+
+@pytest.mark.usefixtures("_clock")
+def test_the_confirmation_estimates_from_similar_organizations(client_for, alice, acme):
+    for pages in (300, 400, 500, 600, 700):
+        record(OrganizationFactory(), pages, at=NOW - timedelta(days=2))
+
+    panel = words(text(client_for(alice).get("/capabilities/ocr/toggle/?enabled=1", headers=HTMX)))
+
+    assert "About $5.00 a month, from the median of 5 similar organizations over the last 30 days." in panel
+
+
+@pytest.mark.usefixtures("_clock")
+def test_without_use_or_enough_peers_there_is_no_estimate_yet(client_for, alice, acme, globex):
+    record(globex, 700, at=NOW - timedelta(days=2))  # one other tenant: never its figure
+
+    panel = words(text(client_for(alice).get("/capabilities/ocr/toggle/?enabled=1", headers=HTMX)))
+
+    assert "No estimate yet: Acme" in panel
+    assert "has not used Text recognition in the last 30 days" in panel
+    assert "$7.00" not in panel
+
+
+@pytest.mark.usefixtures("_clock")
+def test_what_comes_along_has_its_estimate_too(client_for, alice, acme):
+    record(acme, 250, at=NOW - timedelta(days=3))  # text recognition: $2.50
+
+    panel = words(text(client_for(alice).get("/capabilities/summaries/toggle/?enabled=1", headers=HTMX)))
+
+    assert "Text recognition ($0.01 per page; about $2.50 a month)" in panel
+    assert "No estimate yet" in panel  # for summaries itself
+
+
+def test_switching_off_shows_no_estimate(client_for, alice, acme, switch):
+    switch(alice, acme, "ocr", enabled=True)
+
+    panel = text(client_for(alice).get("/capabilities/ocr/toggle/?enabled=0", headers=HTMX))
+
+    assert "a month" not in panel and "estimate" not in panel
 
 
 def test_alice_switches_glossary_on_and_gets_the_grid_back(client_for, alice, acme):

@@ -2,14 +2,20 @@
 the people who use them."""
 
 import re
+import tempfile
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from capabilities.actions import set_capability_enabled
 from capabilities.gate import bump_version
 from capabilities.registry import registry
 from portal.models import Organization, User
+from tests.factories import OrganizationFactory
+from tests.metering.usage_data import record
 
 pytestmark = pytest.mark.e2e
 
@@ -160,3 +166,57 @@ def test_alice_switches_the_free_glossary_on_at_once_and_off_with_confirmation(p
         "aria-checked", "false"
     )
     expect(glossary.locator(".confirm-panel")).to_have_count(0)
+
+
+# --- what it would cost -----------------------------------------------------------
+
+# Screenshots of the confirmation, for people to look at (not asserted on).
+SHOTS = Path(tempfile.gettempdir()) / "shots-estimate"
+
+
+def test_alice_sees_what_text_recognition_would_cost_before_switching_it_on(page: Page, sign_in, alice, acme):
+    record(acme, 1240, at=timezone.now() - timedelta(days=3))  # 1,240 pages at $0.01 last week
+
+    sign_in(page, "alice@acme.test")
+    card(page, "ocr").get_by_role("switch", name="Switch on Text recognition").click()
+
+    panel = card(page, "ocr").locator(".confirm-panel")
+    expect(panel).to_contain_text("Switch on Text recognition?")
+    expect(panel.locator(".estimate")).to_have_text(
+        "About $12.40 a month, from your own use over the last 30 days."
+    )
+    panel.scroll_into_view_if_needed()
+    page.screenshot(path=SHOTS / "own-use.png", full_page=True)
+
+    # Summaries: acme never made any, and no organization to compare with.
+    page.goto("/capabilities/summaries/toggle/?enabled=1")
+    expect(page.locator(".estimate")).to_contain_text(
+        "No estimate yet: Acme Corp has not used Summaries in the last 30 days"
+    )
+    expect(page.locator(".confirm-panel")).to_contain_text("about $12.40 a month")  # text recognition
+    page.screenshot(path=SHOTS / "no-estimate.png", full_page=True)
+
+
+def test_alice_sees_the_median_of_similar_organizations_and_what_comes_along(
+    page: Page, sign_in, alice, acme
+):
+    record(acme, 250, at=timezone.now() - timedelta(days=3))  # text recognition: $2.50
+    for summaries in (40, 60, 80, 100, 120):  # five small organizations made summaries ($0.05 each)
+        record(
+            OrganizationFactory(),
+            summaries,
+            capability="summaries",
+            meter="summaries",
+            at=timezone.now() - timedelta(days=2),
+        )
+
+    sign_in(page, "alice@acme.test")
+    card(page, "summaries").get_by_role("switch", name="Switch on Summaries").click()
+
+    panel = card(page, "summaries").locator(".confirm-panel")
+    expect(panel.locator(".estimate")).to_have_text(
+        "About $4.00 a month, from the median of 5 similar organizations over the last 30 days."
+    )
+    expect(panel).to_contain_text("Text recognition ($0.01 per page; about $2.50 a month)")
+    panel.scroll_into_view_if_needed()
+    page.screenshot(path=SHOTS / "peers.png", full_page=True)
