@@ -16,6 +16,7 @@ from capabilities import actions, queries
 from capabilities.forms import ForceForm, JobInputForm, ToggleForm
 from capabilities.models import Job
 from capabilities.registry import CapabilityConfig, registry
+from metering import budgets
 from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, platform_required
 from portal.actions.errors import ActionError
 from portal.audit import origin_of
@@ -126,6 +127,9 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
             estimates = queries.estimates(organization)
             context["estimate"] = estimates[key]
             context["related_estimates"] = [(other, estimates[other.key]) for other in related]
+            context["budgets"] = [
+                status for status in budgets.statuses(organization) if status.budget.capability in (None, key)
+            ]
         return render(request, template, context)
 
     form = ToggleForm(request.POST)

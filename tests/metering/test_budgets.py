@@ -221,3 +221,18 @@ def test_statuses_show_spent_in_flight_and_remaining(ocr_on, alice, acme):
     assert status.remaining == Decimal("0.06")
     assert status.state == budgets.State.OK
     assert status.spent_percent == 40
+
+
+def test_the_switch_on_confirmation_says_what_budget_remains(alice, acme, client_for):
+    _budget(alice, acme, "50.00", capability=None)
+    page = client_for(alice).get("/capabilities/ocr/toggle/?enabled=1")
+    assert page.status_code == 200
+    text = " ".join(page.content.decode().split())
+    assert "<strong>$50.00 left</strong> of the monthly budget of $50.00" in text
+    assert "for all capabilities ($0.00 spent)." in text
+    assert "New work stops when it is reached." in text
+
+
+def test_the_confirmation_says_when_no_budget_covers_it(alice, acme, client_for):
+    page = client_for(alice).get("/capabilities/ocr/toggle/?enabled=1")
+    assert "No budget covers it:" in page.content.decode()
