@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from capabilities.contracts import corrections
@@ -132,12 +133,14 @@ def correct_contract(
 
 
 def roll_deadlines(today: date) -> int:
-    """Move each contract whose next notice deadline passed to the deadline of
-    its renewal term running now (the daily check, before it announces)."""
+    """Move each contract whose next notice deadline or current term end passed
+    to the deadline and end of its renewal term running now (the daily check,
+    before it announces)."""
     moved = 0
-    for contract in Contract.objects.filter(is_contract=True, next_notice_deadline__lt=today).order_by("pk"):
+    passed = Q(next_notice_deadline__lt=today) | (Q(current_term_end__lt=today) & ~Q(auto_renews=False))
+    for contract in Contract.objects.filter(passed, is_contract=True).order_by("pk"):
         contract.schedule(today)
-        contract.save(update_fields=["next_notice_deadline"])
+        contract.save(update_fields=["current_term_end", "next_notice_deadline"])
         moved += 1
     return moved
 

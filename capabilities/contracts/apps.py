@@ -4,8 +4,12 @@ tracks its parties, term, renewal and notice deadline, with citations."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from capabilities.registry import CapabilityConfig, JobKind, Meter, NavEntry
+from capabilities.registry import CapabilityConfig, DemoMeter, JobKind, Meter, NavEntry
+
+if TYPE_CHECKING:
+    from portal.models import Organization, User
 
 ANNOUNCE_TASK = "contracts.announce_deadlines"
 
@@ -31,6 +35,10 @@ class ContractsConfig(CapabilityConfig):
     }
     nav = NavEntry("Contracts", "index")
     version = "1.0.0"
+    demo_usage = (DemoMeter("contracts", 1.5),)
+    demo_reason = (
+        "See every renewal coming: the notice deadline of each contract, with the clause it comes from"
+    )
     default_settings = {
         # The daily deadline signal is sent for contracts whose notice deadline
         # is at most this many days away (Notifications rules pick their own N).
@@ -57,3 +65,8 @@ class ContractsConfig(CapabilityConfig):
                 "schedule": crontab(hour=capability_setting("contracts", "ANNOUNCE_HOUR_UTC"), minute=0),
             },
         )
+
+    def demo_content(self, organization: Organization, actor: User) -> list[str]:
+        from capabilities.contracts import demo
+
+        return demo.create(organization, actor)

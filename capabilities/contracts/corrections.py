@@ -14,7 +14,7 @@ CORRECTABLE: dict[str, str] = {
     "parties": "Parties",
     "effective_date": "Effective date",
     "term_months": "Term (months)",
-    "expiry_date": "Expiry date",
+    "expiry_date": "Expiry date (end of the first term)",
     "auto_renews": "Renews automatically",
     "renewal_term_months": "Renewal term (months)",
     "notice_period_days": "Notice period (days)",

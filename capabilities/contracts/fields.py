@@ -132,27 +132,55 @@ def notice_deadline(expiry: date | None, notice_days: int | None) -> date | None
 MAX_RENEWALS = 1200  # how far the next deadline is looked for (a monthly renewal: 100 years)
 
 
+def _term_ends(expiry: date, renewal_months: int) -> Iterator[date]:
+    """The end of the first term, then of each renewal term after it: counted
+    from the first term's end, so month ends don't drift (31 Jan, 28 Feb, 31 Mar)."""
+    yield expiry
+    for renewals in range(1, MAX_RENEWALS + 1):
+        yield term_end(expiry + timedelta(days=1), renewals * renewal_months)
+
+
+def current_term_end(expiry: date | None, renewal_months: int | None, today: date) -> date | None:
+    """The end of the term running on `today` of a contract that renews
+    automatically: `expiry` (the first term's end) until it has passed, then
+    the end of the renewal term running then. None when the first term has
+    ended and the renewal term is unknown (nothing is guessed)."""
+    if expiry is None or expiry >= today:
+        return expiry
+    if not renewal_months:
+        return None
+    return next((end for end in _term_ends(expiry, renewal_months) if end >= today), None)
+
+
 def next_notice_deadline(
     deadline: date | None, expiry: date | None, renewal_months: int | None, today: date
 ) -> date | None:
     """The first notice deadline on or after `today`: `deadline` itself, or,
-    once it has passed, the deadline of the renewal term running then (each
-    renewal adds `renewal_months` to the term; counted from the first term's
-    end, so month ends don't drift). None when it has passed and the renewal
-    term is unknown."""
+    once it has passed, the current term's end (see `current_term_end`) less
+    the notice period, or the following term's when that one has passed too
+    (the notice period of the current term is running: it renews). None when
+    it has passed and the renewal term is unknown."""
     if deadline is None or deadline >= today:
         return deadline
     if not renewal_months:
         return None
-    notice = (expiry - deadline) if expiry is not None else None
-    for renewals in range(1, MAX_RENEWALS + 1):
-        if expiry is not None and notice is not None:
-            following = term_end(expiry + timedelta(days=1), renewals * renewal_months) - notice
-        else:
-            following = add_months(deadline, renewals * renewal_months)
-        if following >= today:
-            return following
-    return None
+    if expiry is None:
+        # A deadline a person set on a contract whose expiry is unknown: it
+        # moves by whole renewal terms.
+        following = (add_months(deadline, n * renewal_months) for n in range(1, MAX_RENEWALS + 1))
+        return next((when for when in following if when >= today), None)
+    notice = expiry - deadline
+    current = current_term_end(expiry, renewal_months, today)
+    if current is None:
+        return None
+    return next(
+        (
+            end - notice
+            for end in _term_ends(expiry, renewal_months)
+            if end >= current and end - notice >= today
+        ),
+        None,
+    )
 
 
 # --- what was found ------------------------------------------------------------

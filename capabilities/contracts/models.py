@@ -8,7 +8,7 @@ from datetime import date
 from django.db import models
 from django.utils import timezone
 
-from capabilities.contracts.fields import next_notice_deadline
+from capabilities.contracts.fields import current_term_end, next_notice_deadline
 from capabilities.documents.models import Document
 from capabilities.models import Job
 from portal.models import Organization, User
@@ -33,6 +33,10 @@ class Contract(models.Model):
     notice_period_days = models.PositiveIntegerField(null=True, blank=True)
     # The last day to give notice before it renews: expiry minus notice period.
     notice_deadline = models.DateField(null=True, blank=True)
+    # The end of the term running now: `expiry_date` (the first term's end)
+    # until it has passed, then, for a contract that renews automatically, the
+    # end of the renewal term running (kept current by the daily check).
+    current_term_end = models.DateField(null=True, blank=True)
     # The first notice deadline not yet passed: `notice_deadline`, or once it
     # has passed, the deadline of the renewal term running now (kept current
     # by the daily deadline check). What the table sorts and filters by.
@@ -55,7 +59,14 @@ class Contract(models.Model):
         return f"contract of {self.document}"
 
     def schedule(self, today: date) -> None:
-        """Set `next_notice_deadline` as of `today` (see fields.next_notice_deadline)."""
+        """Set `current_term_end` and `next_notice_deadline` as of `today` (see
+        fields.current_term_end and fields.next_notice_deadline); a contract that
+        does not renew keeps its expiry date, passed or not."""
+        self.current_term_end = (
+            current_term_end(self.expiry_date, self.renewal_term_months, today)
+            if self.auto_renews is not False
+            else self.expiry_date
+        )
         self.next_notice_deadline = (
             next_notice_deadline(self.notice_deadline, self.expiry_date, self.renewal_term_months, today)
             if self.auto_renews is not False

@@ -30,9 +30,7 @@ class ContractTable(tables.Table):
     )
     parties = tables.Column(orderable=False, default="—")
     next_notice_deadline = tables.Column(verbose_name="Next notice deadline", orderable=False)
-    expiry_date = tables.DateColumn(
-        verbose_name="First term ends", format="Y-m-d", orderable=False, default="—"
-    )
+    current_term_end = tables.Column(verbose_name="Term ends", orderable=False, default="—")
     auto_renews = tables.Column(verbose_name="Renews", orderable=False, default="—")
     notice_period_days = tables.Column(verbose_name="Notice", orderable=False, default="—")
     governing_law = tables.Column(verbose_name="Law", orderable=False, default="—")
@@ -43,7 +41,7 @@ class ContractTable(tables.Table):
             "document",
             "parties",
             "next_notice_deadline",
-            "expiry_date",
+            "current_term_end",
             "auto_renews",
             "notice_period_days",
             "governing_law",
@@ -66,6 +64,21 @@ class ContractTable(tables.Table):
             value.isoformat(),
             tone,
             when,
+        )
+
+    def render_current_term_end(self, record: Contract) -> str:
+        """The end of the term running now; once it renewed, the first term's
+        end beside it (the detail page has both, with their citations)."""
+        end = record.current_term_end
+        if end is None:
+            return "—"
+        if record.expiry_date is None or end == record.expiry_date:
+            return format_html('<time datetime="{}">{}</time>', end.isoformat(), end.isoformat())
+        return format_html(
+            '<time datetime="{}">{}</time><br><span class="muted small">renewed; first term ended {}</span>',
+            end.isoformat(),
+            end.isoformat(),
+            record.expiry_date.isoformat(),
         )
 
     def render_auto_renews(self, record: Contract) -> str:

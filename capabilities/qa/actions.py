@@ -125,18 +125,23 @@ def index_extracted(extraction_job_id: int) -> Job | None:
     )
 
 
-def index_existing(organization: Organization, actor: User | None = None) -> Job | None:
+def index_existing(
+    organization: Organization, actor: User | None = None, *, every: bool = False
+) -> Job | None:
     """Queue the indexing of every document of `organization` not indexed yet
-    (none queued when there is nothing to index or it is already under way)."""
-    if not queries.unindexed_documents(organization.pk).exists():
+    or indexed with older passage settings (with `every`, of all of them);
+    none queued when there is nothing to index, and the job under way when
+    one that does as much is queued or running already."""
+    if not queries.documents_to_index(organization.pk, every=every).exists():
         return None
     running = queries.indexing_job(organization, "index_all")
-    if running is not None:
+    if running is not None and (bool((running.input or {}).get("every")) or not every):
         return running
     return start_job(
         actor,
         organization,
         CAPABILITY,
         kind="index_all",
+        job_input={"every": True} if every else None,
         source=Job.Source.PERSON if actor is not None else Job.Source.AUTOMATIC,
     )

@@ -36,6 +36,7 @@ class QaConfig(CapabilityConfig):
         ),
         "index_all": JobKind(
             "capabilities.qa.jobs.index_all",
+            input="capabilities.qa.forms.IndexAllInput",
             label="Index all documents for questions",
             by_hand=True,
         ),

@@ -1,4 +1,4 @@
-"""Forms of Document Q&A: the question box and the input of an indexing job."""
+"""Forms of Document Q&A: the question box and the inputs of the indexing jobs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django import forms
 from capabilities.capability_settings import capability_setting
 from capabilities.documents.forms import DocumentInput
 from capabilities.documents.models import Document
+from capabilities.forms import JobInputForm
 from portal.models import Organization
 
 
@@ -42,3 +43,14 @@ class AskForm(forms.Form):
 
 class IndexDocumentInput(DocumentInput):
     """The input of an indexing job: one of the organization's documents."""
+
+
+class IndexAllInput(JobInputForm):
+    """The input of the job that indexes the organization's documents: those
+    not indexed yet or indexed with older passage settings, or all of them."""
+
+    every = forms.BooleanField(
+        required=False,
+        label="Index every document again",
+        help_text="Also the documents already indexed with the current passage settings.",
+    )

@@ -22,21 +22,23 @@ class PagesChanged(Exception):
 
 
 def index_document(document: Document) -> int:
-    """Replace the passages of `document` with those of its current pages;
-    returns the number of pages indexed (the pages that hold text). Pages
-    replaced meanwhile (a re-extraction) start it over."""
+    """Replace the passages of `document` with those of its current pages, cut
+    with the current passage settings; returns the number of pages indexed
+    (the pages that hold text). Pages replaced meanwhile (a re-extraction)
+    start it over."""
+    cut = passages.current_cut()
     for _attempt in range(ATTEMPTS):
         pages = list(documents.pages(document).only("pk", "number", "text"))
-        spans = [(page, span) for page in pages for span in passages.split(page.text, page.number)]
+        spans = [(page, span) for page in pages for span in passages.split(page.text, page.number, cut)]
         vectors = embedding.embed([span.text for _page, span in spans])
         try:
-            return _store(document, pages, spans, vectors)
+            return _store(document, pages, spans, vectors, cut)
         except PagesChanged:
             continue
     raise PagesChanged(f"The pages of document {document.pk} kept changing while it was indexed")
 
 
-def _store(document: Document, pages: list[Page], spans: list, vectors) -> int:  # type: ignore[no-untyped-def]
+def _store(document: Document, pages: list[Page], spans: list, vectors, cut: passages.Cut) -> int:  # type: ignore[no-untyped-def]
     with transaction.atomic():
         # Extraction locks the document row to replace its pages: holding it,
         # the pages read above are still the document's, or they are not.
@@ -55,6 +57,8 @@ def _store(document: Document, pages: list[Page], spans: list, vectors) -> int: 
                 end=span.end,
                 text=span.text,
                 embedding=vector,
+                cut_chars=cut.chars,
+                cut_overlap=cut.overlap,
             )
             for (page, span), vector in zip(spans, vectors, strict=True)
         )
@@ -66,3 +70,10 @@ def _store(document: Document, pages: list[Page], spans: list, vectors) -> int: 
 
 def is_indexed(document: Document) -> bool:
     return Passage.objects.filter(document_id=document.pk).exists()
+
+
+def is_current(document: Document) -> bool:
+    """Indexed, and every passage cut with the current passage settings."""
+    cut = passages.current_cut()
+    indexed = Passage.objects.filter(document_id=document.pk)
+    return indexed.exists() and not indexed.exclude(cut_chars=cut.chars, cut_overlap=cut.overlap).exists()

@@ -27,6 +27,10 @@ class Passage(models.Model):
     end = models.PositiveIntegerField()
     text = models.TextField()
     embedding = VectorField(dimensions=DIMENSIONS)
+    # The passage settings (QA_PASSAGE_CHARS, QA_PASSAGE_OVERLAP) it was cut
+    # with: a document whose passages were cut with others is re-indexed.
+    cut_chars = models.PositiveIntegerField()
+    cut_overlap = models.PositiveIntegerField()
     # PostgreSQL's tsvector of `text`, in Documents' text search configuration.
     search_vector = SearchVectorField(null=True, editable=False)
 

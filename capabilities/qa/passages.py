@@ -85,10 +85,25 @@ def _cut(text: str, start: int, end: int, longest: int) -> list[tuple[int, int]]
     return pieces
 
 
-def split(text: str, page_number: int) -> list[PassageSpan]:
-    """The passages of a page's `text`, in order. A page without text has none."""
-    size = capability_setting("qa", "PASSAGE_CHARS")
-    overlap = capability_setting("qa", "PASSAGE_OVERLAP")
+@dataclass(frozen=True)
+class Cut:
+    """The passage settings a document is cut with (QA_PASSAGE_CHARS and
+    QA_PASSAGE_OVERLAP), recorded on its passages: passages cut with other
+    ones are stale and re-indexed (`manage.py qa_reindex`, or the Q&A page)."""
+
+    chars: int
+    overlap: int
+
+
+def current_cut() -> Cut:
+    return Cut(capability_setting("qa", "PASSAGE_CHARS"), capability_setting("qa", "PASSAGE_OVERLAP"))
+
+
+def split(text: str, page_number: int, cut: Cut | None = None) -> list[PassageSpan]:
+    """The passages of a page's `text`, in order, cut with `cut` (the current
+    settings by default). A page without text has none."""
+    cut = cut or current_cut()
+    size, overlap = cut.chars, cut.overlap
     spans = sentences(text, longest=size)
     passages: list[PassageSpan] = []
     first = 0

@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from capabilities.documents.models import Document, Page
 from capabilities.models import Job
 from capabilities.qa.models import Passage, Question
+from capabilities.qa.passages import current_cut
 from portal.models import Organization
 
 RECENT = 10
@@ -23,14 +24,26 @@ def _indexed() -> Exists:
     return Exists(Passage.objects.filter(document=OuterRef("pk")))
 
 
-def unindexed_documents(organization_id: int) -> QuerySet[Document]:
-    """Documents with extracted text and no passages yet, oldest first."""
-    return (
-        Document.objects.filter(organization_id=organization_id)
-        .filter(_has_text())
-        .exclude(_indexed())
-        .order_by("uploaded_at", "pk")
+def _stale() -> Exists:
+    """Some passage of the document was cut with other passage settings than the current ones."""
+    cut = current_cut()
+    return Exists(
+        Passage.objects.filter(document=OuterRef("pk")).exclude(cut_chars=cut.chars, cut_overlap=cut.overlap)
     )
+
+
+def documents_to_index(organization_id: int, *, every: bool = False) -> QuerySet[Document]:
+    """Documents with extracted text not indexed yet or indexed with older
+    passage settings (with `every`, all of them), oldest first."""
+    readable = Document.objects.filter(organization_id=organization_id).filter(_has_text())
+    if not every:
+        readable = readable.filter(~_indexed() | _stale())
+    return readable.order_by("uploaded_at", "pk")
+
+
+def stale_documents(organization_id: int) -> QuerySet[Document]:
+    """Documents indexed with older passage settings than the current ones."""
+    return Document.objects.filter(organization_id=organization_id).filter(_stale())
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,7 @@ class IndexState:
     indexed: int  # of those, indexed
     passages: int
     running: list[Job]  # indexing jobs queued or running
+    stale: int = 0  # of the indexed, cut with older passage settings
 
     @property
     def pending(self) -> int:
@@ -51,6 +65,7 @@ def index_state(organization: Organization) -> IndexState:
         documents=readable.count(),
         indexed=readable.filter(_indexed()).count(),
         passages=Passage.objects.filter(organization=organization).count(),
+        stale=readable.filter(_stale()).count(),
         running=list(
             Job.objects.filter(
                 organization=organization,

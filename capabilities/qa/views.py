@@ -56,7 +56,8 @@ def ask(request: OrgRequest) -> HttpResponse:
             error = refusal.message
     else:
         error = " ".join(str(message) for messages in form.errors.values() for message in messages)
-    template = page_or_partial(request, "qa/index.html", "answer")
+    # The answer, and the recent questions out of band (the new one on top).
+    template = page_or_partial(request, "qa/index.html", "ask-response")
     context = _context(request, result=result, error=error, asked=form.data.get("question", ""))
     context["form"] = form
     response = render(request, template, context, status=400 if error else 200)

@@ -26,6 +26,7 @@ from billing.models import (
     WebhookEvent,
 )
 from capabilities import is_enabled
+from capabilities.contracts.models import Contract
 from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
 from metering.models import PlatformDailyUsage, UsageDailyRollup, UsageEvent
@@ -37,6 +38,15 @@ from tests.billing.conftest import point_at
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DEMO_CAPABILITIES = [capability.key for capability in registry() if capability.demo_usage]
+# Acme's sample content, made through the capabilities' jobs: five documents
+# read, indexed for questions and analysed as contracts (after the analysis of
+# what was there when the tracker was switched on: nothing), one sales report.
+DEMO_JOBS = {
+    ("documents", "succeeded"): 5,
+    ("qa", "succeeded"): 5,
+    ("contracts", "succeeded"): 6,
+    ("reports", "succeeded"): 1,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +78,7 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for):
     assert "Demo data ready" in output
     acme, globex = Organization.objects.get(slug="acme"), Organization.objects.get(slug="globex")
     now = timezone.now()
-    assert len(DEMO_CAPABILITIES) == 4  # documents, qa, reports, notifications
+    assert len(DEMO_CAPABILITIES) == 5  # documents, qa, contracts, reports, notifications
 
     # Sixty days of priced usage across the capabilities, acme the bigger one.
     for organization in (acme, globex):
@@ -137,13 +147,9 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for):
         in client_for(fiona).get("/finance/reconciliations/").content.decode()
     )
 
-    # Acme's documents (indexed for questions once read) and sales report, made
-    # through their actions and jobs.
-    assert _demo_jobs(acme) == {
-        ("documents", "succeeded"): 4,
-        ("qa", "succeeded"): 4,
-        ("reports", "succeeded"): 1,
-    }
+    # Acme's documents (indexed for questions and analysed as contracts once
+    # read) and sales report, made through their actions and jobs.
+    assert _demo_jobs(acme) == DEMO_JOBS
     documents_page = client_for(alice).get("/c/documents/").content.decode()
     assert "services-agreement-harborview.docx" in documents_page
     hits = client_for(alice).get("/c/documents/search/", {"q": "termination"}).content.decode()
@@ -152,6 +158,21 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for):
         "/c/qa/ask/", {"question": "How much notice ends the services agreement?"}
     )
     assert "services-agreement-harborview.docx" in answer.content.decode()
+    # The tracker lists the three contracts among them, each with its next notice deadline.
+    tracker = client_for(alice).get("/c/contracts/").content.decode()
+    for name in (
+        "nimbus-hosting-order-form.pdf",
+        "services-agreement-harborview.docx",
+        "lease-renewal-notice.pdf",
+    ):
+        assert name in tracker
+    assert "memo-warehouse-move.txt" not in tracker and "invoice-BOS-2026-0417.pdf" not in tracker
+    nimbus = Contract.objects.get(organization=acme, document__name="nimbus-hosting-order-form.pdf")
+    # Renewing every three months with 30 days' notice: a deadline is never more than a term away.
+    assert now.date() <= nimbus.next_notice_deadline <= now.date() + timedelta(days=93)
+    assert nimbus.citations["notice_period_days"] and nimbus.citations["renewal_term_months"]
+    harborview = Contract.objects.get(organization=acme, document__name="services-agreement-harborview.docx")
+    assert harborview.next_notice_deadline >= now.date()
     report = Job.objects.get(organization=acme, capability="reports")
     totals = report.result["totals"]
     assert (totals["files"], totals["months"], totals["bad_rows"]) == (12, 12, 1)
@@ -202,11 +223,7 @@ def test_without_stripe_the_local_history_is_built_and_stripe_skipped(settings):
     acme = Organization.objects.get(slug="acme")
     assert UsageEvent.objects.filter(organization__slug="globex").exists()
     assert all(is_enabled(acme, key) for key in DEMO_CAPABILITIES)
-    assert _demo_jobs(acme) == {
-        ("documents", "succeeded"): 4,
-        ("qa", "succeeded"): 4,
-        ("reports", "succeeded"): 1,
-    }
+    assert _demo_jobs(acme) == DEMO_JOBS
     assert not UsagePush.objects.exists() and not Invoice.objects.exists()
     assert not ReconciliationRun.objects.exists()
     before = counts()

@@ -23,7 +23,6 @@ from django.urls import reverse
 from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from billing.models import ReconciliationRun
-from capabilities.actions import set_capability_enabled
 from capabilities.contracts.actions import store_analysis
 from capabilities.contracts.fields import find_contract
 from capabilities.contracts.models import Contract
@@ -152,11 +151,12 @@ def demo(settings, tmp_path) -> Iterator[None]:
             alice, acme, capability="reports", event="failed", channel="email", target="ops@acme.test"
         )
         notifications.send_test(alice, rule)
-        # The demo has no contracts: acme tracks one, read from the evaluation
-        # set's longest wording (its citations make the widest contract page).
-        set_capability_enabled(alice, acme, "contracts", enabled=True)
+        # The demo's contracts are short: the memo's analysis is replaced by
+        # the evaluation set's longest wording (its citations make the widest
+        # contract page).
         text = (EVAL / "02-saas-subscription.txt").read_text()
-        store_analysis(_one(Document.objects.filter(organization=acme)), find_contract([(1, text)]))
+        memo = _one(Document.objects.filter(organization=acme, name="memo-warehouse-move.txt"))
+        store_analysis(memo, find_contract([(1, text)]))
         yield
 
 

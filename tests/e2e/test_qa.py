@@ -9,12 +9,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import Page, expect
 
 from capabilities.actions import set_capability_enabled
+from capabilities.documents import actions as documents
 from capabilities.models import Job
 from tests.capabilities.documents import samples
-from tests.capabilities.qa.conftest import SERVICES_AGREEMENT
+from tests.capabilities.qa.conftest import SERVICES_AGREEMENT, run_queued
 from tests.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -71,3 +73,37 @@ def test_alice_asks_her_contract_and_follows_the_citation(
     expect(page.get_by_role("heading", name="No answer found in your documents")).to_be_visible()
     expect(page.locator(".qa-nearest li").first).to_contain_text("harborview-msa.pdf")
     page.screenshot(path=SHOTS / "no-answer.png", full_page=True)
+
+
+def test_a_question_asked_joins_the_recent_questions_without_a_reload(
+    page: Page, sign_in, alice, acme, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    set_capability_enabled(alice, acme, "qa", enabled=True, include_related=True)
+    # Read and indexed by the in-process runner, as a worker would: this test is about the page.
+    documents.upload_documents(alice, acme, [SimpleUploadedFile("msa.txt", SERVICES_AGREEMENT.encode())])
+    run_queued(acme, "documents")
+    run_queued(acme, "qa")
+
+    sign_in(page, "alice@acme.test")
+    page.goto("/c/qa/")
+    expect(page.get_by_text("No questions yet.")).to_be_visible()
+    # A marker on the window: a full reload would lose it.
+    page.evaluate("window.stillTheSamePage = true")
+
+    page.get_by_label("Your question").fill("How much notice do we need to give to terminate the agreement?")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator("#answer").get_by_role("heading", name="Answer")).to_be_visible()
+    recent = page.locator("#recent-questions .qa-recent li")
+    expect(recent).to_have_count(1)
+    expect(recent.first).to_contain_text("How much notice do we need")
+    expect(recent.first).to_contain_text("ninety (90) days")
+
+    page.get_by_label("Your question").fill("What is the capital of France?")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.get_by_role("heading", name="No answer found in your documents")).to_be_visible()
+    expect(recent).to_have_count(2)
+    expect(recent.first).to_contain_text("What is the capital of France?")
+    expect(recent.first).to_contain_text("No answer found")
+    assert page.evaluate("window.stillTheSamePage") is True
+    page.screenshot(path=SHOTS / "recent-refreshed.png", full_page=True)

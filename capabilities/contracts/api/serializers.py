@@ -46,6 +46,7 @@ class ContractSerializer(serializers.ModelSerializer):
             "effective_date",
             "term_months",
             "expiry_date",
+            "current_term_end",
             "auto_renews",
             "renewal_term_months",
             "notice_period_days",

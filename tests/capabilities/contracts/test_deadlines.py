@@ -101,6 +101,9 @@ def test_a_passed_deadline_of_a_renewing_contract_moves_to_the_running_term(cont
     contract.refresh_from_db()
     assert later <= contract.next_notice_deadline <= later + timedelta(days=31)
     assert heard[-1]["notice_deadline"] == contract.next_notice_deadline
+    # The term running then is still the one whose deadline just passed (its
+    # notice period is running): it ends 10 days after that deadline.
+    assert contract.current_term_end == later - timedelta(days=1) + timedelta(days=10)
 
 
 def test_nothing_is_announced_while_the_tracker_is_off(contracts_on, alice, heard):

@@ -4,13 +4,14 @@ numbers as words, the computed expiry and notice deadline, and unknowns."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from capabilities.contracts.fields import (
     FIELDS,
     add_months,
+    current_term_end,
     find_contract,
     next_notice_deadline,
     notice_deadline,
@@ -18,6 +19,7 @@ from capabilities.contracts.fields import (
     parse_number,
     term_end,
 )
+from capabilities.contracts.models import Contract
 from tests.capabilities.contracts.conftest import GOLD, sample
 
 CONTRACTS = [name for name, gold in GOLD.items() if gold["is_contract"]]
@@ -156,6 +158,60 @@ def test_the_next_deadline_after_a_passed_one_follows_the_renewal_terms():
     )
     # Passed, and the renewal term unknown: unknown.
     assert next_notice_deadline(deadline, expiry, None, date(2026, 1, 1)) is None
+
+
+def test_the_current_term_rolls_forward_from_the_first_term_end_by_the_renewal_term():
+    expiry = date(2026, 2, 28)  # the first term's end
+    assert current_term_end(expiry, 12, date(2026, 2, 28)) == expiry  # its last day is still in it
+    assert current_term_end(expiry, 12, date(2026, 3, 1)) == date(2027, 2, 28)
+    assert current_term_end(expiry, 12, date(2027, 3, 1)) == date(2028, 2, 29)  # a leap year
+    assert current_term_end(expiry, 24, date(2026, 6, 1)) == date(2028, 2, 29)
+    # Monthly from a month end: no drift to the 28th.
+    assert current_term_end(date(2025, 1, 31), 1, date(2025, 3, 5)) == date(2025, 3, 31)
+    # Not passed, or nothing known: as it is; passed with an unknown renewal term: unknown.
+    assert current_term_end(expiry, None, date(2026, 1, 1)) == expiry
+    assert current_term_end(expiry, None, date(2026, 3, 1)) is None
+    assert current_term_end(None, 12, date(2026, 3, 1)) is None
+
+
+def _scheduled(today, **values) -> Contract:
+    contract = Contract(is_contract=True, **values)
+    contract.schedule(today)
+    return contract
+
+
+def test_a_renewed_contract_expires_at_its_current_term_end_and_gives_notice_before_that():
+    # A two-year contract from 1 March 2024, renewing for one year, 90 days' notice.
+    first = {
+        "expiry_date": date(2026, 2, 28),
+        "auto_renews": True,
+        "renewal_term_months": 12,
+        "notice_period_days": 90,
+        "notice_deadline": date(2025, 11, 30),
+    }
+    before = _scheduled(date(2025, 6, 1), **first)
+    assert (before.current_term_end, before.next_notice_deadline) == (date(2026, 2, 28), date(2025, 11, 30))
+    # A year after the first term ended: the current term ends 28 February 2027,
+    # notice is due 90 days before that.
+    renewed = _scheduled(date(2026, 6, 1), **first)
+    assert renewed.current_term_end == date(2027, 2, 28)
+    assert renewed.next_notice_deadline == date(2027, 2, 28) - timedelta(days=90) == date(2026, 11, 30)
+    assert renewed.expiry_date == date(2026, 2, 28)  # the first term's end is kept
+    # Inside the current term's notice period: it renews again; the next
+    # deadline is the following term's.
+    late = _scheduled(date(2026, 12, 15), **first)
+    assert late.current_term_end == date(2027, 2, 28)
+    assert late.next_notice_deadline == date(2028, 2, 29) - timedelta(days=90)
+
+
+def test_a_contract_that_does_not_renew_keeps_its_expiry_date():
+    ended = _scheduled(
+        date(2027, 1, 1), expiry_date=date(2026, 2, 28), auto_renews=False, renewal_term_months=12
+    )
+    assert ended.current_term_end == date(2026, 2, 28)
+    assert ended.next_notice_deadline is None
+    unknown = _scheduled(date(2027, 1, 1), expiry_date=date(2026, 2, 28), auto_renews=True)
+    assert unknown.current_term_end is None  # renews, for how long is unknown: not guessed
 
 
 def test_the_deadline_is_computed_only_for_a_contract_that_renews():

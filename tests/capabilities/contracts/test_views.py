@@ -62,6 +62,32 @@ def test_the_table_lists_contracts_the_next_deadline_first(
     assert "in 10 days" in body and "Export CSV" in body
 
 
+def test_a_renewed_contract_shows_the_current_term_end_and_keeps_the_first(alice_client, alice, acme):
+    """The first term ended about two years ago; the table shows the term
+    running now, the first term's end beside it and on the contract's page."""
+    [document] = upload_documents(alice, acme, [SimpleUploadedFile("lease.txt", b"terms")]).documents
+    first_end = timezone.localdate() - timedelta(days=700)
+    contract = store_analysis(
+        document,
+        Finding(
+            is_contract=True,
+            values={
+                "expiry_date": first_end,
+                "auto_renews": True,
+                "renewal_term_months": 12,
+                "notice_period_days": 30,
+                "notice_deadline": first_end - timedelta(days=30),
+            },
+        ),
+    )
+    assert contract.current_term_end is not None and contract.current_term_end >= timezone.localdate()
+    body = alice_client.get(reverse("contracts:index")).content.decode()
+    assert f'<time datetime="{contract.current_term_end.isoformat()}">' in body
+    assert f"renewed; first term ended {first_end.isoformat()}" in body
+    page = alice_client.get(reverse("contracts:contract", args=[contract.pk])).content.decode()
+    assert "the current term ends on" in page and first_end.strftime("%-d %B %Y") in page
+
+
 def test_the_filters_renewal_and_deadline_window(alice_client, alice, acme):
     _contract(acme, alice, "soon.txt", deadline_in=10, auto_renews=True)
     _contract(acme, alice, "later.txt", deadline_in=80, auto_renews=False)

@@ -95,7 +95,7 @@ def test_switching_qa_on_indexes_existing_documents_with_progress(
     run_queued(acme, "qa")
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED
-    assert job.result == {"documents": 2, "pages": 2}
+    assert job.result == {"documents": 2, "pages": 2, "reindexed": 0}
     assert (job.progress_done, job.progress_total) == (2, 2)
     assert Passage.objects.filter(organization=acme).values("document").distinct().count() == 2
     assert _indexed_pages(acme) == 2

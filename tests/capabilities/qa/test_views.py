@@ -39,6 +39,20 @@ def test_the_answer_comes_back_with_citations_that_highlight_the_span(library, c
     assert marked and "written notice" in marked.group(1)
 
 
+def test_the_htmx_answer_also_refreshes_the_recent_questions(library, client_for, alice):
+    response = client_for(alice).post(
+        reverse("qa:ask"),
+        {"question": "What is the notice period to terminate?"},
+        headers={"HX-Request": "true"},
+    )
+    body = response.content.decode()
+    recent = re.search(
+        r'<section class="card" id="recent-questions" hx-swap-oob="true">(.*?)</section>', body, re.S
+    )
+    assert recent, "the recent questions come out of band with the answer"
+    assert "What is the notice period to terminate?" in recent.group(1)
+
+
 def test_no_answer_shows_the_nearest_passages(library, client_for, alice):
     response = client_for(alice).post(reverse("qa:ask"), {"question": "What is the capital of France?"})
     body = response.content.decode()
