@@ -117,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
+                "portal.context_processors.alert_banner",
                 "capabilities.context_processors.capability_navigation",
                 "billing.context_processors.payment_standing",
             ],
