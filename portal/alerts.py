@@ -44,6 +44,7 @@ SAFETY_NET_DELAY = timedelta(minutes=1)
 # if the worker dies, beat tries again once the lease is over.
 WEBHOOK_LEASE = timedelta(minutes=5)
 WEBHOOK_EVENT = "alert.raised"
+WEBHOOK_REMOVED = "The alerts webhook was removed before it was sent."
 
 
 def raise_alert(
@@ -212,9 +213,7 @@ def deliver_webhook(alert_id: int) -> bool:
     webhook = AlertWebhook.objects.filter(organization_id=alert.organization_id).first()
     pending = Alert.objects.filter(pk=alert_id, webhook_sent_at__isnull=True)
     if webhook is None:
-        pending.update(
-            webhook_due_at=None, webhook_last_error="The alerts webhook was removed before it was sent."
-        )
+        pending.update(webhook_due_at=None, webhook_last_error=WEBHOOK_REMOVED)
         return False
     outcome = webhooks.post_webhook(
         webhook.url,

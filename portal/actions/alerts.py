@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from portal.alerts import WEBHOOK_REMOVED
 from portal.audit import Origin, record_audit
 from portal.models import Alert, AlertDismissal, AlertWebhook, Organization, User
 from portal.webhooks import new_secret
@@ -67,7 +68,7 @@ def remove_alert_webhook(actor: User, webhook: AlertWebhook, *, origin: Origin |
         webhook.delete()
         Alert.objects.filter(
             organization=organization, webhook_sent_at__isnull=True, webhook_due_at__isnull=False
-        ).update(webhook_due_at=None, webhook_last_error="The alerts webhook was removed before it was sent.")
+        ).update(webhook_due_at=None, webhook_last_error=WEBHOOK_REMOVED)
 
 
 def dismiss_alert(user: User, alert: Alert, *, origin: Origin | None = None) -> bool:
