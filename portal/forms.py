@@ -4,11 +4,13 @@ says what to do about it."""
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import validate_slug
 
 from portal.models import ApiKeyScope, Organization, Role
+from portal.outbound import clean_webhook_url
 
 
 class SignInForm(AuthenticationForm):
@@ -106,3 +108,21 @@ class SuspendForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Shown to the organization's users and kept in the audit log.",
     )
+
+
+class AlertWebhookForm(forms.Form):
+    url = forms.CharField(
+        label="Webhook URL",
+        max_length=500,
+        widget=forms.URLInput(attrs={"placeholder": "https://hooks.example.com/switchboard-alerts"}),
+        help_text="Each alert is POSTed here once, as signed JSON.",
+        error_messages={
+            "required": "Give the URL that should receive your alerts.",
+            "max_length": "Keep the URL under 500 characters.",
+        },
+    )
+
+    def clean_url(self) -> str:
+        return clean_webhook_url(
+            self.cleaned_data["url"].strip(), allow_private=settings.ALERT_WEBHOOK_ALLOW_PRIVATE_TARGETS
+        )

@@ -310,11 +310,57 @@ class Alert(models.Model):
     raised_at = models.DateTimeField(default=timezone.now)
     emailed_at = models.DateTimeField(null=True, blank=True)
     emailed_to = models.JSONField(default=list, blank=True)
+    # The organization's alerts webhook, when it had one as the alert was
+    # raised: when the next attempt is due (null: nothing left to do; while an
+    # attempt runs, the end of its lease), how many were made, and the last one.
+    webhook_due_at = models.DateTimeField(null=True, blank=True)
+    webhook_attempts = models.PositiveSmallIntegerField(default=0)
+    webhook_last_attempt_at = models.DateTimeField(null=True, blank=True)
+    webhook_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    webhook_last_error = models.CharField(max_length=500, blank=True)
+    webhook_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-raised_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["organization", "key"], name="alert_once_per_key")]
-        indexes = [models.Index(fields=["organization", "-raised_at"])]
+        indexes = [
+            models.Index(fields=["organization", "-raised_at"]),
+            models.Index(
+                fields=["webhook_due_at"],
+                condition=models.Q(webhook_due_at__isnull=False),
+                name="alert_webhook_due",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+
+class AlertDismissal(models.Model):
+    """One person's "hide this" on an alert of the banner; the others who get
+    the alert still see it."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="dismissals")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    dismissed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alert", "user"], name="alert_dismissed_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} dismissed {self.alert}"
+
+
+class AlertWebhook(models.Model):
+    """Where an organization wants its alerts POSTed, signed with a secret the
+    portal generated (shown once, when created or rotated; kept to sign)."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="alert_webhook")
+    url = models.CharField(max_length=500)
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    secret_rotated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Alerts webhook of {self.organization}"

@@ -117,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
+                "portal.context_processors.alert_banner",
                 "capabilities.context_processors.capability_navigation",
                 "billing.context_processors.payment_standing",
             ],
@@ -336,6 +337,20 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # The portal's address as people reach it: links in emails that workers send
 # (alerts), where there is no request to read it from.
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- alerts webhook ----------------------------------------------------------
+# An organization's alerts webhook (portal.alerts): seconds to connect and to
+# wait for each read of the answer; seconds before each retry of a failed
+# call (attempts = len + 1, beat runs the retries every few minutes); and
+# whether it may post to private, loopback or link-local addresses (SSRF into
+# the portal's network: refused in production, allowed for the quickstart and
+# tests, which post to localhost).
+ALERT_WEBHOOK_CONNECT_TIMEOUT = env.float("ALERT_WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+ALERT_WEBHOOK_READ_TIMEOUT = env.float("ALERT_WEBHOOK_READ_TIMEOUT", default=10.0)
+ALERT_WEBHOOK_RETRY_DELAYS = env.list(
+    "ALERT_WEBHOOK_RETRY_DELAYS", cast=int, default=[60, 300, 1800, 7200, 21600]
+)
+ALERT_WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("ALERT_WEBHOOK_ALLOW_PRIVATE_TARGETS", default=not PRODUCTION)
 
 # --- i18n, static ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

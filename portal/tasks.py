@@ -32,10 +32,15 @@ def prune_idempotency_keys() -> int:
 
 @shared_task(acks_late=True)
 def deliver_alert(alert_id: int) -> bool:
-    return alerts.deliver(alert_id)
+    """Email a raised alert and post it to its organization's webhook, each
+    once (both claim their own field; a second delivery does nothing)."""
+    emailed = alerts.deliver(alert_id)
+    posted = alerts.deliver_webhook(alert_id)
+    return emailed or posted
 
 
 @shared_task
 def deliver_pending_alerts() -> int:
-    """Beat's safety net for alerts whose email did not go."""
+    """Beat's safety net for alerts whose email did not go and webhook calls
+    that failed and are due again."""
     return alerts.deliver_pending()

@@ -8,7 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from capabilities import urls as capability_urls
-from portal.views import accounts, health, manage, org
+from portal.views import accounts, alerts, health, manage, org
 
 api_docs = SpectacularSwaggerSplitView.as_view(url_name="api-schema")
 
@@ -80,6 +80,10 @@ urlpatterns = [
     path("api-keys/", org.api_keys, name="api_keys"),
     path("api-keys/<str:key_prefix>/revoke/", org.revoke_api_key, name="api_key_revoke"),
     path("api-keys/review/", org.review_api_keys, name="api_keys_review"),
+    path("settings/", alerts.organization_settings, name="organization_settings"),
+    path("settings/alerts-webhook/rotate/", alerts.rotate_webhook_secret, name="alert_webhook_rotate"),
+    path("settings/alerts-webhook/remove/", alerts.remove_webhook, name="alert_webhook_remove"),
+    path("alerts/<int:alert_id>/dismiss/", alerts.dismiss_alert, name="alert_dismiss"),
     path("accounts/", include(account_patterns)),
     path("manage/", include(manage_patterns)),
     path("healthz", health.healthz, name="healthz"),

@@ -45,9 +45,14 @@ from capabilities.notifications.models import Delivery, Rule
 from capabilities.qa.models import Question
 from capabilities.reports.actions import create_upload_set, set_mapping, start_report
 from capabilities.reports.models import Report, UploadSet
+from portal import alerts
+from portal.actions.alerts import set_alert_webhook
 from portal.actions.api_keys import create_api_key
 from portal.middleware import SESSION_KEY
 from portal.models import (
+    Alert,
+    AlertDismissal,
+    AlertWebhook,
     AuditEntry,
     Invitation,
     Membership,
@@ -87,6 +92,7 @@ class World:
     acme_contract: Contract
     acme_upload_set: UploadSet
     acme_report: Report
+    acme_alert: Alert
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -295,6 +301,16 @@ REGISTRY: dict[str, Entry] = {
     "api_key_revoke": AcmeObject(lambda w: {"key_prefix": w.acme_api_key.prefix}, methods=("POST",)),
     # Both organizations' keys still await review: gina's POST marks only globex's.
     "api_keys_review": CurrentOrganization(methods=("POST",), shows=lambda w: []),
+    # --- alerts: the settings page (alerts webhook), dismissing from the banner --
+    "organization_settings": CurrentOrganization(
+        methods=("GET", "POST"),
+        shows=lambda w: ["hooks.globex.test"],
+        # A webhook saved from gina's session is globex's, whatever the form says.
+        data=lambda w: {"url": "http://127.0.0.1:9/outsider", "organization": w.acme.slug},
+    ),
+    "alert_webhook_rotate": CurrentOrganization(methods=("POST",), shows=lambda w: []),
+    "alert_webhook_remove": CurrentOrganization(methods=("POST",), shows=lambda w: []),
+    "alert_dismiss": AcmeObject(lambda w: {"alert_id": w.acme_alert.pk}, methods=("POST",)),
     # --- accounts -------------------------------------------------------------
     "login": NotTenantScoped("sign-in form; a signed-in user is sent home"),
     "logout": NotTenantScoped("ends the caller's own session"),
@@ -506,6 +522,16 @@ def _sales_upload(organization: Organization, actor: User, name: str) -> UploadS
 @pytest.fixture
 def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Alerts: an alerts webhook and an open alert each; acme's name acme (made
+    # first, so that the overview's recent activity still shows the toggles).
+    set_alert_webhook(alice, acme, url="https://hooks.acme.test/alerts")
+    set_alert_webhook(gina, globex, url="https://hooks.globex.test/alerts")
+    acme_alert = alerts.raise_alert(
+        acme, key="acme-budget", kind=Alert.Kind.BUDGET, title="acme budget at 80 %", message="acme spent"
+    )
+    alerts.raise_alert(
+        globex, key="globex-budget", kind=Alert.Kind.BUDGET, title="Budget at 80 %", message="Globex spent"
+    )
     acme_invitation = InvitationFactory(
         organization=acme, email="dan@acme.test", invited_by=alice, token=ACME_INVITATION_TOKEN
     )
@@ -584,6 +610,7 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         acme_contract=acme_contract,
         acme_upload_set=acme_upload_set,
         acme_report=acme_report,
+        acme_alert=acme_alert,
     )
 
 
@@ -638,6 +665,8 @@ def acme_state(acme: Organization) -> dict[str, Any]:
             .values_list("pk", "name", "mapping", "mapping_confirmed_at")
         ),
         "reports": list(Report.objects.filter(organization=acme).order_by("pk").values_list("pk", "job_id")),
+        "alert_webhook": list(AlertWebhook.objects.filter(organization=acme).values_list("url", "secret")),
+        "alert_dismissals": AlertDismissal.objects.filter(alert__organization=acme).count(),
     }
 
 

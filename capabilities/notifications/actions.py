@@ -12,7 +12,6 @@ claimed attempt by attempt (`claim_attempt`), so two jobs can never both send
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -25,7 +24,6 @@ from capabilities import is_enabled
 from capabilities.actions import start_job
 from capabilities.capability_settings import capability_setting
 from capabilities.models import Job
-from capabilities.notifications.channels import Outcome
 from capabilities.notifications.models import Attempt, Channel, Delivery, Rule
 from capabilities.notifications.targets import clean_target
 from capabilities.registry import registry
@@ -33,6 +31,8 @@ from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
 from portal.db import relax_durability
 from portal.models import Organization, User
+from portal.outbound import Outcome
+from portal.webhooks import new_secret
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +43,6 @@ MAX_WITHIN_DAYS = 365
 
 def max_attempts() -> int:
     return len(capability_setting("notifications", "RETRY_DELAYS")) + 1
-
-
-def new_secret() -> str:
-    return f"whsec_{secrets.token_hex(24)}"
 
 
 def _check_within_days(event: str, within_days: int | None) -> int | None:
