@@ -82,6 +82,7 @@ urlpatterns = [
     path("api-keys/review/", org.review_api_keys, name="api_keys_review"),
     path("accounts/", include(account_patterns)),
     path("manage/", include(manage_patterns)),
+    *capability_urls.ofrep_urlpatterns,
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include("portal.api.urls")),
