@@ -1,14 +1,11 @@
 """Throttling: the login hooks for django-axes, and a request rate limit for
 the machine-facing endpoints (OFREP flag evaluation)."""
 
-import logging
+import threading
 import time
 from typing import Any
 
-from django.core.cache import cache
 from django.http import HttpRequest
-
-logger = logging.getLogger(__name__)
 
 
 def sign_in_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
@@ -22,19 +19,26 @@ def sign_in_username(request: HttpRequest, credentials: dict[str, Any] | None) -
 
 def over_rate(scope: str, who: str, limit: int) -> int | None:
     """Count one request of `who` in `scope` against `limit` requests a second
-    (a fixed one-second window in the shared cache, so every web process
-    counts together). The seconds to wait before retrying when over it, else
-    None. While the cache is unreachable nobody is throttled: a limit must not
-    turn Redis's outage into the service's."""
-    window = int(time.time())
-    key = f"throttle:{scope}:{who}:{window}"
-    try:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the window's first request
-            cache.add(key, 0, timeout=5)
-            count = cache.incr(key)
-    except Exception:
-        logger.warning("Rate counter unreachable; %s is not throttled", scope, exc_info=True)
-        return None
+    in this web process (a fixed one-second window). The seconds to wait
+    before retrying when over it, else None.
+
+    The count is the process's own: with N web processes a credential may make
+    up to N x `limit` requests a second in all. A shared count would cost a
+    Redis write per request, which on this path costs more than the
+    evaluation itself; what the limit protects is each process's capacity."""
+    second = int(_clock())
+    with _rate_lock:
+        window, count = _rates.get((scope, who), (second, 0))
+        count = count + 1 if window == second else 1
+        _rates[(scope, who)] = (second, count)
     return 1 if count > limit else None
+
+
+def forget_rates() -> None:
+    """Drop this process's request counts (tests)."""
+    _rates.clear()
+
+
+_rates: dict[tuple[str, str], tuple[int, int]] = {}
+_rate_lock = threading.Lock()
+_clock = time.monotonic

@@ -66,6 +66,8 @@ account_patterns = [
 ]
 
 urlpatterns = [
+    # First: flag evaluation is the hottest path, and routes are tried in order.
+    *capability_urls.ofrep_urlpatterns,
     *capability_urls.urlpatterns,
     *capability_urls.capability_page_patterns(),
     path("overview/", org.overview, name="overview"),
@@ -82,7 +84,6 @@ urlpatterns = [
     path("api-keys/review/", org.review_api_keys, name="api_keys_review"),
     path("accounts/", include(account_patterns)),
     path("manage/", include(manage_patterns)),
-    *capability_urls.ofrep_urlpatterns,
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include("portal.api.urls")),

@@ -106,13 +106,15 @@ def forget_credentials() -> None:
 
 
 def _secret(request: HttpRequest) -> str:
-    header = request.headers.get("Authorization", "")
+    # META, not request.headers: building the headers mapping costs more than
+    # the rest of an evaluation.
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     if header:
         keyword, _, secret = header.partition(" ")
         if keyword.lower() not in ("bearer", "api-key"):
             raise Refusal(401, "Send the API key as “Authorization: Bearer <key>” (or the X-API-Key header).")
     else:
-        secret = request.headers.get("X-API-Key", "")
+        secret = request.META.get("HTTP_X_API_KEY", "")
     secret = secret.strip()
     if not secret:
         raise Refusal(401, "An API key is required: “Authorization: Bearer <key>” or the X-API-Key header.")

@@ -24,6 +24,7 @@ from capabilities.ofrep.credentials import forget_credentials
 from capabilities.runner import run_job
 from metering import actions as metering_actions
 from portal.actions.api_keys import create_api_key, revoke_api_key
+from portal.throttling import forget_rates
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,8 +36,10 @@ OCR_VERSION = "1.0.0"
 @pytest.fixture(autouse=True)
 def _fresh_credentials() -> Iterator[None]:
     forget_credentials()
+    forget_rates()
     yield
     forget_credentials()
+    forget_rates()
     api.clear_providers()
 
 
