@@ -155,6 +155,8 @@ def unlock_capability(
             origin=origin,
             details={"capability": key, "reason": reason},
         )
+        # The lock is part of every process's toggle snapshot (OFREP states it).
+        transaction.on_commit(lambda: bump_version(organization.pk))
 
 
 def _lock_rows(organization: Organization, keys: list[str]) -> dict[str, FeatureToggle]:

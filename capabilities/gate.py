@@ -65,6 +65,7 @@ class _Snapshot:
     validated_at: float
     loaded_at: float
     stops: tuple[BudgetStop, ...] = ()
+    locked: frozenset[str] = frozenset()
 
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,16 @@ def enabled_keys(organization: Organization | int) -> frozenset[str]:
     return snapshot.enabled
 
 
+def locked_keys(organization: Organization | int) -> frozenset[str]:
+    """The capabilities an IT admin locked (on or off) for `organization`,
+    from the same snapshot (flag evaluations over OFREP state it)."""
+    org_id = organization if isinstance(organization, int) else organization.pk
+    snapshot = _snapshots.get(org_id)
+    if snapshot is None or _clock() - snapshot.validated_at > STALENESS:
+        snapshot = _refresh(org_id, snapshot)
+    return snapshot.locked
+
+
 def _refresh(org_id: int, snapshot: _Snapshot | None) -> _Snapshot:
     with _lock:
         now = _clock()
@@ -116,15 +127,19 @@ def _refresh(org_id: int, snapshot: _Snapshot | None) -> _Snapshot:
             # is the record. Every STALENESS this process reads the rows again,
             # until the cache answers; nobody gets an error for Redis's outage.
             logger.warning("Toggle stamps unreachable; reading toggles from the database", exc_info=True)
-            enabled, stops = _load(org_id)
-            fresh = _Snapshot(version="", enabled=enabled, validated_at=now, loaded_at=now, stops=stops)
+            enabled, stops, locked = _load(org_id)
+            fresh = _Snapshot(
+                version="", enabled=enabled, validated_at=now, loaded_at=now, stops=stops, locked=locked
+            )
             _snapshots[org_id] = fresh
             return fresh
         if snapshot is not None and snapshot.version == version and now - snapshot.loaded_at < MAX_AGE:
             snapshot.validated_at = now
             return snapshot
-        enabled, stops = _load(org_id)
-        fresh = _Snapshot(version=version, enabled=enabled, validated_at=now, loaded_at=now, stops=stops)
+        enabled, stops, locked = _load(org_id)
+        fresh = _Snapshot(
+            version=version, enabled=enabled, validated_at=now, loaded_at=now, stops=stops, locked=locked
+        )
         _snapshots[org_id] = fresh
         return fresh
 
@@ -140,9 +155,9 @@ def _stamp(org_id: int) -> str:
     return str(version)
 
 
-def _load(org_id: int) -> tuple[frozenset[str], tuple[BudgetStop, ...]]:
-    """The organization's enabled capabilities and reached stop budgets, in
-    one query (a snapshot's whole cost)."""
+def _load(org_id: int) -> tuple[frozenset[str], tuple[BudgetStop, ...], frozenset[str]]:
+    """The organization's enabled capabilities, reached stop budgets and
+    locked capabilities, in one query (a snapshot's whole cost)."""
     from django.db import connection
     from django.utils import timezone
 
@@ -151,19 +166,20 @@ def _load(org_id: int) -> tuple[frozenset[str], tuple[BudgetStop, ...]]:
 
     installed = registry()
     enabled: set[str] = set()
+    locked: set[str] = set()
     stops = []
     with connection.cursor() as cursor:
-        cursor.execute(_SNAPSHOT_SQL, [org_id, org_id, period_start(timezone.now())])
+        cursor.execute(_SNAPSHOT_SQL, [org_id, org_id, org_id, period_start(timezone.now())])
         for row_kind, capability, budget_id, amount, spent, currency, platform in cursor.fetchall():
-            if row_kind == "on":
+            if row_kind in ("on", "lock"):
                 # A toggle of an app that was uninstalled is not a capability any more.
                 if capability in installed:
-                    enabled.add(capability)
+                    (enabled if row_kind == "on" else locked).add(capability)
             else:
                 stops.append(
                     BudgetStop(budget_id, capability, Decimal(amount), Decimal(spent), currency, platform)
                 )
-    return frozenset(enabled), tuple(stops)
+    return frozenset(enabled), tuple(stops), frozenset(locked)
 
 
 # The rule as SQL: the organization's toggle row for the capability says enabled.
@@ -219,11 +235,14 @@ def budget_refusal(stop: BudgetStop, title: str) -> str:
     )
 
 
-# The snapshot's one query: the enabled toggles, then the reached stop budgets.
+# The snapshot's one query: the enabled toggles, the locked ones, then the
+# reached stop budgets.
 _SNAPSHOT_SQL = (
     "SELECT 'on', toggle.capability_key, NULL::bigint, NULL::numeric, NULL::numeric,"  # noqa: S608
     " NULL::varchar, NULL::boolean"
     " FROM capabilities_featuretoggle toggle WHERE toggle.organization_id = %s AND toggle.enabled"
+    " UNION ALL SELECT 'lock', toggle.capability_key, NULL, NULL, NULL, NULL, NULL"
+    " FROM capabilities_featuretoggle toggle WHERE toggle.organization_id = %s AND toggle.locked"
     " UNION ALL SELECT 'stop', stops.capability, stops.id, stops.amount, stops.spent, stops.currency,"
     " stops.platform FROM (" + _STOPS_SQL + ") AS stops"
 )

@@ -7,6 +7,7 @@ from importlib.util import find_spec
 from django.urls import URLPattern, URLResolver, include, path
 
 from capabilities import job_views, views
+from capabilities.ofrep import urls as ofrep_urls
 from capabilities.registry import registry
 
 urlpatterns = [
@@ -18,6 +19,9 @@ urlpatterns = [
     path("jobs/<int:job_id>/", job_views.job_detail, name="job"),
     path("jobs/<int:job_id>/cancel/", job_views.cancel_job, name="job_cancel"),
 ]
+
+# Flags over OFREP, at the root (the protocol fixes the paths).
+ofrep_urlpatterns = ofrep_urls.urlpatterns
 
 manage_urlpatterns = [
     path("organizations/<slug:slug>/capabilities/", views.manage_toggles, name="capabilities"),

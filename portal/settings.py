@@ -206,6 +206,9 @@ JOB_LEASE_RENEW = env.float("JOB_LEASE_RENEW", default=15.0)
 API_CALLS_WRITE_INTERVAL = env.float("API_CALLS_WRITE_INTERVAL", default=1.0)
 # A job whose worker died this many times fails, unbilled.
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+# Flag evaluations over OFREP (/ofrep/v1/...) one credential may make a second
+# in each web process; above it they are answered 429 with Retry-After.
+OFREP_RATE_LIMIT = env.int("OFREP_RATE_LIMIT", default=5000)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {

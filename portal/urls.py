@@ -66,6 +66,8 @@ account_patterns = [
 ]
 
 urlpatterns = [
+    # First: flag evaluation is the hottest path, and routes are tried in order.
+    *capability_urls.ofrep_urlpatterns,
     *capability_urls.urlpatterns,
     *capability_urls.capability_page_patterns(),
     path("overview/", org.overview, name="overview"),

@@ -12,6 +12,9 @@ Add an entry next to the URL's siblings when you add a URL:
 - `Platform`: platform staff pages (/manage/). Organization users get 403.
 - `NotTenantScoped`: shows no tenant's data (sign-in, probes, API schema);
   say why.
+- `TargetedOrganization`: the request body names the organization (OFREP's
+  `targetingKey`). An outsider's credential naming acme gets 403; a session
+  is no credential there (401).
 
 It stays one long module on purpose: every URL of the project is classified
 in one registry, so a URL nobody classified is caught in one place.
@@ -147,7 +150,16 @@ class NotTenantScoped:
     kwargs: Kwargs = no_kwargs
 
 
-Entry = AcmeObject | CurrentOrganization | Platform | NotTenantScoped
+@dataclass(frozen=True)
+class TargetedOrganization:
+    """The body names the organization (OFREP's evaluation context): globex's
+    key naming acme gets 403, gina's session 401, and acme is unchanged."""
+
+    body: Callable[[World], dict[str, Any]]
+    kwargs: Kwargs = no_kwargs
+
+
+Entry = AcmeObject | CurrentOrganization | Platform | NotTenantScoped | TargetedOrganization
 
 
 def _bob_membership(world: World) -> dict[str, Any]:
@@ -344,6 +356,12 @@ REGISTRY: dict[str, Entry] = {
     "manage:invitation_revoke": Platform(methods=("POST",), kwargs=_manage_invitation),
     "manage:audit": Platform(methods=("GET",)),
     "manage:health": Platform(methods=("GET",)),
+    # --- flags over OFREP (capabilities.ofrep) ----------------------------------
+    "ofrep_evaluate_flag": TargetedOrganization(
+        body=lambda w: {"context": {"targetingKey": w.acme.slug}}, kwargs=lambda w: {"key": "ocr"}
+    ),
+    "ofrep_evaluate_flags": TargetedOrganization(body=lambda w: {"context": {"targetingKey": w.acme.slug}}),
+    "ofrep_configuration": NotTenantScoped("what the flag service offers a provider; names no organization"),
     # --- probes ---------------------------------------------------------------
     "healthz": NotTenantScoped("liveness probe"),
     "readyz": NotTenantScoped("readiness probe; names failing services only"),
@@ -824,6 +842,25 @@ def test_unscoped_urls_show_no_acme_data(name, world, client_for):
         context = f"GET {url} as {outsider.label}"
         assert response.status_code < 500, f"{context}: {response.status_code}"
         assert_no_acme_data(response, world, context)
+
+
+@pytest.mark.parametrize("name", _scoped(TargetedOrganization))
+def test_outsider_cannot_evaluate_acmes_flags(name, world, client_for):
+    entry = REGISTRY[name]
+    assert isinstance(entry, TargetedOrganization)
+    url = reverse(name, kwargs=entry.kwargs(world))
+    before = acme_state(world.acme)
+    callers = [
+        ("gina's session", client_for(world.gina), {}, 401),
+        ("globex API key", Client(), {"Authorization": f"Bearer {world.globex_api_secret}"}, 403),
+        ("globex API key", Client(), {"X-API-Key": world.globex_api_secret}, 403),
+    ]
+    for label, client, headers, status in callers:
+        context = f"POST {url} as {label}"
+        response = client.post(url, entry.body(world), content_type="application/json", headers=headers)
+        assert response.status_code == status, f"{context}: {response.status_code}"
+        assert_no_acme_data(response, world, context)
+        assert acme_state(world.acme) == before, f"{context} changed acme's data"
 
 
 # --- the organizations API, by caller ---------------------------------------------

@@ -42,29 +42,35 @@ class OrganizationApiKeyAuthentication(authentication.BaseAuthentication):
         secret = secret.strip()
         if not secret:
             raise exceptions.AuthenticationFailed("The API key is missing after “Api-Key”.")
-        prefix = secret.partition(".")[0]
-        api_key = (
-            OrganizationAPIKey.objects.select_related("organization")
-            .filter(prefix=prefix, revoked=False)
-            .first()
-        )
-        if api_key is None or not api_key.is_valid(secret):
-            raise exceptions.AuthenticationFailed("This API key is not valid or was revoked.")
-        if api_key.has_expired:
-            assert api_key.expiry_date is not None
-            raise exceptions.AuthenticationFailed(
-                f"This API key expired on {api_key.expiry_date:%Y-%m-%d %H:%M} UTC; "
-                "an owner or admin can create a new one on the API keys page.",
-                code="api_key_expired",
-            )
-        # Last use is shown to admins; minute precision spares a write per request.
-        now = timezone.now()
-        if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
-            OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key = verified_api_key(secret)
         return ApiKeyClient(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:
         return KEYWORD
+
+
+def verified_api_key(secret: str) -> OrganizationAPIKey:
+    """The valid, unrevoked, unexpired organization API key whose full secret
+    is `secret` (its last use noted), or AuthenticationFailed saying why not.
+    The REST API and the OFREP flag endpoints both authenticate with it."""
+    prefix = secret.partition(".")[0]
+    api_key = (
+        OrganizationAPIKey.objects.select_related("organization").filter(prefix=prefix, revoked=False).first()
+    )
+    if api_key is None or not api_key.is_valid(secret):
+        raise exceptions.AuthenticationFailed("This API key is not valid or was revoked.")
+    if api_key.has_expired:
+        assert api_key.expiry_date is not None
+        raise exceptions.AuthenticationFailed(
+            f"This API key expired on {api_key.expiry_date:%Y-%m-%d %H:%M} UTC; "
+            "an owner or admin can create a new one on the API keys page.",
+            code="api_key_expired",
+        )
+    # Last use is shown to admins; minute precision spares a write per request.
+    now = timezone.now()
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    return api_key
 
 
 def request_organizations(request: Request) -> Any:
