@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,6 +46,8 @@ from capabilities.notifications.models import Delivery, Rule
 from capabilities.qa.models import Question
 from capabilities.reports.actions import create_upload_set, set_mapping, start_report
 from capabilities.reports.models import Report, UploadSet
+from metering.actions import save_budget
+from metering.models import Budget
 from portal.actions.api_keys import create_api_key
 from portal.middleware import SESSION_KEY
 from portal.models import (
@@ -87,6 +90,7 @@ class World:
     acme_contract: Contract
     acme_upload_set: UploadSet
     acme_report: Report
+    acme_budget: Budget
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -266,6 +270,13 @@ REGISTRY: dict[str, Entry] = {
     "usage-report": CurrentOrganization(methods=("GET",), shows=lambda w: ['"organization":"globex"']),
     # The world has no usage events; tests/metering/test_api.py checks whose rows are listed.
     "usage-events": CurrentOrganization(methods=("GET",), shows=lambda w: ['"results":[]']),
+    # Globex's total budget is $31.00, acme's $42.00 (never shown to gina).
+    "budget-list": CurrentOrganization(methods=("GET",), shows=lambda w: ['"amount":"31.00"']),
+    "budget-detail": AcmeObject(
+        lambda w: {"budget_id": w.acme_budget.pk},
+        methods=("GET", "PUT", "DELETE"),
+        data=lambda w: {"amount": "1.00"},
+    ),
     "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
     "manage:capability_force": Platform(
         methods=("POST",),
@@ -562,6 +573,8 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     globex_upload_set = _sales_upload(globex, gina, "globex sales 2025")
     set_mapping(gina, globex_upload_set, mapping=SALES_MAPPING)
     start_report(gina, globex_upload_set)
+    acme_budget = save_budget(alice, acme, capability=None, amount=Decimal("42.00"))
+    save_budget(gina, globex, capability=None, amount=Decimal("31.00"))
     return World(
         acme=acme,
         globex=globex,
@@ -584,6 +597,7 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         acme_contract=acme_contract,
         acme_upload_set=acme_upload_set,
         acme_report=acme_report,
+        acme_budget=acme_budget,
     )
 
 
@@ -638,6 +652,9 @@ def acme_state(acme: Organization) -> dict[str, Any]:
             .values_list("pk", "name", "mapping", "mapping_confirmed_at")
         ),
         "reports": list(Report.objects.filter(organization=acme).order_by("pk").values_list("pk", "job_id")),
+        "budgets": list(
+            Budget.objects.filter(organization=acme).order_by("pk").values_list("pk", "amount", "capability")
+        ),
     }
 
 
