@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from metering import views
+from metering import cap_views, views
 
 urlpatterns = [
     path("usage/", views.usage, name="usage"),
@@ -13,4 +13,5 @@ urlpatterns = [
     path("finance/", views.finance, name="finance"),
     path("finance/export.csv", views.finance_export, name="finance_export"),
     path("finance/corrections/", views.corrections, name="finance_corrections"),
+    path("finance/caps/", cap_views.finance_caps, name="finance_caps"),
 ]

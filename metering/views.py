@@ -20,7 +20,7 @@ from metering.filtersets import FinanceFilter
 from metering.forms import BudgetForm, CorrectionForm, RangeForm
 from metering.models import Budget, UsageRollup
 from metering.periods import RANGES, billing_period
-from metering.queries.budgets import budget_of
+from metering.queries.budgets import budget_of, budgets_at_risk, platform_caps
 from metering.queries.finance import finance_dashboard, recent_corrections, usage_by_organization
 from metering.queries.sources import Scope, best_source
 from metering.queries.usage import (
@@ -142,6 +142,9 @@ def finance(request: AuthenticatedRequest) -> HttpResponse:
         "table": table,
         "chart": charts.stacked_bar_chart(dashboard.trend),
         "query": _query_string(request),
+        "at_risk": budgets_at_risk(now=now),
+        "platform_caps": platform_caps(),
+        "budget_month": billing_period(now).start,
     }
     template = page_or_partial(request, "metering/finance.html", "finance-panels")
     return render(request, template, context)

@@ -243,7 +243,47 @@ REGISTRY: dict[str, Entry] = {
     # --- metering: usage pages, finance, usage API ---------------------------
     "usage": CurrentOrganization(methods=("GET",), shows=lambda w: ["What Globex used"]),
     "usage_export": CurrentOrganization(methods=("GET",), shows=lambda w: ["period,capability,"]),
+    # Budgets on /usage/: gina's new budget is globex's; acme's cannot be changed or removed.
+    "budget_create": CurrentOrganization(
+        methods=("POST",),
+        shows=lambda w: [],
+        data=lambda w: {
+            "new-capability": "ocr",
+            "new-amount": "5",
+            "new-action": "stop",
+            "new-thresholds": "",
+        },
+    ),
+    "budget_change": AcmeObject(
+        lambda w: {"budget_id": w.acme_budget.pk},
+        methods=("POST",),
+        data=lambda w: {
+            f"budget-{w.acme_budget.pk}-amount": "1",
+            f"budget-{w.acme_budget.pk}-action": "stop",
+        },
+    ),
+    "budget_delete": AcmeObject(lambda w: {"budget_id": w.acme_budget.pk}, methods=("POST",)),
     "finance": Platform(methods=("GET",)),
+    "finance_caps": Platform(
+        methods=("GET", "POST"),
+        data=lambda w: {
+            "cap-organization": "acme",
+            "cap-amount": "1",
+            "cap-action": "stop",
+            "cap-reason": "x",
+        },
+    ),
+    "manage:caps": Platform(
+        methods=("GET", "POST"),
+        kwargs=_acme_slug,
+        data=lambda w: {"cap-amount": "1", "cap-action": "stop", "cap-reason": "x"},
+    ),
+    "manage:cap_change": Platform(
+        methods=("POST",), kwargs=lambda w: {"slug": w.acme.slug, "budget_id": w.acme_budget.pk}
+    ),
+    "manage:cap_delete": Platform(
+        methods=("POST",), kwargs=lambda w: {"slug": w.acme.slug, "budget_id": w.acme_budget.pk}
+    ),
     "finance_export": Platform(methods=("GET",)),
     "finance_corrections": Platform(
         methods=("GET", "POST"),

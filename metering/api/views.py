@@ -10,6 +10,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -255,8 +256,14 @@ BUDGET_ERRORS = {
 }
 
 
+# A budget is written as JSON only: a form's empty `capability` would read as null (every
+# capability), which JSON says explicitly.
+BUDGET_PARSERS = [JSONParser]
+
+
 class BudgetListCreate(APIView):
     permission_classes = [IsAuthenticated, BudgetRole]
+    parser_classes = BUDGET_PARSERS
 
     @extend_schema(
         summary="Budgets",
@@ -290,6 +297,7 @@ class BudgetListCreate(APIView):
 
 class BudgetDetail(APIView):
     permission_classes = [IsAuthenticated, BudgetRole]
+    parser_classes = BUDGET_PARSERS
 
     def _budget(self, request: Request, budget_id: int) -> Budget:
         found = budget_of(organization_of(request), budget_id)

@@ -26,13 +26,13 @@ def budget_of(organization: Organization, budget_id: int) -> Budget | None:
     return Budget.objects.filter(organization=organization, pk=budget_id).first()
 
 
-def budget_by_id(budget_id: int) -> Budget | None:
-    """Any organization's budget, for platform finance and IT admins."""
-    return Budget.objects.select_related("organization").filter(pk=budget_id).first()
-
-
-def platform_caps_of(organization: Organization) -> list[Budget]:
-    return list(Budget.objects.filter(organization=organization, platform=True).order_by("capability"))
+def platform_caps() -> list[Budget]:
+    """Every organization's platform caps, for finance (one query)."""
+    return list(
+        Budget.objects.filter(platform=True)
+        .select_related("organization")
+        .order_by("organization__name", "capability")
+    )
 
 
 @dataclass(frozen=True)

@@ -233,3 +233,11 @@ def test_a_metered_capability_api_answers_402_once_a_stop_budget_is_reached(clie
     )
     assert raised.json()["state"] == "ok"
     assert client.get("/api/v1/c/summaries/count/").status_code == 200
+
+
+def test_a_budget_is_written_as_json(client_for, alice):
+    """A form's empty capability would read as null (every capability): forms are refused
+    (415, or 400 when the upload limits already parsed the form)."""
+    response = client_for(alice).post(BUDGETS, {"capability": "", "amount": "5"})
+    assert response.status_code in {400, 415}
+    assert not Budget.objects.exists()
