@@ -254,7 +254,7 @@ class PlatformCapForm(BudgetForm):
     organization cannot change, with the reason it is shown."""
 
     reason = forms.CharField(
-        label="Reason (the organization sees it)",
+        label="Why the cap is set (the organization sees it)",
         max_length=300,
         error_messages={"required": "Say why the cap is set: the organization sees the reason."},
         widget=forms.TextInput(attrs={"placeholder": "e.g. Invoices overdue since October"}),
