@@ -1,15 +1,21 @@
-"""Forms of the usage pages: the range selector and finance's corrections."""
+"""Forms of the usage pages: the range selector, finance's corrections, and
+budgets and platform caps."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.utils import timezone
 
-from metering import meter_prices
+from metering import budgets, meter_prices
+from metering.actions import MAX_BUDGET, MAX_THRESHOLDS
+from metering.budgets import DEFAULT_THRESHOLDS
+from metering.models import Budget
 from metering.periods import RANGES, Period, period_for
+from portal.actions.errors import ActionError
 from portal.models import Organization
 
 MAX_RANGE_DAYS = 366
@@ -129,3 +135,147 @@ class CorrectionForm(forms.Form):
         if day is None or day == timezone.now().astimezone(UTC).date():
             return None
         return datetime.combine(day, time(12), UTC)
+
+
+# --- budgets -------------------------------------------------------------------------
+
+ALL_CAPABILITIES = ""  # the capability choice of a total budget
+
+
+def _capability_choices() -> list[tuple[str, str]]:
+    covered = budgets.covered_capabilities()
+    by_title = sorted(covered.items(), key=lambda item: item[1].lower())
+    return [(ALL_CAPABILITIES, "All capabilities"), *by_title]
+
+
+class BudgetForm(forms.Form):
+    """A budget as people set it on /usage/: what it covers, the monthly limit,
+    what happens when it is reached, and when alerts go out. The rules
+    (amount, thresholds, one budget per scope) are metering.actions.save_budget's;
+    this form turns text into their types and says what is wrong in words."""
+
+    capability = forms.ChoiceField(label="Covers", required=False)
+    amount = forms.DecimalField(
+        label="Monthly limit",
+        min_value=Decimal(0),
+        max_value=MAX_BUDGET - Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        error_messages={
+            "required": "Enter the monthly limit, such as 50.00.",
+            "invalid": "Enter the limit as a number, such as 50.00.",
+            "min_value": "The limit cannot be negative.",
+            "max_value": "The limit must be under 10 billion.",
+            "max_decimal_places": "Use at most two decimals, such as 12.50.",
+        },
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+    )
+    action = forms.ChoiceField(
+        label="When it is reached",
+        choices=[
+            (Budget.Action.STOP, "Stop new jobs and API calls"),
+            (Budget.Action.ALERT, "Only send alerts"),
+        ],
+        initial=Budget.Action.STOP,
+        widget=forms.RadioSelect,
+    )
+    thresholds = forms.CharField(
+        label="Alert at (% of the limit)",
+        required=False,
+        initial=", ".join(str(level) for level in DEFAULT_THRESHOLDS),
+        help_text="Whole percents from 1 to 100, separated by commas. Leave empty for no alerts.",
+        max_length=60,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["capability"].choices = _capability_choices()  # type: ignore[attr-defined]
+
+    @classmethod
+    def of(cls, budget: Budget, **kwargs: Any) -> BudgetForm:
+        """The form of an existing budget, filled in with its values."""
+        return cls(
+            initial={
+                "capability": budget.capability or ALL_CAPABILITIES,
+                "amount": budget.amount,
+                "action": budget.action,
+                "thresholds": ", ".join(str(level) for level in budget.thresholds),
+                "reason": budget.reason,
+            },
+            **kwargs,
+        )
+
+    def clean_capability(self) -> str | None:
+        return self.cleaned_data.get("capability") or None
+
+    def clean_thresholds(self) -> list[int]:
+        text = self.cleaned_data.get("thresholds", "")
+        levels = []
+        for part in text.replace(";", ",").split(","):
+            part = part.strip().rstrip("%").strip()
+            if not part:
+                continue
+            if not part.isdigit() or not 1 <= int(part) <= 100:
+                raise forms.ValidationError(
+                    f"{part!r} is not a whole percent from 1 to 100; write them like 50, 80, 100."
+                )
+            levels.append(int(part))
+        if len(set(levels)) > MAX_THRESHOLDS:
+            raise forms.ValidationError(f"At most {MAX_THRESHOLDS} alert levels.")
+        return sorted(set(levels))
+
+    def budget_fields(self) -> dict[str, Any]:
+        """The cleaned values, as metering.actions.save_budget takes them."""
+        return {
+            "capability": self.cleaned_data["capability"],
+            "amount": self.cleaned_data["amount"],
+            "action": self.cleaned_data["action"],
+            "thresholds": self.cleaned_data["thresholds"],
+        }
+
+    def add_refusal(self, refusal: ActionError) -> None:
+        """Show an action's refusal next to the field it is about."""
+        field = REFUSAL_FIELDS.get(refusal.code)
+        self.add_error(field if field in self.fields else None, refusal.message)
+
+
+REFUSAL_FIELDS = {
+    "invalid_amount": "amount",
+    "invalid_thresholds": "thresholds",
+    "invalid_action": "action",
+    "unknown_capability": "capability",
+    "budget_exists": "capability",
+    "reason_required": "reason",
+}
+
+
+class PlatformCapForm(BudgetForm):
+    """A platform cap, set by finance or IT admins on a tenant: a budget the
+    organization cannot change, with the reason it is shown."""
+
+    reason = forms.CharField(
+        label="Why the cap is set (the organization sees it)",
+        max_length=300,
+        error_messages={"required": "Say why the cap is set: the organization sees the reason."},
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Invoices overdue since October"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].label = "Monthly cap"
+
+    def budget_fields(self) -> dict[str, Any]:
+        return {**super().budget_fields(), "platform": True, "reason": self.cleaned_data["reason"]}
+
+
+class FinanceCapForm(PlatformCapForm):
+    """A platform cap set from /finance/: the organization is chosen in the form."""
+
+    organization = forms.ModelChoiceField(
+        queryset=Organization.objects.order_by("name"),
+        to_field_name="slug",
+        empty_label="Choose an organization",
+        error_messages={"invalid_choice": "Choose an organization from the list."},
+    )
+
+    field_order = ["organization", "capability", "amount", "action", "thresholds", "reason"]

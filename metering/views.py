@@ -4,18 +4,23 @@ corrections form. Every figure is read from the rollups, never the raw ledger.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
-from metering import actions, charts, csv_export
+from metering import actions, budgets, charts, csv_export
 from metering.filtersets import FinanceFilter
-from metering.forms import CorrectionForm, RangeForm
-from metering.models import UsageRollup
+from metering.forms import BudgetForm, CorrectionForm, RangeForm
+from metering.models import Budget, UsageRollup
 from metering.periods import RANGES, billing_period
+from metering.queries.budgets import budget_of, budgets_at_risk, platform_caps
 from metering.queries.finance import finance_dashboard, recent_corrections, usage_by_organization
 from metering.queries.sources import Scope, best_source
 from metering.queries.usage import (
@@ -31,7 +36,7 @@ from metering.tables import CorrectionTable, OrganizationUsageTable, UsageTable
 from portal.access import AuthenticatedRequest, OrgRequest, finance_required, org_role_required
 from portal.actions.errors import ActionError
 from portal.audit import origin_of
-from portal.htmx import page_or_partial
+from portal.htmx import page_or_partial, wants_partial
 from portal.models import USAGE_ROLES
 
 TOP_ORGANIZATIONS = 10
@@ -48,6 +53,13 @@ def _query_string(request: HttpRequest) -> str:
 @org_role_required(*USAGE_ROLES)
 @require_GET
 def usage(request: OrgRequest) -> HttpResponse:
+    return _usage_page(request)
+
+
+def _usage_page(
+    request: OrgRequest, budget_section: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    """The usage page; with the budgets section given when a budget form came back with errors."""
     now = timezone.now()
     form = RangeForm(request.GET or None)
     period = form.period(now)
@@ -72,9 +84,10 @@ def usage(request: OrgRequest) -> HttpResponse:
         "chart": charts.stacked_bar_chart(trend),
         "trend": trend,
         "query": _query_string(request),
+        **(budget_section or _budget_section(request)),
     }
     template = page_or_partial(request, "metering/usage.html", "usage-panels")
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 @org_role_required(*USAGE_ROLES)
@@ -129,6 +142,9 @@ def finance(request: AuthenticatedRequest) -> HttpResponse:
         "table": table,
         "chart": charts.stacked_bar_chart(dashboard.trend),
         "query": _query_string(request),
+        "at_risk": budgets_at_risk(now=now),
+        "platform_caps": platform_caps(),
+        "budget_month": billing_period(now).start,
     }
     template = page_or_partial(request, "metering/finance.html", "finance-panels")
     return render(request, template, context)
@@ -179,3 +195,123 @@ def corrections(request: AuthenticatedRequest) -> HttpResponse:
         {"form": form, "table": table},
         status=400 if form.errors else 200,
     )
+
+
+# --- budgets on /usage/ --------------------------------------------------------------
+
+NEW_BUDGET = "new"  # the add form's prefix; a budget's own form is prefixed with its id
+
+
+@dataclass(frozen=True)
+class BudgetCard:
+    """A budget as /usage/ shows it: its figures, the words for its state, and
+    its form (a platform cap has none: the organization cannot change it)."""
+
+    status: budgets.BudgetStatus
+    form: BudgetForm | None
+    editing: bool = False  # its form came back with errors: shown open
+
+    @property
+    def state_label(self) -> str:
+        status = self.status
+        if status.state == budgets.State.STOPPED:
+            return "Stopped: new jobs are refused"
+        if status.state == budgets.State.ALERTED:
+            return f"{status.reached_thresholds[-1]} % alert sent"
+        return "Within budget"
+
+    @property
+    def projected_over(self) -> bool:
+        return self.status.projected > self.status.budget.amount
+
+
+def _budget_section(
+    request: OrgRequest, *, add_form: BudgetForm | None = None, failed: tuple[int, BudgetForm] | None = None
+) -> dict[str, Any]:
+    cards = []
+    for status in budgets.statuses(request.organization):
+        budget = status.budget
+        if status.locked:
+            cards.append(BudgetCard(status, None))
+        elif failed is not None and failed[0] == budget.pk:
+            cards.append(BudgetCard(status, failed[1], editing=True))
+        else:
+            cards.append(BudgetCard(status, BudgetForm.of(budget, prefix=f"budget-{budget.pk}")))
+    return {
+        "budget_cards": cards,
+        "budget_form": add_form or BudgetForm(prefix=NEW_BUDGET),
+        "budget_currency": budgets.currency(),
+        "budget_month": billing_period(timezone.now()).start,
+        "can_set_budgets": request.membership.role in USAGE_ROLES,
+    }
+
+
+def _budgets_answer(request: OrgRequest, section: dict[str, Any], *, failed: bool) -> HttpResponse:
+    """htmx swaps the budgets section in (errors inline, 200 so that it is
+    swapped); a plain form post sees the whole page again (400 with errors),
+    or is sent back to it."""
+    if wants_partial(request):
+        return render(request, "metering/usage.html#budgets", {**section, "budgets_swapped": True})
+    if not failed:
+        return redirect(reverse("usage") + "#budgets")
+    return _usage_page(request, budget_section=section, status=400)
+
+
+@org_role_required(*USAGE_ROLES)
+@require_POST
+def budget_create(request: OrgRequest) -> HttpResponse:
+    form = BudgetForm(request.POST, prefix=NEW_BUDGET)
+    if form.is_valid():
+        try:
+            budget = actions.save_budget(
+                request.user, request.organization, origin=origin_of(request), **form.budget_fields()
+            )
+        except ActionError as refusal:
+            form.add_refusal(refusal)
+        else:
+            messages.success(request, f"Budget for {budgets.scope_name(budget.capability)} set.")
+            return _budgets_answer(request, _budget_section(request), failed=False)
+    return _budgets_answer(request, _budget_section(request, add_form=form), failed=True)
+
+
+def _own_budget(request: OrgRequest, budget_id: int) -> Budget:
+    budget = budget_of(request.organization, budget_id)
+    if budget is None:
+        raise Http404("No such budget")
+    return budget
+
+
+@org_role_required(*USAGE_ROLES)
+@require_POST
+def budget_change(request: OrgRequest, budget_id: int) -> HttpResponse:
+    budget = _own_budget(request, budget_id)
+    form = BudgetForm(request.POST, prefix=f"budget-{budget.pk}")
+    if form.is_valid():
+        try:
+            actions.save_budget(
+                request.user,
+                request.organization,
+                budget=budget,
+                origin=origin_of(request),
+                **form.budget_fields(),
+            )
+        except ActionError as refusal:
+            form.add_refusal(refusal)
+        else:
+            messages.success(request, f"Budget for {budgets.scope_name(budget.capability)} changed.")
+            return _budgets_answer(request, _budget_section(request), failed=False)
+    return _budgets_answer(request, _budget_section(request, failed=(budget.pk, form)), failed=True)
+
+
+@org_role_required(*USAGE_ROLES)
+@require_POST
+def budget_delete(request: OrgRequest, budget_id: int) -> HttpResponse:
+    budget = _own_budget(request, budget_id)
+    scope = budgets.scope_name(budget.capability)
+    try:
+        actions.delete_budget(request.user, budget, origin=origin_of(request))
+    except ActionError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, f"Budget for {scope} removed: spending for it is no longer limited.")
+    return _budgets_answer(request, _budget_section(request), failed=False)

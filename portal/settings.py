@@ -440,6 +440,8 @@ SPECTACULAR_SETTINGS = {
     # read-only fields stay out of requests, non-blank strings say minLength 1.
     "COMPONENT_SPLIT_REQUEST": True,
     # The shared Error schema and error responses every operation refers to.
+    # Budgets' `action` (stop, alert) beside other fields named `action`.
+    "ENUM_NAME_OVERRIDES": {"BudgetActionEnum": "metering.models.Budget.Action"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "portal.api.schema.add_error_components",

@@ -4,7 +4,7 @@ the layers above the tenancy app; see the import-linter contracts)."""
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from capabilities import urls as capability_urls
@@ -12,7 +12,7 @@ from portal.views import accounts, alerts, health, manage, org
 
 api_docs = SpectacularSwaggerSplitView.as_view(url_name="api-schema")
 
-manage_patterns = (
+manage_patterns: tuple[list[URLPattern | URLResolver], str] = (
     [
         path("", manage.organizations, name="organizations"),
         path("organizations/new/", manage.create_organization, name="organization_create"),
@@ -40,6 +40,7 @@ manage_patterns = (
             name="invitation_revoke",
         ),
         *capability_urls.manage_urlpatterns,
+        path("", include("metering.manage_urls")),  # platform caps on a tenant
         path("audit/", manage.audit_log, name="audit"),
         path("health/", manage.health, name="health"),
     ],

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -48,6 +49,8 @@ from capabilities.notifications.models import Delivery, Rule
 from capabilities.qa.models import Question
 from capabilities.reports.actions import create_upload_set, set_mapping, start_report
 from capabilities.reports.models import Report, UploadSet
+from metering.actions import save_budget
+from metering.models import Budget
 from portal import alerts
 from portal.actions.alerts import set_alert_webhook
 from portal.actions.api_keys import create_api_key
@@ -96,6 +99,7 @@ class World:
     acme_upload_set: UploadSet
     acme_report: Report
     acme_alert: Alert
+    acme_budget: Budget
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -257,7 +261,47 @@ REGISTRY: dict[str, Entry] = {
     # --- metering: usage pages, finance, usage API ---------------------------
     "usage": CurrentOrganization(methods=("GET",), shows=lambda w: ["What Globex used"]),
     "usage_export": CurrentOrganization(methods=("GET",), shows=lambda w: ["period,capability,"]),
+    # Budgets on /usage/: gina's new budget is globex's; acme's cannot be changed or removed.
+    "budget_create": CurrentOrganization(
+        methods=("POST",),
+        shows=lambda w: [],
+        data=lambda w: {
+            "new-capability": "ocr",
+            "new-amount": "5",
+            "new-action": "stop",
+            "new-thresholds": "",
+        },
+    ),
+    "budget_change": AcmeObject(
+        lambda w: {"budget_id": w.acme_budget.pk},
+        methods=("POST",),
+        data=lambda w: {
+            f"budget-{w.acme_budget.pk}-amount": "1",
+            f"budget-{w.acme_budget.pk}-action": "stop",
+        },
+    ),
+    "budget_delete": AcmeObject(lambda w: {"budget_id": w.acme_budget.pk}, methods=("POST",)),
     "finance": Platform(methods=("GET",)),
+    "finance_caps": Platform(
+        methods=("GET", "POST"),
+        data=lambda w: {
+            "cap-organization": "acme",
+            "cap-amount": "1",
+            "cap-action": "stop",
+            "cap-reason": "x",
+        },
+    ),
+    "manage:caps": Platform(
+        methods=("GET", "POST"),
+        kwargs=_acme_slug,
+        data=lambda w: {"cap-amount": "1", "cap-action": "stop", "cap-reason": "x"},
+    ),
+    "manage:cap_change": Platform(
+        methods=("POST",), kwargs=lambda w: {"slug": w.acme.slug, "budget_id": w.acme_budget.pk}
+    ),
+    "manage:cap_delete": Platform(
+        methods=("POST",), kwargs=lambda w: {"slug": w.acme.slug, "budget_id": w.acme_budget.pk}
+    ),
     "finance_export": Platform(methods=("GET",)),
     "finance_corrections": Platform(
         methods=("GET", "POST"),
@@ -284,6 +328,13 @@ REGISTRY: dict[str, Entry] = {
     "usage-report": CurrentOrganization(methods=("GET",), shows=lambda w: ['"organization":"globex"']),
     # The world has no usage events; tests/metering/test_api.py checks whose rows are listed.
     "usage-events": CurrentOrganization(methods=("GET",), shows=lambda w: ['"results":[]']),
+    # Globex's total budget is $31.00, acme's $42.00 (never shown to gina).
+    "budget-list": CurrentOrganization(methods=("GET",), shows=lambda w: ['"amount":"31.00"']),
+    "budget-detail": AcmeObject(
+        lambda w: {"budget_id": w.acme_budget.pk},
+        methods=("GET", "PUT", "DELETE"),
+        data=lambda w: {"amount": "1.00"},
+    ),
     "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
     "manage:capability_force": Platform(
         methods=("POST",),
@@ -606,6 +657,8 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     globex_upload_set = _sales_upload(globex, gina, "globex sales 2025")
     set_mapping(gina, globex_upload_set, mapping=SALES_MAPPING)
     start_report(gina, globex_upload_set)
+    acme_budget = save_budget(alice, acme, capability=None, amount=Decimal("42.00"))
+    save_budget(gina, globex, capability=None, amount=Decimal("31.00"))
     return World(
         acme=acme,
         globex=globex,
@@ -629,6 +682,7 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         acme_upload_set=acme_upload_set,
         acme_report=acme_report,
         acme_alert=acme_alert,
+        acme_budget=acme_budget,
     )
 
 
@@ -685,6 +739,9 @@ def acme_state(acme: Organization) -> dict[str, Any]:
         "reports": list(Report.objects.filter(organization=acme).order_by("pk").values_list("pk", "job_id")),
         "alert_webhook": list(AlertWebhook.objects.filter(organization=acme).values_list("url", "secret")),
         "alert_dismissals": AlertDismissal.objects.filter(alert__organization=acme).count(),
+        "budgets": list(
+            Budget.objects.filter(organization=acme).order_by("pk").values_list("pk", "amount", "capability")
+        ),
     }
 
 

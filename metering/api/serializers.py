@@ -1,16 +1,21 @@
-"""Serializers of the usage API: the query of `GET /usage/`, its rows, and
-ledger events."""
+"""Serializers of the usage API: the query of `GET /usage/`, its rows, ledger
+events, and budgets."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from metering import budgets
+from metering.actions import MAX_BUDGET, MAX_THRESHOLDS
+from metering.budgets import DEFAULT_THRESHOLDS, BudgetStatus
 from metering.forms import MAX_RANGE_DAYS
-from metering.models import UsageEvent
+from metering.models import Budget, UsageEvent
 
 GROUPINGS = ("capability", "meter", "day", "hour")
 DEFAULT_GROUPING = "capability,meter"
@@ -134,3 +139,126 @@ class UsageEventSerializer(serializers.ModelSerializer[UsageEvent]):
             "reason",
         ]
         read_only_fields = fields
+
+
+# --- budgets -------------------------------------------------------------------------
+
+# What the schema promises an amount looks like: up to 10 digits, at most 2 decimals, never
+# negative (the action refuses 10 billion or more; the serializer says so in the same words).
+AMOUNT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": AMOUNT_PATTERN,
+        "example": "50.00",
+        "description": 'A decimal string in the organization\'s currency, e.g. "50.00".',
+    }
+)
+class AmountField(serializers.DecimalField):
+    """A budget's amount: a decimal string with at most two decimals, zero or more."""
+
+    default_error_messages = {
+        "min_value": "The amount cannot be negative.",
+        "max_value": "The amount must be under 10 billion.",
+        "max_decimal_places": "The amount has at most two decimals, such as 12.50.",
+        "invalid": "The amount must be a number, such as 50.00.",
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(
+            max_digits=12,
+            decimal_places=2,
+            min_value=Decimal(0),
+            max_value=MAX_BUDGET - Decimal("0.01"),
+            **options,
+        )
+
+
+class BudgetRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    capability = serializers.CharField(
+        allow_null=True,
+        required=False,
+        default=None,
+        max_length=64,
+        help_text="A capability's key (one with meters, see `GET /api/v1/capabilities/`), or null "
+        "(the default) for the total over every capability.",
+    )
+    amount = AmountField(help_text='The monthly limit, e.g. "50.00".')
+    action = serializers.ChoiceField(
+        choices=Budget.Action.choices,
+        default=Budget.Action.STOP,
+        help_text="`stop` (the default): new jobs and metered API calls of what it covers are refused "
+        "once it is reached. `alert`: alerts only.",
+    )
+    thresholds = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=100),
+        max_length=MAX_THRESHOLDS,
+        required=False,
+        default=list(DEFAULT_THRESHOLDS),
+        help_text="Percents of the amount at which an alert goes out, once a month each "
+        "(default 50, 80, 100). Empty: no alerts.",
+    )
+
+    def validate_capability(self, value: str | None) -> str | None:
+        # Checked here rather than as an enum of the schema: the capabilities with meters come
+        # from the price book, which is not read while modules (and the schema's classes) load.
+        if value is not None and value not in budgets.covered_capabilities():
+            raise serializers.ValidationError(
+                f"{value!r} is not a capability a budget can cover; use a capability key or null."
+            )
+        return value
+
+
+class BudgetSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A budget with this month's figures (from metering.budgets.BudgetStatus)."""
+
+    id = serializers.IntegerField(source="budget.pk")
+    capability = serializers.CharField(
+        source="budget.capability", allow_null=True, help_text="null: every capability."
+    )
+    scope = serializers.SerializerMethodField(help_text='"all capabilities" or the capability\'s name.')
+    amount = serializers.SerializerMethodField()
+    currency = serializers.CharField(source="budget.currency")
+    action = serializers.ChoiceField(source="budget.action", choices=Budget.Action.choices)
+    thresholds = serializers.ListField(source="budget.thresholds", child=serializers.IntegerField())
+    platform_cap = serializers.BooleanField(
+        source="budget.platform",
+        help_text="Set by the platform's finance team or IT admins; the organization cannot change it.",
+    )
+    reason = serializers.CharField(source="budget.reason", help_text="Why a platform cap is set.")
+    locked = serializers.BooleanField(help_text="The organization cannot change or delete it.")
+    period = serializers.CharField(source="period_label", help_text="The billing month the figures are of.")
+    spent = serializers.SerializerMethodField(help_text="This month's cost of what it covers.")
+    in_flight = serializers.SerializerMethodField(help_text="What the running jobs it covers should cost.")
+    remaining = serializers.SerializerMethodField(help_text="amount - spent - in_flight, never below 0.")
+    projected = serializers.SerializerMethodField(help_text="This month's cost if usage goes on at its pace.")
+    state = serializers.ChoiceField(
+        choices=[("ok", "ok"), ("alerted", "alerted"), ("stopped", "stopped")],
+        help_text="`stopped`: a reached stop budget, new work is refused; `alerted`: a threshold "
+        "was reached; `ok`: neither.",
+    )
+    updated_at = serializers.DateTimeField(source="budget.updated_at")
+
+    def get_scope(self, status: BudgetStatus) -> str:
+        return budgets.scope_name(status.budget.capability)
+
+    def get_amount(self, status: BudgetStatus) -> str:
+        return _money(status.budget.amount)
+
+    def get_spent(self, status: BudgetStatus) -> str:
+        return _money(status.spent)
+
+    def get_in_flight(self, status: BudgetStatus) -> str:
+        return _money(status.in_flight)
+
+    def get_remaining(self, status: BudgetStatus) -> str:
+        return _money(status.remaining)
+
+    def get_projected(self, status: BudgetStatus) -> str:
+        return _money(status.projected)
+
+
+def _money(amount: Decimal) -> str:
+    return str(amount.quantize(Decimal("0.01")))

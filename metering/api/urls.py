@@ -7,4 +7,6 @@ from metering.api import views
 urlpatterns = [
     path("usage/", views.UsageReport.as_view(), name="usage-report"),
     path("usage/events/", views.UsageEventList.as_view(), name="usage-events"),
+    path("budgets/", views.BudgetListCreate.as_view(), name="budget-list"),
+    path("budgets/<int:budget_id>", views.BudgetDetail.as_view(), name="budget-detail"),
 ]

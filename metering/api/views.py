@@ -1,6 +1,6 @@
-"""Usage API: the caller organization's usage grouped as asked, and its ledger
-events with cursor pagination. Platform finance may read any organization's
-usage by slug."""
+"""Usage API: the caller organization's usage grouped as asked, its ledger
+events with cursor pagination, and its budgets. Platform finance may read any
+organization's usage by slug."""
 
 from __future__ import annotations
 
@@ -9,28 +9,36 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics
+from rest_framework import exceptions, generics, status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from metering import formatting
+from metering import actions, budgets, formatting
 from metering.api.serializers import (
     DEFAULT_GROUPING,
     GROUPINGS,
+    BudgetRequestSerializer,
+    BudgetSerializer,
     UsageEventSerializer,
     UsageQuerySerializer,
     UsageReportSerializer,
 )
+from metering.budgets import BudgetStatus
 from metering.filtersets import UsageEventFilter
-from metering.models import UsageEvent
+from metering.models import Budget, UsageEvent
 from metering.periods import billing_period, days_period
+from metering.queries.budgets import budget_of
 from metering.queries.usage import organization_rollups, totals_of_report, usage_report
-from portal.api.authentication import ApiKeyClient
+from portal.actions.errors import ActionError
+from portal.api.authentication import ApiKeyClient, request_actor
 from portal.api.filters import FilterBackend
+from portal.api.idempotency import idempotent
 from portal.api.pagination import CursorPagination
 from portal.api.permissions import OrganizationMember, organization_of, require_role
+from portal.audit import origin_of
 from portal.models import USAGE_ROLES, Organization
 
 
@@ -167,3 +175,165 @@ class UsageEventList(generics.ListAPIView):  # type: ignore[type-arg]
             return UsageEvent.objects.none()
         organization = _organization_to_read(self.request, self.request.query_params.get("organization"))
         return UsageEvent.objects.filter(organization=organization)
+
+
+# --- budgets -------------------------------------------------------------------------
+
+
+class BudgetRole(OrganizationMember):
+    """Owners, admins and billing members (and API keys of the read scope for
+    reading, of the manage scope for changing) read and change the
+    organization's budgets; plain members and keys of the use scope do not."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        require_role(
+            request,
+            USAGE_ROLES,
+            "Your role in this organization does not allow budgets: owners, admins and billing can.",
+        )
+        return True
+
+
+class BudgetRefused(exceptions.APIException):
+    """Input the budget rules refuse (amount, thresholds, action, capability),
+    with the action's code."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+
+class BudgetConflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "budget_exists"
+
+
+class BudgetLocked(exceptions.PermissionDenied):
+    default_code = "platform_cap_locked"
+
+
+def _refusal(refusal: ActionError) -> exceptions.APIException:
+    if refusal.code == "budget_exists":
+        return BudgetConflict(refusal.message, code=refusal.code)
+    if refusal.code == "platform_cap_locked":
+        return BudgetLocked(refusal.message, code=refusal.code)
+    if refusal.code == "not_found":
+        return exceptions.NotFound("No such budget")
+    return BudgetRefused(refusal.message, code=refusal.code)
+
+
+def _status_of(organization: Organization, budget_id: int) -> BudgetStatus:
+    for found in budgets.statuses(organization):
+        if found.budget.pk == budget_id:
+            return found
+    raise exceptions.NotFound("No such budget")
+
+
+def _save(request: Request, budget: Budget | None) -> BudgetStatus:
+    payload = BudgetRequestSerializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    organization = organization_of(request)
+    try:
+        saved = actions.save_budget(
+            request_actor(request),
+            organization,
+            budget=budget,
+            origin=origin_of(request),
+            **payload.validated_data,
+        )
+    except ActionError as refusal:
+        raise _refusal(refusal) from None
+    return _status_of(organization, saved.pk)
+
+
+BUDGET_ERRORS = {
+    400: OpenApiResponse(
+        description="`invalid` with `errors` per field (a negative or non-numeric amount, a threshold "
+        "out of 1-100, an unknown capability), or `invalid_amount`, `invalid_thresholds`"
+    ),
+    403: OpenApiResponse(description="A role that may not set budgets, or `platform_cap_locked`"),
+}
+
+
+# A budget is written as JSON only: a form's empty `capability` would read as null (every
+# capability), which JSON says explicitly.
+BUDGET_PARSERS = [JSONParser]
+
+
+class BudgetListCreate(APIView):
+    permission_classes = [IsAuthenticated, BudgetRole]
+    parser_classes = BUDGET_PARSERS
+
+    @extend_schema(
+        summary="Budgets",
+        description="The organization's monthly budgets, the total first, then by capability, with "
+        "platform caps (locked) beside its own; each with this month's spend, what its running jobs "
+        "should cost, what remains, the projection and its state. Owners, admins, billing "
+        "members and API keys of the read or manage scope.",
+        responses={200: BudgetSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(BudgetSerializer(budgets.statuses(organization_of(request)), many=True).data)
+
+    @extend_schema(
+        summary="Set a budget",
+        description="A monthly limit over every capability (`capability` null) or one capability. "
+        "With `stop`, new jobs and metered API calls of what it covers are refused (402 "
+        "`budget_exhausted`) once spent plus what is running reaches it; running jobs finish. "
+        "One budget per scope: 409 `budget_exists` for a second one (change it with PUT).",
+        request=BudgetRequestSerializer,
+        responses={
+            201: BudgetSerializer,
+            **BUDGET_ERRORS,
+            409: OpenApiResponse(description="`budget_exists`: the organization has a budget for this scope"),
+        },
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        saved = _save(request, None)
+        return Response(BudgetSerializer(saved).data, status=status.HTTP_201_CREATED)
+
+
+class BudgetDetail(APIView):
+    permission_classes = [IsAuthenticated, BudgetRole]
+    parser_classes = BUDGET_PARSERS
+
+    def _budget(self, request: Request, budget_id: int) -> Budget:
+        found = budget_of(organization_of(request), budget_id)
+        if found is None:
+            raise exceptions.NotFound("No such budget")
+        return found
+
+    @extend_schema(summary="A budget", responses={200: BudgetSerializer})
+    def get(self, request: Request, budget_id: int) -> Response:
+        budget = self._budget(request, budget_id)
+        return Response(BudgetSerializer(_status_of(organization_of(request), budget.pk)).data)
+
+    @extend_schema(
+        summary="Change a budget",
+        description="Replaces its scope, amount, action and thresholds; a raised stop budget lets new "
+        "work start at once. A platform cap is locked (403 `platform_cap_locked`).",
+        request=BudgetRequestSerializer,
+        responses={
+            200: BudgetSerializer,
+            **BUDGET_ERRORS,
+            409: OpenApiResponse(description="`budget_exists`: another budget has this scope"),
+        },
+    )
+    def put(self, request: Request, budget_id: int) -> Response:
+        saved = _save(request, self._budget(request, budget_id))
+        return Response(BudgetSerializer(saved).data)
+
+    @extend_schema(
+        summary="Delete a budget",
+        description="Its stop lifts at once. A platform cap is locked (403 `platform_cap_locked`).",
+        responses={204: None, 403: BUDGET_ERRORS[403]},
+    )
+    def delete(self, request: Request, budget_id: int) -> Response:
+        budget = self._budget(request, budget_id)
+        try:
+            actions.delete_budget(request_actor(request), budget, origin=origin_of(request))
+        except ActionError as refusal:
+            raise _refusal(refusal) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

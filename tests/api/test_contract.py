@@ -54,7 +54,9 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 # a column that must be in the set's files, a target that must be an email
 # address for email and a URL for a webhook, a job kind of that capability
 # and its input, a range of days that must start before it ends, a question
-# that must hold more than white space and stay under QA_MAX_QUESTION_CHARS.
+# that must hold more than white space and stay under QA_MAX_QUESTION_CHARS, a
+# budget's capability that must be one with meters (from the price book, so not
+# an enum of the schema).
 SEMANTIC_CHECKS = [
     ("POST", "/api/v1/c/documents/documents/"),
     ("POST", "/api/v1/c/reports/upload-sets/"),
@@ -66,6 +68,8 @@ SEMANTIC_CHECKS = [
     ("POST", "/api/v1/jobs/"),
     ("GET", "/api/v1/usage/"),
     ("POST", "/api/v1/c/qa/ask"),
+    ("POST", "/api/v1/budgets/"),
+    ("PUT", "/api/v1/budgets/{budget_id}"),
 ]
 
 CONFIG = {
