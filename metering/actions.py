@@ -1,4 +1,5 @@
-"""State changes of metering: finance's corrections."""
+"""State changes of metering: finance's corrections, and an organization's
+choice to hold a capability on a usage spike."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from metering import ledger, meter_prices, platform
+from metering import anomalies, ledger, meter_prices, platform
 from metering.models import EventKind, UsageEvent
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
-from portal.models import Organization, User
+from portal.models import MANAGING_ROLES, Membership, Organization, User
 
 
 def record_correction(
@@ -63,3 +64,37 @@ def record_correction(
             details={"capability": capability, "meter": meter, "quantity": quantity, "reason": reason},
         )
     return event
+
+
+def set_hold_on_anomaly(
+    actor: User,
+    organization: Organization,
+    capability: str,
+    *,
+    enabled: bool,
+    origin: Origin | None = None,
+) -> bool:
+    """Choose whether a spike of `capability` holds its new jobs until an owner
+    releases them (owners and admins). Audited; True when it changed."""
+    if (
+        not actor.is_staff
+        and not Membership.objects.filter(
+            user=actor, organization=organization, role__in=MANAGING_ROLES
+        ).exists()
+    ):
+        raise ActionError(
+            "Only owners and admins can choose to hold a capability on a spike.", "admin_required"
+        )
+    if capability not in {info.capability for info in meter_prices.meters()}:
+        raise ActionError(f"“{capability}” is not a capability with usage.", "unknown_capability")
+    with transaction.atomic(durable=True):
+        changed = anomalies.set_hold_on_anomaly(organization, capability, enabled, actor.pk)
+        if changed:
+            record_audit(
+                actor,
+                "capability.hold_on_anomaly_changed",
+                organization=organization,
+                origin=origin,
+                details={"capability": capability, "hold_on_anomaly": enabled},
+            )
+    return changed

@@ -15,3 +15,12 @@ def refresh_platform_usage() -> int:
     from metering import platform
 
     return platform.refresh_days(platform.closed_days_to_refresh())
+
+
+@shared_task(name="metering.detect_anomalies")
+def detect_anomalies() -> int:
+    """Daily, shortly after midnight UTC: yesterday's anomalies, and any
+    closed day a stopped beat missed (metering.anomalies.catch_up)."""
+    from metering import anomalies
+
+    return anomalies.catch_up()
