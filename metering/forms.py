@@ -129,3 +129,19 @@ class CorrectionForm(forms.Form):
         if day is None or day == timezone.now().astimezone(UTC).date():
             return None
         return datetime.combine(day, time(12), UTC)
+
+
+def capability_choices() -> list[tuple[str, str]]:
+    """Installed capabilities with meters, by title: those usage can spike."""
+    titles = {info.capability: info.capability_title for info in meter_prices.meters()}
+    return sorted(titles.items(), key=lambda pair: pair[1].lower())
+
+
+class HoldForm(forms.Form):
+    """Hold a capability's new jobs when its usage spikes, or stop doing so."""
+
+    capability = forms.ChoiceField(choices=capability_choices)
+    hold = forms.TypedChoiceField(
+        choices=[("on", "Hold new jobs on a spike"), ("off", "Keep running")],
+        coerce=lambda value: value == "on",
+    )

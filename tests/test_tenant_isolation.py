@@ -229,6 +229,10 @@ REGISTRY: dict[str, Entry] = {
         # A job started from gina's session is globex's, whatever the form says.
         data=lambda w: {"kind": "recognize", "input": '{"pages": 1}', "organization": w.acme.slug},
     ),
+    # Releasing from gina's session lifts globex's hold only (nothing is held: a message says so).
+    "capability_release": CurrentOrganization(
+        methods=("POST",), kwargs=_ocr, shows=lambda w: [], data=lambda w: {"organization": w.acme.slug}
+    ),
     "job-list": CurrentOrganization(
         methods=("GET", "POST"),
         shows=lambda w: [f'"id":{w.globex_job.pk}'],
@@ -239,6 +243,12 @@ REGISTRY: dict[str, Entry] = {
     # --- metering: usage pages, finance, usage API ---------------------------
     "usage": CurrentOrganization(methods=("GET",), shows=lambda w: ["What Globex used"]),
     "usage_export": CurrentOrganization(methods=("GET",), shows=lambda w: ["period,capability,"]),
+    # A hold chosen from gina's session is globex's, whatever the form says.
+    "usage_anomaly_hold": CurrentOrganization(
+        methods=("POST",),
+        shows=lambda w: [],
+        data=lambda w: {"capability": "ocr", "hold": "on", "organization": w.acme.slug},
+    ),
     "finance": Platform(methods=("GET",)),
     "finance_export": Platform(methods=("GET",)),
     "finance_corrections": Platform(
@@ -266,6 +276,10 @@ REGISTRY: dict[str, Entry] = {
     "usage-report": CurrentOrganization(methods=("GET",), shows=lambda w: ['"organization":"globex"']),
     # The world has no usage events; tests/metering/test_api.py checks whose rows are listed.
     "usage-events": CurrentOrganization(methods=("GET",), shows=lambda w: ['"results":[]']),
+    # The world has no anomalies; tests/metering/test_anomaly_api.py checks whose rows are listed.
+    "usage-anomalies": CurrentOrganization(
+        methods=("GET",), shows=lambda w: ['"organization":"globex"', '"anomalies":[]']
+    ),
     "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
     "manage:capability_force": Platform(
         methods=("POST",),

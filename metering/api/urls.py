@@ -7,4 +7,5 @@ from metering.api import views
 urlpatterns = [
     path("usage/", views.UsageReport.as_view(), name="usage-report"),
     path("usage/events/", views.UsageEventList.as_view(), name="usage-events"),
+    path("usage/anomalies/", views.UsageAnomalyList.as_view(), name="usage-anomalies"),
 ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from metering import meter_prices
+from metering import anomalies, formatting, meter_prices
 from metering.anomalies import describe
 from metering.models import AnomalyHold, UsageAnomaly
 from portal.models import Organization
@@ -29,6 +29,7 @@ class AnomalyRow:
     capability_title: str
     meter: str
     unit: str
+    units: str  # the unit's plural, the meter's name for people
     day: date
     quantity: int
     baseline_median: Decimal
@@ -53,6 +54,7 @@ def _rows(anomalies: list[UsageAnomaly]) -> list[AnomalyRow]:
                 capability_title=info.capability_title,
                 meter=anomaly.meter,
                 unit=info.unit,
+                units=formatting.plural(info.unit),
                 day=anomaly.day,
                 quantity=anomaly.quantity,
                 baseline_median=anomaly.baseline_median,
@@ -125,3 +127,13 @@ def hold_choices(organization: Organization) -> dict[str, bool]:
     return dict(
         AnomalyHold.objects.filter(organization=organization).values_list("capability", "hold_on_anomaly")
     )
+
+
+def rule() -> dict[str, object]:
+    """The detection rule's thresholds, for the pages that explain it."""
+    return {
+        "window": anomalies.WINDOW_DAYS,
+        "ratio": anomalies.RATIO,
+        "z": anomalies.Z_THRESHOLD,
+        "floor": anomalies.MIN_QUANTITY,
+    }
