@@ -9,8 +9,11 @@ usage don't count: the organization wasn't using that meter yet). From it:
 median m, MAD (median absolute deviation from m). D is an anomaly when all of:
 
 - x >= MIN_QUANTITY: small figures are never alarms (0 -> 2 pages isn't one);
-- x >= RATIO * m: the day is several times a usual day, which a person
-  reads as a spike whatever the noise;
+- x >= RATIO * u, u the usual day: the median m, or when m is 0 (a series
+  used on fewer than half the days) the median of the days with usage, so
+  that a series used now and then isn't "infinitely" above its usual 0 each
+  time it is used. Several times a usual day is what a person reads as a
+  spike, whatever the noise;
 - robust z = 0.6745 * (x - m) / MAD > Z_THRESHOLD: the day is far outside the
   series' own spread, so a naturally bursty series doesn't alarm on its usual
   bursts. When MAD is 0 (more than half the baseline days have the same
@@ -83,20 +86,22 @@ history AS (
 ),
 baseline AS (
     SELECT organization_id, capability, meter, day,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY used) AS median
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY used) AS median,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY used) FILTER (WHERE used > 0) AS active_median
     FROM history
     GROUP BY organization_id, capability, meter, day
 ),
 spread AS (
     SELECT h.organization_id, h.capability, h.meter, h.day, b.median,
+           CASE WHEN b.median > 0 THEN b.median ELSE COALESCE(b.active_median, 0) END AS usual,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(h.used - b.median)) AS mad,
            avg(abs(h.used - b.median)) AS mean_deviation
     FROM history h
     JOIN baseline b USING (organization_id, capability, meter, day)
-    GROUP BY h.organization_id, h.capability, h.meter, h.day, b.median
+    GROUP BY h.organization_id, h.capability, h.meter, h.day, b.median, b.active_median
 ),
 scored AS (
-    SELECT c.organization_id, c.capability, c.meter, c.day, c.quantity, s.median, s.mad,
+    SELECT c.organization_id, c.capability, c.meter, c.day, c.quantity, s.median, s.usual, s.mad,
            CASE
                WHEN s.mad > 0 THEN 0.6745 * (c.quantity - s.median) / s.mad
                WHEN s.mean_deviation > 0 THEN 0.7979 * (c.quantity - s.median) / s.mean_deviation
@@ -105,12 +110,12 @@ scored AS (
     JOIN spread s USING (organization_id, capability, meter, day)
 )
 INSERT INTO metering_usageanomaly
-    (organization_id, capability, meter, day, quantity, baseline_median, baseline_mad, robust_z, ratio,
-     detected_at)
-SELECT organization_id, capability, meter, day, quantity, median::numeric(24, 2), mad::numeric(24, 2), z,
-       CASE WHEN median > 0 THEN quantity / median END, %(now)s
+    (organization_id, capability, meter, day, quantity, baseline_median, baseline_mad, usual_day, robust_z,
+     ratio, detected_at)
+SELECT organization_id, capability, meter, day, quantity, median::numeric(24, 2), mad::numeric(24, 2),
+       usual::numeric(24, 2), z, CASE WHEN usual > 0 THEN quantity / usual END, %(now)s
 FROM scored
-WHERE quantity >= %(ratio)s * median AND (z IS NULL OR z > %(z)s)
+WHERE quantity >= %(ratio)s * usual AND (z IS NULL OR z > %(z)s)
 ON CONFLICT ON CONSTRAINT one_anomaly_per_meter_day DO NOTHING
 RETURNING id
 """
@@ -135,20 +140,7 @@ def detect(days: list[date]) -> list[UsageAnomaly]:
         return []
     now = timezone.now()
     with transaction.atomic(durable=True):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _DETECT,
-                {
-                    "days": days,
-                    "window": WINDOW_DAYS,
-                    "min_history": MIN_HISTORY_DAYS,
-                    "floor": MIN_QUANTITY,
-                    "ratio": RATIO,
-                    "z": Z_THRESHOLD,
-                    "now": now,
-                },
-            )
-            ids = [row[0] for row in cursor.fetchall()]
+        ids = record_anomalies(days, now)
         found = list(
             UsageAnomaly.objects.filter(pk__in=ids).select_related("organization").order_by("day", "pk")
         )
@@ -165,6 +157,26 @@ def detect(days: list[date]) -> list[UsageAnomaly]:
     if found:
         logger.info("Recorded %s usage anomalies on %s", len(found), ", ".join(map(str, days)))
     return found
+
+
+def record_anomalies(days: list[date], now: datetime) -> list[int]:
+    """The set-based part of `detect`: insert the anomalies of `days` not
+    recorded yet, in one statement; returns their ids. Inside the caller's
+    transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DETECT,
+            {
+                "days": days,
+                "window": WINDOW_DAYS,
+                "min_history": MIN_HISTORY_DAYS,
+                "floor": MIN_QUANTITY,
+                "ratio": RATIO,
+                "z": Z_THRESHOLD,
+                "now": now,
+            },
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def catch_up(today: date | None = None) -> int:
@@ -186,11 +198,12 @@ def describe(anomaly: UsageAnomaly) -> str:
     info = meter_prices.describe(anomaly.capability, anomaly.meter)
     what = f"{info.capability_title} {formatting.plural(info.unit)} on {anomaly.day.day} {anomaly.day:%b}"
     figure = formatting.quantity(anomaly.quantity)
-    if not anomaly.baseline_median:
-        return f"{what}: {figure}, when a usual day has none"
-    times = round(anomaly.quantity / anomaly.baseline_median)
-    usual = _usual(anomaly.baseline_median)
-    return f"{what}: {figure}, about {times}\N{MULTIPLICATION SIGN} the usual {usual} a day"
+    if not anomaly.usual_day:
+        return f"{what}: {figure}, when none was used in the {WINDOW_DAYS} days before"
+    times = round(anomaly.quantity / anomaly.usual_day)
+    usual = _usual(anomaly.usual_day)
+    per = "a day" if anomaly.baseline_median else "on a day with usage"
+    return f"{what}: {figure}, about {times}\N{MULTIPLICATION SIGN} the usual {usual} {per}"
 
 
 def _alert(anomaly: UsageAnomaly, *, held: bool) -> None:
@@ -216,6 +229,7 @@ def _alert(anomaly: UsageAnomaly, *, held: bool) -> None:
             "quantity": anomaly.quantity,
             "baseline_median": str(anomaly.baseline_median),
             "baseline_mad": str(anomaly.baseline_mad),
+            "usual_day": str(anomaly.usual_day),
             "held": held,
         },
     )

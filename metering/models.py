@@ -205,9 +205,12 @@ class UsageAnomaly(models.Model):
     # usage (days without usage count as 0), in units; halves are possible.
     baseline_median = models.DecimalField(max_digits=24, decimal_places=2)
     baseline_mad = models.DecimalField(max_digits=24, decimal_places=2)
+    # The usual day the ratio is taken against: the median, or when that is 0
+    # the median of the baseline days with usage (0 when there were none).
+    usual_day = models.DecimalField(max_digits=24, decimal_places=2)
     # How unusual: the robust z-score (None when every baseline day was the
-    # same figure: any departure is then unbounded) and quantity / median
-    # (None when the median is 0).
+    # same figure: any departure is then unbounded) and quantity / usual_day
+    # (None when usual_day is 0).
     robust_z = models.FloatField(null=True, blank=True)
     ratio = models.FloatField(null=True, blank=True)
     detected_at = models.DateTimeField(default=timezone.now)

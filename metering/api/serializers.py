@@ -180,11 +180,16 @@ class AnomalySerializer(serializers.Serializer):  # type: ignore[type-arg]
     quantity = serializers.IntegerField(help_text="The day's usage, in units.")
     baseline_median = serializers.CharField(help_text="Median day of the 28 days before (decimal string).")
     baseline_mad = serializers.CharField(help_text="Their median absolute deviation (decimal string).")
+    usual_day = serializers.CharField(
+        help_text="What `ratio` is taken against: the median, or when it is 0 the median day with usage."
+    )
     robust_z = serializers.FloatField(
         allow_null=True,
         help_text="0.6745 * (quantity - median) / MAD; null when every baseline day was equal.",
     )
-    ratio = serializers.FloatField(allow_null=True, help_text="quantity / median; null when the median is 0.")
+    ratio = serializers.FloatField(
+        allow_null=True, help_text="quantity / usual_day; null when usual_day is 0."
+    )
     summary = serializers.CharField(help_text="The anomaly in words.")
     detected_at = serializers.DateTimeField()
 

@@ -176,7 +176,8 @@ class UsageEventList(generics.ListAPIView):  # type: ignore[type-arg]
     summary="Usage anomalies",
     description=(
         "Closed UTC days on which a meter of the caller organization's capabilities spiked: at least "
-        "3 times the median day of the 28 days before (days without usage count as 0), with a robust "
+        "3 times the usual day of the 28 days before (their median, days without usage counting as 0; "
+        "for a meter used on fewer than half the days, the median day with usage), with a robust "
         "z-score above 3.5 and at least 20 units (docs/metering.md). Newest first. Owners, admins, "
         "billing users and API keys; platform finance may name any organization."
     ),
@@ -215,6 +216,7 @@ class UsageAnomalyList(APIView):
                         "quantity": row.quantity,
                         "baseline_median": formatting.exact(row.baseline_median.normalize()),
                         "baseline_mad": formatting.exact(row.baseline_mad.normalize()),
+                        "usual_day": formatting.exact(row.usual_day.normalize()),
                         "robust_z": None if row.robust_z is None else round(row.robust_z, 2),
                         "ratio": None if row.ratio is None else round(row.ratio, 2),
                         "summary": row.summary,

@@ -34,6 +34,7 @@ class AnomalyRow:
     quantity: int
     baseline_median: Decimal
     baseline_mad: Decimal
+    usual_day: Decimal  # what the ratio is taken against (the median, or the median day with usage)
     robust_z: float | None
     ratio: float | None
     detected_at: datetime
@@ -59,6 +60,7 @@ def _rows(anomalies: list[UsageAnomaly]) -> list[AnomalyRow]:
                 quantity=anomaly.quantity,
                 baseline_median=anomaly.baseline_median,
                 baseline_mad=anomaly.baseline_mad,
+                usual_day=anomaly.usual_day,
                 robust_z=anomaly.robust_z,
                 ratio=anomaly.ratio,
                 detected_at=anomaly.detected_at,

@@ -105,6 +105,22 @@ def test_days_without_usage_count_as_zero(acme):
     assert anomaly.baseline_mad == Decimal(50)
 
 
+def test_a_series_used_now_and_then_alarms_only_on_a_real_spike(acme):
+    """Used on about one day in four: its median is 0, so the ratio is taken
+    against its usual day with usage; ordinary days of use raise nothing."""
+    rng = random.Random(5)
+    yesterday = _today() - timedelta(days=1)
+    days = _days(90, ending=yesterday - timedelta(days=1))
+    _plant(acme, {day: rng.randint(150, 250) if rng.random() < 0.25 else 0 for day in days})
+    assert anomalies.detect(days) == []
+
+    _plant(acme, {yesterday: 2000})
+    [anomaly] = anomalies.detect([yesterday])
+    assert anomaly.baseline_median == 0
+    assert 150 <= anomaly.usual_day <= 250
+    assert "the usual" in anomalies.describe(anomaly) and "on a day with usage" in anomalies.describe(anomaly)
+
+
 def test_small_figures_and_new_series_are_never_alarms(acme, globex):
     yesterday = _today() - timedelta(days=1)
     # 0 -> 2: under the floor.

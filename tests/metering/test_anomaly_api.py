@@ -38,6 +38,7 @@ def test_owners_billing_and_keys_read_their_anomalies(client_for, alice, carol, 
     assert ocr["quantity"] == 4210
     assert ocr["baseline_median"] == "460"
     assert ocr["baseline_mad"] == "0"
+    assert ocr["usual_day"] == "460"
     assert ocr["robust_z"] is None  # 40 identical days: any departure is unbounded
     assert ocr["ratio"] == pytest.approx(9.15)
     assert ocr["summary"].startswith("Text recognition pages on ")
