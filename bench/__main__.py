@@ -21,6 +21,7 @@ BENCHMARKS = [
     "qa_quality",
     "qa_speed",
     "contracts_fields",
+    "anomaly_detection",
 ]
 
 
