@@ -22,6 +22,7 @@ BENCHMARKS = [
     "qa_speed",
     "contracts_fields",
     "ofrep_eval",
+    "anomaly_detection",
 ]
 
 

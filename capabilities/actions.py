@@ -21,9 +21,10 @@ from capabilities.gate import BudgetStop, budget_refusal, budget_stop, bump_vers
 from capabilities.models import FeatureToggle, Job, ToggleChange
 from capabilities.registry import registry
 from capabilities.signals import capability_toggled
+from metering import anomalies
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
-from portal.models import Organization, User
+from portal.models import Organization, Role, User
 
 logger = logging.getLogger(__name__)
 
@@ -347,6 +348,9 @@ def start_job(
         job_function(capability_key, kind)
     except LookupError as missing:
         raise ActionError(str(missing), "unknown_job_kind") from None
+    # A capability held after a usage spike takes the job but keeps it until an
+    # owner releases it (release_held_jobs): nothing is sent, claimed or billed.
+    held = anomalies.is_held(organization.pk, capability_key)
     task_id = str(uuid.uuid4())  # known before the message exists: one write, one commit
     # One INSERT outside a transaction block commits on its own: no BEGIN and
     # COMMIT round trips on the busiest write of the portal. Inside a caller's
@@ -359,11 +363,52 @@ def start_job(
         requested_by=actor,
         source=source or (Job.Source.PERSON if actor is not None else Job.Source.API_KEY),
         celery_task_id=task_id,
+        status=Job.Status.HELD if held else Job.Status.QUEUED,
         # The message's lease: unclaimed past it, the sweep sends it again.
-        lease_expires_at=timezone.now() + timedelta(seconds=settings.JOB_REQUEUE_GRACE),
+        lease_expires_at=None if held else timezone.now() + timedelta(seconds=settings.JOB_REQUEUE_GRACE),
     )
-    transaction.on_commit(lambda: publish_job(job.pk, capability.queue, task_id))
+    if not held:
+        transaction.on_commit(lambda: publish_job(job.pk, capability.queue, task_id))
     return job
+
+
+def release_held_jobs(
+    actor: User, organization: Organization, capability_key: str, *, origin: Origin | None = None
+) -> int:
+    """An owner confirms a capability held after a usage spike: the hold is
+    lifted and its held jobs are queued, in the order they came, and sent to
+    workers after commit. Returns how many jobs were released."""
+    capability = registry().get(capability_key)
+    if not actor.is_staff and not organization.memberships.filter(user=actor, role=Role.OWNER).exists():
+        raise ActionError("Only an owner can release held jobs.", "owner_required")
+    with transaction.atomic(durable=True):
+        was_held = anomalies.clear_hold(organization, capability_key, actor.pk)
+        held = list(
+            Job.objects.select_for_update()
+            .filter(organization=organization, capability=capability_key, status=Job.Status.HELD)
+            .order_by("queued_at", "id")
+            .values_list("pk", "celery_task_id")
+        )
+        if not was_held and not held:
+            raise ActionError(f"{capability.title} is not held.", "not_held")
+        Job.objects.filter(pk__in=[pk for pk, _ in held]).update(
+            status=Job.Status.QUEUED,
+            lease_expires_at=timezone.now() + timedelta(seconds=settings.JOB_REQUEUE_GRACE),
+        )
+        record_audit(
+            actor,
+            "capability.released",
+            organization=organization,
+            origin=origin,
+            details={"capability": capability_key, "jobs": len(held)},
+        )
+
+        def publish() -> None:
+            for job_id, task_id in held:
+                publish_job(job_id, capability.queue, task_id)
+
+        transaction.on_commit(publish)
+    return len(held)
 
 
 def publish_job(job_id: int, queue: str, task_id: str | None) -> bool:
@@ -386,10 +431,11 @@ def publish_job(job_id: int, queue: str, task_id: str | None) -> bool:
 
 
 def cancel_job(actor: User, job: Job, *, origin: Origin | None = None) -> Job:
-    """Cancel a job that has not started. A running job cannot be cancelled:
-    it was accepted and finishes."""
+    """Cancel a job that has not started (queued or held). A running job
+    cannot be cancelled: it was accepted and finishes."""
     with transaction.atomic(durable=True):
-        cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        waiting = [Job.Status.QUEUED, Job.Status.HELD]
+        cancelled = Job.objects.filter(pk=job.pk, status__in=waiting).update(
             status=Job.Status.CANCELLED,
             finished_at=timezone.now(),
             error=f"Cancelled by {actor.email} before it started.",

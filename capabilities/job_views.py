@@ -18,11 +18,12 @@ from capabilities.registry import registry
 from capabilities.tables import JobTable
 from capabilities.views import _installed, job_forms, render_capability_page
 from metering.models import UsageEvent
+from metering.queries.anomalies import held_capabilities
 from portal.access import OrgRequest, get_for_org, org_role_required
 from portal.actions.errors import ActionError
 from portal.audit import origin_of
 from portal.htmx import page_or_partial
-from portal.models import USING_ROLES
+from portal.models import USING_ROLES, Role
 
 
 @org_role_required(*USING_ROLES)
@@ -50,7 +51,14 @@ def start_job(request: OrgRequest, key: str) -> HttpResponse:
     except ActionError as refusal:
         messages.error(request, refusal.message)
         return redirect("capability", key=key)
-    messages.success(request, f"Job #{job.pk} is queued.")
+    if job.status == Job.Status.HELD:
+        messages.warning(
+            request,
+            f"Job #{job.pk} is held: {capability.title} is on hold after unusual usage, "
+            "so it waits until an owner releases it. Nothing is lost.",
+        )
+    else:
+        messages.success(request, f"Job #{job.pk} is queued.")
     return redirect("job", job_id=job.pk)
 
 
@@ -61,7 +69,14 @@ def job_list(request: OrgRequest) -> HttpResponse:
     table = JobTable(filterset.qs)
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
     template = page_or_partial(request, "capabilities/jobs.html", "job-table")
-    response = render(request, template, {"filter": filterset, "table": table, "has_jobs": jobs.exists()})
+    context = {
+        "filter": filterset,
+        "table": table,
+        "has_jobs": jobs.exists(),
+        "held": held_capabilities(request.organization),
+        "is_owner": request.membership.role == Role.OWNER,
+    }
+    response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -74,7 +89,9 @@ def job_detail(request: OrgRequest, job_id: int) -> HttpResponse:
         "job": job,
         "usage": usage,
         "capability": registry().get(job.capability) if job.capability in registry() else None,
-        "can_cancel": job.status == Job.Status.QUEUED and request.membership.role in USING_ROLES,
+        "can_cancel": job.status in (Job.Status.QUEUED, Job.Status.HELD)
+        and request.membership.role in USING_ROLES,
+        "is_owner": request.membership.role == Role.OWNER,
     }
     template = page_or_partial(request, "capabilities/job.html", "job-status")
     response = render(request, template, context)
@@ -93,3 +110,23 @@ def cancel_job(request: OrgRequest, job_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Job #{job.pk} is cancelled; nothing was billed.")
     return redirect("job", job_id=job.pk)
+
+
+@org_role_required(Role.OWNER)
+@require_POST
+def release_held_jobs(request: OrgRequest, key: str) -> HttpResponse:
+    """An owner confirms a capability held after a usage spike: its held jobs
+    queue normally. Back to where the button was (the usage page or jobs)."""
+    _installed(key)
+    try:
+        released = actions.release_held_jobs(
+            request.user, request.organization, key, origin=origin_of(request)
+        )
+    except ActionError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        title = registry().get(key).title
+        jobs = "1 held job is" if released == 1 else f"{released} held jobs are"
+        messages.success(request, f"{title} is no longer held; {jobs} queued.")
+    back = request.POST.get("next", "")
+    return redirect(back if back in ("/usage/", "/jobs/") else "usage")

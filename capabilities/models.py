@@ -67,6 +67,10 @@ class Job(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
+        # Waiting for an owner: its capability is held after a usage spike
+        # (metering.anomalies). Not sent to workers, not claimable, not billed;
+        # released, it is queued like any other.
+        HELD = "held", "Held"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"

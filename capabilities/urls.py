@@ -15,6 +15,7 @@ urlpatterns = [
     path("capabilities/<slug:key>/", views.capability_detail, name="capability"),
     path("capabilities/<slug:key>/toggle/", views.toggle, name="capability_toggle"),
     path("capabilities/<slug:key>/jobs/", job_views.start_job, name="job_start"),
+    path("capabilities/<slug:key>/release/", job_views.release_held_jobs, name="capability_release"),
     path("jobs/", job_views.job_list, name="jobs"),
     path("jobs/<int:job_id>/", job_views.job_detail, name="job"),
     path("jobs/<int:job_id>/cancel/", job_views.cancel_job, name="job_cancel"),

@@ -1,4 +1,5 @@
-"""State changes of metering: finance's corrections, and budgets."""
+"""State changes of metering: finance's corrections, budgets, and an
+organization's choice to hold a capability on a usage spike."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from metering import budgets, ledger, meter_prices, platform
+from metering import anomalies, budgets, ledger, meter_prices, platform
 from metering.budgets import DEFAULT_THRESHOLDS
 from metering.models import Budget, EventKind, UsageEvent
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
-from portal.models import Organization, User
+from portal.models import MANAGING_ROLES, Membership, Organization, User
 
 
 def record_correction(
@@ -194,3 +195,37 @@ def _budget_fields(budget: Budget) -> dict[str, Any]:
         "platform": budget.platform,
         "reason": budget.reason,
     }
+
+
+def set_hold_on_anomaly(
+    actor: User,
+    organization: Organization,
+    capability: str,
+    *,
+    enabled: bool,
+    origin: Origin | None = None,
+) -> bool:
+    """Choose whether a spike of `capability` holds its new jobs until an owner
+    releases them (owners and admins). Audited; True when it changed."""
+    if (
+        not actor.is_staff
+        and not Membership.objects.filter(
+            user=actor, organization=organization, role__in=MANAGING_ROLES
+        ).exists()
+    ):
+        raise ActionError(
+            "Only owners and admins can choose to hold a capability on a spike.", "admin_required"
+        )
+    if capability not in {info.capability for info in meter_prices.meters()}:
+        raise ActionError(f"“{capability}” is not a capability with usage.", "unknown_capability")
+    with transaction.atomic(durable=True):
+        changed = anomalies.set_hold_on_anomaly(organization, capability, enabled, actor.pk)
+        if changed:
+            record_audit(
+                actor,
+                "capability.hold_on_anomaly_changed",
+                organization=organization,
+                origin=origin,
+                details={"capability": capability, "hold_on_anomaly": enabled},
+            )
+    return changed

@@ -279,3 +279,19 @@ class FinanceCapForm(PlatformCapForm):
     )
 
     field_order = ["organization", "capability", "amount", "action", "thresholds", "reason"]
+
+
+def capability_choices() -> list[tuple[str, str]]:
+    """Installed capabilities with meters, by title: those usage can spike."""
+    titles = {info.capability: info.capability_title for info in meter_prices.meters()}
+    return sorted(titles.items(), key=lambda pair: pair[1].lower())
+
+
+class HoldForm(forms.Form):
+    """Hold a capability's new jobs when its usage spikes, or stop doing so."""
+
+    capability = forms.ChoiceField(choices=capability_choices)
+    hold = forms.TypedChoiceField(
+        choices=[("on", "Hold new jobs on a spike"), ("off", "Keep running")],
+        coerce=lambda value: value == "on",
+    )

@@ -58,6 +58,13 @@ def describe(capability: str, meter: str) -> MeterInfo:
     return found or MeterInfo(capability, capability, meter, meter, Decimal("0"), "usd")
 
 
+def capability_title(capability: str) -> str:
+    """The title of a capability with meters (its key if none is installed)."""
+    return next(
+        (info.capability_title for info in _source.meters() if info.capability == capability), capability
+    )
+
+
 def cost(quantity: int, info: MeterInfo) -> Decimal:
     """Exact cost of `quantity` units; rounding happens only when shown."""
     return Decimal(quantity) * info.unit_price

@@ -245,3 +245,84 @@ class Budget(models.Model):
         scope = self.capability or "all capabilities"
         kind = "platform cap" if self.platform else "budget"
         return f"{self.organization_id} {kind} {self.amount} {self.currency} for {scope}"
+
+
+class UsageAnomaly(models.Model):
+    """A closed UTC day on which one meter of one capability of an organization
+    used far more than its rolling baseline (metering/anomalies.py says how
+    far). Recorded once per (organization, capability, meter, day), whatever
+    number of detection runs see it; never edited."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    capability = models.CharField(max_length=64)
+    meter = models.CharField(max_length=64)
+    day = models.DateField()
+    quantity = models.BigIntegerField()  # the day's usage, whole units
+    # The baseline: median and median absolute deviation of the previous days'
+    # usage (days without usage count as 0), in units; halves are possible.
+    baseline_median = models.DecimalField(max_digits=24, decimal_places=2)
+    baseline_mad = models.DecimalField(max_digits=24, decimal_places=2)
+    # The usual day the ratio is taken against: the median, or when that is 0
+    # the median of the baseline days with usage (0 when there were none).
+    usual_day = models.DecimalField(max_digits=24, decimal_places=2)
+    # How unusual: the robust z-score (None when every baseline day was the
+    # same figure: any departure is then unbounded) and quantity / usual_day
+    # (None when usual_day is 0).
+    robust_z = models.FloatField(null=True, blank=True)
+    ratio = models.FloatField(null=True, blank=True)
+    detected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day", "capability", "meter"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "capability", "meter", "day"], name="one_anomaly_per_meter_day"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "-day"]), models.Index(fields=["-day"])]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.capability}.{self.meter} {self.day}: {self.quantity}"
+
+
+class AnomalyScanDay(models.Model):
+    """A closed day anomaly detection has run for (a day with no anomaly has no
+    rows, so the marker tells "scanned, nothing found" from "not scanned": the
+    daily task catches up on the days without one)."""
+
+    day = models.DateField(primary_key=True)
+    scanned_at = models.DateTimeField()
+    found = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.found} anomalies"
+
+
+class AnomalyHold(models.Model):
+    """An organization's choice to hold a capability when its usage spikes, and
+    whether it is held now. While `held_since` is set, new jobs of the
+    capability wait (status "held") for an owner to release them. Metering
+    keeps it, below the capability framework, so that detection can set it in
+    the transaction that records the anomaly; the framework reads it through
+    metering.anomalies.is_held."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    capability = models.CharField(max_length=64)
+    hold_on_anomaly = models.BooleanField(default=False)
+    held_since = models.DateTimeField(null=True, blank=True)
+    anomaly = models.ForeignKey(
+        UsageAnomaly, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "capability"], name="one_anomaly_hold_per_capability"
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "held" if self.held_since else "on" if self.hold_on_anomaly else "off"
+        return f"{self.organization_id} {self.capability}: hold {state}"

@@ -24,3 +24,12 @@ def recompute_budgets() -> int:
     from metering import budgets
 
     return budgets.recompute()
+
+
+@shared_task(name="metering.detect_anomalies")
+def detect_anomalies() -> int:
+    """Daily, shortly after midnight UTC: yesterday's anomalies, and any
+    closed day a stopped beat missed (metering.anomalies.catch_up)."""
+    from metering import anomalies
+
+    return anomalies.catch_up()

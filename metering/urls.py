@@ -10,6 +10,7 @@ urlpatterns = [
     path("usage/budgets/", views.budget_create, name="budget_create"),
     path("usage/budgets/<int:budget_id>/", views.budget_change, name="budget_change"),
     path("usage/budgets/<int:budget_id>/delete/", views.budget_delete, name="budget_delete"),
+    path("usage/anomalies/hold/", views.anomaly_hold, name="usage_anomaly_hold"),
     path("finance/", views.finance, name="finance"),
     path("finance/export.csv", views.finance_export, name="finance_export"),
     path("finance/corrections/", views.corrections, name="finance_corrections"),

@@ -17,9 +17,16 @@ from django_tables2 import RequestConfig
 
 from metering import actions, budgets, charts, csv_export
 from metering.filtersets import FinanceFilter
-from metering.forms import BudgetForm, CorrectionForm, RangeForm
+from metering.forms import BudgetForm, CorrectionForm, HoldForm, RangeForm, capability_choices
 from metering.models import Budget, UsageRollup
 from metering.periods import RANGES, billing_period
+from metering.queries.anomalies import (
+    held_capabilities,
+    hold_choices,
+    organization_anomalies,
+    platform_anomalies,
+    rule,
+)
 from metering.queries.budgets import budget_of, budgets_at_risk, platform_caps
 from metering.queries.finance import finance_dashboard, recent_corrections, usage_by_organization
 from metering.queries.sources import Scope, best_source
@@ -37,9 +44,10 @@ from portal.access import AuthenticatedRequest, OrgRequest, finance_required, or
 from portal.actions.errors import ActionError
 from portal.audit import origin_of
 from portal.htmx import page_or_partial, wants_partial
-from portal.models import USAGE_ROLES
+from portal.models import MANAGING_ROLES, USAGE_ROLES, Role
 
 TOP_ORGANIZATIONS = 10
+RECENT_ANOMALIES = 20
 
 
 def _query_string(request: HttpRequest) -> str:
@@ -85,6 +93,7 @@ def _usage_page(
         "trend": trend,
         "query": _query_string(request),
         **(budget_section or _budget_section(request)),
+        **_anomalies_context(request),
     }
     template = page_or_partial(request, "metering/usage.html", "usage-panels")
     return render(request, template, context, status=status)
@@ -99,6 +108,53 @@ def usage_export(request: OrgRequest) -> HttpResponse:
     rows = csv_export.usage_rows(quantities_over_time(rollups, period), period)
     filename = f"usage-{request.organization.slug}-{period.start:%Y-%m-%d}-{period.last_day:%Y-%m-%d}.csv"
     return csv_export.csv_response(filename, csv_export.USAGE_HEADER, rows)
+
+
+def _anomalies_context(request: OrgRequest) -> dict:
+    """The usage page's spikes panel: recent anomalies, capabilities held now,
+    and (owners and admins) the hold choice of each capability."""
+    if request.htmx:
+        return {}  # the range's partial doesn't show them
+    can_manage = request.membership.role in MANAGING_ROLES
+    chosen = hold_choices(request.organization) if can_manage else {}
+    return {
+        "anomalies": organization_anomalies(request.organization, limit=RECENT_ANOMALIES),
+        "held": held_capabilities(request.organization),
+        "is_owner": request.membership.role == Role.OWNER,
+        "can_manage_holds": can_manage,
+        "rule": rule(),
+        "hold_options": [
+            {"capability": key, "title": title, "on": chosen.get(key, False)}
+            for key, title in capability_choices()
+        ],
+    }
+
+
+@org_role_required(*MANAGING_ROLES)
+@require_POST
+def anomaly_hold(request: OrgRequest) -> HttpResponse:
+    """Owners and admins choose whether a spike holds a capability's new jobs."""
+    form = HoldForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a capability and whether to hold it on a spike.")
+        return redirect(f"{reverse('usage')}#anomalies")
+    capability = form.cleaned_data["capability"]
+    hold = form.cleaned_data["hold"]
+    try:
+        actions.set_hold_on_anomaly(
+            request.user, request.organization, capability, enabled=hold, origin=origin_of(request)
+        )
+    except ActionError as error:
+        messages.error(request, error.message)
+    else:
+        title = dict(capability_choices())[capability]
+        messages.success(
+            request,
+            f"A usage spike of {title} now holds its new jobs until an owner releases them."
+            if hold
+            else f"A usage spike of {title} is alerted; its jobs keep running.",
+        )
+    return redirect(f"{reverse('usage')}#anomalies")
 
 
 # --- finance -------------------------------------------------------------------------
@@ -145,6 +201,9 @@ def finance(request: AuthenticatedRequest) -> HttpResponse:
         "at_risk": budgets_at_risk(now=now),
         "platform_caps": platform_caps(),
         "budget_month": billing_period(now).start,
+        "anomalies": [] if request.htmx else platform_anomalies(limit=RECENT_ANOMALIES),
+        "show_organization": True,
+        "rule": rule(),
     }
     template = page_or_partial(request, "metering/finance.html", "finance-panels")
     return render(request, template, context)

@@ -231,6 +231,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "metering.refresh_platform_usage",
         "schedule": timedelta(minutes=10),
     },
+    "detect-usage-anomalies": {
+        "task": "metering.detect_anomalies",
+        # Shortly after midnight UTC, once the day's last API calls are flushed;
+        # the task catches up on days it missed.
+        "schedule": crontab(hour=0, minute=15),
+    },
     "expire-invitations": {
         "task": "portal.tasks.expire_invitations",
         "schedule": timedelta(hours=1),

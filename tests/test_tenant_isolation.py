@@ -251,6 +251,10 @@ REGISTRY: dict[str, Entry] = {
         # A job started from gina's session is globex's, whatever the form says.
         data=lambda w: {"kind": "recognize", "input": '{"pages": 1}', "organization": w.acme.slug},
     ),
+    # Releasing from gina's session lifts globex's hold only (nothing is held: a message says so).
+    "capability_release": CurrentOrganization(
+        methods=("POST",), kwargs=_ocr, shows=lambda w: [], data=lambda w: {"organization": w.acme.slug}
+    ),
     "job-list": CurrentOrganization(
         methods=("GET", "POST"),
         shows=lambda w: [f'"id":{w.globex_job.pk}'],
@@ -281,6 +285,12 @@ REGISTRY: dict[str, Entry] = {
         },
     ),
     "budget_delete": AcmeObject(lambda w: {"budget_id": w.acme_budget.pk}, methods=("POST",)),
+    # A hold chosen from gina's session is globex's, whatever the form says.
+    "usage_anomaly_hold": CurrentOrganization(
+        methods=("POST",),
+        shows=lambda w: [],
+        data=lambda w: {"capability": "ocr", "hold": "on", "organization": w.acme.slug},
+    ),
     "finance": Platform(methods=("GET",)),
     "finance_caps": Platform(
         methods=("GET", "POST"),
@@ -334,6 +344,10 @@ REGISTRY: dict[str, Entry] = {
         lambda w: {"budget_id": w.acme_budget.pk},
         methods=("GET", "PUT", "DELETE"),
         data=lambda w: {"amount": "1.00"},
+    ),
+    # The world has no anomalies; tests/metering/test_anomaly_api.py checks whose rows are listed.
+    "usage-anomalies": CurrentOrganization(
+        methods=("GET",), shows=lambda w: ['"organization":"globex"', '"anomalies":[]']
     ),
     "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
     "manage:capability_force": Platform(

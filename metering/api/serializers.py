@@ -1,5 +1,5 @@
 """Serializers of the usage API: the query of `GET /usage/`, its rows, ledger
-events, and budgets."""
+events, budgets and usage anomalies."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from metering import budgets
+from metering import budgets, meter_prices
 from metering.actions import MAX_BUDGET, MAX_THRESHOLDS
 from metering.budgets import DEFAULT_THRESHOLDS, BudgetStatus
 from metering.forms import MAX_RANGE_DAYS
@@ -262,3 +262,65 @@ class BudgetSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 def _money(amount: Decimal) -> str:
     return str(amount.quantize(Decimal("0.01")))
+
+
+MAX_ANOMALIES = 500
+
+
+class AnomalyQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    since = DayField(required=False, input_formats=["%Y-%m-%d"], help_text="First day (UTC), YYYY-MM-DD.")
+    until = DayField(
+        required=False, input_formats=["%Y-%m-%d"], help_text="Last day (UTC, included), YYYY-MM-DD."
+    )
+    capability = serializers.CharField(
+        required=False, help_text="Only this capability's anomalies (its key)."
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=100,
+        min_value=1,
+        max_value=MAX_ANOMALIES,
+        help_text="At most this many, newest first.",
+    )
+    organization = serializers.SlugField(
+        required=False, help_text="Platform finance only: the slug of the organization to read."
+    )
+
+    def validate_capability(self, value: str) -> str:
+        if value not in {info.capability for info in meter_prices.meters()}:
+            raise serializers.ValidationError(f"No installed capability has the key {value!r}.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        since, until = attrs.get("since"), attrs.get("until")
+        if since and until and since > until:
+            raise serializers.ValidationError({"until": ["until must not be before since."]})
+        return attrs
+
+
+class AnomalySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    capability = serializers.CharField()
+    capability_title = serializers.CharField()
+    meter = serializers.CharField()
+    unit = serializers.CharField()
+    day = serializers.DateField(help_text="The closed UTC day that spiked.")
+    quantity = serializers.IntegerField(help_text="The day's usage, in units.")
+    baseline_median = serializers.CharField(help_text="Median day of the 28 days before (decimal string).")
+    baseline_mad = serializers.CharField(help_text="Their median absolute deviation (decimal string).")
+    usual_day = serializers.CharField(
+        help_text="What `ratio` is taken against: the median, or when it is 0 the median day with usage."
+    )
+    robust_z = serializers.FloatField(
+        allow_null=True,
+        help_text="0.6745 * (quantity - median) / MAD; null when every baseline day was equal.",
+    )
+    ratio = serializers.FloatField(
+        allow_null=True, help_text="quantity / usual_day; null when usual_day is 0."
+    )
+    summary = serializers.CharField(help_text="The anomaly in words.")
+    detected_at = serializers.DateTimeField()
+
+
+class AnomalyListSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    organization = serializers.SlugField()
+    anomalies = AnomalySerializer(many=True)

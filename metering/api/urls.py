@@ -9,4 +9,5 @@ urlpatterns = [
     path("usage/events/", views.UsageEventList.as_view(), name="usage-events"),
     path("budgets/", views.BudgetListCreate.as_view(), name="budget-list"),
     path("budgets/<int:budget_id>", views.BudgetDetail.as_view(), name="budget-detail"),
+    path("usage/anomalies/", views.UsageAnomalyList.as_view(), name="usage-anomalies"),
 ]

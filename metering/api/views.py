@@ -20,6 +20,8 @@ from metering import actions, budgets, formatting
 from metering.api.serializers import (
     DEFAULT_GROUPING,
     GROUPINGS,
+    AnomalyListSerializer,
+    AnomalyQuerySerializer,
     BudgetRequestSerializer,
     BudgetSerializer,
     UsageEventSerializer,
@@ -30,6 +32,7 @@ from metering.budgets import BudgetStatus
 from metering.filtersets import UsageEventFilter
 from metering.models import Budget, UsageEvent
 from metering.periods import billing_period, days_period
+from metering.queries.anomalies import organization_anomalies
 from metering.queries.budgets import budget_of
 from metering.queries.usage import organization_rollups, totals_of_report, usage_report
 from portal.actions.errors import ActionError
@@ -337,3 +340,59 @@ class BudgetDetail(APIView):
         except ActionError as refusal:
             raise _refusal(refusal) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    summary="Usage anomalies",
+    description=(
+        "Closed UTC days on which a meter of the caller organization's capabilities spiked: at least "
+        "3 times the usual day of the 28 days before (their median, days without usage counting as 0; "
+        "for a meter used on fewer than half the days, the median day with usage), with a robust "
+        "z-score above 3.5 and at least 20 units (docs/metering.md). Newest first. Owners, admins, "
+        "billing users and API keys; platform finance may name any organization."
+    ),
+    parameters=[AnomalyQuerySerializer],
+    responses={
+        200: AnomalyListSerializer,
+        400: OpenApiResponse(description="Invalid days, limit or an unknown capability (`invalid`)"),
+        403: OpenApiResponse(description="A role that may not read usage, or `finance_required`"),
+    },
+)
+class UsageAnomalyList(APIView):
+    permission_classes = [IsAuthenticated, UsageReader]
+
+    def get(self, request: Request) -> Response:
+        query = AnomalyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        organization = _organization_to_read(request, params.get("organization"))
+        rows = organization_anomalies(
+            organization,
+            since=params.get("since"),
+            until=params.get("until"),
+            capability=params.get("capability"),
+            limit=params["limit"],
+        )
+        return Response(
+            {
+                "organization": organization.slug,
+                "anomalies": [
+                    {
+                        "capability": row.capability,
+                        "capability_title": row.capability_title,
+                        "meter": row.meter,
+                        "unit": row.unit,
+                        "day": row.day,
+                        "quantity": row.quantity,
+                        "baseline_median": formatting.exact(row.baseline_median.normalize()),
+                        "baseline_mad": formatting.exact(row.baseline_mad.normalize()),
+                        "usual_day": formatting.exact(row.usual_day.normalize()),
+                        "robust_z": None if row.robust_z is None else round(row.robust_z, 2),
+                        "ratio": None if row.ratio is None else round(row.ratio, 2),
+                        "summary": row.summary,
+                        "detected_at": row.detected_at,
+                    }
+                    for row in rows
+                ],
+            }
+        )
