@@ -29,6 +29,13 @@ def _month_end(day: date) -> date:
 class DayField(serializers.DateField):
     """A day written YYYY-MM-DD exactly (strptime alone takes 2026-1-5 too)."""
 
+    def get_value(self, dictionary: Any) -> Any:
+        # A query string's `until=` is a day that is not one, not a day left out
+        # (DRF's form-data rule would drop it silently).
+        if hasattr(dictionary, "get") and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
     def to_internal_value(self, value: Any) -> date:
         if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, flags=re.ASCII)):
             self.fail("invalid", format="YYYY-MM-DD")

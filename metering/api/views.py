@@ -362,7 +362,7 @@ class UsageAnomalyList(APIView):
     permission_classes = [IsAuthenticated, UsageReader]
 
     def get(self, request: Request) -> Response:
-        query = AnomalyQuerySerializer(data=request.query_params)
+        query = AnomalyQuerySerializer(data=request.query_params.dict())  # an empty value is a value
         query.is_valid(raise_exception=True)
         params = query.validated_data
         organization = _organization_to_read(request, params.get("organization"))
