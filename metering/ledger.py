@@ -346,3 +346,12 @@ def _now() -> datetime:
     from django.utils import timezone
 
     return timezone.now()
+
+
+def recorded_keys(keys: Sequence[str]) -> set[str]:
+    """Which of `keys` the ledger holds (keys are unique in it forever)."""
+    from metering.models import UsageEvent
+
+    return set(
+        UsageEvent.objects.filter(idempotency_key__in=list(keys)).values_list("idempotency_key", flat=True)
+    )
