@@ -210,10 +210,11 @@ def _usage_record(
     if organization is None or (
         capability_key in registry() and not may_report(reporter, organization, capability_key)
     ):
+        # Not echoing the subject: whether an organization exists is not the caller's business.
         raise Refused(
             Reason.FOREIGN_ORGANIZATION,
-            f"This credential may not report usage for {subject!r}"
-            + (f" of {capability_key!r}." if organization is not None else "."),
+            "This credential may not report usage for the organization named in \"subject\""
+            + (f" for {capability_key!r}." if organization is not None else "."),
         )
     _check_meter(capability_key, meter)
     quantity = _quantity(event.get("data"))

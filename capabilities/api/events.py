@@ -201,15 +201,16 @@ class EventIngest(APIView):
     def post(self, request: Request) -> Response:
         reporter = reporter_of(request)
         received_at = timezone.now()
+        media_type = request.content_type.split(";")[0].strip().lower()
+        if request.stream is None:  # an empty body, which DRF does not parse
+            if media_type not in (SINGLE, BATCH):
+                raise _unsupported(request)
+            raise exceptions.ParseError("The body is empty; send a CloudEvent.")
         try:
             body = request.data
         except exceptions.UnsupportedMediaType:
-            raise exceptions.UnsupportedMediaType(
-                request.content_type,
-                detail=f"Send CloudEvents in structured mode: Content-Type {SINGLE} (one event) or "
-                f"{BATCH} (a JSON array of up to {MAX_BATCH:,}), not {request.content_type or 'none'}.",
-            ) from None
-        batch = request.content_type.split(";")[0].strip().lower() == BATCH
+            raise _unsupported(request) from None
+        batch = media_type == BATCH
         if batch:
             if not isinstance(body, list):
                 raise exceptions.ParseError(f"A batch ({BATCH}) is a JSON array of CloudEvents.")
@@ -227,6 +228,14 @@ class EventIngest(APIView):
         if batch:
             return Response({"results": [outcome.as_dict() for outcome in outcomes]})
         return _single_answer(outcomes[0])
+
+
+def _unsupported(request: Request) -> exceptions.UnsupportedMediaType:
+    return exceptions.UnsupportedMediaType(
+        request.content_type,
+        detail=f"Send CloudEvents in structured mode: Content-Type {SINGLE} (one event) or "
+        f"{BATCH} (a JSON array of up to {MAX_BATCH:,}), not {request.content_type or 'none'}.",
+    )
 
 
 def _single_answer(outcome: usage_events.Outcome) -> Response:
