@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -120,11 +120,11 @@ def record(reporter: Reporter, events: Sequence[object], received_at: datetime) 
     the batch was committed, and resending it records each event once."""
     outcomes: list[Outcome] = []
     records: list[ledger.UsageRecord | None] = []
-    organizations: dict[str | None, Organization | None] = {}
+    checks = _Checks(reporter, received_at)
     for event in events:
         event_id, source = _identity(event)
         try:
-            usage = _usage_record(reporter, event, received_at, organizations)
+            usage = _usage_record(event, checks)
         except Refused as refusal:
             outcomes.append(Outcome(event_id, source, Status.REFUSED, refusal.reason, refusal.detail))
             records.append(None)
@@ -135,7 +135,7 @@ def record(reporter: Reporter, events: Sequence[object], received_at: datetime) 
     new_keys: set[str] = set()
     if wanted:
         with transaction.atomic(durable=True):
-            new_keys = {usage.idempotency_key for usage in ledger.append(wanted)}
+            new_keys = ledger.append_batch(wanted)
         charged = {usage.organization_id for usage in wanted if usage.idempotency_key in new_keys}
         for organization_id in sorted(charged):
             # Budgets count this usage at once (a stop takes effect for the
@@ -181,12 +181,80 @@ def _identity(event: object) -> tuple[str | None, str | None]:
     )
 
 
-def _usage_record(
-    reporter: Reporter,
-    event: object,
-    received_at: datetime,
-    organizations: dict[str | None, Organization | None],
-) -> ledger.UsageRecord:
+@dataclass
+class _Checks:
+    """What a batch asks again and again, answered once per batch: the events
+    of a batch mostly share their organization, type and source."""
+
+    reporter: Reporter
+    received_at: datetime
+    organizations: dict[str | None, Organization | None] = field(default_factory=dict)
+    routes: dict[tuple[str | None, str], tuple[Organization, str, str] | Refused] = field(
+        default_factory=dict
+    )
+    gates: dict[tuple[int, str], Refused | None] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def route(self, subject: str | None, event_type: str) -> tuple[Organization, str, str]:
+        """The organization, capability and meter of an event, or Refused."""
+        found = self.routes.get((subject, event_type))
+        if found is None:
+            try:
+                found = self._route(subject, event_type)
+            except Refused as refusal:
+                found = refusal
+            self.routes[(subject, event_type)] = found
+        if isinstance(found, Refused):
+            raise found
+        return found
+
+    def _route(self, subject: str | None, event_type: str) -> tuple[Organization, str, str]:
+        if subject not in self.organizations:
+            self.organizations[subject] = _organization(self.reporter, subject)
+        organization = self.organizations[subject]
+        capability_key, _, meter = event_type.partition(".")
+        if organization is None or (
+            capability_key in registry() and not may_report(self.reporter, organization, capability_key)
+        ):
+            # Not echoing the subject: whether an organization exists is not the caller's business.
+            raise Refused(
+                Reason.FOREIGN_ORGANIZATION,
+                'This credential may not report usage for the organization named in "subject"'
+                + (f" for {capability_key!r}." if organization is not None else "."),
+            )
+        _check_meter(capability_key, meter)
+        return organization, capability_key, meter
+
+    def gate(self, organization: Organization, capability_key: str) -> None:
+        """Refused while the capability is off or a reached stop budget covers it."""
+        key = (organization.pk, capability_key)
+        if key not in self.gates:
+            self.gates[key] = _gate(organization, capability_key)
+        refusal = self.gates[key]
+        if refusal is not None:
+            raise refusal
+
+    def key(self, source: str, event_id: str) -> str:
+        digest = self.sources.get(source)
+        if digest is None:
+            digest = self.sources[source] = hashlib.sha256(source.encode()).hexdigest()
+        return f"ce:{digest}:{event_id}"
+
+
+def _gate(organization: Organization, capability_key: str) -> Refused | None:
+    capability = registry().get(capability_key)
+    if not is_enabled(organization, capability_key):
+        return Refused(
+            Reason.CAPABILITY_DISABLED,
+            f"{capability.title} is switched off for {organization.name}; usage is not recorded.",
+        )
+    stop = budget_stop(organization, capability_key)
+    if stop is not None:
+        return Refused(Reason.BUDGET_EXHAUSTED, budget_refusal(stop, capability.title))
+    return None
+
+
+def _usage_record(event: object, checks: _Checks) -> ledger.UsageRecord:
     """The ledger record of `event`, or Refused saying why not."""
     if not isinstance(event, dict):
         raise Refused(Reason.MALFORMED, "An event is a JSON object.")
@@ -199,42 +267,26 @@ def _usage_record(
     if subject is not None and not isinstance(subject, str):
         raise Refused(Reason.MALFORMED, '"subject" must be the organization\'s slug (a string).')
     datacontenttype = event.get("datacontenttype")
-    if datacontenttype is not None and (
-        not isinstance(datacontenttype, str) or datacontenttype.split(";")[0].strip() != "application/json"
+    if (
+        datacontenttype is not None
+        and datacontenttype != "application/json"
+        and (
+            not isinstance(datacontenttype, str)
+            or datacontenttype.split(";")[0].strip() != "application/json"
+        )
     ):
         raise Refused(Reason.MALFORMED, '"datacontenttype" must be application/json (or left out).')
-    if subject not in organizations:
-        organizations[subject] = _organization(reporter, subject)
-    organization = organizations[subject]
-    capability_key, _, meter = event_type.partition(".")
-    if organization is None or (
-        capability_key in registry() and not may_report(reporter, organization, capability_key)
-    ):
-        # Not echoing the subject: whether an organization exists is not the caller's business.
-        raise Refused(
-            Reason.FOREIGN_ORGANIZATION,
-            "This credential may not report usage for the organization named in \"subject\""
-            + (f" for {capability_key!r}." if organization is not None else "."),
-        )
-    _check_meter(capability_key, meter)
+    organization, capability_key, meter = checks.route(subject, event_type)
     quantity = _quantity(event.get("data"))
-    occurred_at = _time(event.get("time"), received_at)
-    capability = registry().get(capability_key)
-    if not is_enabled(organization, capability_key):
-        raise Refused(
-            Reason.CAPABILITY_DISABLED,
-            f"{capability.title} is switched off for {organization.name}; usage is not recorded.",
-        )
-    stop = budget_stop(organization, capability_key)
-    if stop is not None:
-        raise Refused(Reason.BUDGET_EXHAUSTED, budget_refusal(stop, capability.title))
+    occurred_at = _time(event.get("time"), checks.received_at)
+    checks.gate(organization, capability_key)
     return ledger.UsageRecord(
         organization_id=organization.pk,
         capability=capability_key,
         meter=meter,
         quantity=quantity,
         occurred_at=occurred_at,
-        idempotency_key=idempotency_key(source, event_id),
+        idempotency_key=checks.key(source, event_id),
         properties={"cloudevent": {"source": source, "id": event_id}},
     )
 
