@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from capabilities.gate import budget_refusal, budget_stop, is_enabled
 from capabilities.registry import API_CALLS, COMPUTE_SECONDS, registry
 from metering import budgets, ledger
 from portal.models import Organization
+
+logger = logging.getLogger(__name__)
 
 SPECVERSION = "1.0"
 MAX_BATCH = 1000
@@ -139,8 +142,12 @@ def record(reporter: Reporter, events: Sequence[object], received_at: datetime) 
         charged = {usage.organization_id for usage in wanted if usage.idempotency_key in new_keys}
         for organization_id in sorted(charged):
             # Budgets count this usage at once (a stop takes effect for the
-            # next request), not at the next minute's recompute.
-            budgets.recompute(organization_id)
+            # next request), not at the next minute's recompute. The usage is
+            # committed: a failure here is logged, not answered as "not recorded".
+            try:
+                budgets.recompute(organization_id)
+            except DatabaseError:
+                logger.warning("Budgets of organization %s not recomputed", organization_id, exc_info=True)
     counted: set[str] = set()
     for outcome, maybe in zip(outcomes, records, strict=True):
         if maybe is None:
