@@ -11,6 +11,7 @@ BENCHMARKS = [
     "toggle_check",
     "toggle_propagation",
     "ledger_ingest",
+    "cloudevents_ingest",
     "finance_dashboard",
     "job_overhead",
     "reconciliation",

@@ -15,6 +15,8 @@ Add an entry next to the URL's siblings when you add a URL:
 - `TargetedOrganization`: the request body names the organization (OFREP's
   `targetingKey`). An outsider's credential naming acme gets 403; a session
   is no credential there (401).
+- `UsageReport`: the body names the organization (a CloudEvent's `subject`);
+  an outsider reporting usage for acme is refused and acme's usage unchanged.
 
 It stays one long module on purpose: every URL of the project is classified
 in one registry, so a URL nobody classified is caught in one place.
@@ -22,6 +24,7 @@ in one registry, so a URL nobody classified is caught in one place.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,7 +53,7 @@ from capabilities.qa.models import Question
 from capabilities.reports.actions import create_upload_set, set_mapping, start_report
 from capabilities.reports.models import Report, UploadSet
 from metering.actions import save_budget
-from metering.models import Budget
+from metering.models import Budget, UsageEvent
 from portal import alerts
 from portal.actions.alerts import set_alert_webhook
 from portal.actions.api_keys import create_api_key
@@ -163,7 +166,14 @@ class TargetedOrganization:
     kwargs: Kwargs = no_kwargs
 
 
-Entry = AcmeObject | CurrentOrganization | Platform | NotTenantScoped | TargetedOrganization
+@dataclass(frozen=True)
+class UsageReport:
+    """Usage reported for the organization a CloudEvent's `subject` names: an
+    outsider naming acme is refused (403 for a session, a `foreign_organization`
+    result for a key) and acme's usage is unchanged."""
+
+
+Entry = AcmeObject | CurrentOrganization | Platform | NotTenantScoped | TargetedOrganization | UsageReport
 
 
 def _bob_membership(world: World) -> dict[str, Any]:
@@ -262,6 +272,7 @@ REGISTRY: dict[str, Entry] = {
     ),
     "job-detail": AcmeObject(lambda w: {"job_id": w.acme_job.pk}, methods=("GET",)),
     "job-cancel": AcmeObject(lambda w: {"job_id": w.acme_job.pk}, methods=("POST",)),
+    "event-ingest": UsageReport(),
     # --- metering: usage pages, finance, usage API ---------------------------
     "usage": CurrentOrganization(methods=("GET",), shows=lambda w: ["What Globex used"]),
     "usage_export": CurrentOrganization(methods=("GET",), shows=lambda w: ["period,capability,"]),
@@ -756,6 +767,7 @@ def acme_state(acme: Organization) -> dict[str, Any]:
         "budgets": list(
             Budget.objects.filter(organization=acme).order_by("pk").values_list("pk", "amount", "capability")
         ),
+        "usage_events": UsageEvent.objects.filter(organization=acme).count(),
     }
 
 
@@ -873,6 +885,41 @@ def test_current_organization_pages_show_only_the_callers_organization(
                 for expected in entry.shows(world):
                     assert expected in body, f"{context}: globex's {expected!r} is missing"
             assert acme_state(world.acme) == before, f"{context} changed acme's data"
+
+
+@pytest.mark.parametrize("name", _scoped(UsageReport))
+def test_outsiders_cannot_report_usage_for_acme(name, world, client_for):
+    url = reverse(name)
+    events = [
+        {
+            "specversion": "1.0",
+            "id": f"outsider-{n}",
+            "source": "https://globex.test/meter",
+            "type": type_,
+            "subject": world.acme.slug,
+            "data": {"quantity": 5},
+        }
+        for n, type_ in enumerate(["ocr.pages", "summaries.summaries", "no.meter"])
+    ]
+    before = acme_state(world.acme)
+    for outsider in outsiders(world, url, client_for):
+        context = f"POST {url} as {outsider.label}"
+        for content_type, body in (
+            ("application/cloudevents-batch+json", events),
+            ("application/cloudevents+json", events[0]),
+        ):
+            response = outsider.client.post(
+                url, json.dumps(body), content_type=content_type, headers=outsider.headers
+            )
+            assert_no_acme_data(response, world, context)
+            if outsider.label == "gina's session":  # a person reports no usage
+                assert response.status_code == 403, f"{context}: {response.status_code}"
+            elif isinstance(body, list):
+                results = response.json()["results"]
+                assert {result["reason"] for result in results} == {"foreign_organization"}, context
+            else:
+                assert response.status_code == 403, f"{context}: {response.status_code}"
+        assert acme_state(world.acme) == before, f"{context} changed acme's usage"
 
 
 def test_switching_to_acme_keeps_gina_in_globex(world, client_for):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from capabilities.api import views
+from capabilities.api import events, views
 
 urlpatterns = [
     path("capabilities/", views.CapabilityList.as_view(), name="capability-list"),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("jobs/", views.JobListCreate.as_view(), name="job-list"),
     path("jobs/<int:job_id>", views.JobDetail.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel", views.JobCancel.as_view(), name="job-cancel"),
+    path("events", events.EventIngest.as_view(), name="event-ingest"),
 ]

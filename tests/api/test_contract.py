@@ -70,6 +70,8 @@ SEMANTIC_CHECKS = [
     ("POST", "/api/v1/c/qa/ask"),
     ("POST", "/api/v1/budgets/"),
     ("PUT", "/api/v1/budgets/{budget_id}"),
+    # A usage event's type must name a meter, its time be within Stripe's window.
+    ("POST", "/api/v1/events"),
 ]
 
 CONFIG = {

@@ -458,3 +458,27 @@ def test_daily_and_monthly_rollups_sum_the_hours(acme, globex, writer):
         (r.organization_id, r.month): [r.quantity, r.events] for r in UsageMonthlyRollup.objects.all()
     } == by_month
     assert by_month[(acme.pk, date(2026, 2, 1))] == [2 + 3 + 4, 3]
+
+
+# --- append_batch: a reported batch in one statement ---------------------------
+
+
+def test_append_batch_returns_the_new_keys_and_rolls_up_exactly_them(acme, globex):
+    assert append([usage(acme, "known", 4)]) == 1
+    ist = ZoneInfo("Asia/Kolkata")
+    batch = [
+        usage(acme, "known", 100),  # already in the ledger
+        usage(acme, "a", 2, properties={"cloudevent": {"source": "s", "id": "a"}}),
+        usage(acme, "a", 50),  # repeated in the batch: the first counts
+        usage(globex, "b", 3, at=(T0 + timedelta(hours=5)).astimezone(ist)),
+        usage(acme, "c", 7, at=T0 - timedelta(days=20)),
+    ]
+    assert ledger.append_batch(batch) == {"a", "b", "c"}
+    assert ledger.append_batch(batch) == set()
+    assert rollups() == events_by_hour()
+    assert UsageEvent.objects.get(idempotency_key="a").properties == {
+        "cloudevent": {"source": "s", "id": "a"}
+    }
+    assert UsageEvent.objects.get(idempotency_key="b").occurred_at == T0 + timedelta(hours=5)
+    assert sum(UsageEvent.objects.values_list("quantity", flat=True)) == 4 + 2 + 3 + 7
+    assert ledger.recorded_keys(["a", "zzz", "known"]) == {"a", "known"}
