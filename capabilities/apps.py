@@ -47,3 +47,8 @@ class CapabilitiesConfig(AppConfig):
 
         portal_health.register(health.jobs_section)
         portal_health.register(health.capabilities_section)
+
+        from capabilities.metrics import CapabilityCollector
+        from portal import metrics
+
+        metrics.register(CapabilityCollector())

@@ -69,6 +69,8 @@ def probe(url: str, timeout: float = SERVICE_CHECK_TIMEOUT) -> ServiceCheck:
         response = urllib3.request(
             "GET", url, timeout=urllib3.Timeout(total=timeout), retries=False, redirect=False
         )
+    except urllib3.exceptions.NewConnectionError:  # before TimeoutError: urllib3 derives it from it
+        return ServiceCheck(False, "Could not connect (nothing listens there, or it refused)")
     except urllib3.exceptions.TimeoutError:
         return ServiceCheck(False, f"No answer within {timeout:g} s")
     except urllib3.exceptions.HTTPError as error:
