@@ -4,6 +4,7 @@ the catalog and the pages of its own app)."""
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
@@ -48,4 +49,8 @@ def degraded_notice(request: HttpRequest) -> dict[str, Any]:
     health = queries.degraded_capabilities().get(key)  # one query, on capability pages only
     if health is None:
         return {}
-    return {"degraded_capability": registry().get(key), "degraded_health": health}
+    return {
+        "degraded_capability": registry().get(key),
+        "degraded_health": health,
+        "degraded_window_minutes": f"{settings.CAPABILITY_DEGRADED_WINDOW / 60:g}",
+    }

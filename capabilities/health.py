@@ -133,8 +133,11 @@ def state(figures: CapabilityFigures, now: datetime) -> HealthCell:
             "Degraded",
             "bad",
             f"{row.failed} of {row.finished} jobs failed in the last"
-            f" {settings.CAPABILITY_DEGRADED_WINDOW / 60:g} minutes;"
-            f" since {ago(row.degraded_since, now).lower()}"
+            f" {settings.CAPABILITY_DEGRADED_WINDOW / 60:g} minutes."
+            f" Degraded since {timesince(row.degraded_since, now)}"
+            if row.degraded_since and now - row.degraded_since >= timedelta(minutes=1)
+            else f"{row.failed} of {row.finished} jobs failed in the last"
+            f" {settings.CAPABILITY_DEGRADED_WINDOW / 60:g} minutes."
             if row.degraded_since
             else "",
         )
@@ -144,15 +147,15 @@ def state(figures: CapabilityFigures, now: datetime) -> HealthCell:
         return HealthCell("Unknown", "warn", "The broker did not answer.")
     if not figures.workers:
         if waiting:
-            return HealthCell("No worker", "bad", "Its jobs wait until a worker for it starts.")
-        return HealthCell("No worker", "warn", "New jobs will wait until a worker for it starts.")
+            return HealthCell("No worker", "bad", "Its jobs wait until one starts.")
+        return HealthCell("No worker", "warn")
     age = figures.oldest_age(now)
     if age is not None and age > BACKLOG_SECONDS:
         return HealthCell("Backlog", "warn", f"The oldest job has waited {waited(age)}.")
     return HealthCell("Healthy", "ok")
 
 
-def capability_row(figures: CapabilityFigures, now: datetime) -> list[HealthCell]:
+def capability_row(figures: CapabilityFigures, now: datetime, *, with_service: bool) -> list[HealthCell]:
     jobs = figures.jobs
     age = figures.oldest_age(now)
     waiting_notes = []
@@ -162,6 +165,8 @@ def capability_row(figures: CapabilityFigures, now: datetime) -> list[HealthCell
         # They differ while a worker holds a message, or after the broker lost some (the sweep resends).
         waiting_notes.append(
             f"{figures.messages} message{'s' if figures.messages != 1 else ''} in the broker."
+            if figures.messages
+            else "None of them in the broker: the sweep sends them again."
         )
     if figures.workers is None:
         workers = HealthCell("?", note="The broker did not answer.")
@@ -170,32 +175,55 @@ def capability_row(figures: CapabilityFigures, now: datetime) -> list[HealthCell
             f" and {len(figures.workers) - 3} more" if len(figures.workers) > 3 else ""
         )
         workers = HealthCell(str(len(figures.workers)), note=shown)
-    if figures.service is None:
-        service = HealthCell(NOTHING, note="Runs on the portal's workers.")
-    else:
-        service = HealthCell(
-            "Up" if figures.service.up else "Down",
-            "ok" if figures.service.up else "bad",
-            figures.service.detail,
-        )
-    return [
+    cells = [
         HealthCell(figures.capability.title),
         state(figures, now),
         HealthCell(str(jobs.queued), note=" ".join(waiting_notes)),
         HealthCell(str(jobs.running)),
         workers,
+        last_hour(jobs),
         HealthCell(
-            f"{jobs.succeeded} succeeded, {jobs.failed} failed",
-            "bad" if jobs.failed and jobs.failed >= jobs.succeeded else "warn" if jobs.failed else "",
+            f"{duration(jobs.duration_p50)} / {duration(jobs.duration_p95)}" if jobs.duration_p50 else NOTHING
         ),
-        HealthCell(f"{duration(jobs.duration_p50)} / {duration(jobs.duration_p95)}"),
-        service,
     ]
+    if with_service:
+        cells.append(service_cell(figures))
+    return cells
+
+
+def last_hour(jobs: queries.CapabilityJobs) -> HealthCell:
+    if not (jobs.succeeded or jobs.failed):
+        return HealthCell("None")
+    return HealthCell(
+        f"{jobs.succeeded} succeeded, {jobs.failed} failed",
+        "bad" if jobs.failed and jobs.failed >= jobs.succeeded else "warn" if jobs.failed else "",
+    )
+
+
+def service_cell(figures: CapabilityFigures) -> HealthCell:
+    """The health URL's answer of a capability that runs as a service of its own."""
+    if figures.service is None:
+        return HealthCell(NOTHING, note="Runs on the portal's workers.")
+    return HealthCell(
+        "Up" if figures.service.up else "Down", "ok" if figures.service.up else "bad", figures.service.detail
+    )
 
 
 def capabilities_section() -> HealthSection:
     now = timezone.now()
-    rows = [capability_row(figures, now) for figures in capability_figures(now)]
+    every = capability_figures(now)
+    # The service check column appears once a capability runs as a service of its own.
+    with_service = any(figures.service is not None for figures in every)
+    rows = [capability_row(figures, now, with_service=with_service) for figures in every]
+    columns = [
+        "Capability",
+        "State",
+        "Waiting",
+        "Running",
+        "Workers",
+        "Last hour",
+        "Run time",
+    ]
     return HealthSection(
         "Capabilities",
         "Each capability runs its jobs on workers of its own, so one that is down or failing leaves"
@@ -203,16 +231,10 @@ def capabilities_section() -> HealthSection:
         " see it on its card and pages, the IT admins get one email per episode, and failed jobs are"
         " never billed.",
         table=HealthTable(
-            [
-                "Capability",
-                "State",
-                "Waiting",
-                "Running",
-                "Workers",
-                "Last hour",
-                "Duration (median / 95th)",
-                "Service check",
-            ],
+            [*columns, "Service check"] if with_service else columns,
             rows,
+            "Waiting: jobs not started yet. Workers: processes consuming the capability's jobs (each"
+            " announces itself every 10 s). Last hour and run time: jobs finished in the last 60"
+            " minutes, and how long they ran (median / 95th percentile).",
         ),
     )

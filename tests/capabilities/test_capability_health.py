@@ -73,13 +73,14 @@ def test_ivan_reads_one_row_per_capability(client_for, ivan, acme):
     ocr = row(section, "Text recognition")
     # No worker runs in this test: its jobs wait, and the row says so.
     assert '<span class="badge badge-bad">No worker</span>' in ocr
-    assert "Its jobs wait until a worker for it starts." in ocr
+    assert "Its jobs wait until one starts." in ocr
     assert "Oldest waited 7 minutes." in ocr
     summaries = row(section, "Summaries")
     assert '<span class="badge badge-warn">No worker</span>' in summaries
     assert "4 succeeded, 1 failed" in summaries
     assert "2.0 s / 2.0 s" in summaries
-    assert "Runs on the portal&#x27;s workers." in summaries or "Runs on the portal's workers." in summaries
+    # Only app capabilities: no service to check, no such column.
+    assert "Service check" not in section
 
     # The page's cost does not grow with the capabilities' jobs.
     client = client_for(ivan)
