@@ -495,6 +495,8 @@ if PRODUCTION:
         _problems.append(
             "STRIPE_WEBHOOK_SECRET must be the endpoint's own secret, not the quickstart's published one"
         )
+    if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+        _problems.append("METRICS_TOKEN must be a random value of 32+ characters (or unset: /metrics off)")
     if STRIPE_API_BASE:
         _problems.append(
             "STRIPE_API_BASE must be empty (it points the SDK at the offline emulator, not Stripe)"
