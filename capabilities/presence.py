@@ -37,6 +37,9 @@ def broker_client() -> Iterator[Any]:
     """A redis-py client on the broker (not the cache: the queues are there),
     from Celery's connection pool."""
     with celery_app.pool.acquire(block=True, timeout=2) as connection:
+        # Fail fast when the broker is away (a page view or a scrape must not
+        # wait on kombu's default of retrying forever).
+        connection.ensure_connection(max_retries=1, timeout=2)
         yield connection.default_channel.client
 
 

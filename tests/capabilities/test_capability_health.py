@@ -163,3 +163,25 @@ def test_the_alert_is_claimed_once_and_retried_when_the_mail_fails(ivan, acme, m
     assert degraded.alert_it_admins("ocr")
     assert not degraded.alert_it_admins("ocr")  # claimed: a second process sends nothing
     assert len(mailoutbox) == 1
+
+
+def test_the_table_says_so_when_the_broker_is_away(client_for, ivan, acme, monkeypatch, tmp_path, settings):
+    from portal.celery import app as celery_app
+
+    settings.METRICS_TOKEN = "t" * 32
+    JobFactory(organization=acme, capability="ocr")
+    # A broker nobody listens on: the pool's connections fail at once.
+    monkeypatch.setattr(celery_app.conf, "broker_url", f"redis+socket://{tmp_path}/nobody.sock")
+    monkeypatch.setattr(celery_app, "_pool", None)
+    try:
+        section = health_section(client_for(ivan), "Capabilities")
+        scrape = client_for(ivan).get("/metrics", HTTP_AUTHORIZATION=f"Bearer {'t' * 32}")
+    finally:
+        celery_app._pool = None  # the next user builds a pool on the real broker again
+    assert '<span class="badge badge-warn">Unknown</span>' in row(section, "Text recognition")
+    assert "The broker did not answer." in row(section, "Text recognition")
+    assert scrape.status_code == 200
+    metrics = scrape.content.decode()
+    assert "switchboard_broker_up 0.0" in metrics
+    assert 'switchboard_capability_jobs_queued{capability="ocr"} 1.0' in metrics
+    assert "switchboard_capability_workers{" not in metrics
