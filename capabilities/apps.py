@@ -13,7 +13,8 @@ class CapabilitiesConfig(AppConfig):
         # Imported for their side effects: the system checks, and the job
         # runner's Celery tasks (runner.py is no tasks.py, so Celery's
         # autodiscovery would not find them).
-        from capabilities import checks, runner  # noqa: F401
+        # presence.py connects the worker's announcement to worker_ready.
+        from capabilities import checks, degraded, presence, runner  # noqa: F401
         from capabilities.registry import registry
         from portal.celery import app as celery_app
 
@@ -45,3 +46,9 @@ class CapabilitiesConfig(AppConfig):
         from portal import health as portal_health
 
         portal_health.register(health.jobs_section)
+        portal_health.register(health.capabilities_section)
+
+        from capabilities.metrics import CapabilityCollector
+        from portal import metrics
+
+        metrics.register(CapabilityCollector())

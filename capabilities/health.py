@@ -1,6 +1,7 @@
 """The jobs' part of the IT admin health page: jobs stranded (queued past
 their message's lease, running past their worker's), jobs retried in the last
-24 hours, and the sweep's last run."""
+24 hours, and the sweep's last run; then one row per capability (waiting,
+running, workers, the last hour's outcomes and durations, degraded or not)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ from django.utils.dateparse import parse_datetime
 from django.utils.timesince import timesince
 from redis.exceptions import RedisError
 
-from capabilities import queries
+from capabilities import degraded, queries
+from capabilities.monitoring import CapabilityFigures, capability_figures
 from capabilities.sweep import SWEEP_LAST_RUN
-from portal.health import HealthItem, HealthSection, ago
+from portal.health import HealthCell, HealthItem, HealthSection, HealthTable, ago
+
+NOTHING = "\N{EN DASH}"  # an empty figure
+# A capability whose oldest queued job waited longer than this has a backlog.
+BACKLOG_SECONDS = 300
 
 
 def _last_sweep() -> tuple[datetime | None, str]:
@@ -95,4 +101,140 @@ def jobs_section() -> HealthSection:
         f" stopped renewing its lease; a job that stopped its worker {settings.JOB_MAX_ATTEMPTS} times fails,"
         " unbilled.",
         items,
+    )
+
+
+def duration(value: timedelta | None) -> str:
+    """A job's duration for people: "0.4 s", "12 s", "3 min 5 s", "2 h 10 min"."""
+    if value is None:
+        return NOTHING
+    seconds = value.total_seconds()
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def waited(seconds: float) -> str:
+    return "under a minute" if seconds < 60 else str(timesince(timezone.now() - timedelta(seconds=seconds)))
+
+
+def state(figures: CapabilityFigures, now: datetime) -> HealthCell:
+    """The row's verdict, worst first."""
+    waiting = figures.jobs.queued or figures.messages
+    row = figures.degraded
+    if row is not None:
+        return HealthCell(
+            "Degraded",
+            "bad",
+            f"{row.failed} of {row.finished} jobs failed in the last"
+            f" {settings.CAPABILITY_DEGRADED_WINDOW / 60:g} minutes."
+            f" Degraded since {timesince(row.degraded_since, now)}"
+            if row.degraded_since and now - row.degraded_since >= timedelta(minutes=1)
+            else f"{row.failed} of {row.finished} jobs failed in the last"
+            f" {settings.CAPABILITY_DEGRADED_WINDOW / 60:g} minutes."
+            if row.degraded_since
+            else "",
+        )
+    if figures.service is not None and not figures.service.up:
+        return HealthCell("Service down", "bad", figures.service.detail)
+    if figures.workers is None:
+        return HealthCell("Unknown", "warn", "The broker did not answer.")
+    if not figures.workers:
+        if waiting:
+            return HealthCell("No worker", "bad", "Its jobs wait until one starts.")
+        return HealthCell("No worker", "warn")
+    age = figures.oldest_age(now)
+    if age is not None and age > BACKLOG_SECONDS:
+        return HealthCell("Backlog", "warn", f"The oldest job has waited {waited(age)}.")
+    return HealthCell("Healthy", "ok")
+
+
+def capability_row(figures: CapabilityFigures, now: datetime, *, with_service: bool) -> list[HealthCell]:
+    jobs = figures.jobs
+    age = figures.oldest_age(now)
+    waiting_notes = []
+    if age is not None:
+        waiting_notes.append(f"Oldest waited {waited(age)}.")
+    if figures.messages is not None and figures.messages != jobs.queued:
+        # They differ while a worker holds a message, or after the broker lost some (the sweep resends).
+        waiting_notes.append(
+            f"{figures.messages} message{'s' if figures.messages != 1 else ''} in the broker."
+            if figures.messages
+            else "None of them in the broker: the sweep sends them again."
+        )
+    if figures.workers is None:
+        workers = HealthCell("?", note="The broker did not answer.")
+    else:
+        shown = ", ".join(figures.workers[:3]) + (
+            f" and {len(figures.workers) - 3} more" if len(figures.workers) > 3 else ""
+        )
+        workers = HealthCell(str(len(figures.workers)), note=shown)
+    cells = [
+        HealthCell(figures.capability.title),
+        state(figures, now),
+        HealthCell(str(jobs.queued), note=" ".join(waiting_notes)),
+        HealthCell(str(jobs.running)),
+        workers,
+        last_hour(jobs),
+        HealthCell(
+            f"{duration(jobs.duration_p50)} / {duration(jobs.duration_p95)}" if jobs.duration_p50 else NOTHING
+        ),
+    ]
+    if with_service:
+        cells.append(service_cell(figures))
+    return cells
+
+
+def last_hour(jobs: queries.CapabilityJobs) -> HealthCell:
+    if not (jobs.succeeded or jobs.failed):
+        return HealthCell("None")
+    return HealthCell(
+        f"{jobs.succeeded} succeeded, {jobs.failed} failed",
+        "bad" if jobs.failed and jobs.failed >= jobs.succeeded else "warn" if jobs.failed else "",
+    )
+
+
+def service_cell(figures: CapabilityFigures) -> HealthCell:
+    """The health URL's answer of a capability that runs as a service of its own."""
+    if figures.service is None:
+        return HealthCell(NOTHING, note="Runs on the portal's workers.")
+    return HealthCell(
+        "Up" if figures.service.up else "Down", "ok" if figures.service.up else "bad", figures.service.detail
+    )
+
+
+def capabilities_section() -> HealthSection:
+    now = timezone.now()
+    every = capability_figures(now)
+    # The service check column appears once a capability runs as a service of its own.
+    with_service = any(figures.service is not None for figures in every)
+    rows = [capability_row(figures, now, with_service=with_service) for figures in every]
+    columns = [
+        "Capability",
+        "State",
+        "Waiting",
+        "Running",
+        "Workers",
+        "Last hour",
+        "Run time",
+    ]
+    return HealthSection(
+        "Capabilities",
+        "Each capability runs its jobs on workers of its own, so one that is down or failing leaves"
+        f" the others alone. A capability is degraded while {degraded.rule_in_words()}: its customers"
+        " see it on its card and pages, the IT admins get one email per episode, and failed jobs are"
+        " never billed.",
+        table=HealthTable(
+            [*columns, "Service check"] if with_service else columns,
+            rows,
+            "Waiting: jobs not started yet. Workers: processes consuming the capability's jobs (each"
+            " announces itself every 10 s). Last hour and run time: jobs finished in the last 60"
+            " minutes, and how long they ran (median / 95th percentile).",
+        ),
     )

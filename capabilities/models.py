@@ -130,6 +130,10 @@ class Job(models.Model):
             ),
             # The health page's jobs retried lately: few rows.
             models.Index(fields=["queued_at"], name="job_retried", condition=models.Q(attempts__gt=1)),
+            # Per-capability health and /metrics: the last hour's finished jobs.
+            models.Index(
+                fields=["finished_at"], name="job_finished_at", condition=models.Q(finished_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -158,3 +162,22 @@ class Job(models.Model):
         if not self.progress_total:
             return 0
         return min(100, self.progress_done * 100 // self.progress_total)
+
+
+class CapabilityHealth(models.Model):
+    """The degraded state of one capability across all organizations (one row
+    per capability, written by the beat's assessment, capabilities/degraded.py):
+    since when its jobs fail above the threshold, and when the IT admins were
+    told. `alerted_at` is claimed with a conditional UPDATE, so one email goes
+    per degraded episode whatever number of processes assess at once."""
+
+    capability_key = models.CharField(max_length=64, unique=True)
+    degraded_since = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    # The window's figures at the last assessment, for the pages' words.
+    failed = models.PositiveIntegerField(default=0)
+    finished = models.PositiveIntegerField(default=0)
+    assessed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.capability_key}: {'degraded' if self.degraded_since else 'healthy'}"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet
 
-from capabilities.models import FeatureToggle, Job, ToggleChange
+from capabilities.models import CapabilityHealth, FeatureToggle, Job, ToggleChange
 from capabilities.registry import CapabilityConfig, registry
 from metering.queries import estimates as cost_estimates
 from metering.queries.estimates import Estimate
@@ -22,6 +23,7 @@ class CatalogEntry:
     locked_reason: str
     dependencies: list[CapabilityConfig]
     missing_dependencies: list[CapabilityConfig]
+    degraded: bool = False  # its jobs fail above the rule (capabilities/degraded.py), for everyone
 
     @property
     def key(self) -> str:
@@ -29,8 +31,10 @@ class CatalogEntry:
 
 
 def catalog(organization: Organization) -> list[CatalogEntry]:
-    """Every installed capability with its state for `organization` (one query)."""
+    """Every installed capability with its state for `organization` (two
+    queries: its toggles, and the capabilities degraded for everyone)."""
     rows = {row.capability_key: row for row in FeatureToggle.objects.filter(organization=organization)}
+    degraded = degraded_capabilities()
     installed = registry()
     entries = []
     for capability in installed:
@@ -47,6 +51,7 @@ def catalog(organization: Organization) -> list[CatalogEntry]:
                 missing_dependencies=[
                     dep for dep in dependencies if not (rows.get(dep.key) and rows[dep.key].enabled)
                 ],
+                degraded=capability.key in degraded,
             )
         )
     return entries
@@ -157,6 +162,77 @@ def job_health(now: datetime) -> JobHealth:
         retried_unfinished=Count("id", filter=Q(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])),
     )
     return JobHealth(**stranded, **retried)
+
+
+class Percentile(Aggregate):
+    """PostgreSQL's `percentile_cont(fraction) WITHIN GROUP (ORDER BY …)`:
+    the interpolated percentile of a duration (or any number)."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+@dataclass(frozen=True)
+class CapabilityJobs:
+    """One capability's jobs as the health page and /metrics show them."""
+
+    queued: int = 0
+    oldest_queued: datetime | None = None
+    running: int = 0
+    succeeded: int = 0  # finished in the last hour
+    failed: int = 0
+    duration_p50: timedelta | None = None
+    duration_p95: timedelta | None = None
+
+
+JOB_FIGURES_WINDOW = timedelta(hours=1)
+
+
+def capability_jobs(now: datetime) -> dict[str, CapabilityJobs]:
+    """Every capability's unfinished jobs and its last hour's outcomes and
+    durations, by key: two grouped queries whatever the number of
+    capabilities, each on a partial index (unfinished jobs; finished jobs by
+    time), so their cost grows with the jobs in flight and in the hour, never
+    with the history."""
+    unfinished = (
+        Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+        .values("capability")
+        .annotate(
+            queued=Count("id", filter=Q(status=Job.Status.QUEUED)),
+            oldest_queued=Min("queued_at", filter=Q(status=Job.Status.QUEUED)),
+            running=Count("id", filter=Q(status=Job.Status.RUNNING)),
+        )
+        .order_by()
+    )
+    duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    finished = (
+        Job.objects.filter(
+            finished_at__gte=now - JOB_FIGURES_WINDOW,
+            status__in=[Job.Status.SUCCEEDED, Job.Status.FAILED],
+        )
+        .values("capability")
+        .annotate(
+            succeeded=Count("id", filter=Q(status=Job.Status.SUCCEEDED)),
+            failed=Count("id", filter=Q(status=Job.Status.FAILED)),
+            duration_p50=Percentile(duration, 0.5, output_field=DurationField()),
+            duration_p95=Percentile(duration, 0.95, output_field=DurationField()),
+        )
+        .order_by()
+    )
+    figures: dict[str, dict[str, Any]] = {}
+    for row in [*unfinished, *finished]:
+        values: dict[str, Any] = dict(row)
+        figures.setdefault(values.pop("capability"), {}).update(values)
+    return {key: CapabilityJobs(**values) for key, values in figures.items()}
+
+
+def degraded_capabilities() -> dict[str, CapabilityHealth]:
+    """The capabilities in a degraded episode, by key (one query on a row per
+    capability): what the catalog and the capability pages mark."""
+    return {row.capability_key: row for row in CapabilityHealth.objects.filter(degraded_since__isnull=False)}
 
 
 def restricted_by_billing(organization: Organization) -> list[str]:

@@ -1,6 +1,7 @@
 """Sections the layers above the tenancy app add to the IT admin health page
 (billing's push backlog, for one). The portal shows them without importing
-those apps: each registers a function returning a `HealthSection`."""
+those apps: each registers a function returning a `HealthSection`, made of
+items (one figure each) and, for figures per thing, a table."""
 
 from __future__ import annotations
 
@@ -20,10 +21,28 @@ class HealthItem:
 
 
 @dataclass(frozen=True)
+class HealthCell:
+    value: str
+    status: str = ""  # "" for plain text, else ok, warn or bad: a badge
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class HealthTable:
+    """One row per thing (a capability), one column per figure: what an IT
+    admin scans for the one row that is not like the others."""
+
+    columns: list[str]
+    rows: list[list[HealthCell]]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
 class HealthSection:
     title: str
     description: str
     items: list[HealthItem] = field(default_factory=list)
+    table: HealthTable | None = None
 
 
 _sections: list[Callable[[], HealthSection]] = []

@@ -199,6 +199,17 @@ JOB_REQUEUE_GRACE = env.float("JOB_REQUEUE_GRACE", default=30.0)
 JOB_LEASE_SECONDS = env.float("JOB_LEASE_SECONDS", default=60.0)
 JOB_LEASE_RENEW = env.float("JOB_LEASE_RENEW", default=15.0)
 
+# --- capability health (capabilities/degraded.py, /metrics) ----------------------
+# A capability is degraded while this share (percent) or more of at least
+# CAPABILITY_DEGRADED_MIN_JOBS jobs finished in the last CAPABILITY_DEGRADED_WINDOW
+# seconds failed; beat assesses every minute.
+CAPABILITY_DEGRADED_FAILURE_PERCENT = env.int("CAPABILITY_DEGRADED_FAILURE_PERCENT", default=50)
+CAPABILITY_DEGRADED_MIN_JOBS = env.int("CAPABILITY_DEGRADED_MIN_JOBS", default=10)
+CAPABILITY_DEGRADED_WINDOW = env.int("CAPABILITY_DEGRADED_WINDOW", default=900)
+# /metrics answers scrapes that send `Authorization: Bearer <METRICS_TOKEN>`;
+# unset, /metrics is off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- API-call usage (metering/api_calls.py) ------------------------------------
 # Each web process writes the API calls it counted to PostgreSQL this often
 # (seconds): a process killed without warning loses at most this much. 0 turns
@@ -214,6 +225,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {
         "task": "capabilities.sweep_jobs",
         "schedule": JOB_SWEEP_INTERVAL,
+    },
+    "assess-capability-health": {
+        "task": "capabilities.assess_health",
+        "schedule": 60.0,
     },
     "worker-heartbeat": {
         "task": "portal.tasks.record_heartbeat",
@@ -506,6 +521,8 @@ if PRODUCTION:
         _problems.append(
             "STRIPE_WEBHOOK_SECRET must be the endpoint's own secret, not the quickstart's published one"
         )
+    if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+        _problems.append("METRICS_TOKEN must be a random value of 32+ characters (or unset: /metrics off)")
     if STRIPE_API_BASE:
         _problems.append(
             "STRIPE_API_BASE must be empty (it points the SDK at the offline emulator, not Stripe)"

@@ -8,7 +8,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from capabilities import urls as capability_urls
-from portal.views import accounts, alerts, health, manage, org
+from portal.views import accounts, alerts, health, manage, metrics, org
 
 api_docs = SpectacularSwaggerSplitView.as_view(url_name="api-schema")
 
@@ -91,6 +91,7 @@ urlpatterns = [
     path("manage/", include(manage_patterns)),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("api/v1/", include("portal.api.urls")),
     path("api/v1/", include("capabilities.api.urls")),
     path("api/v1/", include("metering.api.urls")),

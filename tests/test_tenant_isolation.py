@@ -441,6 +441,9 @@ REGISTRY: dict[str, Entry] = {
     # --- probes ---------------------------------------------------------------
     "healthz": NotTenantScoped("liveness probe"),
     "readyz": NotTenantScoped("readiness probe; names failing services only"),
+    "metrics": NotTenantScoped(
+        "Prometheus scrape, platform-wide figures per capability, behind METRICS_TOKEN"
+    ),
     # --- API ------------------------------------------------------------------
     "organization-list": CurrentOrganization(methods=("GET",), shows=lambda w: [w.globex.slug]),
     "capability-list": CurrentOrganization(

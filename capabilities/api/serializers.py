@@ -48,6 +48,10 @@ class CapabilitySerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     locked = serializers.BooleanField()
     locked_reason = serializers.CharField()
+    degraded = serializers.BooleanField(
+        help_text="Many of its jobs are failing right now, for every organization (the platform's IT admins"
+        " are alerted; failed jobs are not billed)."
+    )
     estimate = serializers.SerializerMethodField()
 
     def get_dependencies(self, entry) -> list[str]:  # type: ignore[no-untyped-def]

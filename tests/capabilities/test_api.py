@@ -90,6 +90,7 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
         "enabled": False,
         "locked": False,
         "locked_reason": "",
+        "degraded": False,
         "estimate": {"monthly": None, "currency": "usd", "basis": None},  # no use anywhere yet
     }
     assert catalog["summaries"]["dependencies"] == ["ocr"]
@@ -124,7 +125,8 @@ def test_the_catalogs_query_count_does_not_grow_with_history(
     client = api_key_client(acme_key)
     client.get(CAPABILITIES)  # the key's last use is written once a minute: not the list's cost
 
-    with django_assert_max_num_queries(4):  # the key, the toggles, own use, the peers' medians
+    # the key, the toggles, the degraded capabilities, own use, the peers' medians
+    with django_assert_max_num_queries(5):
         assert client.get(CAPABILITIES).status_code == 200
 
 

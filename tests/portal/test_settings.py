@@ -70,6 +70,7 @@ def test_safe_production_settings_pass_the_deploy_check():
             "STRIPE_API_BASE must be empty",
         ),
         ({"PROXY_COUNT": "-1"}, "PROXY_COUNT must be 0"),
+        ({"METRICS_TOKEN": "metrics"}, "METRICS_TOKEN must be a random value of 32+ characters"),
     ],
 )
 def test_production_refuses_to_start_with_an_unsafe_setting(overrides, complaint):
