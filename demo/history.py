@@ -46,10 +46,13 @@ from capabilities.registry import CapabilityConfig, registry
 from demo.clock import Timeline, real_now
 from demo.emulator import Emulator
 from demo.usage import UsageProfile, day_of_usage
-from metering import ledger, platform
+from metering import actions as metering_actions
+from metering import budgets, ledger, platform
 from metering.formatting import money
+from metering.models import Budget
 from metering.moments import hour_of
 from metering.periods import billing_period
+from metering.queries.usage import organization_rollups, projection
 from portal import demo as portal_demo
 from portal.models import Organization, User
 
@@ -157,6 +160,7 @@ def build() -> Report:
     report.lines.extend(report.content)
     if not stripe_skipped:
         _reconcile_last_period(report, cast, real_now())
+    _set_budgets(report, cast)
     portal_demo.record_history_built(
         {
             "built_at": f"{real_now():%Y-%m-%d %H:%M} UTC",
@@ -381,3 +385,38 @@ def _reconcile_last_period(report: Report, cast: portal_demo.Cast, present: date
     summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "no lines"
     state = "done" if run.status == ReconciliationRun.Status.DONE else f"{run.status}: {run.error}"
     report.say(f"Reconciliation #{run.pk} of {last_period.start:%B %Y} ({state}): {summary}.")
+
+
+def _set_budgets(report: Report, cast: portal_demo.Cast) -> None:
+    """Budgets as customers set them: Acme's monthly total a quarter above what
+    its month is heading for (so its 50 % and 80 % alerts have gone, or soon
+    will), an alert-only budget on its busiest capability, and a platform cap
+    finance set on Globex while it is on trial."""
+    acme, globex = cast.organizations["acme"], cast.organizations["globex"]
+    alice, fiona = cast.people["alice"], cast.people["fiona"]
+    projected = projection(organization_rollups(acme), real_now())
+    heading = sum(projected.projected.values(), Decimal(0))
+    total = max(Decimal("10.00"), (heading * Decimal("1.25")).quantize(Decimal("1")))
+    metering_actions.save_budget(alice, acme, capability=None, amount=total)
+    busiest = max(projected.lines, key=lambda line: line.amount, default=None)
+    if busiest is not None:
+        metering_actions.save_budget(
+            alice,
+            acme,
+            capability=busiest.capability,
+            amount=max(Decimal("5.00"), (busiest.amount * 2).quantize(Decimal("1"))),
+            action=Budget.Action.ALERT,
+            thresholds=[80, 100],
+        )
+    metering_actions.save_budget(
+        fiona,
+        globex,
+        capability=None,
+        amount=Decimal("250.00"),
+        platform=True,
+        reason="Trial account: capped at $250 a month until the contract is signed.",
+    )
+    report.say(
+        f"Budgets: Acme Corp's monthly total {money(total, budgets.currency())} (stops new work), "
+        "an alert-only budget on its busiest capability, and a platform cap of $250.00 on Globex."
+    )

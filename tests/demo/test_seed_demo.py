@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -29,7 +30,7 @@ from capabilities import is_enabled
 from capabilities.contracts.models import Contract
 from capabilities.models import Job, ToggleChange
 from capabilities.registry import registry
-from metering.models import PlatformDailyUsage, UsageDailyRollup, UsageEvent
+from metering.models import Budget, PlatformDailyUsage, UsageDailyRollup, UsageEvent
 from metering.periods import billing_period
 from portal.models import AuditEntry, Organization, User
 from stripe_emulator.testing import EmulatorHandle, running_emulator
@@ -178,6 +179,14 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for):
     assert (totals["files"], totals["months"], totals["bad_rows"]) == (12, 12, 1)
     assert totals["rows"] > 1_000
     assert {flag["region"] for flag in report.result["flags"]} >= {"Central", "West"}
+
+    # Budgets: Acme's total stops new work above what its month is heading for; Globex has a locked cap.
+    acme_total = Budget.objects.get(organization=acme, capability=None, platform=False)
+    assert acme_total.action == Budget.Action.STOP and acme_total.amount >= Decimal("10.00")
+    cap = Budget.objects.get(organization__slug="globex", platform=True)
+    assert cap.amount == Decimal("250.00") and "Trial account" in cap.reason
+    usage_page = client_for(alice).get("/usage/").content.decode()
+    assert "Budgets" in usage_page and "budget-state-stopped" not in usage_page
 
     # A second run adds nothing.
     before = counts()
