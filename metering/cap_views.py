@@ -83,18 +83,8 @@ def tenant_caps(request: AuthenticatedRequest, slug: str) -> HttpResponse:
         template = "metering/caps.html#caps" if wants_partial(request) else "metering/caps.html"
         return render(request, template, _section(organization))
     form = PlatformCapForm(request.POST, prefix=NEW_CAP)
-    if form.is_valid():
-        try:
-            cap = actions.save_budget(
-                request.user, organization, origin=origin_of(request), **form.budget_fields()
-            )
-        except ActionError as refusal:
-            form.add_refusal(refusal)
-        else:
-            messages.success(
-                request, f"Platform cap for {budgets.scope_name(cap.capability)} set on {organization.name}."
-            )
-            return _answer(request, organization, _section(organization))
+    if form.is_valid() and _set_cap(request, organization, form):
+        return _answer(request, organization, _section(organization))
     return _answer(request, organization, _section(organization, add_form=form))
 
 
@@ -135,23 +125,33 @@ def tenant_cap_delete(request: AuthenticatedRequest, slug: str, budget_id: int) 
 # --- finance ---------------------------------------------------------------------------
 
 
+def _set_cap(
+    request: AuthenticatedRequest, organization: Organization, form: PlatformCapForm | FinanceCapForm
+) -> bool:
+    """Set the cap `form` describes on `organization`; a refusal goes on the form."""
+    try:
+        cap = actions.save_budget(
+            request.user, organization, origin=origin_of(request), **form.budget_fields()
+        )
+    except ActionError as refusal:
+        form.add_refusal(refusal)
+        return False
+    messages.success(
+        request, f"Platform cap for {budgets.scope_name(cap.capability)} set on {organization.name}."
+    )
+    return True
+
+
 @finance_required
 def finance_caps(request: AuthenticatedRequest) -> HttpResponse:
     """Finance sets a platform cap on any organization, from /finance/."""
     form = FinanceCapForm(request.POST or None, prefix=NEW_CAP)
-    if request.method == "POST" and form.is_valid():
-        organization = form.cleaned_data["organization"]
-        try:
-            cap = actions.save_budget(
-                request.user, organization, origin=origin_of(request), **form.budget_fields()
-            )
-        except ActionError as refusal:
-            form.add_refusal(refusal)
-        else:
-            messages.success(
-                request, f"Platform cap for {budgets.scope_name(cap.capability)} set on {organization.name}."
-            )
-            return redirect(reverse("finance") + "#budgets")
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _set_cap(request, form.cleaned_data["organization"], form)
+    ):
+        return redirect(reverse("finance") + "#budgets")
     return render(
         request,
         "metering/finance_caps.html",
