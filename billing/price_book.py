@@ -28,7 +28,7 @@ MAX_DECIMAL_PLACES = 10
 
 
 def ensure_defaults() -> None:
-    """Version 1 for every installed capability meter that has no price yet."""
+    """Version 1 for every capability meter (retired services' too) that has no price yet."""
     existing = set(PriceVersion.objects.values_list("capability", "meter"))
     missing = [
         PriceVersion(
@@ -40,7 +40,7 @@ def ensure_defaults() -> None:
             effective_from=BEGINNING,
             note="Default price declared by the capability",
         )
-        for capability in registry()
+        for capability in registry().billable()
         for meter in capability.all_meters
         if (capability.key, meter.key) not in existing
     ]

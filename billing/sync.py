@@ -54,7 +54,7 @@ class SyncReport:
 def priced_meters(at: datetime | None = None) -> dict[tuple[str, str], PriceVersion]:
     """Meters billed on Stripe at `at`: installed ones whose price in force is above zero."""
     price_book.ensure_defaults()
-    installed = {(c.key, m.key) for c in registry() for m in c.all_meters}
+    installed = {(c.key, m.key) for c in registry().billable() for m in c.all_meters}
     return {
         pair: version
         for pair, version in price_book.versions_in_force(at).items()

@@ -15,7 +15,7 @@ class CapabilitiesConfig(AppConfig):
         # autodiscovery would not find them).
         # presence.py connects the worker's announcement to worker_ready.
         from capabilities import checks, degraded, presence, runner  # noqa: F401
-        from capabilities.registry import registry
+        from capabilities.registry import app_registry as registry
         from portal.celery import app as celery_app
 
         # Workers consume the default queue and one queue per capability, unless

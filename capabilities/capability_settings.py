@@ -19,7 +19,7 @@ import environ
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from capabilities.registry import registry
+from capabilities.registry import app_registry as registry
 
 NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 

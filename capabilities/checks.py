@@ -55,7 +55,7 @@ def job_kinds_are_importable(app_configs: Any, **kwargs: Any) -> list[checks.Che
     from django.utils.module_loading import import_string
 
     from capabilities.forms import JobInputForm
-    from capabilities.registry import registry
+    from capabilities.registry import app_registry as registry
 
     errors: list[checks.CheckMessage] = []
     for capability in registry():
@@ -93,7 +93,7 @@ def capability_settings_are_declared(app_configs: Any, **kwargs: Any) -> list[ch
     from django.core.exceptions import ImproperlyConfigured
 
     from capabilities.capability_settings import NAME, capability_setting, declared, overrides
-    from capabilities.registry import registry
+    from capabilities.registry import app_registry as registry
 
     errors: list[checks.CheckMessage] = []
     names = set(declared())

@@ -143,6 +143,10 @@ def state(figures: CapabilityFigures, now: datetime) -> HealthCell:
         )
     if figures.service is not None and not figures.service.up:
         return HealthCell("Service down", "bad", figures.service.detail)
+    if figures.capability.external:
+        if figures.service is None:
+            return HealthCell("Not checked", "warn", "It declares no health URL.")
+        return HealthCell("Healthy", "ok")
     if figures.workers is None:
         return HealthCell("Unknown", "warn", "The broker did not answer.")
     if not figures.workers:
@@ -168,6 +172,17 @@ def capability_row(figures: CapabilityFigures, now: datetime, *, with_service: b
             if figures.messages
             else "None of them in the broker: the sweep sends them again."
         )
+    if figures.capability.external:
+        return [
+            HealthCell(figures.capability.title, note="Runs as a service of its own"),
+            state(figures, now),
+            HealthCell(NOTHING),
+            HealthCell(NOTHING),
+            HealthCell(NOTHING, note="Its own service's"),
+            HealthCell(NOTHING),
+            HealthCell(NOTHING),
+            *([service_cell(figures)] if with_service else []),
+        ]
     if figures.workers is None:
         workers = HealthCell("?", note="The broker did not answer.")
     else:

@@ -1,5 +1,6 @@
-"""The meter prices metering reads: every installed capability's meters with
-their default prices from the registry (billing's price book overrides it)."""
+"""The meter prices metering reads: every capability's meters (retired services'
+too, whose usage is still shown and billed) with their default prices from the
+registry (billing's price book overrides it)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,6 @@ class RegistryMeterPrices:
                 unit_price=meter.unit_price,
                 currency=meter.currency,
             )
-            for capability in registry()
+            for capability in registry().billable()
             for meter in capability.all_meters
         ]

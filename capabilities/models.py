@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey
 
 from capabilities.registry import registry
 from portal.append_only import AppendOnlyModel
@@ -181,3 +183,80 @@ class CapabilityHealth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.capability_key}: {'degraded' if self.degraded_since else 'healthy'}"
+
+
+KEY_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
+key_validator = RegexValidator(
+    KEY_PATTERN,
+    "2 to 40 characters: lower-case letters, digits and underscores, starting with a letter.",
+)
+
+
+class ExternalCapability(models.Model):
+    """A capability that runs as a separate service, registered by an IT admin
+    (capabilities/services.py). The registry serves it beside the app
+    capabilities: catalog, toggles, price book, Stripe, budgets, usage. Retired
+    ones leave the catalog (and are switched off everywhere) but keep their
+    history, usage and prices."""
+
+    key = models.CharField(max_length=40, unique=True, validators=[key_validator])
+    name = models.CharField(max_length=80)
+    summary = models.CharField(max_length=200, blank=True)
+    category = models.CharField(max_length=60, default="Services")
+    dependencies = models.JSONField(default=list, blank=True)  # capability keys
+    documentation_url = models.URLField(max_length=500, blank=True)
+    health_url = models.URLField(max_length=500, blank=True)
+    version = models.CharField(max_length=40, default="1.0.0")
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "external capability"
+        verbose_name_plural = "external capabilities"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
+
+
+class ExternalMeter(models.Model):
+    """A meter an external capability bills by: its default price seeds the
+    price book, which then owns the price (as for app capabilities)."""
+
+    capability = models.ForeignKey(ExternalCapability, on_delete=models.CASCADE, related_name="meters")
+    key = models.CharField(max_length=40, validators=[key_validator])
+    unit = models.CharField(max_length=40)  # singular: "page", "minute"
+    unit_price = models.DecimalField(max_digits=12, decimal_places=6, validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3, default="usd")
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["capability", "key"], name="one_meter_key_per_service")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.capability.key}.{self.key}"
+
+
+class ServiceCredential(AbstractAPIKey):
+    """A secret an external capability's service holds: it evaluates its own
+    flag over OFREP (for any organization) and reports its own usage as
+    CloudEvents, nothing else. Only a prefix and a hash are stored; the full
+    secret is shown once."""
+
+    capability = models.ForeignKey(ExternalCapability, on_delete=models.CASCADE, related_name="credentials")
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "service credential"

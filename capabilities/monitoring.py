@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from capabilities import presence, queries
 from capabilities.models import CapabilityHealth
-from capabilities.registry import CapabilityConfig, registry
+from capabilities.registry import Capability, registry
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class ServiceCheck:
 
 @dataclass(frozen=True)
 class CapabilityFigures:
-    capability: CapabilityConfig
+    capability: Capability
     jobs: queries.CapabilityJobs
     degraded: CapabilityHealth | None
     messages: int | None  # waiting in the broker; None when the broker did not answer
@@ -56,10 +56,10 @@ class CapabilityFigures:
         return max(0.0, (now - oldest).total_seconds()) if oldest else None
 
 
-def health_url(capability: CapabilityConfig) -> str:
+def health_url(capability: Capability) -> str:
     """The URL an external capability declares for its health check; app
     capabilities declare none."""
-    return str(getattr(capability, "health_url", "") or "")
+    return capability.health_url
 
 
 def probe(url: str, timeout: float = SERVICE_CHECK_TIMEOUT) -> ServiceCheck:
@@ -97,7 +97,7 @@ def _cached_probe(url: str) -> ServiceCheck:
     return check
 
 
-def service_checks(installed: list[CapabilityConfig]) -> dict[str, ServiceCheck]:
+def service_checks(installed: list[Capability]) -> dict[str, ServiceCheck]:
     """The health checks of the capabilities that declare a URL, in parallel."""
     urls = {capability.key: health_url(capability) for capability in installed if health_url(capability)}
     if not urls:
@@ -118,15 +118,17 @@ def capability_figures(now: datetime) -> list[CapabilityFigures]:
     installed = list(registry())
     jobs = queries.capability_jobs(now)
     degraded = queries.degraded_capabilities()
-    lengths, consumers = broker_figures([capability.queue for capability in installed])
+    # External capabilities run no jobs here: no queue of theirs to ask about.
+    queues = [capability.queue for capability in installed if not capability.external]
+    lengths, consumers = broker_figures(queues)
     services = service_checks(installed)
     return [
         CapabilityFigures(
             capability=capability,
             jobs=jobs.get(capability.key, queries.CapabilityJobs()),
             degraded=degraded.get(capability.key),
-            messages=None if lengths is None else lengths[capability.queue],
-            workers=None if consumers is None else consumers[capability.queue],
+            messages=None if lengths is None or capability.external else lengths[capability.queue],
+            workers=None if consumers is None or capability.external else consumers[capability.queue],
             service=services.get(capability.key),
         )
         for capability in installed

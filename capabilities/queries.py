@@ -6,10 +6,30 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
 
-from capabilities.models import CapabilityHealth, FeatureToggle, Job, ToggleChange
-from capabilities.registry import CapabilityConfig, registry
+from capabilities.models import (
+    CapabilityHealth,
+    ExternalCapability,
+    FeatureToggle,
+    Job,
+    ServiceCredential,
+    ToggleChange,
+)
+from capabilities.registry import Capability, registry
 from metering.queries import estimates as cost_estimates
 from metering.queries.estimates import Estimate
 from portal.models import Organization
@@ -17,12 +37,12 @@ from portal.models import Organization
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    capability: CapabilityConfig
+    capability: Capability
     enabled: bool
     locked: bool
     locked_reason: str
-    dependencies: list[CapabilityConfig]
-    missing_dependencies: list[CapabilityConfig]
+    dependencies: list[Capability]
+    missing_dependencies: list[Capability]
     degraded: bool = False  # its jobs fail above the rule (capabilities/degraded.py), for everyone
 
     @property
@@ -78,7 +98,7 @@ class LockOff:
     """Why a capability can't be switched on by its organization: it, or one it
     needs, was locked off by an IT admin."""
 
-    capability: CapabilityConfig  # the locked one: the asked-for one or what it needs
+    capability: Capability  # the locked one: the asked-for one or what it needs
     reason: str
     locked_by_name: str  # the IT admin's name, "" when unknown
 
@@ -89,7 +109,7 @@ class LockOff:
             return f"{self.locked_by_name}, your platform administrator,"
         return "your platform administrator"
 
-    def explanation(self, asked: CapabilityConfig) -> str:
+    def explanation(self, asked: Capability) -> str:
         """The lock in one plain sentence pair, for answers without a page (the API)."""
         reason = f": “{self.reason}”" if self.reason else ""
         if asked.key == self.capability.key:
@@ -249,3 +269,30 @@ def restricted_by_billing(organization: Organization) -> list[str]:
         if last is not None and last.source == ToggleChange.Source.BILLING:
             keys.append(toggle.capability_key)
     return keys
+
+
+def external_capabilities() -> QuerySet[ExternalCapability]:
+    """Registered services for the IT admins' list, in service first, each
+    with how many organizations have it on and how many credentials work
+    (two subqueries; one query whatever the number)."""
+    on = (
+        FeatureToggle.objects.filter(capability_key=OuterRef("key"), enabled=True)
+        .order_by()
+        .values("capability_key")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return (
+        ExternalCapability.objects.annotate(
+            organizations_on=Coalesce(Subquery(on, output_field=IntegerField()), 0),
+            working_credentials=Count("credentials", filter=Q(credentials__revoked=False), distinct=True),
+            meter_count=Count("meters", distinct=True),
+        )
+        .select_related("created_by")
+        .order_by(F("retired_at").asc(nulls_first=True), "name")
+    )
+
+
+def service_credentials(service: ExternalCapability) -> list[ServiceCredential]:
+    """A service's credentials, working ones first, newest first."""
+    return list(service.credentials.select_related("created_by").order_by("revoked", "-created"))

@@ -4,19 +4,26 @@ navigation and the Celery queues are all derived from what is declared here."""
 
 from __future__ import annotations
 
+import functools
+import logging
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 from typing import TYPE_CHECKING, ClassVar
 
 from django.apps import AppConfig, apps
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
+from capabilities.gate import MAX_AGE, STALENESS
 from metering import meter_prices
 
 if TYPE_CHECKING:
+    from capabilities.models import ExternalCapability
     from portal.models import Organization, User
 
 
@@ -101,70 +108,39 @@ class NavEntry:
     url_name: str  # resolved inside the capability's namespace, e.g. "index"
 
 
-class CapabilityConfig(AppConfig):
-    """Base class of a capability app's AppConfig. Subclasses declare:
+class Capability:
+    """What the registry serves for one capability, whether an app inside the
+    portal (`CapabilityConfig`) or a separate service registered by an IT admin
+    (`ServiceCapability`): its declarations and what is derived from them."""
 
-    key          stable identifier, also the URL segment and the queue `cap.<key>`
-    verbose_name the name shown in the catalog
-    summary      one line for the catalog card
-    category     groups cards in the catalog
-    meters       the meters its usage is billed by
-    job_kinds    job kind -> its JobKind (or just the dotted path of a job
-                 function that takes no input)
-    nav          its entry in the navigation, or None
-    dependencies keys of the capabilities it needs switched on
-    version      the app's version
-    demo_usage   its meters' working day in the quickstart demo's history
-    demo_reason  why a demo owner switches it on (shown in the toggle history)
-    default_settings
-                 its settings, NAME -> default (a value, or a function of the
-                 Django settings), read with
-                 `capabilities.capability_settings.capability_setting(key, NAME)`;
-                 operators override one with the environment variable
-                 `<KEY>_<NAME>`
-
-    and may override `demo_content` to add sample content to the demo.
-    """
-
-    # Django picks the one AppConfig subclass in an app's apps.py; the imported
-    # base must not count as a candidate, while every subclass does.
-    default = False
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        if "default" not in cls.__dict__:
-            cls.default = True
-
-    key: ClassVar[str]
-    summary: ClassVar[str] = ""
-    category: ClassVar[str] = "General"
-    meters: ClassVar[tuple[Meter, ...]] = ()
+    key: str
+    summary: str = ""
+    category: str = "General"
+    meters: tuple[Meter, ...] = ()
     job_kinds: ClassVar[dict[str, JobKind | str]] = {}
-    nav: ClassVar[NavEntry | None] = None
-    dependencies: ClassVar[tuple[str, ...]] = ()
-    version: ClassVar[str] = "1.0.0"
+    nav: NavEntry | None = None
+    dependencies: tuple[str, ...] = ()
+    version: str = "1.0.0"
     # Prices of the platform meters (per API call, per started second of a job).
-    api_call_price: ClassVar[Decimal] = Decimal("0")
-    compute_second_price: ClassVar[Decimal] = Decimal("0")
+    api_call_price: Decimal = Decimal("0")
+    compute_second_price: Decimal = Decimal("0")
     # The quickstart demo's use of it (see `demo/`); none by default.
-    demo_usage: ClassVar[tuple[DemoMeter, ...]] = ()
-    demo_reason: ClassVar[str] = ""
+    demo_usage: tuple[DemoMeter, ...] = ()
+    demo_reason: str = ""
     default_settings: ClassVar[dict[str, object]] = {}
+    # A separate service (registered, not installed): no pages or jobs in the
+    # portal; it evaluates its flag over OFREP and reports usage as CloudEvents.
+    external: bool = False
+    documentation_url: str = ""
+    health_url: str = ""
 
-    def demo_content(self, organization: Organization, actor: User) -> list[str]:
-        """Create the capability's sample content for the quickstart demo as
-        `actor` of `organization`, through the capability's own actions (its
-        jobs run where Celery runs them), and return one line per thing made.
-        Called by `seed_demo` on every run: nothing is made twice."""
-        return []
+    @property
+    def title(self) -> str:
+        raise NotImplementedError
 
     @property
     def queue(self) -> str:
         return f"cap.{self.key}"
-
-    @property
-    def title(self) -> str:
-        return str(self.verbose_name)
 
     @property
     def all_meters(self) -> tuple[Meter, ...]:
@@ -235,6 +211,52 @@ class CapabilityConfig(AppConfig):
                 return meter
         raise KeyError(f"{self.key} has no meter {key!r}")
 
+
+class CapabilityConfig(Capability, AppConfig):
+    """Base class of a capability app's AppConfig. Subclasses declare:
+
+    key          stable identifier, also the URL segment and the queue `cap.<key>`
+    verbose_name the name shown in the catalog
+    summary      one line for the catalog card
+    category     groups cards in the catalog
+    meters       the meters its usage is billed by
+    job_kinds    job kind -> its JobKind (or just the dotted path of a job
+                 function that takes no input)
+    nav          its entry in the navigation, or None
+    dependencies keys of the capabilities it needs switched on
+    version      the app's version
+    demo_usage   its meters' working day in the quickstart demo's history
+    demo_reason  why a demo owner switches it on (shown in the toggle history)
+    default_settings
+                 its settings, NAME -> default (a value, or a function of the
+                 Django settings), read with
+                 `capabilities.capability_settings.capability_setting(key, NAME)`;
+                 operators override one with the environment variable
+                 `<KEY>_<NAME>`
+
+    and may override `demo_content` to add sample content to the demo.
+    """
+
+    # Django picks the one AppConfig subclass in an app's apps.py; the imported
+    # base must not count as a candidate, while every subclass does.
+    default = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "default" not in cls.__dict__:
+            cls.default = True
+
+    def demo_content(self, organization: Organization, actor: User) -> list[str]:
+        """Create the capability's sample content for the quickstart demo as
+        `actor` of `organization`, through the capability's own actions (its
+        jobs run where Celery runs them), and return one line per thing made.
+        Called by `seed_demo` on every run: nothing is made twice."""
+        return []
+
+    @property
+    def title(self) -> str:
+        return str(self.verbose_name)
+
     def urls_module(self) -> str:
         return f"{self.name}.urls"
 
@@ -242,11 +264,55 @@ class CapabilityConfig(AppConfig):
         return f"{self.name}.api.urls"
 
 
+class ServiceCapability(Capability):
+    """An external capability (capabilities.models.ExternalCapability) as the
+    registry serves it: declared in the database by an IT admin, run elsewhere."""
+
+    external = True
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        name: str,
+        summary: str = "",
+        category: str = "Services",
+        meters: tuple[Meter, ...] = (),
+        dependencies: tuple[str, ...] = (),
+        version: str = "1.0.0",
+        documentation_url: str = "",
+        health_url: str = "",
+        retired: bool = False,
+    ) -> None:
+        self.key = key
+        self.name = name
+        self.summary = summary
+        self.category = category
+        self.meters = meters
+        self.dependencies = dependencies
+        self.version = version
+        self.documentation_url = documentation_url
+        self.health_url = health_url
+        self.retired = retired
+
+    @property
+    def title(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<ServiceCapability {self.key}>"
+
+
 @dataclass
 class Registry:
-    capabilities: dict[str, CapabilityConfig] = field(default_factory=dict)
+    """The capabilities in service (`capabilities`), and external ones that
+    were retired (`retired`): out of the catalog and the toggle rules, but
+    their names, meters and prices still serve history, usage and billing."""
 
-    def __iter__(self) -> Iterator[CapabilityConfig]:
+    capabilities: dict[str, Capability] = field(default_factory=dict)
+    retired: dict[str, Capability] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Capability]:
         return iter(sorted(self.capabilities.values(), key=lambda c: (c.category, c.title)))
 
     def __len__(self) -> int:
@@ -255,14 +321,33 @@ class Registry:
     def __contains__(self, key: object) -> bool:
         return key in self.capabilities
 
-    def get(self, key: str) -> CapabilityConfig:
+    def get(self, key: str) -> Capability:
         try:
             return self.capabilities[key]
         except KeyError:
             raise LookupError(f"No capability {key!r} is installed") from None
 
+    def known(self, key: str) -> Capability | None:
+        """Capability `key`, in service or retired; None if there never was one
+        (or its app was uninstalled)."""
+        return self.capabilities.get(key) or self.retired.get(key)
+
+    def title_of(self, key: str) -> str:
+        """What people call capability `key`, retired ones included."""
+        known = self.known(key)
+        return known.title if known is not None else key
+
+    def billable(self) -> Iterator[Capability]:
+        """Every capability whose usage may still be billed: in service or retired."""
+        yield from self
+        yield from sorted(self.retired.values(), key=lambda c: c.key)
+
     def keys(self) -> list[str]:
         return sorted(self.capabilities)
+
+    def apps(self) -> list[CapabilityConfig]:
+        """The capabilities installed as Django apps (their pages, jobs, queues)."""
+        return [capability for capability in self if isinstance(capability, CapabilityConfig)]
 
     def requirements(self, key: str) -> list[str]:
         """Every capability `key` needs, directly or through others, nearest first."""
@@ -297,10 +382,18 @@ class Registry:
                     f"Capability {key!r} depends on itself through {self.requirements(key)}"
                 )
 
+    def with_service(self, service: ServiceCapability) -> Registry:
+        """This registry with `service` added or replacing its earlier entry
+        (retired ones go to `retired`): what a registration or change would make."""
+        capabilities = {key: c for key, c in self.capabilities.items() if key != service.key}
+        retired = {key: c for key, c in self.retired.items() if key != service.key}
+        (retired if service.retired else capabilities)[service.key] = service
+        return Registry(capabilities, retired)
 
-@cache
-def registry() -> Registry:
-    """The registry of installed capabilities, built once the app registry is ready."""
+
+@functools.cache
+def app_registry() -> Registry:
+    """The capabilities installed as apps, built once the app registry is ready."""
     apps.check_apps_ready()
     found = Registry()
     for config in apps.get_app_configs():
@@ -312,3 +405,168 @@ def registry() -> Registry:
             found.capabilities[config.key] = config
     found.validate()
     return found
+
+
+# External capabilities live in the database, and every request and job asks
+# the registry, so this process keeps them like the toggle gate keeps its
+# snapshots: trusted for STALENESS seconds, then one cache read of a version
+# stamp confirms them or reloads them (one query). A change writes a new stamp
+# after it commits (`announce_change`), so every process sees it within the
+# gate's bound; the process that made it sees it at once.
+_STAMP_KEY = "capabilities:services:v"
+
+
+@dataclass
+class _Loaded:
+    registry: Registry
+    version: str
+    validated_at: float
+    loaded_at: float
+
+
+_loaded: _Loaded | None = None
+_lock = threading.RLock()
+_clock = time.monotonic
+logger = logging.getLogger(__name__)
+
+
+def registry() -> Registry:
+    """Every capability: the installed apps and the registered services."""
+    loaded = _loaded
+    if loaded is not None and _clock() - loaded.validated_at <= STALENESS:
+        return loaded.registry
+    return _refresh()
+
+
+def _refresh() -> Registry:
+    global _loaded
+    with _lock:
+        now = _clock()
+        loaded = _loaded
+        try:
+            version = _stamp()
+        except Exception:
+            # The cache is down: read the services from the database each time.
+            logger.warning("Capability stamps unreachable; reading services from the database", exc_info=True)
+            version = ""
+        if loaded is not None and version and loaded.version == version and now - loaded.loaded_at < MAX_AGE:
+            loaded.validated_at = now
+            return loaded.registry
+        services = _load_services()
+        if services is None:
+            # No database yet (before migrations, or a test without one): the
+            # apps alone, asked again after STALENESS.
+            _loaded = _Loaded(app_registry(), "", now, now - MAX_AGE)
+            return _loaded.registry
+        found = app_registry()
+        for service in services:
+            if service.key in found.capabilities and not isinstance(
+                found.capabilities[service.key], ServiceCapability
+            ):
+                logger.error("Service %r has the key of an installed app; the app wins", service.key)
+                continue
+            found = found.with_service(service)
+        try:
+            found.validate()
+        except ImproperlyConfigured:
+            # A registration is validated before it is saved; should the rows
+            # disagree anyway (an app uninstalled under a dependent service),
+            # the services whose needs are missing are left out, not the portal.
+            logger.exception("Registered services do not fit the installed apps; leaving the broken ones out")
+            found = _without_broken(found)
+        _loaded = _Loaded(found, version, now, now)
+        return found
+
+
+def _without_broken(found: Registry) -> Registry:
+    while True:
+        broken = [
+            capability.key
+            for capability in found.capabilities.values()
+            if capability.external and any(d not in found.capabilities for d in capability.dependencies)
+        ]
+        if not broken:
+            return found
+        found = Registry(
+            {key: c for key, c in found.capabilities.items() if key not in broken}, found.retired
+        )
+
+
+def _stamp() -> str:
+    version = cache.get(_STAMP_KEY)
+    if version is None:
+        version = uuid.uuid4().hex
+        if not cache.add(_STAMP_KEY, version, timeout=None):
+            version = cache.get(_STAMP_KEY) or version
+    return str(version)
+
+
+def _load_services() -> list[ServiceCapability] | None:
+    """The registered services from the database (one query), or None when
+    there is no database to ask."""
+    from django.db import DatabaseError, connection, transaction
+
+    from capabilities.models import ExternalCapability
+
+    try:
+        if connection.in_atomic_block:
+            # A failed read must not break the caller's transaction.
+            with transaction.atomic():
+                rows = list(ExternalCapability.objects.prefetch_related("meters"))
+        else:
+            rows = list(ExternalCapability.objects.prefetch_related("meters"))
+    except (DatabaseError, RuntimeError):  # RuntimeError: a test without database access
+        return None
+    return [service_of(row) for row in rows]
+
+
+def service_of(row: ExternalCapability) -> ServiceCapability:
+    """The registry entry of a registered service."""
+    return ServiceCapability(
+        key=row.key,
+        name=row.name,
+        summary=row.summary,
+        category=row.category,
+        meters=tuple(
+            Meter(meter.key, meter.unit, meter.unit_price, meter.currency, description=meter.description)
+            for meter in row.meters.all()
+        ),
+        dependencies=tuple(row.dependencies),
+        version=row.version,
+        documentation_url=row.documentation_url,
+        health_url=row.health_url,
+        retired=row.is_retired,
+    )
+
+
+def forget_services() -> None:
+    """This process rereads the services at its next question (the process
+    that changed them: at once, even inside the change's transaction)."""
+    global _loaded
+    with _lock:
+        _loaded = None
+
+
+def announce_change() -> None:
+    """After a registration, change or retirement commits: every process
+    rereads the services within STALENESS."""
+    try:
+        cache.set(_STAMP_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:
+        logger.warning(
+            "Could not announce a service change; processes see it within %s s", MAX_AGE, exc_info=True
+        )
+
+
+def reset_for_tests() -> None:
+    """The apps alone, trusted until the stamp changes (tests: each starts
+    with no services, whatever the one before registered and rolled back)."""
+    global _loaded
+    try:
+        version = _stamp()
+    except Exception:
+        logger.warning("Capability stamps unreachable", exc_info=True)
+        version = ""
+    now = _clock()
+    with _lock:
+        _loaded = _Loaded(app_registry(), version, now, now)

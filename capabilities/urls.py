@@ -8,7 +8,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from capabilities import job_views, views
 from capabilities.ofrep import urls as ofrep_urls
-from capabilities.registry import registry
+from capabilities.registry import app_registry
 
 urlpatterns = [
     path("", views.catalog, name="home"),
@@ -24,9 +24,11 @@ urlpatterns = [
 # Flags over OFREP, at the root (the protocol fixes the paths).
 ofrep_urlpatterns = ofrep_urls.urlpatterns
 
-manage_urlpatterns = [
+manage_urlpatterns: list[URLPattern | URLResolver] = [
     path("organizations/<slug:slug>/capabilities/", views.manage_toggles, name="capabilities"),
     path("organizations/<slug:slug>/capabilities/<slug:key>/", views.manage_force, name="capability_force"),
+    # External capabilities (capabilities/services.py)
+    path("capabilities/", include("capabilities.manage_urls")),
 ]
 
 
@@ -39,7 +41,7 @@ def _module_patterns(module_name: str) -> list[URLPattern | URLResolver] | None:
 def capability_page_patterns() -> list[URLResolver]:
     """`/c/<key>/` for each capability app that has a `urls` module."""
     patterns = []
-    for capability in registry():
+    for capability in app_registry().apps():
         module = _module_patterns(capability.urls_module())
         if module is not None:
             patterns.append(
@@ -51,7 +53,7 @@ def capability_page_patterns() -> list[URLResolver]:
 def capability_api_patterns() -> list[URLResolver]:
     """`/api/v1/c/<key>/` (namespace `<key>-api`) for each capability app that has an `api.urls` module."""
     patterns = []
-    for capability in registry():
+    for capability in app_registry().apps():
         try:
             module = _module_patterns(capability.api_urls_module())
         except ModuleNotFoundError:

@@ -32,9 +32,12 @@ logger = logging.getLogger(__name__)
 
 SPECVERSION = "1.0"
 MAX_BATCH = 1000
-# Stripe takes meter events up to 35 days old and 5 minutes ahead; usage
-# outside that could never be billed, so it is refused where it enters.
-OLDEST = timedelta(days=35)
+# Stripe takes meter events up to 35 days old and 5 minutes ahead; billing's
+# push carries an hour of usage while the hour is under 35 days less 2 hours
+# old (billing.push.STRIPE_HORIZON). Usage is taken up to 34 days old, so every
+# accepted event reaches Stripe with a push (an hour and more to spare),
+# never only through reconciliation; older usage is refused where it enters.
+OLDEST = timedelta(days=34)
 NEWEST = timedelta(minutes=5)
 # The ledger's key column holds 200 characters: "ce:" + 64 hex digits + ":" + id.
 MAX_ID = 128
@@ -65,9 +68,9 @@ class Reason:
 class Reporter:
     """Who reports usage. An organization API key reports for its own
     organization, any capability (`capability` None). A service credential of
-    an external capability (not built yet) will be a Reporter with no
-    organization (it reports for the organizations that use it, named by
-    `subject`) and its own capability only."""
+    an external capability is a Reporter with no organization (it reports for
+    the organizations that use it, named by `subject`) and its own capability
+    only."""
 
     organization: Organization | None
     capability: str | None = None
@@ -372,7 +375,7 @@ def _time(value: object, received_at: datetime) -> datetime:
     if moment < received_at - OLDEST or moment > received_at + NEWEST:
         raise Refused(
             Reason.OUTSIDE_WINDOW,
-            f"Usage is taken from 35 days ago up to 5 minutes ahead of now; {value} is outside that window.",
+            f"Usage is taken from 34 days ago up to 5 minutes ahead of now; {value} is outside that window.",
         )
     return moment
 

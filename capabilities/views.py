@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from capabilities import actions, queries
 from capabilities.forms import ForceForm, JobInputForm, ToggleForm
 from capabilities.models import Job
-from capabilities.registry import CapabilityConfig, registry
+from capabilities.registry import Capability, registry
 from metering import budgets
 from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, platform_required
 from portal.actions.errors import ActionError
@@ -77,7 +77,7 @@ def job_forms(request: OrgRequest, key: str, bound: JobInputForm | None = None) 
     return starters
 
 
-def _kind_label(capability: CapabilityConfig, kind: str) -> str:
+def _kind_label(capability: Capability, kind: str) -> str:
     try:
         return capability.job_kind(kind).label
     except LookupError:  # a kind the app no longer declares

@@ -145,7 +145,7 @@ def build() -> Report:
         Timeline(eve, None if stripe_skipped else emulator) as timeline,
     ):
         cast = portal_demo.ensure_people()
-        capabilities = [capability for capability in registry() if capability.demo_usage]
+        capabilities = [capability for capability in registry().apps() if capability.demo_usage]
         toggles = _toggles(cast, capabilities, start)
         _walk(timeline, report, cast, capabilities, toggles, start, stripe=not stripe_skipped)
     report.say(
@@ -356,7 +356,7 @@ def _add_content(
             continue
         organization = cast.organizations[customer.usage.slug]
         timeline.move_to(_local(customer, day, time(10, 30)))
-        for capability in registry():
+        for capability in registry().apps():
             for line in capability.demo_content(organization, cast.people[customer.owner]):
                 report.content.append(f"{capability.title}: {line}")
 

@@ -79,15 +79,20 @@ def client_for(db) -> Callable[[User], Client]:
 
 @pytest.fixture(autouse=True)
 def _fresh_toggle_snapshots():
-    """Each test starts with no in-process toggle snapshots or cached prices."""
+    """Each test starts with no in-process toggle snapshots or cached prices,
+    and a registry of the installed apps alone (whatever services an earlier
+    test registered and rolled back)."""
     from billing.price_book import forget_cached_prices
     from capabilities.gate import forget_snapshots
+    from capabilities.registry import reset_for_tests
 
     forget_snapshots()
     forget_cached_prices()
+    reset_for_tests()
     yield
     forget_snapshots()
     forget_cached_prices()
+    reset_for_tests()
 
 
 @pytest.fixture(autouse=True)

@@ -176,6 +176,14 @@ class UsageReport:
 Entry = AcmeObject | CurrentOrganization | Platform | NotTenantScoped | TargetedOrganization | UsageReport
 
 
+def _service_key(world: World) -> dict[str, Any]:
+    return {"key": "translation"}
+
+
+def _service_credential(world: World) -> dict[str, Any]:
+    return {"key": "translation", "prefix": "abcd1234"}
+
+
 def _bob_membership(world: World) -> dict[str, Any]:
     return {"membership_id": world.bob_membership.pk}
 
@@ -345,6 +353,12 @@ REGISTRY: dict[str, Entry] = {
     "billing_events": Platform(methods=("GET",)),
     "stripe_webhook": NotTenantScoped("Stripe's signed events; answers nothing without a valid signature"),
     "billing-reconciliations": Platform(methods=("GET",)),
+    "service-list": Platform(methods=("GET", "POST")),
+    "service-detail": Platform(methods=("GET", "PUT"), kwargs=_service_key),
+    "service-retire": Platform(methods=("POST",), kwargs=_service_key, data=lambda w: {"reason": "x"}),
+    "service-credential-list": Platform(methods=("GET", "POST"), kwargs=_service_key),
+    "service-credential-detail": Platform(methods=("DELETE",), kwargs=_service_credential),
+    "service-credential-rotate": Platform(methods=("POST",), kwargs=_service_credential),
     "billing-reconciliation": Platform(methods=("GET",), kwargs=lambda w: {"pk": 1}),
     "usage-report": CurrentOrganization(methods=("GET",), shows=lambda w: ['"organization":"globex"']),
     # The world has no usage events; tests/metering/test_api.py checks whose rows are listed.
@@ -432,6 +446,17 @@ REGISTRY: dict[str, Entry] = {
     "manage:invitation_revoke": Platform(methods=("POST",), kwargs=_manage_invitation),
     "manage:audit": Platform(methods=("GET",)),
     "manage:health": Platform(methods=("GET",)),
+    # External capabilities (issue 18): the platform's registry, IT admins only.
+    "manage:services": Platform(methods=("GET",)),
+    "manage:service_register": Platform(
+        methods=("GET", "POST"), data=lambda w: {"key": "outsider", "name": "X"}
+    ),
+    "manage:service": Platform(methods=("GET",), kwargs=_service_key),
+    "manage:service_change": Platform(methods=("GET", "POST"), kwargs=_service_key),
+    "manage:service_retire": Platform(methods=("POST",), kwargs=_service_key, data=lambda w: {"reason": "x"}),
+    "manage:credential_issue": Platform(methods=("POST",), kwargs=_service_key),
+    "manage:credential_revoke": Platform(methods=("POST",), kwargs=_service_credential),
+    "manage:credential_rotate": Platform(methods=("POST",), kwargs=_service_credential),
     # --- flags over OFREP (capabilities.ofrep) ----------------------------------
     "ofrep_evaluate_flag": TargetedOrganization(
         body=lambda w: {"context": {"targetingKey": w.acme.slug}}, kwargs=lambda w: {"key": "ocr"}

@@ -5,17 +5,19 @@ capabilities.usage_events; this module speaks HTTP."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import DatabaseError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import exceptions, parsers, status
+from rest_framework import authentication, exceptions, parsers, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from capabilities import usage_events
+from capabilities.api.authentication import ServiceClient, ServiceCredentialAuthentication
 from capabilities.usage_events import MAX_BATCH, Reason, Reporter, Status
 from portal.api.authentication import ApiKeyClient
 
@@ -166,10 +168,31 @@ EXAMPLE_EVENT = {
 }
 
 
+class ServiceOrMember(permissions.BasePermission):
+    """A service credential passes (`usage_events.may_report` scopes each of its
+    events to its own capability); anyone else must pass the API's defaults:
+    an API key or member of an active organization."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.user, ServiceClient):
+            return True
+        defaults = cast(list[type[permissions.BasePermission]], api_settings.DEFAULT_PERMISSION_CLASSES)
+        return all(default().has_permission(request, view) for default in defaults)
+
+
 class EventIngest(APIView):
-    """Report usage as CloudEvents (see docs/api.md, "Usage as CloudEvents")."""
+    """Report usage as CloudEvents (see docs/capability-services.md)."""
 
     parser_classes = [CloudEventParser, CloudEventBatchParser]
+    authentication_classes = [
+        ServiceCredentialAuthentication,
+        *cast(list[type[authentication.BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES),
+    ]
+    permission_classes = [ServiceOrMember]
+    tenancy_opt_out = (
+        "a service credential reports for the organizations that use its capability; "
+        "others pass the default tenancy permissions (ServiceOrMember)"
+    )
 
     @extend_schema(
         summary="Report usage as CloudEvents",
@@ -262,12 +285,16 @@ def _single_answer(outcome: usage_events.Outcome) -> Response:
 
 def reporter_of(request: Request) -> Reporter:
     """Who reports: an organization API key reports for its organization and
-    any capability. (A capability's service credential, once it exists, maps
-    to a Reporter of its capability here.) A signed-in person reports no usage."""
+    any capability; an external capability's service credential for any
+    organization that uses it, its own capability only. A signed-in person
+    reports no usage."""
     user = request.user
+    if isinstance(user, ServiceClient):
+        return Reporter(organization=None, capability=user.capability, label=str(user))
     if isinstance(user, ApiKeyClient):
         return Reporter(organization=user.organization, label=str(user))
     raise exceptions.PermissionDenied(
-        "Usage is reported by services, with an organization API key (Authorization: Api-Key <key>).",
+        "Usage is reported by services, with their service credential (Authorization: Bearer <credential>) "
+        "or an organization API key (Authorization: Api-Key <key>).",
         code="reporter_required",
     )

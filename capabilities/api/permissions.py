@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from capabilities.gate import BudgetStop, budget_refusal, budget_stop, is_enabled
 from capabilities.middleware import capability_of_route
 from capabilities.queries import LockOff, lock_off
-from capabilities.registry import CapabilityConfig, registry
+from capabilities.registry import Capability, registry
 from metering import api_calls
 from portal.api.authentication import request_organization
 from portal.api.permissions import NoOrganization, OrganizationSuspended
@@ -20,7 +20,7 @@ from portal.api.permissions import NoOrganization, OrganizationSuspended
 class CapabilityDisabledError(exceptions.PermissionDenied):
     default_code = "capability_disabled"
 
-    def __init__(self, capability: CapabilityConfig, lock: LockOff | None = None) -> None:
+    def __init__(self, capability: Capability, lock: LockOff | None = None) -> None:
         off = f"{capability.title} is switched off for your organization."
         super().__init__(
             f"{off} {lock.explanation(capability)}" if lock else f"{off} An owner or admin can switch it on."
@@ -34,7 +34,7 @@ class BudgetExhaustedError(exceptions.APIException):
     status_code = 402
     default_code = "budget_exhausted"
 
-    def __init__(self, stop: BudgetStop, capability: CapabilityConfig) -> None:
+    def __init__(self, stop: BudgetStop, capability: Capability) -> None:
         super().__init__(budget_refusal(stop, capability.title))
         # Added to the answer beside `detail` and `code` (portal.api.errors).
         self.extra = {

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from capabilities.api import events, views
+from capabilities.api import events, services, views
 
 urlpatterns = [
     path("capabilities/", views.CapabilityList.as_view(), name="capability-list"),
@@ -12,4 +12,23 @@ urlpatterns = [
     path("jobs/<int:job_id>", views.JobDetail.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel", views.JobCancel.as_view(), name="job-cancel"),
     path("events", events.EventIngest.as_view(), name="event-ingest"),
+    # External capabilities (IT admins)
+    path("manage/capabilities/", services.ServiceList.as_view(), name="service-list"),
+    path("manage/capabilities/<slug:key>", services.ServiceDetail.as_view(), name="service-detail"),
+    path("manage/capabilities/<slug:key>/retire", services.ServiceRetire.as_view(), name="service-retire"),
+    path(
+        "manage/capabilities/<slug:key>/credentials",
+        services.CredentialList.as_view(),
+        name="service-credential-list",
+    ),
+    path(
+        "manage/capabilities/<slug:key>/credentials/<str:prefix>",
+        services.CredentialDetail.as_view(),
+        name="service-credential-detail",
+    ),
+    path(
+        "manage/capabilities/<slug:key>/credentials/<str:prefix>/rotate",
+        services.CredentialRotate.as_view(),
+        name="service-credential-rotate",
+    ),
 ]

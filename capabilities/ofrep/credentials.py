@@ -1,11 +1,11 @@
 """Who may evaluate flags over OFREP, and for which organizations and flags.
 
 A credential comes in the `Authorization` header (`Bearer <key>` or our
-`Api-Key <key>`) or in OFREP's `X-API-Key` header. Today the one kind is an
-organization API key: it evaluates the flags of its own organization only
-(any scope: evaluating is reading). `Credential` already carries the two
-dimensions a service credential of an external capability needs (any
-organization, one capability), so that kind plugs in through `resolve` alone.
+`Api-Key <key>`) or in OFREP's `X-API-Key` header. Two kinds: an
+organization API key evaluates the flags of its own organization only (any
+scope: evaluating is reading); an external capability's service credential
+evaluates its own flag only, for any organization (a service asks for many
+customers).
 
 Evaluations are frequent and cheap, so a verified credential is remembered in
 this process for `STALENESS` seconds (the toggle gate's bound): a revoked or
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 from rest_framework.exceptions import AuthenticationFailed
 
+from capabilities import services
 from capabilities.gate import STALENESS
 from portal.api.authentication import verified_api_key
 from portal.models import Organization
@@ -60,10 +61,17 @@ class Credential:
 
 
 def resolve(secret: str) -> Credential:
-    """The credential whose secret is `secret`, or Refusal 401. The one place
-    a kind of credential plugs in: an external capability's service
-    credential (any organization, its own flag) will be recognised here and
-    returned as `Credential(organization_id=None, capability=<its key>)`."""
+    """The credential whose secret is `secret`, or Refusal 401: an external
+    capability's service credential (any organization, its own flag), else an
+    organization API key (its own organization, every flag)."""
+    try:
+        service = services.verified_credential(secret)
+    except services.CredentialRefused as refusal:
+        raise Refusal(401, str(refusal)) from None
+    if service is not None:
+        return Credential(
+            label=f"service:{service.prefix}", organization_id=None, capability=service.capability.key
+        )
     try:
         api_key = verified_api_key(secret)
     except AuthenticationFailed as refusal:

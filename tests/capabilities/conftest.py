@@ -4,10 +4,14 @@ forcing a capability as a committed action."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from capabilities import actions
+from capabilities import actions, services
+from capabilities.models import ExternalCapability
+from capabilities.services import MeterSpec, ServiceSpec
 from portal.models import Organization, Role, User
 from tests.factories import MembershipFactory, UserFactory
 
@@ -41,5 +45,22 @@ def force(django_capture_on_commit_callbacks) -> Callable[..., actions.ToggleRes
             return actions.force_capability(
                 actor, organization, key, enabled=enabled, reason=reason, **options
             )
+
+    return run
+
+
+@pytest.fixture
+def register(ivan, django_capture_on_commit_callbacks) -> Callable[..., ExternalCapability]:
+    """Register an external capability as an IT admin does (announced after commit)."""
+
+    def run(key: str = "translation", **declared: Any) -> ExternalCapability:
+        spec = ServiceSpec(
+            key=key,
+            name=declared.pop("name", key.replace("_", " ").capitalize()),
+            meters=declared.pop("meters", [MeterSpec("characters", "1,000 characters", Decimal("0.02"))]),
+            **declared,
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.register(ivan, spec)
 
     return run

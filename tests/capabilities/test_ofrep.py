@@ -247,3 +247,59 @@ def test_the_configuration_states_polling_and_types(live_server):
     assert capabilities["cacheInvalidation"]["polling"] == {"enabled": True, "minPollingIntervalMs": 500}
     again = requests.get(url, headers={"If-None-Match": f"W/{response.headers['ETag']}"}, timeout=10)
     assert again.status_code == 304
+
+
+# --- an external capability's service credential (issue 18) --------------------------------
+
+
+def test_a_service_credential_evaluates_its_own_flag_for_every_organization(
+    live_server, register, ivan, alice, acme, gina, globex
+):
+    from capabilities import services
+
+    service = register("translation")
+    _credential, service_secret = services.issue_credential(ivan, service, name="prod")
+    capability_actions.set_capability_enabled(alice, acme, "translation", enabled=True)
+    flags = client_with(live_server.url, service_secret)
+
+    details = flags.get_boolean_details("translation", False, ACME)
+    assert (details.value, details.reason, details.error_code) == (True, Reason.STATIC, None)
+    assert flags.get_boolean_value("translation", True, EvaluationContext(targeting_key="globex")) is False
+    # A switch by globex is seen within the bound, like any flag.
+    capability_actions.set_capability_enabled(gina, globex, "translation", enabled=True)
+    wait_for(
+        lambda: flags.get_boolean_value("translation", False, EvaluationContext(targeting_key="globex")),
+        "globex's switch",
+    )
+
+    # Another capability's flag is not its business.
+    response = requests.post(
+        f"{live_server.url}/ofrep/v1/evaluate/flags/ocr",
+        json={"context": ACME_JSON},
+        headers={"Authorization": f"Bearer {service_secret}"},
+        timeout=10,
+    )
+    assert response.status_code == 403
+    assert "translation" in response.json()["errorDetails"]
+    bulk = requests.post(
+        f"{live_server.url}/ofrep/v1/evaluate/flags",
+        json={"context": ACME_JSON},
+        headers={"Authorization": f"Bearer {service_secret}"},
+        timeout=10,
+    )
+    assert [flag["key"] for flag in bulk.json()["flags"]] == ["translation"]
+
+
+def test_a_revoked_service_credential_is_refused_within_the_bound(live_server, register, ivan, alice, acme):
+    from capabilities import services
+    from capabilities.models import ServiceCredential
+
+    service = register("translation")
+    credential, service_secret = services.issue_credential(ivan, service, name="prod")
+    flags = client_with(live_server.url, service_secret)
+    assert flags.get_boolean_details("translation", True, ACME).error_code is None
+    services.revoke_credential(ivan, ServiceCredential.objects.get(pk=credential.pk))
+    wait_for(
+        lambda: flags.get_boolean_details("translation", True, ACME).error_code == ErrorCode.GENERAL,
+        "the revocation",
+    )

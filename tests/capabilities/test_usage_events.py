@@ -109,7 +109,7 @@ def test_without_subject_or_time_it_is_the_keys_organization_now(services, acme)
         (lambda: usage_event(quantity=2.5), 400, "bad_quantity"),
         (lambda: usage_event(quantity="7"), 400, "bad_quantity"),
         (lambda: usage_event(data={"pages": 3}), 400, "bad_quantity"),
-        (lambda: usage_event(time=timezone.now() - timedelta(days=36)), 400, "outside_window"),
+        (lambda: usage_event(time=timezone.now() - timedelta(days=34, minutes=5)), 400, "outside_window"),
         (lambda: usage_event(time=timezone.now() + timedelta(minutes=30)), 400, "outside_window"),
         (lambda: usage_event(subject="globex"), 403, "foreign_organization"),
         (lambda: usage_event("summaries.summaries"), 403, "capability_disabled"),
@@ -123,7 +123,7 @@ def test_without_subject_or_time_it_is_the_keys_organization_now(services, acme)
         "fraction",
         "string",
         "no quantity",
-        "36 days old",
+        "over 34 days old",
         "30 minutes ahead",
         "another organization",
         "switched off",
@@ -215,7 +215,7 @@ def test_a_batch_sent_again_counts_nothing(services, acme):
 
 def test_a_late_event_lands_in_its_own_hour(services, acme):
     received = timezone.now()
-    late = received - timedelta(days=34, hours=5)
+    late = received - timedelta(days=33, hours=23)
     answer = send_batch(services, [usage_event(quantity=9, time=late), usage_event(quantity=1)])
     assert [result["status"] for result in answer.json()["results"]] == ["accepted", "accepted"]
     late_hour = UsageRollup.objects.get(organization=acme, hour=hour_of(late))
@@ -238,6 +238,15 @@ def test_time_with_an_offset_is_the_same_moment(services, acme):
     assert UsageEvent.objects.get(organization=acme).occurred_at == moment
     naive = {**body, "id": "naive", "time": moment.replace(tzinfo=None).isoformat()}
     assert send_batch(services, [naive]).json()["results"][0]["reason"] == "malformed"
+
+
+def test_every_accepted_moment_is_within_the_push_horizon():
+    """The window usage is taken in ends an hour and more before the push's
+    horizon, so nothing accepted reaches Stripe only through reconciliation."""
+    from billing.push import STRIPE_HORIZON
+    from capabilities.usage_events import OLDEST
+
+    assert OLDEST + timedelta(hours=1) < STRIPE_HORIZON
 
 
 def test_over_a_thousand_events_is_413(services):
@@ -275,6 +284,59 @@ def test_a_read_key_and_a_signed_in_member_report_nothing(services, alice, acme,
     assert answer.json()["code"] == "reporter_required"
     assert send(Client(), usage_event()).status_code in (401, 403)
     assert not UsageEvent.objects.exists()
+
+
+# --- an external capability's service credential (issue 18) -------------------------------
+
+
+@pytest.fixture
+def translation_service(register, ivan, alice, acme, gina, globex, switch) -> Client:
+    """The translation service, registered, on for acme and off for globex,
+    reporting with its credential."""
+    from capabilities import services as service_actions
+
+    service = register("translation")
+    switch(alice, acme, "translation")
+    _credential, secret = service_actions.issue_credential(ivan, service, name="prod")
+    return Client(headers={"Authorization": f"Bearer {secret}"})
+
+
+def test_a_service_reports_its_own_usage_for_the_organizations_using_it(translation_service, acme, globex):
+    answer = send_batch(
+        translation_service,
+        [
+            usage_event("translation.characters", 40, subject="acme"),
+            usage_event("translation.characters", 5, subject="globex"),
+            usage_event("ocr.pages", 3, subject="acme"),
+            usage_event("translation.characters", 2),
+        ],
+    )
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert [result["status"] for result in results] == ["accepted", "refused", "refused", "refused"]
+    assert results[1]["reason"] == "capability_disabled"  # globex has it off
+    assert results[2]["reason"] == "foreign_organization"  # not its capability
+    assert results[3]["reason"] == "foreign_organization"  # a service must name the organization
+    assert recorded(acme, "characters") == 40
+    assert recorded(globex, "characters") == 0
+
+
+def test_a_revoked_or_unknown_service_credential_reports_nothing(translation_service, ivan, acme):
+    from capabilities import services as service_actions
+    from capabilities.models import ServiceCredential
+
+    service_actions.revoke_credential(ivan, ServiceCredential.objects.get())
+    answer = send(translation_service, usage_event("translation.characters", 1, subject="acme"))
+    assert answer.status_code == 401
+    assert "revoked" in answer.json()["detail"]
+    unknown = Client(headers={"Authorization": "Bearer nothing.of-ours"})
+    assert send(unknown, usage_event("translation.characters", 1, subject="acme")).status_code == 401
+    assert not UsageEvent.objects.exists()
+
+
+def test_a_service_credential_reaches_no_other_endpoint(translation_service):
+    for url in ("/api/v1/capabilities/", "/api/v1/jobs/", "/api/v1/usage/"):
+        assert translation_service.get(url).status_code in (401, 403), url
 
 
 # --- not CloudEvents -------------------------------------------------------------------
