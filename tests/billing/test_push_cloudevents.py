@@ -46,3 +46,63 @@ def test_a_late_cloudevent_goes_to_stripe_as_a_delta(stripe, alice, acme, subscr
     assert UsagePush.objects.get(seq=1).quantity == 5
     push.send()
     assert stripe_total(acme) == 15
+
+
+def test_an_external_capabilitys_usage_reaches_stripe_even_after_it_is_retired(
+    stripe, ivan, alice, acme, subscribed, hour_ago, django_capture_on_commit_callbacks
+):
+    """Registered, its meter gets a Stripe meter and price at sync; its service
+    reports with its own credential; usage reported before it was retired is
+    still pushed after (issue 18)."""
+    from decimal import Decimal
+
+    from django.test import Client
+
+    from billing.models import PriceVersion, StripeMeter
+    from capabilities import services
+    from capabilities.services import MeterSpec, ServiceSpec
+
+    with django_capture_on_commit_callbacks(execute=True):
+        service = services.register(
+            ivan,
+            ServiceSpec(
+                key="translation",
+                name="Translation",
+                meters=[MeterSpec("characters", "1,000 characters", Decimal("0.02"))],
+            ),
+        )
+    subscribed(alice, acme, "translation")
+    assert StripeMeter.objects.get(capability="translation", meter="characters").stripe_meter_id
+    assert PriceVersion.objects.get(capability="translation", meter="characters").unit_price == Decimal(
+        "0.02"
+    )
+    _credential, secret = services.issue_credential(ivan, service, name="prod")
+    client = Client(headers={"Authorization": f"Bearer {secret}"})
+
+    def translated(event_id: str, quantity: int) -> int:
+        event = CloudEvent(
+            {
+                "id": event_id,
+                "source": "https://translation.example.com",
+                "type": "translation.characters",
+                "subject": "acme",
+                "time": hour_ago(3),
+            },
+            {"quantity": quantity},
+        )
+        message = to_structured(event, JSONFormat())
+        return client.post(
+            "/api/v1/events", data=message.body, content_type=message.headers["content-type"]
+        ).status_code
+
+    assert translated("doc-1", 40) == 202
+    push.plan()
+    push.send()
+    assert stripe_total(acme, "translation", "characters") == 40
+
+    assert translated("doc-2", 2) == 202  # reported before the retirement, not pushed yet
+    with django_capture_on_commit_callbacks(execute=True):
+        services.retire(ivan, service, reason="Replaced")
+    push.plan()
+    push.send()
+    assert stripe_total(acme, "translation", "characters") == 42

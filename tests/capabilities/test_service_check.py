@@ -65,3 +65,32 @@ def test_app_capabilities_have_no_service_check():
     from capabilities.registry import registry
 
     assert monitoring.service_checks(list(registry())) == {}
+
+
+@pytest.mark.django_db
+def test_registered_services_are_checked_on_the_health_page_and_metrics(
+    service, register, client_for, ivan, settings
+):
+    """Two external capabilities (issue 18): one whose health URL answers, one
+    whose does not; the health page and /metrics say which, and neither shows
+    workers or a queue of its own."""
+    from django.core.cache import cache
+
+    from capabilities.registry import registry
+
+    cache.delete_many(
+        [f"capabilities:service-check:{service}/healthz", f"capabilities:service-check:{service}/broken"]
+    )
+    register("translation", health_url=f"{service}/healthz")
+    register("transcription", health_url=f"{service}/broken")
+
+    checks = monitoring.service_checks(list(registry()))
+    assert checks["translation"].up and not checks["transcription"].up
+
+    page = client_for(ivan).get("/manage/health/").content.decode()
+    assert "Service down" in page and "Answered 503" in page
+    settings.METRICS_TOKEN = "scrape"
+    metrics = client_for(ivan).get("/metrics", HTTP_AUTHORIZATION="Bearer scrape").content.decode()
+    assert 'switchboard_capability_service_up{capability="translation"} 1.0' in metrics
+    assert 'switchboard_capability_service_up{capability="transcription"} 0.0' in metrics
+    assert 'switchboard_capability_workers{capability="translation"}' not in metrics

@@ -138,3 +138,17 @@ def test_retiring_needs_a_reason_and_happens_once(client_for, ivan):
     assert again.status_code == 400
     refused = api.post(f"{URL}translation/credentials", {}, content_type="application/json")
     assert refused.status_code == 400
+
+
+def test_the_catalog_api_lists_a_service_like_an_app(client_for, ivan, alice, acme):
+    client_for(ivan).post(URL, DECLARATION, content_type="application/json")
+    listed = {entry["key"]: entry for entry in client_for(alice).get("/api/v1/capabilities/").json()}
+    assert listed["translation"]["name"] == "Translation"
+    assert listed["translation"]["enabled"] is False
+    toggled = client_for(alice).put(
+        "/api/v1/capabilities/translation/toggle",
+        {"enabled": True, "include_related": True},
+        content_type="application/json",
+    )
+    assert toggled.status_code == 200, toggled.json()
+    assert set(toggled.json()["changed"]) == {"translation", "documents"}

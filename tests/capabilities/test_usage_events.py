@@ -334,6 +334,17 @@ def test_a_revoked_or_unknown_service_credential_reports_nothing(translation_ser
     assert not UsageEvent.objects.exists()
 
 
+def test_a_budget_on_a_service_stops_its_usage(
+    translation_service, alice, acme, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        metering_actions.save_budget(alice, acme, capability="translation", amount=Decimal("0.00"))
+    answer = send(translation_service, usage_event("translation.characters", 1, subject="acme"))
+    assert answer.status_code == 402
+    assert answer.json()["reason"] == "budget_exhausted"
+    assert not UsageEvent.objects.exists()
+
+
 def test_a_service_credential_reaches_no_other_endpoint(translation_service):
     for url in ("/api/v1/capabilities/", "/api/v1/jobs/", "/api/v1/usage/"):
         assert translation_service.get(url).status_code in (401, 403), url
