@@ -102,6 +102,27 @@ def check_paths(port: int, secret: str) -> None:
     connection.close()
 
 
+def queries_per_request(secret: str) -> dict[str, int]:
+    """Queries of a warm request of each path, in this process (the same
+    settings and routes as the server)."""
+    from django.db import connection
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        for name, path, headers in (
+            ("ours", OURS, {"Authorization": f"Api-Key {secret}"}),
+            ("baseline", BARE, {}),
+        ):
+            client = Client(headers=headers)
+            assert client.get(path).status_code == 200, path  # warm: the key's last use, the snapshot
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(path).status_code == 200, path
+            counts[name] = len(captured)
+    return counts
+
+
 def run(*, rounds: int = ROUNDS, seconds: int = SECONDS, warm_up: int = WARM_UP_SECONDS) -> dict[str, Any]:
     from bench.fixtures import bench_organization
     from bench.harness import median, write_result
@@ -123,7 +144,8 @@ def run(*, rounds: int = ROUNDS, seconds: int = SECONDS, warm_up: int = WARM_UP_
         )
     OrganizationAPIKey.objects.filter(organization=organization, name="request overhead bench").delete()
     _, secret = create_api_key(owner, organization, name="request overhead bench", scope="read")
-    api_calls.flush()  # earlier runs' calls, so what is flushed after is this run's
+    queries = queries_per_request(secret)
+    api_calls.flush()  # earlier runs' calls and the two above, so what is flushed after is this run's
     key = {"Authorization": f"Api-Key {secret}"}
 
     ours: list[Load] = []
@@ -165,6 +187,7 @@ def run(*, rounds: int = ROUNDS, seconds: int = SECONDS, warm_up: int = WARM_UP_
         added_p50_ms=round(
             median([load.p50_ms for load in ours]) - median([load.p50_ms for load in bare]), 3
         ),
+        queries_per_request=queries,
         api_calls_answered=sent,
         api_calls_in_ledger=counted,
     )

@@ -63,6 +63,7 @@ def test_a_short_run_answers_both_paths_and_counts_every_keyed_call(monkeypatch,
 
     assert result["ours"] > 0 and result["baseline"] > 0
     assert result["api_calls_answered"] > 1
+    assert set(result["queries_per_request"]) == {"ours", "baseline"}
     # wrk does not count the answers still in flight when it stops; the server does.
     assert result["api_calls_in_ledger"] >= result["api_calls_answered"]
     written = json.loads((tmp_path / "request_overhead.json").read_text())
