@@ -24,6 +24,8 @@ BENCHMARKS = [
     "contracts_fields",
     "ofrep_eval",
     "anomaly_detection",
+    "request_overhead",
+    "pages_under_load",
 ]
 
 

@@ -1,5 +1,5 @@
 """Settings of a web process a benchmark serves over HTTP: the benchmark
-settings, with the framework floor's route (bench/urls.py) added."""
+settings, with the baselines' routes (bench/urls.py) added."""
 
 from bench.settings import *  # noqa: F403
 
