@@ -7,6 +7,8 @@ PORT ?= 8000
 # Without a STRIPE_SECRET_KEY of your own, `make run` starts the offline Stripe
 # emulator on this port and points billing at it.
 STRIPE_EMULATOR_PORT ?= 12111
+# The demo's translation service (an external capability) answers on this port.
+TRANSLATION_PORT ?= 8010
 
 # PostgreSQL and Redis: `make run` and `make test` start their own from wheels
 # (embedded_servers). Set DATABASE_URL/REDIS_URL (run) or TEST_DATABASE_URL/
@@ -18,7 +20,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv run test test-fast lint format typecheck browser bench fault-run clean
 
 help:
-	@echo "make run        start PostgreSQL, Redis, the portal, a Celery worker, beat and the Stripe emulator with demo data (http://127.0.0.1:$(PORT))"
+	@echo "make run        start PostgreSQL, Redis, the portal, a Celery worker, beat, the Stripe emulator and the demo's translation service with demo data (http://127.0.0.1:$(PORT))"
 	@echo "make test       lint, type-check and run the whole suite on its own PostgreSQL and Redis, and Chromium"
 	@echo "make test-fast  the suite without the browser tests"
 	@echo "make lint       ruff check, ruff format --check, import-linter"
@@ -48,7 +50,8 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt requirements-models.txt
 venv: $(BIN)/.installed
 
 run: venv
-	PORT=$(PORT) STRIPE_EMULATOR_PORT=$(STRIPE_EMULATOR_PORT) $(SERVERS) run -- scripts/quickstart
+	PORT=$(PORT) STRIPE_EMULATOR_PORT=$(STRIPE_EMULATOR_PORT) TRANSLATION_PORT=$(TRANSLATION_PORT) \
+		$(SERVERS) run -- scripts/quickstart
 
 browser:
 	scripts/ensure-browser

@@ -178,7 +178,7 @@ def capability_row(figures: CapabilityFigures, now: datetime, *, with_service: b
             state(figures, now),
             HealthCell(NOTHING),
             HealthCell(NOTHING),
-            HealthCell(NOTHING, note="Its own service's"),
+            HealthCell(NOTHING),
             HealthCell(NOTHING),
             HealthCell(NOTHING),
             *([service_cell(figures)] if with_service else []),
@@ -218,7 +218,7 @@ def last_hour(jobs: queries.CapabilityJobs) -> HealthCell:
 def service_cell(figures: CapabilityFigures) -> HealthCell:
     """The health URL's answer of a capability that runs as a service of its own."""
     if figures.service is None:
-        return HealthCell(NOTHING, note="Runs on the portal's workers.")
+        return HealthCell(NOTHING)  # runs on the portal's workers (the caption says so)
     return HealthCell(
         "Up" if figures.service.up else "Down", "ok" if figures.service.up else "bad", figures.service.detail
     )
@@ -250,6 +250,12 @@ def capabilities_section() -> HealthSection:
             rows,
             "Waiting: jobs not started yet. Workers: processes consuming the capability's jobs (each"
             " announces itself every 10 s). Last hour and run time: jobs finished in the last 60"
-            " minutes, and how long they ran (median / 95th percentile).",
+            " minutes, and how long they ran (median / 95th percentile)."
+            + (
+                " Service check: the answer of the health URL of a capability that runs as a service of"
+                " its own (its jobs, queues and workers are its own, not the portal's)."
+                if with_service
+                else ""
+            ),
         ),
     )

@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 
 from capabilities import services
-from capabilities.models import ExternalCapability
+from capabilities.models import ExternalCapability, key_validator
 from capabilities.registry import registry
 
 
@@ -20,6 +20,8 @@ class ServiceForm(forms.Form):
         help_text="Stable identifier: the flag key, the CloudEvents type prefix and the Stripe meter "
         "names. Never changes.",
         widget=forms.TextInput(attrs={"placeholder": "translation", "autocomplete": "off"}),
+        # The model's own rule (check applies it too), so a bad key shows with the other fields' errors.
+        validators=[key_validator],
     )
     name = forms.CharField(max_length=80, widget=forms.TextInput(attrs={"placeholder": "Translation"}))
     summary = forms.CharField(max_length=200, required=False, help_text="One line for the catalog card.")
@@ -61,7 +63,7 @@ class MeterForm(forms.Form):
         max_length=40, required=False, widget=forms.TextInput(attrs={"placeholder": "characters"})
     )
     unit = forms.CharField(
-        max_length=40, required=False, widget=forms.TextInput(attrs={"placeholder": "1,000 characters"})
+        max_length=40, required=False, widget=forms.TextInput(attrs={"placeholder": "character"})
     )
     unit_price = forms.DecimalField(
         max_digits=12,
@@ -69,7 +71,7 @@ class MeterForm(forms.Form):
         min_value=Decimal("0"),
         required=False,
         label="Price per unit",
-        widget=forms.NumberInput(attrs={"step": "any", "placeholder": "0.002"}),
+        widget=forms.NumberInput(attrs={"step": "any", "placeholder": "0.00002"}),
     )
     currency = forms.ChoiceField(
         choices=[(code, code.upper()) for code in services.CURRENCIES], initial="usd"
@@ -83,7 +85,9 @@ class MeterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        given = [cleaned.get(name) not in (None, "") for name in ("key", "unit", "unit_price")]
+        names = ("key", "unit", "unit_price")
+        # A field refused on its own (a bad price) says so itself; only a missing one is this error.
+        given = [cleaned.get(name) not in (None, "") or name in self.errors for name in names]
         if any(given) and not all(given):
             raise forms.ValidationError("A meter needs its key, its unit and its price per unit.")
         return cleaned

@@ -15,6 +15,12 @@ On the demo's clock (`demo.clock`), starting sixty days ago:
   pushed usage and paid, except Globex's last one, whose card is declined;
 - the clock comes to the present; finance reconciles the last closed period.
 
+Translation, an external capability (`demo.translation`), is registered by the
+demo's IT admin on the history's eve and switched on by Acme's owner three weeks
+in; its past usage is made up like the apps' (its service, a process of `make
+run`, reports the present's). Its service credential is written to a file
+whether or not the history was built before.
+
 Stripe's side needs the offline emulator (its clock must start in the past and
 it must be empty); without it the local history is built alone. Webhooks can't
 reach the portal during seeding (the web server starts after), so the events
@@ -32,6 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from celery import current_app
 from django.conf import settings
@@ -42,7 +49,8 @@ from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, Invoice, ReconciliationRun
 from capabilities.actions import set_capability_enabled
 from capabilities.models import ToggleChange
-from capabilities.registry import CapabilityConfig, registry
+from capabilities.registry import Capability, registry
+from demo import translation
 from demo.clock import Timeline, real_now
 from demo.emulator import Emulator
 from demo.usage import UsageProfile, day_of_usage
@@ -61,6 +69,7 @@ HISTORY_DAYS = 60
 # is over (see demo.usage), so the day's usage is recorded, planned and sent
 # before midnight, and a month's last day is in that month's invoice.
 END_OF_DAY = time(20, 0)
+IT_ADMIN = "ivan"  # the demo's IT admin (portal.demo), who registers Translation
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,7 @@ class Customer:
     pauses: bool = False  # switches its last capability off for a few days, then on again
     declined_at_last_close: bool = False  # its card is declined when the last period closes
     content: bool = False  # it gets the capabilities' sample content
+    translation_from: int | None = None  # the day of the history its owner switches Translation on
 
 
 CUSTOMERS = (
@@ -83,6 +93,7 @@ CUSTOMERS = (
         0,
         pauses=True,
         content=True,
+        translation_from=20,
     ),
     Customer(
         UsageProfile("globex", size=0.4, monthly_growth=0.04, utc_offset=1),
@@ -104,7 +115,7 @@ class Toggle:
     at: datetime
     organization: Organization
     actor: User
-    capability: CapabilityConfig
+    capability: Capability
     enabled: bool
     reason: str
 
@@ -120,15 +131,19 @@ class Report:
         self.lines.append(line)
 
 
-def build() -> Report:
-    """Build the demo's history, or say it is already in place."""
+def build(credential_file: Path | None = None) -> Report:
+    """Build the demo's history, or say it is already in place; then write
+    Translation's service credential to `credential_file` (default: the var
+    folder's) if it isn't there."""
     report = Report()
     built = portal_demo.history_built()
     emulator = Emulator.at_api_base()
+    credential_file = credential_file or translation.credential_file()
     if built is not None:
-        portal_demo.ensure_people()
+        cast = portal_demo.ensure_people()
         when = built.get("built_at", "earlier")
         report.say(f"The demo's history is already in place (built {when}); nothing added.")
+        _translation_after_the_history(report, cast, credential_file)
         if built.get("stripe") == "built" and emulator is not None and not emulator.holds_objects():
             report.say(
                 "The emulator no longer holds the demo's Stripe history (it was restarted without its "
@@ -145,8 +160,13 @@ def build() -> Report:
         Timeline(eve, None if stripe_skipped else emulator) as timeline,
     ):
         cast = portal_demo.ensure_people()
-        capabilities = [capability for capability in registry().apps() if capability.demo_usage]
-        toggles = _toggles(cast, capabilities, start)
+        apps: list[Capability] = [capability for capability in registry().apps() if capability.demo_usage]
+        translation.ensure_registered(cast.people[IT_ADMIN])
+        capabilities = [*apps, translation.demonstrated()]
+        toggles = sorted(
+            _toggles(cast, apps, start) + _translation_toggles(cast, capabilities[-1], start),
+            key=lambda toggle: toggle.at,
+        )
         _walk(timeline, report, cast, capabilities, toggles, start, stripe=not stripe_skipped)
     report.say(
         f"History: {(present.date() - start.date()).days + 1} days from {start:%d %B %Y}, "
@@ -169,7 +189,46 @@ def build() -> Report:
             "stripe": stripe_skipped or "built",
         }
     )
+    service = translation.ensure_registered(cast.people[IT_ADMIN])
+    report.say(translation.ensure_credential(cast.people[IT_ADMIN], service, credential_file))
     return report
+
+
+def _translation_toggles(cast: portal_demo.Cast, capability: Capability, start: datetime) -> list[Toggle]:
+    return [
+        Toggle(
+            _local(customer, start.date() + timedelta(days=customer.translation_from), time(11, 15)),
+            cast.organizations[customer.usage.slug],
+            cast.people[customer.owner],
+            capability,
+            True,
+            capability.demo_reason,
+        )
+        for customer in CUSTOMERS
+        if customer.translation_from is not None
+    ]
+
+
+def _translation_after_the_history(report: Report, cast: portal_demo.Cast, credential_file: Path) -> None:
+    """A history built before Translation was in the demo gets it now: registered,
+    switched on where the history would have (unless it was switched since), and
+    its credential written."""
+    admin = cast.people[IT_ADMIN]
+    service = translation.ensure_registered(admin)
+    for customer in CUSTOMERS:
+        organization = cast.organizations[customer.usage.slug]
+        switched = ToggleChange.objects.filter(organization=organization, capability_key=translation.KEY)
+        if customer.translation_from is not None and not service.is_retired and not switched.exists():
+            set_capability_enabled(
+                cast.people[customer.owner],
+                organization,
+                translation.KEY,
+                enabled=True,
+                reason=translation.DEMO_REASON,
+                include_related=True,
+            )
+            report.say(f"Translation switched on for {organization.name}.")
+    report.say(translation.ensure_credential(admin, service, credential_file))
 
 
 def _why_stripe_is_skipped(emulator: Emulator | None) -> str:
@@ -222,7 +281,7 @@ def _local(customer: Customer, day: date, at: time) -> datetime:
     return datetime.combine(day, at, UTC) - timedelta(hours=customer.usage.utc_offset)
 
 
-def _toggles(cast: portal_demo.Cast, capabilities: list[CapabilityConfig], start: datetime) -> list[Toggle]:
+def _toggles(cast: portal_demo.Cast, capabilities: list[Capability], start: datetime) -> list[Toggle]:
     """Every switch of the history, in order."""
     toggles = []
     for customer in CUSTOMERS:
@@ -242,7 +301,7 @@ def _toggles(cast: portal_demo.Cast, capabilities: list[CapabilityConfig], start
 
 
 def _switched_on(
-    toggles: list[Toggle], organization: Organization, capability: CapabilityConfig
+    toggles: list[Toggle], organization: Organization, capability: Capability
 ) -> Callable[[datetime], bool]:
     changes = [
         (t.at, t.enabled)
@@ -264,7 +323,7 @@ def _walk(
     timeline: Timeline,
     report: Report,
     cast: portal_demo.Cast,
-    capabilities: list[CapabilityConfig],
+    capabilities: list[Capability],
     toggles: list[Toggle],
     start: datetime,
     *,
@@ -348,7 +407,7 @@ def _add_content(
     timeline: Timeline,
     report: Report,
     cast: portal_demo.Cast,
-    capabilities: list[CapabilityConfig],
+    capabilities: list[Capability],
     day: date,
 ) -> None:
     for customer in CUSTOMERS:

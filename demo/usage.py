@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from capabilities.registry import CapabilityConfig, DemoMeter
+from capabilities.registry import Capability, DemoMeter
 from metering import ledger
 
 # Monday to Sunday.
@@ -40,7 +40,7 @@ class UsageProfile:
 def day_of_usage(
     profile: UsageProfile,
     organization_id: int,
-    capability: CapabilityConfig,
+    capability: Capability,
     day: date,
     *,
     months_in: float,

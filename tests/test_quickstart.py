@@ -1,10 +1,12 @@
 """`make run`'s real processes, booted as a newcomer does: embedded PostgreSQL
 and Redis from their wheels (`python -m embedded_servers run`), then
-`scripts/quickstart` (migrate, the Stripe emulator, seed_demo, web, worker and
-beat under honcho), with nothing configured. Over HTTP: alice signs in,
-uploads a document, a worker extracts it, and its pages reach Stripe (the
-emulator) with the next push, where the upcoming invoice shows them. Ctrl-C
-then stops every process, the two servers included."""
+`scripts/quickstart` (migrate, the Stripe emulator, seed_demo, web, worker,
+beat and the demo's translation service under honcho), with nothing
+configured. Over HTTP: alice signs in, uploads a document, a worker extracts
+it, and its pages reach Stripe (the emulator) with the next push, where the
+upcoming invoice shows them; the translation service asks its flag and its
+usage reaches acme's ledger. Ctrl-C then stops every process, the two servers
+included."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -51,17 +54,20 @@ def _free_port() -> int:
 
 @pytest.fixture
 def quickstart():
-    """`make run` in a folder of its own; yields (base URL, emulator URL, var folder, log)."""
+    """`make run` in a folder of its own; yields (base URL, emulator URL, var folder,
+    process, log, translation service URL)."""
     # Short: the servers' Unix sockets live in it. Not under pytest's own temporary
     # folder: another pytest session on the machine makes that owner-only again,
     # and PostgreSQL's system user could then no longer reach its files.
     var = Path(tempfile.mkdtemp(prefix="sb-qs-", dir="/tmp"))
-    port, emulator_port = _free_port(), _free_port()
+    port, emulator_port, translation_port = _free_port(), _free_port(), _free_port()
     env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
     env |= {
         "SWITCHBOARD_VAR_DIR": str(var),
         "PORT": str(port),
         "STRIPE_EMULATOR_PORT": str(emulator_port),
+        "TRANSLATION_PORT": str(translation_port),
+        "TRANSLATION_INTERVAL": "2",
         "PYTHONUNBUFFERED": "1",
     }
     log_path = var.parent / f"{var.name}.log"
@@ -75,7 +81,14 @@ def quickstart():
         start_new_session=True,  # its own process group, as a terminal's job is
     )
     try:
-        yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}", var, process, log_path
+        yield (
+            f"http://127.0.0.1:{port}",
+            f"http://127.0.0.1:{emulator_port}",
+            var,
+            process,
+            log_path,
+            f"http://127.0.0.1:{translation_port}",
+        )
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's job
@@ -129,7 +142,7 @@ def _upcoming_pages(emulator: str, organization_name: str) -> int:
 
 
 def test_make_run_boots_on_embedded_servers_and_usage_reaches_stripe(quickstart):
-    base, emulator, var, process, log_path = quickstart
+    base, emulator, var, process, log_path, translation = quickstart
     wait_for(
         lambda: _status(f"{base}/healthz") == 200 or process.poll() is not None,
         BOOT_DEADLINE,
@@ -146,9 +159,27 @@ def test_make_run_boots_on_embedded_servers_and_usage_reaches_stripe(quickstart)
     assert not list(var.rglob("*.sqlite3"))
     assert (var / "redis" / "appendonlydir").exists() or list((var / "redis").glob("*.aof*"))
 
+    booted = datetime.now(UTC)
     alice = _sign_in(base, "alice@acme.test")
     home = alice.get(f"{base}/", timeout=30).text
     assert "<h1>Acme Corp</h1>" in home and "Alice Archer" in home
+
+    # The translation service: its credential in var/, its pages, and its usage
+    # (asked its flag over OFREP, reported as CloudEvents) in acme's ledger.
+    assert (var / "translation-service.credential").stat().st_mode & 0o777 == 0o600
+    wait_for(lambda: _status(f"{translation}/healthz") == 200, 120, "the translation service's /healthz")
+    assert "Translation" in requests.get(f"{translation}/docs", timeout=30).text
+    assert "Runs as a separate service" in home
+
+    def translated() -> list:
+        events = alice.get(
+            f"{base}/api/v1/usage/events/",
+            params={"capability": "translation", "since": booted.isoformat()},
+            timeout=30,
+        )
+        return events.json()["results"] if events.status_code == 200 else []
+
+    wait_for(translated, 180, "the translation service's usage in acme's ledger")
 
     # Documents is on in the demo; switch it on if a future demo leaves it off.
     csrf = alice.cookies["csrftoken"]

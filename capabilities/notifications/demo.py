@@ -1,5 +1,6 @@
 """Notifications' part of the quickstart demo: a rule per other installed
-capability, emailing the demo person when one of its jobs fails."""
+capability app (services run no jobs here), emailing the demo person when one of
+its jobs fails."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def create(organization: Organization, actor: User) -> list[str]:
     """The rules `organization` lacks (one per watched capability)."""
     watched = set(Rule.objects.filter(organization=organization).values_list("capability", flat=True))
     lines = []
-    for capability in registry():
+    for capability in registry().apps():  # a service runs no jobs here
         if capability.key in (actions.KEY, *watched):
             continue
         actions.create_rule(

@@ -66,6 +66,21 @@ def test_a_bad_form_says_what_is_wrong_and_keeps_what_was_typed(client_for, ivan
     assert not ExternalCapability.objects.exists()
 
 
+def test_every_mistake_shows_at_once_each_under_its_field(client_for, ivan):
+    """A bad key with a bad URL: both said; a price with too many places: only that."""
+    answer = client_for(ivan).post(
+        "/manage/capabilities/new/",
+        {**FORM, "key": "Translation!", "health_url": "not a url", "meters-0-unit_price": "0.0000001"},
+    )
+    assert answer.status_code == 400
+    words = text_of(answer)
+    assert "2 to 40 characters: lower-case letters, digits and underscores" in words
+    assert "Enter a valid URL." in words
+    assert "no more than 6 decimal places" in words
+    assert "A meter needs its key, its unit and its price per unit." not in words
+    assert not ExternalCapability.objects.exists()
+
+
 def test_a_credential_is_shown_once(client_for, ivan):
     admin = client_for(ivan)
     admin.post("/manage/capabilities/new/", FORM)

@@ -3,7 +3,9 @@ usage for acme and globex, the capabilities on with their history, last
 month's invoices (acme paid, globex's payment failed), this month's usage
 pushed so Stripe's preview equals our estimate, a reconciliation with only
 matched lines, acme's documents and sales report made through their jobs,
-and a second run that adds nothing. Without Stripe, the local history alone."""
+Translation (an external capability) registered by the IT admin and on for
+acme with its service's credential in a file, and a second run that adds
+nothing. Without Stripe, the local history alone."""
 
 from __future__ import annotations
 
@@ -26,9 +28,9 @@ from billing.models import (
     UsagePush,
     WebhookEvent,
 )
-from capabilities import is_enabled
+from capabilities import is_enabled, services
 from capabilities.contracts.models import Contract
-from capabilities.models import Job, ToggleChange
+from capabilities.models import ExternalCapability, Job, ServiceCredential, ToggleChange
 from capabilities.registry import registry
 from metering.models import Budget, PlatformDailyUsage, UsageDailyRollup, UsageEvent
 from metering.periods import billing_period
@@ -53,6 +55,7 @@ DEMO_JOBS = {
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.VAR_DIR = tmp_path  # where seed_demo writes the translation service's credential
 
 
 @pytest.fixture
@@ -74,7 +77,7 @@ def counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in models}
 
 
-def test_the_demo_shows_the_whole_chain(emulator, client_for):
+def test_the_demo_shows_the_whole_chain(emulator, client_for, tmp_path):
     output = seed()
     assert "Demo data ready" in output
     acme, globex = Organization.objects.get(slug="acme"), Organization.objects.get(slug="globex")
@@ -89,7 +92,8 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for):
         used = set(
             UsageDailyRollup.objects.filter(organization=organization).values_list("capability", flat=True)
         )
-        assert used == set(DEMO_CAPABILITIES)
+        # Translation, the external capability, is on for acme only.
+        assert used == set(DEMO_CAPABILITIES) | ({"translation"} if organization == acme else set())
     assert _units(acme) > 2 * _units(globex)
     weekdays, weekends = _daily_events_by_kind_of_day(acme)
     assert weekdays > 3 * weekends
@@ -188,11 +192,41 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for):
     usage_page = client_for(alice).get("/usage/").content.decode()
     assert "Budgets" in usage_page and "budget-state-stopped" not in usage_page
 
-    # A second run adds nothing.
+    # Translation: registered by the IT admin on the history's eve, on for acme
+    # three weeks in, its usage pushed and priced like the apps', its service's
+    # credential in an owner-only file.
+    translation = ExternalCapability.objects.get(key="translation")
+    assert translation.created_by.email == "ivan@switchboard.test"
+    assert translation.created_at <= now - timedelta(days=59)
+    assert [(m.key, m.unit) for m in translation.meters.all()] == [("characters", "character")]
+    assert translation.health_url.endswith("/healthz") and translation.documentation_url.endswith("/docs")
+    assert is_enabled(acme, "translation") and not is_enabled(globex, "translation")
+    switched = ToggleChange.objects.get(organization=acme, capability_key="translation")
+    assert switched.actor_email == "alice@acme.test" and switched.at <= now - timedelta(days=35)
+    assert UsagePush.objects.filter(organization=acme, capability="translation", status="sent").exists()
+    catalog = client_for(alice).get("/").content.decode()
+    assert "Translation" in catalog and "Runs as a separate service" in catalog
+    secret_file = tmp_path / "translation-service.credential"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    secret = secret_file.read_text().strip()
+    assert services.verified_credential(secret).capability == translation
+    assert "Translation's service credential" in output
+
+    # A second run adds nothing, and keeps the credential.
     before = counts()
     again = seed()
     assert "already in place" in again
     assert counts() == before
+    assert secret_file.read_text().strip() == secret
+
+    # Without its file, the credential is issued again and the lost one revoked.
+    secret_file.unlink()
+    seed()
+    renewed = secret_file.read_text().strip()
+    assert renewed != secret and services.verified_credential(renewed).capability == translation
+    with pytest.raises(services.CredentialRefused):
+        services.verified_credential(secret)
+    assert ServiceCredential.objects.filter(capability=translation, revoked=False).count() == 1
 
 
 def _units(organization: Organization) -> int:
