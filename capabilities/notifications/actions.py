@@ -59,8 +59,12 @@ def _check_within_days(event: str, within_days: int | None) -> int | None:
 
 
 def _check_rule(capability: str, event: str, channel: str, target: str) -> str:
-    if capability == KEY or capability not in registry():
-        raise ActionError("Choose one of the installed capabilities (not Notifications itself).", "invalid")
+    if capability == KEY or capability not in {app.key for app in registry().apps()}:
+        raise ActionError(
+            "Choose one of the capabilities built into the portal (not Notifications itself): "
+            "they run the jobs a rule watches.",
+            "invalid",
+        )
     if event not in Rule.Event.values:
         raise ActionError("Choose when to notify: succeeds, fails, both, or a deadline is near.", "invalid")
     if channel not in Channel.values:

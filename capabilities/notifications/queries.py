@@ -24,7 +24,10 @@ def deliveries_with_attempts(organization: Organization) -> QuerySet[Delivery]:
 
 
 def capability_choices() -> list[tuple[str, str]]:
-    """Capabilities a rule can watch: every installed one but notifications."""
+    """Capabilities a rule can watch: every app but notifications (a service
+    registered as an external capability runs no jobs here)."""
     return [
-        (capability.key, capability.title) for capability in registry() if capability.key != "notifications"
+        (capability.key, capability.title)
+        for capability in registry().apps()
+        if capability.key != "notifications"
     ]
