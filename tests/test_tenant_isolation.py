@@ -46,12 +46,13 @@ from capabilities.contracts.fields import Finding
 from capabilities.contracts.models import Contract, ContractCorrection
 from capabilities.documents.actions import upload_documents
 from capabilities.documents.models import Document
-from capabilities.models import FeatureToggle, Job, ToggleChange
+from capabilities.models import FeatureToggle, Job, ScheduledSwitch, ToggleChange
 from capabilities.notifications import actions as notifications
 from capabilities.notifications.models import Delivery, Rule
 from capabilities.qa.models import Question
 from capabilities.reports.actions import create_upload_set, set_mapping, start_report
 from capabilities.reports.models import Report, UploadSet
+from capabilities.schedules import schedule_switch
 from metering.actions import save_budget
 from metering.models import Budget, UsageEvent
 from portal import alerts
@@ -103,6 +104,7 @@ class World:
     acme_report: Report
     acme_alert: Alert
     acme_budget: Budget
+    acme_schedule: ScheduledSwitch
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -231,6 +233,16 @@ REGISTRY: dict[str, Entry] = {
         shows=lambda w: ["Switch off Text recognition"],
         # Gina switching ocr off switches globex's (and its dependents), never acme's.
         data=lambda w: {"reason": "outsider", "include_related": "on", "organization": w.acme.slug},
+    ),
+    # A switch scheduled from gina's session is globex's, whatever the form says.
+    "capability_schedule": CurrentOrganization(
+        methods=("POST",),
+        kwargs=_ocr,
+        shows=lambda w: [],
+        data=lambda w: {"enabled": "on", "when": "end_of_period", "organization": w.acme.slug},
+    ),
+    "capability_schedule_cancel": AcmeObject(
+        lambda w: {"key": "ocr", "schedule_id": w.acme_schedule.pk}, methods=("POST",)
     ),
     "summaries:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["Summaries home", "Globex"]),
     "notifications:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["hooks@globex.test"]),
@@ -361,6 +373,14 @@ REGISTRY: dict[str, Entry] = {
         methods=("GET",), shows=lambda w: ['"organization":"globex"', '"anomalies":[]']
     ),
     "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
+    "manage:schedule_create": Platform(
+        methods=("POST",),
+        kwargs=_acme_slug,
+        data=lambda w: {"capability": "glossary", "enabled": "on", "when": "end_of_period"},
+    ),
+    "manage:schedule_cancel": Platform(
+        methods=("POST",), kwargs=lambda w: {"slug": w.acme.slug, "schedule_id": w.acme_schedule.pk}
+    ),
     "manage:capability_force": Platform(
         methods=("POST",),
         kwargs=lambda w: {"slug": w.acme.slug, "key": "ocr"},
@@ -457,6 +477,16 @@ REGISTRY: dict[str, Entry] = {
     ),
     "capability-history": CurrentOrganization(
         methods=("GET",), kwargs=_ocr, shows=lambda w: ["globex pilot"]
+    ),
+    # Scheduled switches: gina's list shows globex's, her new one is globex's.
+    "capability-schedules": CurrentOrganization(
+        methods=("GET", "POST"),
+        kwargs=_ocr,
+        shows=lambda w: ["globex night shift"],
+        data=lambda w: {"enabled": True, "end_of_period": True, "organization": w.acme.slug},
+    ),
+    "capability-schedule": AcmeObject(
+        lambda w: {"key": "ocr", "schedule_id": w.acme_schedule.pk}, methods=("GET", "DELETE")
     ),
     # --- Documents (capability app) -------------------------------------------
     "documents:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
@@ -687,6 +717,11 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     start_report(gina, globex_upload_set)
     acme_budget = save_budget(alice, acme, capability=None, amount=Decimal("42.00"))
     save_budget(gina, globex, capability=None, amount=Decimal("31.00"))
+    # A pending scheduled switch each (ocr off at the end of the period).
+    acme_schedule = schedule_switch(
+        alice, acme, "ocr", enabled=False, end_of_period=True, reason="acme night shift"
+    )
+    schedule_switch(gina, globex, "ocr", enabled=False, end_of_period=True, reason="globex night shift")
     return World(
         acme=acme,
         globex=globex,
@@ -711,6 +746,7 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         acme_report=acme_report,
         acme_alert=acme_alert,
         acme_budget=acme_budget,
+        acme_schedule=acme_schedule,
     )
 
 
@@ -771,6 +807,11 @@ def acme_state(acme: Organization) -> dict[str, Any]:
             Budget.objects.filter(organization=acme).order_by("pk").values_list("pk", "amount", "capability")
         ),
         "usage_events": UsageEvent.objects.filter(organization=acme).count(),
+        "scheduled_switches": list(
+            ScheduledSwitch.objects.filter(organization=acme)
+            .order_by("pk")
+            .values_list("pk", "status", "enabled")
+        ),
     }
 
 
