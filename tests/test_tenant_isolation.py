@@ -36,6 +36,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
@@ -52,9 +53,10 @@ from capabilities.notifications.models import Delivery, Rule
 from capabilities.qa.models import Question
 from capabilities.reports.actions import create_upload_set, set_mapping, start_report
 from capabilities.reports.models import Report, UploadSet
-from capabilities.schedules import schedule_switch
+from capabilities.schedules import expected_state, schedule_switch
 from metering.actions import save_budget
 from metering.models import Budget, UsageEvent
+from metering.periods import billing_period
 from portal import alerts
 from portal.actions.alerts import set_alert_webhook
 from portal.actions.api_keys import create_api_key
@@ -206,6 +208,18 @@ def _ocr(world: World) -> dict[str, Any]:
     return {"key": "ocr"}
 
 
+def _glossary(world: World) -> dict[str, Any]:
+    return {"key": "glossary"}
+
+
+def _next_glossary_switch(world: World) -> dict[str, Any]:
+    """A switch of globex's glossary at the end of the period to the state it
+    will not be in then, so that each outsider's POST is one it accepts."""
+    moment = billing_period(timezone.now()).end
+    will_be_on = expected_state(world.globex, "glossary", moment)
+    return {"enabled": not will_be_on, "end_of_period": True, "organization": world.acme.slug}
+
+
 def _acme_upload_set(world: World) -> dict[str, Any]:
     return {"upload_set_id": world.acme_upload_set.pk}
 
@@ -237,12 +251,12 @@ REGISTRY: dict[str, Entry] = {
     # A switch scheduled from gina's session is globex's, whatever the form says.
     "capability_schedule": CurrentOrganization(
         methods=("POST",),
-        kwargs=_ocr,
+        kwargs=_glossary,
         shows=lambda w: [],
-        data=lambda w: {"enabled": "on", "when": "end_of_period", "organization": w.acme.slug},
+        data=lambda w: {"enabled": "off", "when": "end_of_period", "organization": w.acme.slug},
     ),
     "capability_schedule_cancel": AcmeObject(
-        lambda w: {"key": "ocr", "schedule_id": w.acme_schedule.pk}, methods=("POST",)
+        lambda w: {"key": "glossary", "schedule_id": w.acme_schedule.pk}, methods=("POST",)
     ),
     "summaries:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["Summaries home", "Globex"]),
     "notifications:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["hooks@globex.test"]),
@@ -481,12 +495,12 @@ REGISTRY: dict[str, Entry] = {
     # Scheduled switches: gina's list shows globex's, her new one is globex's.
     "capability-schedules": CurrentOrganization(
         methods=("GET", "POST"),
-        kwargs=_ocr,
+        kwargs=_glossary,
         shows=lambda w: ["globex night shift"],
-        data=lambda w: {"enabled": True, "end_of_period": True, "organization": w.acme.slug},
+        data=_next_glossary_switch,
     ),
     "capability-schedule": AcmeObject(
-        lambda w: {"key": "ocr", "schedule_id": w.acme_schedule.pk}, methods=("GET", "DELETE")
+        lambda w: {"key": "glossary", "schedule_id": w.acme_schedule.pk}, methods=("GET", "DELETE")
     ),
     # --- Documents (capability app) -------------------------------------------
     "documents:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
@@ -659,6 +673,12 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     alerts.raise_alert(
         globex, key="globex-budget", kind=Alert.Kind.BUDGET, title="Budget at 80 %", message="Globex spent"
     )
+    # A pending scheduled switch each (glossary on at the end of the period), made
+    # before the toggles for the same reason as the alerts.
+    acme_schedule = schedule_switch(
+        alice, acme, "glossary", enabled=True, end_of_period=True, reason="acme night shift"
+    )
+    schedule_switch(gina, globex, "glossary", enabled=True, end_of_period=True, reason="globex night shift")
     acme_invitation = InvitationFactory(
         organization=acme, email="dan@acme.test", invited_by=alice, token=ACME_INVITATION_TOKEN
     )
@@ -717,11 +737,6 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     start_report(gina, globex_upload_set)
     acme_budget = save_budget(alice, acme, capability=None, amount=Decimal("42.00"))
     save_budget(gina, globex, capability=None, amount=Decimal("31.00"))
-    # A pending scheduled switch each (ocr off at the end of the period).
-    acme_schedule = schedule_switch(
-        alice, acme, "ocr", enabled=False, end_of_period=True, reason="acme night shift"
-    )
-    schedule_switch(gina, globex, "ocr", enabled=False, end_of_period=True, reason="globex night shift")
     return World(
         acme=acme,
         globex=globex,

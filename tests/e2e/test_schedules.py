@@ -22,7 +22,11 @@ def browser_context_args(browser_context_args: dict) -> dict:
 
 
 def test_alice_schedules_text_recognition_on_and_cancels_it(page: Page, sign_in, alice, acme):
-    monday = (timezone.now() + timedelta(days=3)).astimezone(PARIS).replace(hour=9, minute=0)
+    monday = (
+        (timezone.now() + timedelta(days=3))
+        .astimezone(PARIS)
+        .replace(hour=9, minute=0, second=0, microsecond=0)
+    )
     sign_in(page, "alice@acme.test")
     page.goto("/capabilities/ocr/")
     section = page.locator("#schedules")
@@ -30,8 +34,8 @@ def test_alice_schedules_text_recognition_on_and_cancels_it(page: Page, sign_in,
 
     section.get_by_text("Schedule a switch").click()
     expect(section.locator("select[name=enabled]")).to_have_value("on")  # it is off: the form proposes on
-    expect(section).to_contain_text("In your time zone: Europe/Paris")
-    section.get_by_label("Date and time").fill(monday.strftime("%Y-%m-%dT%H:%M"))
+    expect(section).to_contain_text("In your time zone, Europe/Paris")
+    section.get_by_role("textbox", name="Date and time").fill(monday.strftime("%Y-%m-%dT%H:%M"))
     section.get_by_label("Reason").fill("Pilot starts")
     section.get_by_role("button", name="Schedule", exact=True).click()
 
