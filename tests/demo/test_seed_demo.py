@@ -28,7 +28,7 @@ from billing.models import (
 )
 from capabilities import is_enabled
 from capabilities.contracts.models import Contract
-from capabilities.models import Job, ToggleChange
+from capabilities.models import Job, ScheduledSwitch, ToggleChange
 from capabilities.registry import registry
 from metering.models import Budget, PlatformDailyUsage, UsageDailyRollup, UsageEvent
 from metering.periods import billing_period
@@ -187,6 +187,12 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for):
     assert cap.amount == Decimal("250.00") and "Trial account" in cap.reason
     usage_page = client_for(alice).get("/usage/").content.decode()
     assert "Budgets" in usage_page and "budget-state-stopped" not in usage_page
+
+    # A switch Acme scheduled for the end of the period, shown on its catalog card.
+    scheduled = ScheduledSwitch.objects.get(organization=acme, status=ScheduledSwitch.Status.PENDING)
+    assert scheduled.end_of_period and not scheduled.enabled
+    assert (scheduled.at.day, scheduled.at.hour, scheduled.at.minute) == (1, 0, 0)  # 00:00 UTC on the 1st
+    assert "Switches off" in client_for(alice).get("/").content.decode()
 
     # A second run adds nothing.
     before = counts()
