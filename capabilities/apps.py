@@ -13,8 +13,9 @@ class CapabilitiesConfig(AppConfig):
         # Imported for their side effects: the system checks, and the job
         # runner's Celery tasks (runner.py is no tasks.py, so Celery's
         # autodiscovery would not find them).
-        # presence.py connects the worker's announcement to worker_ready.
-        from capabilities import checks, degraded, presence, runner  # noqa: F401
+        # presence.py connects the worker's announcement to worker_ready;
+        # schedules.py holds beat's task for scheduled switches.
+        from capabilities import checks, degraded, presence, runner, schedules  # noqa: F401
         from capabilities.registry import app_registry as registry
         from portal.celery import app as celery_app
 

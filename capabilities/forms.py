@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -50,3 +52,72 @@ class JobInputForm(forms.Form):
                 continue
             result[name] = value.pk if isinstance(value, Model) else value
         return result
+
+
+class ScheduleForm(forms.Form):
+    """A switch on or off at a later moment: a date and time in the person's
+    time zone (the browser fills `time_zone`), or the end of the billing period.
+    With `capabilities` (the IT admin's page) it asks which capability too."""
+
+    WHEN = [("moment", "At a date and time"), ("end_of_period", "At the end of this billing period")]
+
+    enabled = forms.TypedChoiceField(
+        label="Switch",
+        choices=[("on", "On"), ("off", "Off")],
+        coerce=lambda value: value == "on",
+    )
+    when = forms.ChoiceField(label="When", choices=WHEN, initial="moment", widget=forms.RadioSelect)
+    at = forms.DateTimeField(
+        label="Date and time",
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    time_zone = forms.CharField(
+        max_length=64, required=False, widget=forms.HiddenInput(attrs={"data-browser-zone": ""})
+    )
+    include_related = forms.BooleanField(
+        label="Also switch the capabilities the change needs (what it needs, or what needs it)",
+        required=False,
+        initial=True,
+    )
+    reason = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Reason",
+        help_text="Optional, kept in the history.",
+    )
+
+    def __init__(self, *args: Any, capabilities: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if capabilities is not None:
+            self.fields = {
+                "capability": forms.ChoiceField(label="Capability", choices=capabilities),
+                **self.fields,
+            }
+
+    def clean_time_zone(self) -> str:
+        from capabilities.schedules import known_time_zones
+
+        name = self.cleaned_data.get("time_zone") or "UTC"
+        if name not in known_time_zones():
+            raise forms.ValidationError("Your browser gave a time zone we do not know; reload the page.")
+        return name
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        if cleaned.get("when") == "moment":
+            at = cleaned.get("at")
+            if at is None:
+                if "at" not in self.errors:
+                    self.add_error("at", "Choose a date and time, or the end of this billing period.")
+            elif cleaned.get("time_zone"):
+                # The field read the wall time in UTC: it is meant in the person's zone.
+                local = at.replace(tzinfo=None).replace(tzinfo=zoneinfo.ZoneInfo(cleaned["time_zone"]))
+                try:
+                    local.astimezone(UTC)
+                except OverflowError:
+                    self.add_error("at", "Choose a date between now and a year ahead.")
+                else:
+                    cleaned["at"] = local
+        return cleaned

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import zoneinfo
+
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -260,3 +263,53 @@ class ServiceCredential(AbstractAPIKey):
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "service credential"
+
+
+class ScheduledSwitch(models.Model):
+    """A switch of a capability on or off, set for a later moment by an owner,
+    an admin or an IT admin, and carried out by beat through the same action
+    as a manual switch (capabilities/schedules.py). `time_zone` is the zone
+    the person chose the moment in; pages show the moment in it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    capability_key = models.CharField(max_length=64)
+    enabled = models.BooleanField()
+    at = models.DateTimeField()
+    # Set for "at the end of this billing period": `at` is then the period's end.
+    end_of_period = models.BooleanField(default=False)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    include_related = models.BooleanField(default=False)
+    reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Words for people: what applying it did, or why it could not be applied.
+    outcome = models.CharField(max_length=500, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # A beat run working on it holds it until then (a run that died lets go).
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    # When the person who set a failed schedule was emailed (claimed before sending).
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            # Beat's scan: pending schedules by moment, nothing else.
+            models.Index(fields=["at"], name="schedule_pending_at", condition=models.Q(status="pending")),
+            models.Index(fields=["organization", "capability_key", "status"], name="schedule_org_capability"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.capability_key} {'on' if self.enabled else 'off'} at {self.at:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def local_at(self) -> datetime.datetime:
+        """The moment in the zone it was chosen in."""
+        return self.at.astimezone(zoneinfo.ZoneInfo(self.time_zone))

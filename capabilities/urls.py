@@ -6,7 +6,7 @@ from importlib.util import find_spec
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from capabilities import job_views, views
+from capabilities import job_views, schedule_views, views
 from capabilities.ofrep import urls as ofrep_urls
 from capabilities.registry import app_registry
 
@@ -16,6 +16,12 @@ urlpatterns = [
     path("capabilities/<slug:key>/toggle/", views.toggle, name="capability_toggle"),
     path("capabilities/<slug:key>/jobs/", job_views.start_job, name="job_start"),
     path("capabilities/<slug:key>/release/", job_views.release_held_jobs, name="capability_release"),
+    path("capabilities/<slug:key>/schedules/", schedule_views.schedule_switch, name="capability_schedule"),
+    path(
+        "capabilities/<slug:key>/schedules/<int:schedule_id>/cancel/",
+        schedule_views.cancel_schedule,
+        name="capability_schedule_cancel",
+    ),
     path("jobs/", job_views.job_list, name="jobs"),
     path("jobs/<int:job_id>/", job_views.job_detail, name="job"),
     path("jobs/<int:job_id>/cancel/", job_views.cancel_job, name="job_cancel"),
@@ -27,6 +33,12 @@ ofrep_urlpatterns = ofrep_urls.urlpatterns
 manage_urlpatterns: list[URLPattern | URLResolver] = [
     path("organizations/<slug:slug>/capabilities/", views.manage_toggles, name="capabilities"),
     path("organizations/<slug:slug>/capabilities/<slug:key>/", views.manage_force, name="capability_force"),
+    path("organizations/<slug:slug>/schedules/", schedule_views.manage_schedule, name="schedule_create"),
+    path(
+        "organizations/<slug:slug>/schedules/<int:schedule_id>/cancel/",
+        schedule_views.manage_cancel_schedule,
+        name="schedule_cancel",
+    ),
     # External capabilities (capabilities/services.py)
     path("capabilities/", include("capabilities.manage_urls")),
 ]

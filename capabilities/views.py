@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_POST
 
-from capabilities import actions, queries
-from capabilities.forms import ForceForm, JobInputForm, ToggleForm
+from capabilities import actions, queries, schedules
+from capabilities.forms import ForceForm, JobInputForm, ScheduleForm, ToggleForm
 from capabilities.models import Job
 from capabilities.registry import Capability, registry
 from metering import budgets
@@ -50,6 +50,7 @@ def catalog(request: OrgRequest) -> HttpResponse:
             "entries": entries,
             "can_toggle": request.membership.can_manage,
             "enabled_count": sum(e.enabled for e in entries),
+            "scheduled": schedules.pending_by_capability(request.organization),
         },
     )
 
@@ -85,15 +86,25 @@ def _kind_label(capability: Capability, kind: str) -> str:
 
 
 def render_capability_page(
-    request: OrgRequest, key: str, *, bound: JobInputForm | None = None, status: int = 200
+    request: OrgRequest,
+    key: str,
+    *,
+    bound: JobInputForm | None = None,
+    schedule_form: ScheduleForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     capability = registry().get(key)
+    entry = queries.catalog_entry(request.organization, key)
     return render(
         request,
         "capabilities/detail.html",
         {
-            "entry": queries.catalog_entry(request.organization, key),
+            "entry": entry,
             "history": queries.history(request.organization, key)[:100],
+            "schedules": schedules.for_capability(request.organization, key),
+            # The form proposes the switch the capability does not have now.
+            "schedule_form": schedule_form
+            or ScheduleForm(initial={"enabled": "off" if entry.enabled else "on"}),
             "dependents": [registry().get(other) for other in registry().dependents(key)],
             "can_toggle": request.membership.can_manage,
             "job_starters": job_forms(request, key, bound),
@@ -160,6 +171,7 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
                 "entries": entries,
                 "enabled_count": sum(entry.enabled for entry in entries),
                 "can_toggle": True,
+                "scheduled": schedules.pending_by_capability(organization),
                 "notice": error or message,
                 "notice_kind": "error" if error else "success",
             },
@@ -170,6 +182,11 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
     else:
         messages.success(request, message)
     return redirect("home")
+
+
+def capability_choices() -> list[tuple[str, str]]:
+    """Every installed capability as a form's choice (key, title)."""
+    return [(capability.key, capability.title) for capability in registry()]
 
 
 def _describe(changed: dict[str, bool]) -> str:
@@ -191,7 +208,16 @@ def manage_toggles(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "capabilities/manage_toggles.html",
-        {"organization": organization, "entries": queries.catalog(organization), "form": ForceForm()},
+        {
+            "organization": organization,
+            "entries": queries.catalog(organization),
+            "form": ForceForm(),
+            "scheduled": sorted(
+                (s for pending in schedules.pending_by_capability(organization).values() for s in pending),
+                key=lambda schedule: (schedule.at, schedule.pk),
+            ),
+            "schedule_form": ScheduleForm(capabilities=capability_choices()),
+        },
     )
 
 

@@ -48,8 +48,9 @@ from billing import actions, push, reconcile, sync, webhooks
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, Invoice, ReconciliationRun
 from capabilities.actions import set_capability_enabled
-from capabilities.models import ToggleChange
+from capabilities.models import FeatureToggle, ToggleChange
 from capabilities.registry import Capability, registry
+from capabilities.schedules import schedule_switch
 from demo import translation
 from demo.clock import Timeline, real_now
 from demo.emulator import Emulator
@@ -181,6 +182,7 @@ def build(credential_file: Path | None = None) -> Report:
     if not stripe_skipped:
         _reconcile_last_period(report, cast, real_now())
     _set_budgets(report, cast)
+    _schedule_switch(report, cast)
     portal_demo.record_history_built(
         {
             "built_at": f"{real_now():%Y-%m-%d %H:%M} UTC",
@@ -479,3 +481,25 @@ def _set_budgets(report: Report, cast: portal_demo.Cast) -> None:
         f"Budgets: Acme Corp's monthly total {money(total, budgets.currency())} (stops new work), "
         "an alert-only budget on its busiest capability, and a platform cap of $250.00 on Globex."
     )
+
+
+def _schedule_switch(report: Report, cast: portal_demo.Cast) -> None:
+    """A switch Acme scheduled: its last capability of the history (on) off at
+    the end of this billing period, so the catalog card and the capability page
+    show a pending one."""
+    acme, alice = cast.organizations["acme"], cast.people["alice"]
+    on = FeatureToggle.objects.filter(organization=acme, enabled=True, locked=False)
+    last = [c for c in registry() if c.demo_usage and on.filter(capability_key=c.key).exists()]
+    if not last:
+        return
+    capability = last[-1]
+    schedule_switch(
+        alice,
+        acme,
+        capability.key,
+        enabled=False,
+        end_of_period=True,
+        include_related=True,
+        reason="Only needed until the month closes; back on when the next project starts",
+    )
+    report.say(f"Scheduled: Acme Corp's {capability.title} switches off at the end of this billing period.")

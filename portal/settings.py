@@ -226,6 +226,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "capabilities.sweep_jobs",
         "schedule": JOB_SWEEP_INTERVAL,
     },
+    # Scheduled switches are carried out within a minute of their moment.
+    "apply-scheduled-switches": {
+        "task": "capabilities.apply_schedules",
+        "schedule": 60.0,
+    },
     "assess-capability-health": {
         "task": "capabilities.assess_health",
         "schedule": 60.0,

@@ -36,6 +36,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
@@ -46,14 +47,16 @@ from capabilities.contracts.fields import Finding
 from capabilities.contracts.models import Contract, ContractCorrection
 from capabilities.documents.actions import upload_documents
 from capabilities.documents.models import Document
-from capabilities.models import FeatureToggle, Job, ToggleChange
+from capabilities.models import FeatureToggle, Job, ScheduledSwitch, ToggleChange
 from capabilities.notifications import actions as notifications
 from capabilities.notifications.models import Delivery, Rule
 from capabilities.qa.models import Question
 from capabilities.reports.actions import create_upload_set, set_mapping, start_report
 from capabilities.reports.models import Report, UploadSet
+from capabilities.schedules import expected_state, schedule_switch
 from metering.actions import save_budget
 from metering.models import Budget, UsageEvent
+from metering.periods import billing_period
 from portal import alerts
 from portal.actions.alerts import set_alert_webhook
 from portal.actions.api_keys import create_api_key
@@ -103,6 +106,7 @@ class World:
     acme_report: Report
     acme_alert: Alert
     acme_budget: Budget
+    acme_schedule: ScheduledSwitch
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -212,6 +216,18 @@ def _ocr(world: World) -> dict[str, Any]:
     return {"key": "ocr"}
 
 
+def _glossary(world: World) -> dict[str, Any]:
+    return {"key": "glossary"}
+
+
+def _next_glossary_switch(world: World) -> dict[str, Any]:
+    """A switch of globex's glossary at the end of the period to the state it
+    will not be in then, so that each outsider's POST is one it accepts."""
+    moment = billing_period(timezone.now()).end
+    will_be_on = expected_state(world.globex, "glossary", moment)
+    return {"enabled": not will_be_on, "end_of_period": True, "organization": world.acme.slug}
+
+
 def _acme_upload_set(world: World) -> dict[str, Any]:
     return {"upload_set_id": world.acme_upload_set.pk}
 
@@ -239,6 +255,16 @@ REGISTRY: dict[str, Entry] = {
         shows=lambda w: ["Switch off Text recognition"],
         # Gina switching ocr off switches globex's (and its dependents), never acme's.
         data=lambda w: {"reason": "outsider", "include_related": "on", "organization": w.acme.slug},
+    ),
+    # A switch scheduled from gina's session is globex's, whatever the form says.
+    "capability_schedule": CurrentOrganization(
+        methods=("POST",),
+        kwargs=_glossary,
+        shows=lambda w: [],
+        data=lambda w: {"enabled": "off", "when": "end_of_period", "organization": w.acme.slug},
+    ),
+    "capability_schedule_cancel": AcmeObject(
+        lambda w: {"key": "glossary", "schedule_id": w.acme_schedule.pk}, methods=("POST",)
     ),
     "summaries:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["Summaries home", "Globex"]),
     "notifications:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["hooks@globex.test"]),
@@ -375,6 +401,14 @@ REGISTRY: dict[str, Entry] = {
         methods=("GET",), shows=lambda w: ['"organization":"globex"', '"anomalies":[]']
     ),
     "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
+    "manage:schedule_create": Platform(
+        methods=("POST",),
+        kwargs=_acme_slug,
+        data=lambda w: {"capability": "glossary", "enabled": "on", "when": "end_of_period"},
+    ),
+    "manage:schedule_cancel": Platform(
+        methods=("POST",), kwargs=lambda w: {"slug": w.acme.slug, "schedule_id": w.acme_schedule.pk}
+    ),
     "manage:capability_force": Platform(
         methods=("POST",),
         kwargs=lambda w: {"slug": w.acme.slug, "key": "ocr"},
@@ -482,6 +516,16 @@ REGISTRY: dict[str, Entry] = {
     ),
     "capability-history": CurrentOrganization(
         methods=("GET",), kwargs=_ocr, shows=lambda w: ["globex pilot"]
+    ),
+    # Scheduled switches: gina's list shows globex's, her new one is globex's.
+    "capability-schedules": CurrentOrganization(
+        methods=("GET", "POST"),
+        kwargs=_glossary,
+        shows=lambda w: ["globex night shift"],
+        data=_next_glossary_switch,
+    ),
+    "capability-schedule": AcmeObject(
+        lambda w: {"key": "glossary", "schedule_id": w.acme_schedule.pk}, methods=("GET", "DELETE")
     ),
     # --- Documents (capability app) -------------------------------------------
     "documents:index": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex-memo.txt"]),
@@ -654,6 +698,12 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     alerts.raise_alert(
         globex, key="globex-budget", kind=Alert.Kind.BUDGET, title="Budget at 80 %", message="Globex spent"
     )
+    # A pending scheduled switch each (glossary on at the end of the period), made
+    # before the toggles for the same reason as the alerts.
+    acme_schedule = schedule_switch(
+        alice, acme, "glossary", enabled=True, end_of_period=True, reason="acme night shift"
+    )
+    schedule_switch(gina, globex, "glossary", enabled=True, end_of_period=True, reason="globex night shift")
     acme_invitation = InvitationFactory(
         organization=acme, email="dan@acme.test", invited_by=alice, token=ACME_INVITATION_TOKEN
     )
@@ -736,6 +786,7 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         acme_report=acme_report,
         acme_alert=acme_alert,
         acme_budget=acme_budget,
+        acme_schedule=acme_schedule,
     )
 
 
@@ -796,6 +847,11 @@ def acme_state(acme: Organization) -> dict[str, Any]:
             Budget.objects.filter(organization=acme).order_by("pk").values_list("pk", "amount", "capability")
         ),
         "usage_events": UsageEvent.objects.filter(organization=acme).count(),
+        "scheduled_switches": list(
+            ScheduledSwitch.objects.filter(organization=acme)
+            .order_by("pk")
+            .values_list("pk", "status", "enabled")
+        ),
     }
 
 

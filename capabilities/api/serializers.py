@@ -1,11 +1,15 @@
 """Serializers of the capabilities API."""
 
+import zoneinfo
+from datetime import UTC
 from typing import Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from capabilities.models import Job, ToggleChange
+from capabilities.models import Job, ScheduledSwitch, ToggleChange
 from capabilities.registry import registry
 
 
@@ -153,3 +157,83 @@ class JobRequestSerializer(serializers.Serializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("The input must be a JSON object.")
         return value
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    capability = serializers.CharField(source="capability_key")
+    created_by = serializers.EmailField(source="created_by.email", help_text="Who scheduled it.")
+    outcome = serializers.CharField(
+        help_text="What applying it did, why it failed (words for people), or who cancelled it; "
+        "empty while pending."
+    )
+
+    class Meta:
+        model = ScheduledSwitch
+        fields = [
+            "id",
+            "capability",
+            "enabled",
+            "at",
+            "end_of_period",
+            "time_zone",
+            "include_related",
+            "reason",
+            "status",
+            "outcome",
+            "created_by",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class ScheduleRequestSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="true: switch on; false: switch off.")
+    at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When, ISO 8601; without an offset it is read in `time_zone`. Must be in the future "
+        "and at most a year ahead. Leave it out with `end_of_period: true`.",
+    )
+    end_of_period = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Switch at the end of the billing period in progress (00:00 UTC on the 1st of next month).",
+    )
+    time_zone = serializers.CharField(
+        required=False,
+        default="UTC",
+        max_length=64,
+        help_text="The IANA time zone the moment is meant in and shown in, e.g. Europe/Paris.",
+    )
+    include_related = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also switch the capabilities the dependency rule requires when it is applied; without "
+        "it such a schedule fails then, with the reason.",
+    )
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate_time_zone(self, value: str) -> str:
+        from capabilities.schedules import known_time_zones
+
+        if value not in known_time_zones():
+            raise serializers.ValidationError(f"“{value}” is not an IANA time zone name.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["end_of_period"] == (attrs["at"] is not None):
+            raise serializers.ValidationError(
+                {"at": "Give either `at` or `end_of_period: true`, not both and not neither."}
+            )
+        raw = self.initial_data.get("at") if isinstance(self.initial_data, dict) else None
+        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+        if parsed is not None and timezone.is_naive(parsed):
+            # No offset given: the wall time is meant in `time_zone`.
+            attrs["at"] = parsed.replace(tzinfo=zoneinfo.ZoneInfo(attrs["time_zone"]))
+            try:
+                attrs["at"].astimezone(UTC)
+            except OverflowError:
+                raise serializers.ValidationError({"at": "That moment is out of range."}) from None
+        return attrs

@@ -39,6 +39,16 @@
         if (panel) panel.remove();
       });
     });
+    // Scheduling forms carry the browser's time zone: the time typed is meant in it.
+    var zone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone) {
+      root.querySelectorAll("input[data-browser-zone]").forEach(function (input) {
+        if (!input.value) input.value = zone;
+      });
+      root.querySelectorAll("[data-browser-zone-name]").forEach(function (label) {
+        label.textContent = zone;
+      });
+    }
     root.querySelectorAll("[data-copy]").forEach(function (button) {
       if (!fresh(button)) return;
       button.addEventListener("click", function () {

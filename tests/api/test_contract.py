@@ -72,6 +72,9 @@ SEMANTIC_CHECKS = [
     ("PUT", "/api/v1/budgets/{budget_id}"),
     # A usage event's type must name a meter, its time be within Stripe's window.
     ("POST", "/api/v1/events"),
+    # A scheduled switch's moment must be ahead (at most a year), its state not the one
+    # the capability will already be in then.
+    ("POST", "/api/v1/capabilities/{key}/schedules"),
 ]
 
 CONFIG = {

@@ -154,6 +154,7 @@ def test_the_pages_query_count_does_not_grow_with_changes(
     client = client_for(ivan)
     client.get(PAGE)
 
-    # session, user, membership, organization, toggles, degraded capabilities, switcher
-    with django_assert_max_num_queries(7):
+    # session, user, membership, organization, toggles, degraded capabilities, pending
+    # scheduled switches, switcher
+    with django_assert_max_num_queries(8):
         assert client.get(PAGE).status_code == 200

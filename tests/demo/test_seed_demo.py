@@ -30,7 +30,7 @@ from billing.models import (
 )
 from capabilities import is_enabled, services
 from capabilities.contracts.models import Contract
-from capabilities.models import ExternalCapability, Job, ServiceCredential, ToggleChange
+from capabilities.models import ExternalCapability, Job, ScheduledSwitch, ServiceCredential, ToggleChange
 from capabilities.registry import registry
 from metering.models import Budget, PlatformDailyUsage, UsageDailyRollup, UsageEvent
 from metering.periods import billing_period
@@ -211,6 +211,12 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for, tmp_path):
     secret = secret_file.read_text().strip()
     assert services.verified_credential(secret).capability == translation
     assert "Translation's service credential" in output
+
+    # A switch Acme scheduled for the end of the period, shown on its catalog card.
+    scheduled = ScheduledSwitch.objects.get(organization=acme, status=ScheduledSwitch.Status.PENDING)
+    assert scheduled.end_of_period and not scheduled.enabled
+    assert (scheduled.at.day, scheduled.at.hour, scheduled.at.minute) == (1, 0, 0)  # 00:00 UTC on the 1st
+    assert "Switches off" in client_for(alice).get("/").content.decode()
 
     # A second run adds nothing, and keeps the credential.
     before = counts()
