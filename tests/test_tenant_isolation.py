@@ -41,6 +41,8 @@ from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
 from capabilities.actions import set_capability_enabled, start_job
+from capabilities.approvals.actions import request_capability, require_approval_for_every_switch_on
+from capabilities.approvals.models import ApprovalPolicy, CapabilityRequest
 from capabilities.contracts.actions import store_analysis
 from capabilities.contracts.fields import Finding
 from capabilities.contracts.models import Contract, ContractCorrection
@@ -70,7 +72,7 @@ from portal.models import (
     Role,
     User,
 )
-from tests.factories import InvitationFactory
+from tests.factories import InvitationFactory, MembershipFactory, UserFactory
 
 ACME_INVITATION_TOKEN = "acme-invitation-token-for-dan"
 
@@ -103,6 +105,7 @@ class World:
     acme_report: Report
     acme_alert: Alert
     acme_budget: Budget
+    acme_request: CapabilityRequest
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -366,6 +369,37 @@ REGISTRY: dict[str, Entry] = {
         kwargs=lambda w: {"slug": w.acme.slug, "key": "ocr"},
         data=lambda w: {"action": "force_off", "reason": "outsider"},
     ),
+    # --- capability requests and approvals (capabilities.approvals) ---------------
+    "capability_requests": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex reports wish"]),
+    # Globex's IT rule makes gina's switch-on a request: globex's, whatever the form says.
+    "capability_request_new": CurrentOrganization(
+        methods=("GET", "POST"),
+        shows=lambda w: ["Globex"],
+        data=lambda w: {
+            "capability": "glossary",
+            "enabled": "on",
+            "reason": "outsider",
+            "organization": w.acme.slug,
+        },
+    ),
+    "capability_request_approve": AcmeObject(lambda w: {"request_id": w.acme_request.pk}, methods=("POST",)),
+    "capability_request_decline": AcmeObject(lambda w: {"request_id": w.acme_request.pk}, methods=("POST",)),
+    "approval_settings": CurrentOrganization(
+        methods=("GET", "POST"),
+        shows=lambda w: ["Globex"],
+        data=lambda w: {"cost_limit": "1", "organization": w.acme.slug},
+    ),
+    "manage:approvals": Platform(
+        methods=("GET", "POST"), kwargs=_acme_slug, data=lambda w: {"every_switch_on": "on", "reason": "x"}
+    ),
+    # Gina's session asks (globex's request); globex's key then finds it asked (409).
+    "capability-request-list": CurrentOrganization(
+        methods=("GET",),
+        shows=lambda w: ["globex reports wish"],
+        data=lambda w: {"capability": "glossary", "reason": "outsider"},
+    ),
+    "capability-request-approve": AcmeObject(lambda w: {"request_id": w.acme_request.pk}, methods=("POST",)),
+    "capability-request-decline": AcmeObject(lambda w: {"request_id": w.acme_request.pk}, methods=("POST",)),
     "switch_organization": CurrentOrganization(
         methods=("POST",), shows=lambda w: ["Globex"], data=lambda w: {"organization": w.acme.slug}
     ),
@@ -687,6 +721,15 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
     start_report(gina, globex_upload_set)
     acme_budget = save_budget(alice, acme, capability=None, amount=Decimal("42.00"))
     save_budget(gina, globex, capability=None, amount=Decimal("31.00"))
+    # Requests: bob asks acme for the glossary; a globex member asks to switch
+    # reports off; globex's switch-ons need approval (so gina's become requests).
+    acme_request = request_capability(bob, acme, "glossary", reason="acme glossary wish")
+    gus = UserFactory(email="gus@globex.test", full_name="Gus Green")
+    MembershipFactory(user=gus, organization=globex, role=Role.MEMBER)
+    request_capability(gus, globex, "reports", enabled=False, reason="globex reports wish")
+    require_approval_for_every_switch_on(
+        UserFactory(is_staff=True), globex, required=True, reason="globex audit"
+    )
     return World(
         acme=acme,
         globex=globex,
@@ -711,6 +754,7 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         acme_report=acme_report,
         acme_alert=acme_alert,
         acme_budget=acme_budget,
+        acme_request=acme_request,
     )
 
 
@@ -771,6 +815,14 @@ def acme_state(acme: Organization) -> dict[str, Any]:
             Budget.objects.filter(organization=acme).order_by("pk").values_list("pk", "amount", "capability")
         ),
         "usage_events": UsageEvent.objects.filter(organization=acme).count(),
+        "capability_requests": list(
+            CapabilityRequest.objects.filter(organization=acme)
+            .order_by("pk")
+            .values_list("pk", "capability_key", "status", "note")
+        ),
+        "approval_policy": list(
+            ApprovalPolicy.objects.filter(organization=acme).values_list("cost_limit", "every_switch_on")
+        ),
     }
 
 
