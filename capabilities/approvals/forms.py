@@ -67,7 +67,7 @@ class TenantRuleForm(forms.Form):
     every_switch_on = forms.BooleanField(
         label="Every switch-on needs a second person's approval", required=False
     )
-    reason = forms.CharField(label="Reason (the organization sees it)", max_length=300, required=False)
+    reason = forms.CharField(label="Why (the organization sees it)", max_length=300, required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -66,7 +66,7 @@ class CapabilityRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Request {self.pk}: {self.capability_key} {'on' if self.enabled else 'off'} ({self.status})"
+        return f"Request {self.pk}: {self.title} {'on' if self.enabled else 'off'}"
 
     @property
     def title(self) -> str:

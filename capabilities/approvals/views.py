@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from capabilities.approvals import actions, queries
@@ -25,6 +26,13 @@ from portal.actions.errors import ActionError
 from portal.audit import origin_of
 from portal.htmx import wants_partial
 from portal.models import MANAGING_ROLES, Organization
+
+RULE_PREFIX = "approvals"  # the tenant page holds other forms with a `reason`
+
+
+def _ids(key: str) -> str:
+    """Field ids of a request form: one per capability, as several catalog cards may hold one."""
+    return f"ask-{slugify(key) or 'any'}-%s"
 
 
 def _request_for_org(request: OrgRequest, request_id: int) -> CapabilityRequest:
@@ -61,7 +69,7 @@ def new_request(request: OrgRequest) -> HttpResponse:
     capability picked by `?capability=`. POST: the request."""
     organization = request.organization
     if request.method == "POST":
-        form = RequestForm(request.POST)
+        form = RequestForm(request.POST, auto_id=_ids(request.POST.get("capability", "")))
         if form.is_valid():
             key = form.cleaned_data["capability"]
             try:
@@ -77,21 +85,22 @@ def new_request(request: OrgRequest) -> HttpResponse:
                 form.add_error(None, refusal.message)
             else:
                 sent = (
-                    f"Request sent: the owners and admins of {organization.name} are told, and you get an "
-                    f"email when one decides. It expires {made.expires_at:%-d %b %Y} if nobody does."
+                    f"The owners and admins of {organization.name} are told, and you get an email when "
+                    f"one decides. It expires {made.expires_at:%-d %b %Y} if nobody does."
                 )
                 if wants_partial(request):
                     return render(
                         request, "approvals/request_form.html#sent", {"made": made, "message": sent}
                     )
-                messages.success(request, sent)
+                messages.success(request, f"Request sent. {sent}")
                 return redirect("capability_requests")
         if wants_partial(request):  # htmx swaps 2xx answers only: the errors show in the panel
             return render(request, "approvals/request_form.html#form", _form_context(request, form))
         return render(request, "approvals/request_form.html", _form_context(request, form), status=400)
     key = request.GET.get("capability", "")
     form = RequestForm(
-        initial={"capability": key, "enabled": "off" if request.GET.get("enabled") == "0" else "on"}
+        initial={"capability": key, "enabled": "off" if request.GET.get("enabled") == "0" else "on"},
+        auto_id=_ids(key),
     )
     template = "approvals/request_form.html#form" if wants_partial(request) else "approvals/request_form.html"
     return render(request, template, _form_context(request, form))
@@ -113,7 +122,7 @@ def _form_context(
 def request_panel(request: OrgRequest, key: str, needed: ApprovalNeeded) -> HttpResponse:
     """Where a switch-on the approval policy holds lands (the toggle's confirm
     step): the request form, saying why, as the catalog's panel or a page."""
-    form = RequestForm(initial={"capability": key, "enabled": "on"})
+    form = RequestForm(initial={"capability": key, "enabled": "on"}, auto_id=_ids(key))
     template = "approvals/request_form.html#form" if wants_partial(request) else "approvals/request_form.html"
     return render(request, template, _form_context(request, form, needed))
 
@@ -204,10 +213,11 @@ def _tenant_section(organization: Organization, form: TenantRuleForm | None = No
     policy = policy_of(organization)
     if form is None:
         form = TenantRuleForm(
+            prefix=RULE_PREFIX,
             initial={
                 "every_switch_on": bool(policy and policy.every_switch_on),
                 "reason": policy.every_switch_on_reason if policy else "",
-            }
+            },
         )
     return {"organization": organization, "policy": policy, "rule_form": form, "currency": budgets.currency()}
 
@@ -220,7 +230,7 @@ def tenant_approvals(request: AuthenticatedRequest, slug: str) -> HttpResponse:
         if not request.user.is_staff:
             messages.error(request, "Only IT admins set this rule.")
             return redirect("manage:organization", slug=slug)
-        form = TenantRuleForm(request.POST)
+        form = TenantRuleForm(request.POST, prefix=RULE_PREFIX)
         if form.is_valid():
             required = form.cleaned_data["every_switch_on"]
             actions.require_approval_for_every_switch_on(

@@ -154,7 +154,8 @@ def test_the_list_filters_pending_and_decided(client_for, alice, bob, bobs_reque
 
 def test_the_toggle_api_answers_approval_required_under_the_rule(client_for, acme, alice, ivan):
     client_for(ivan).post(
-        f"/manage/organizations/{acme.slug}/approvals/", {"every_switch_on": "on", "reason": "Audit season"}
+        f"/manage/organizations/{acme.slug}/approvals/",
+        {"approvals-every_switch_on": "on", "approvals-reason": "Audit season"},
     )
 
     answer = client_for(alice).put(

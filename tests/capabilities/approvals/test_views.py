@@ -179,7 +179,8 @@ def test_under_the_it_rule_a_free_switch_from_the_catalog_opens_the_request_pane
     client_for, acme, alice, ivan
 ):
     client_for(ivan).post(
-        f"/manage/organizations/{acme.slug}/approvals/", {"every_switch_on": "on", "reason": "Audit season"}
+        f"/manage/organizations/{acme.slug}/approvals/",
+        {"approvals-every_switch_on": "on", "approvals-reason": "Audit season"},
     )
     client = client_for(alice)
     card = client.get("/").content.decode()
@@ -223,10 +224,15 @@ def test_ivan_sets_the_rule_on_the_tenant_page_with_a_reason(client_for, acme, a
         in client.get("/manage/organizations/acme/").content.decode()
     )
 
-    no_reason = client.post("/manage/organizations/acme/approvals/", {"every_switch_on": "on", "reason": ""})
+    no_reason = client.post(
+        "/manage/organizations/acme/approvals/", {"approvals-every_switch_on": "on", "approvals-reason": ""}
+    )
     assert no_reason.status_code == 400 and "Give a reason" in text(no_reason)
 
-    client.post("/manage/organizations/acme/approvals/", {"every_switch_on": "on", "reason": "Audit season"})
+    client.post(
+        "/manage/organizations/acme/approvals/",
+        {"approvals-every_switch_on": "on", "approvals-reason": "Audit season"},
+    )
     assert ApprovalPolicy.objects.get(organization=acme).every_switch_on
     assert "Every switch-on needs approval" in text(client.get("/manage/organizations/acme/approvals/"))
     settings_section = text(client_for(alice).get("/settings/approvals/"))
