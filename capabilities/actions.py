@@ -34,6 +34,15 @@ class CapabilityLocked(ActionError):
         super().__init__(message, "capability_locked")
 
 
+class ApprovalRequired(ActionError):
+    """The switch-on needs a second person's approval (capabilities.approvals.policy):
+    the person asks for it instead (a request)."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message, "approval_required")
+        self.why = why
+
+
 class DependencyConflict(ActionError):
     """The change needs other capabilities switched too; `others` lists them."""
 
@@ -78,7 +87,11 @@ def set_capability_enabled(
 
     When the dependency rule needs other capabilities switched too, this
     refuses with DependencyConflict unless `include_related` is set, in which
-    case they switch in the same transaction. Locked toggles refuse."""
+    case they switch in the same transaction. Locked toggles refuse. A
+    switch-on that the organization's approval policy holds for a second
+    person refuses with ApprovalRequired (capabilities.approvals)."""
+    if enabled:
+        _check_approval(organization, key)
     return _apply(
         actor,
         organization,
@@ -89,6 +102,40 @@ def set_capability_enabled(
         origin=origin,
         force=False,
         lock=None,
+    )
+
+
+def _check_approval(organization: Organization, key: str) -> None:
+    from capabilities.approvals.policy import approval_needed, policy_of
+
+    policy = policy_of(organization)
+    if policy is None:  # the common case: one query, no estimate
+        return
+    needed = approval_needed(organization, key, [key, *plan_change(organization, key, True)], policy=policy)
+    if needed is not None:
+        raise ApprovalRequired(needed.message, needed.why)
+
+
+def apply_approved_switch(
+    actor: User, organization: Organization, key: str, *, enabled: bool, reason: str, origin: Origin | None
+) -> ToggleResult:
+    """Carry out a switch another person approved (capabilities.approvals):
+    the rules of `set_capability_enabled` (dependencies switch along, locks
+    refuse) without the approval rule, inside the caller's transaction, which
+    holds the request's row, so the switch and the decision commit together."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("apply_approved_switch runs inside the approval's transaction")
+    return _apply(
+        actor,
+        organization,
+        key,
+        enabled=enabled,
+        reason=reason,
+        include_related=True,
+        origin=origin,
+        force=False,
+        lock=None,
+        durable=False,
     )
 
 
@@ -214,11 +261,12 @@ def _apply(
     force: bool,
     lock: bool | None,
     source: str | None = None,
+    durable: bool = True,
 ) -> ToggleResult:
     """Change toggles; `actor` is None when the system (billing) acts."""
     capability = registry().get(key)
     reason = reason.strip()[:300]
-    with transaction.atomic(durable=True):
+    with transaction.atomic(durable=durable):
         # Lock the organization's whole toggle set: concurrent changes of related
         # capabilities then see each other's result, never a half-applied rule.
         all_keys = registry().keys()

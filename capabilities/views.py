@@ -9,10 +9,14 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_POST
 
 from capabilities import actions, queries, schedules
+from capabilities.approvals import queries as approval_queries
+from capabilities.approvals import views as approval_views
+from capabilities.approvals.policy import approval_needed
 from capabilities.forms import ForceForm, JobInputForm, ScheduleForm, ToggleForm
 from capabilities.models import Job
 from capabilities.registry import Capability, registry
@@ -51,8 +55,17 @@ def catalog(request: OrgRequest) -> HttpResponse:
             "can_toggle": request.membership.can_manage,
             "enabled_count": sum(e.enabled for e in entries),
             "scheduled": schedules.pending_by_capability(request.organization),
+            **_approval_context(request.organization),
         },
     )
+
+
+def _approval_context(organization: Organization) -> dict[str, object]:
+    """The catalog's and capability page's view of requests (the cached
+    approval state: no query on a warm page): what is asked for already, and
+    whether a switch-on asks first (the policy may turn it into a request)."""
+    state = approval_queries.state(organization)
+    return {"requested": state.requested_on(timezone.now()), "switch_on_asks_first": state.policy_active}
 
 
 @org_role_required()
@@ -107,6 +120,7 @@ def render_capability_page(
             or ScheduleForm(initial={"enabled": "off" if entry.enabled else "on"}),
             "dependents": [registry().get(other) for other in registry().dependents(key)],
             "can_toggle": request.membership.can_manage,
+            **_approval_context(request.organization),
             "job_starters": job_forms(request, key, bound),
             "has_jobs": bool(capability.job_kinds),
             "own_pages": reverse(f"{key}:{capability.nav.url_name}") if capability.nav else "",
@@ -130,6 +144,10 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
     if request.method == "GET":
         enabled = request.GET.get("enabled") == "1"
         related = [registry().get(other) for other in actions.plan_change(organization, key, enabled)]
+        if enabled and approval_queries.state(organization).policy_active:
+            needed = approval_needed(organization, key, [key, *(other.key for other in related)])
+            if needed is not None:  # the switch-on becomes a request for a second person
+                return approval_views.request_panel(request, key, needed)
         template = (
             "capabilities/catalog.html#confirm" if wants_partial(request) else "capabilities/confirm.html"
         )
@@ -158,6 +176,16 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
                 include_related=form.cleaned_data["include_related"],
                 origin=origin_of(request),
             )
+        except actions.ApprovalRequired as held:
+            # The policy changed since the card was drawn: ask for the request instead.
+            needed = approval_needed(organization, key, [key, *actions.plan_change(organization, key, True)])
+            if needed is not None:
+                response = approval_views.request_panel(request, key, needed)
+                if wants_partial(request):
+                    response["HX-Retarget"] = f"#confirm-{key}"
+                    response["HX-Reswap"] = "innerHTML"
+                return response
+            error = held.message
         except ActionError as refusal:
             error = refusal.message
         else:
@@ -172,6 +200,7 @@ def toggle(request: OrgRequest, key: str) -> HttpResponse:
                 "enabled_count": sum(entry.enabled for entry in entries),
                 "can_toggle": True,
                 "scheduled": schedules.pending_by_capability(organization),
+                **_approval_context(organization),
                 "notice": error or message,
                 "notice_kind": "error" if error else "success",
             },

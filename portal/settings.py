@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "metering",
     "capabilities",
     "billing",
+    "capabilities.approvals",  # requests to switch capabilities, and their approval
     # Capability apps: each one is a Django app whose AppConfig subclasses
     # capabilities.registry.CapabilityConfig (added by later issues).
     "capabilities.notifications",
@@ -119,6 +120,7 @@ TEMPLATES = [
                 "portal.context_processors.navigation",
                 "portal.context_processors.alert_banner",
                 "capabilities.context_processors.capability_navigation",
+                "capabilities.approvals.context_processors.requests_badge",
                 "billing.context_processors.payment_standing",
             ],
         },
@@ -283,6 +285,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.reconcile_daily",
         "schedule": crontab(hour=3, minute=30),
     },
+    "expire-capability-requests": {
+        "task": "approvals.expire_requests",
+        "schedule": timedelta(hours=1),
+    },
     "billing-enforce-grace": {
         "task": "billing.enforce_grace",
         "schedule": timedelta(hours=1),
@@ -331,6 +337,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 3
 INVITATION_TTL = timedelta(days=env.int("INVITATION_TTL_DAYS", default=7))
+# A request to switch a capability that nobody decides on expires after this
+# (capabilities.approvals; beat marks it expired and tells the requester).
+CAPABILITY_REQUEST_TTL = timedelta(days=env.int("CAPABILITY_REQUEST_TTL_DAYS", default=7))
 
 # Login throttling (django-axes): lock a username+IP pair after repeated failures.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)

@@ -41,6 +41,7 @@ manage_patterns: tuple[list[URLPattern | URLResolver], str] = (
         ),
         *capability_urls.manage_urlpatterns,
         path("", include("metering.manage_urls")),  # platform caps on a tenant
+        path("", include("capabilities.approvals.manage_urls")),  # the every-switch-on rule
         path("audit/", manage.audit_log, name="audit"),
         path("health/", manage.health, name="health"),
     ],
@@ -84,6 +85,7 @@ urlpatterns = [
     path("api-keys/<str:key_prefix>/revoke/", org.revoke_api_key, name="api_key_revoke"),
     path("api-keys/review/", org.review_api_keys, name="api_keys_review"),
     path("settings/", alerts.organization_settings, name="organization_settings"),
+    path("", include("capabilities.approvals.urls")),  # /requests/, /settings/approvals/
     path("settings/alerts-webhook/rotate/", alerts.rotate_webhook_secret, name="alert_webhook_rotate"),
     path("settings/alerts-webhook/remove/", alerts.remove_webhook, name="alert_webhook_remove"),
     path("alerts/<int:alert_id>/dismiss/", alerts.dismiss_alert, name="alert_dismiss"),
@@ -94,6 +96,7 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("api/v1/", include("portal.api.urls")),
     path("api/v1/", include("capabilities.api.urls")),
+    path("api/v1/", include("capabilities.approvals.api.urls")),
     path("api/v1/", include("metering.api.urls")),
     path("api/v1/", include("billing.api.urls")),
     path("api/v1/", include(capability_urls.capability_api_patterns())),

@@ -42,6 +42,8 @@ from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 
 from capabilities.actions import set_capability_enabled, start_job
+from capabilities.approvals.actions import request_capability
+from capabilities.approvals.models import ApprovalPolicy, CapabilityRequest
 from capabilities.contracts.actions import store_analysis
 from capabilities.contracts.fields import Finding
 from capabilities.contracts.models import Contract, ContractCorrection
@@ -73,7 +75,7 @@ from portal.models import (
     Role,
     User,
 )
-from tests.factories import InvitationFactory
+from tests.factories import InvitationFactory, MembershipFactory, UserFactory
 
 ACME_INVITATION_TOKEN = "acme-invitation-token-for-dan"
 
@@ -107,6 +109,7 @@ class World:
     acme_alert: Alert
     acme_budget: Budget
     acme_schedule: ScheduledSwitch
+    acme_request: CapabilityRequest
 
     def acme_markers(self) -> list[str]:
         """Strings that appear only in acme's data: its name, slug and member
@@ -414,6 +417,39 @@ REGISTRY: dict[str, Entry] = {
         kwargs=lambda w: {"slug": w.acme.slug, "key": "ocr"},
         data=lambda w: {"action": "force_off", "reason": "outsider"},
     ),
+    # --- capability requests and approvals (capabilities.approvals) ---------------
+    "capability_requests": CurrentOrganization(methods=("GET",), shows=lambda w: ["globex glossary wish"]),
+    # Gina's POST asks globex (where it is asked already: refused), whatever the form says.
+    "capability_request_new": CurrentOrganization(
+        methods=("GET",),
+        shows=lambda w: ["Globex"],
+        data=lambda w: {
+            "capability": "glossary",
+            "enabled": "on",
+            "reason": "outsider",
+            "organization": w.acme.slug,
+        },
+    ),
+    "capability_request_approve": AcmeObject(lambda w: {"request_id": w.acme_request.pk}, methods=("POST",)),
+    "capability_request_decline": AcmeObject(lambda w: {"request_id": w.acme_request.pk}, methods=("POST",)),
+    "approval_settings": CurrentOrganization(
+        methods=("GET", "POST"),
+        shows=lambda w: ["Globex"],
+        data=lambda w: {"cost_limit": "1", "organization": w.acme.slug},
+    ),
+    "manage:approvals": Platform(
+        methods=("GET", "POST"),
+        kwargs=_acme_slug,
+        data=lambda w: {"approvals-every_switch_on": "on", "approvals-reason": "x"},
+    ),
+    # A POST from gina asks globex (asked already: 409), never acme.
+    "capability-request-list": CurrentOrganization(
+        methods=("GET",),
+        shows=lambda w: ["globex glossary wish"],
+        data=lambda w: {"capability": "glossary", "reason": "outsider"},
+    ),
+    "capability-request-approve": AcmeObject(lambda w: {"request_id": w.acme_request.pk}, methods=("POST",)),
+    "capability-request-decline": AcmeObject(lambda w: {"request_id": w.acme_request.pk}, methods=("POST",)),
     "switch_organization": CurrentOrganization(
         methods=("POST",), shows=lambda w: ["Globex"], data=lambda w: {"organization": w.acme.slug}
     ),
@@ -704,6 +740,11 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         alice, acme, "glossary", enabled=True, end_of_period=True, reason="acme night shift"
     )
     schedule_switch(gina, globex, "glossary", enabled=True, end_of_period=True, reason="globex night shift")
+    # Requests for the glossary (which stays off): bob's in acme, a member's in globex.
+    acme_request = request_capability(bob, acme, "glossary", reason="acme glossary wish")
+    gus = UserFactory(email="gus@globex.test", full_name="Gus Green")
+    MembershipFactory(user=gus, organization=globex, role=Role.MEMBER)
+    request_capability(gus, globex, "glossary", reason="globex glossary wish")
     acme_invitation = InvitationFactory(
         organization=acme, email="dan@acme.test", invited_by=alice, token=ACME_INVITATION_TOKEN
     )
@@ -787,6 +828,7 @@ def world(acme, globex, alice, bob, carol, gina, settings, tmp_path) -> World:
         acme_alert=acme_alert,
         acme_budget=acme_budget,
         acme_schedule=acme_schedule,
+        acme_request=acme_request,
     )
 
 
@@ -851,6 +893,14 @@ def acme_state(acme: Organization) -> dict[str, Any]:
             ScheduledSwitch.objects.filter(organization=acme)
             .order_by("pk")
             .values_list("pk", "status", "enabled")
+        ),
+        "capability_requests": list(
+            CapabilityRequest.objects.filter(organization=acme)
+            .order_by("pk")
+            .values_list("pk", "capability_key", "status", "note")
+        ),
+        "approval_policy": list(
+            ApprovalPolicy.objects.filter(organization=acme).values_list("cost_limit", "every_switch_on")
         ),
     }
 

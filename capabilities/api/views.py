@@ -77,7 +77,9 @@ class CapabilityToggle(APIView):
             409: OpenApiResponse(
                 description="Locked (`capability_locked`) or the dependency rule needs other "
                 "capabilities switched (`dependencies_disabled`, `dependents_enabled`, with "
-                "`related`); resend with `include_related: true`"
+                "`related`); resend with `include_related: true`. `approval_required`: the "
+                "organization's approval policy holds this switch-on for a second person; ask with "
+                "`POST /api/v1/capability-requests/`"
             ),
         },
     )
@@ -103,6 +105,16 @@ class CapabilityToggle(APIView):
             )
         except actions.CapabilityLocked as locked:
             raise Conflict(locked.message, code=locked.code) from None
+        except actions.ApprovalRequired as held:
+            return Response(
+                {
+                    "detail": held.message,
+                    "code": held.code,
+                    "why": held.why,
+                    "request_with": "/api/v1/capability-requests/",
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         except ActionError as refusal:
             raise exceptions.ValidationError({"detail": refusal.message}, code=refusal.code) from None
         entry = queries.catalog_entry(organization, key)

@@ -50,7 +50,8 @@ def test_the_table_lists_contracts_the_next_deadline_first(
     _contract(acme, alice, "memo.txt", is_contract=False)
     for number in range(12):
         _contract(acme, alice, f"bulk-{number}.txt", deadline_in=200 + number, auto_renews=False)
-    with django_assert_max_num_queries(12):
+    # 13: the layout's approval state (the Requests count, cached) costs one query when cold.
+    with django_assert_max_num_queries(13):
         response = alice_client.get(reverse("contracts:index"))
     body = response.content.decode()
     assert response.status_code == 200

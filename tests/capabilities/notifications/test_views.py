@@ -137,8 +137,9 @@ def test_deliveries_list_filters_and_stays_flat_in_queries(
         )
     client = client_for(alice)
     # A fixed number, whatever the rows: the page's own, plus the layout's
-    # (the alerts banner for an owner, and the capability's degraded mark).
-    with django_assert_max_num_queries(13):
+    # (the alerts banner for an owner, the capability's degraded mark, and the
+    # approval state behind the Requests count, cached: one query when cold).
+    with django_assert_max_num_queries(14):
         response = client.get(reverse("notifications:deliveries"))
     assert response.status_code == 200
     assert response.content.decode().count("badge-delivery-") == 25  # first page
