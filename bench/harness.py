@@ -61,10 +61,17 @@ def _commit() -> str:
 
 
 def _machine() -> str:
+    """The machine, and how busy it was when the result was written (the load
+    average says whether other work shared the cores; BENCH_MACHINE_NOTE can
+    say what it was)."""
     import platform
 
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    note = os.environ.get("BENCH_MACHINE_NOTE", "")
     return (
-        f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+        f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
+        f"Python {platform.python_version()}; load average {load} (1, 5, 15 min) at the end"
+        + (f"; {note}" if note else "")
     )
 
 

@@ -396,14 +396,8 @@ def start_job(
         job_function(capability_key, kind)
     except LookupError as missing:
         raise ActionError(str(missing), "unknown_job_kind") from None
-    # A capability held after a usage spike takes the job but keeps it until an
-    # owner releases it (release_held_jobs): nothing is sent, claimed or billed.
-    held = anomalies.is_held(organization.pk, capability_key)
     task_id = str(uuid.uuid4())  # known before the message exists: one write, one commit
-    # One INSERT outside a transaction block commits on its own: no BEGIN and
-    # COMMIT round trips on the busiest write of the portal. Inside a caller's
-    # transaction it joins it, and the message waits for that commit.
-    job = Job.objects.create(
+    job = Job(
         organization=organization,
         capability=capability_key,
         kind=kind,
@@ -411,13 +405,58 @@ def start_job(
         requested_by=actor,
         source=source or (Job.Source.PERSON if actor is not None else Job.Source.API_KEY),
         celery_task_id=task_id,
-        status=Job.Status.HELD if held else Job.Status.QUEUED,
+        status=Job.Status.QUEUED,
         # The message's lease: unclaimed past it, the sweep sends it again.
-        lease_expires_at=None if held else timezone.now() + timedelta(seconds=settings.JOB_REQUEUE_GRACE),
+        lease_expires_at=timezone.now() + timedelta(seconds=settings.JOB_REQUEUE_GRACE),
     )
-    if not held:
+    _insert_job(job)
+    if job.status != Job.Status.HELD:
         transaction.on_commit(lambda: publish_job(job.pk, capability.queue, task_id))
     return job
+
+
+# A new job's row, held when its capability is held after a usage spike (it
+# then waits for an owner, release_held_jobs: nothing is sent, claimed or
+# billed, and it has no message lease). One prepared statement outside a
+# transaction block commits on its own: no BEGIN and COMMIT round trips, and
+# the hold's check in the same round trip, on the busiest write of the portal.
+# Inside a caller's transaction it joins it, and the message waits for that
+# commit.
+_HELD = anomalies.held_condition("%s", "%s")
+
+
+def _insert_job(job: Job) -> None:
+    from django.db import connection
+    from django.db.models.expressions import DatabaseDefault
+
+    from portal.db import fetch_prepared
+
+    columns: list[str] = []
+    values: list[str] = []
+    params: list[object] = [job.organization_id, job.capability]
+    for field in Job._meta.concrete_fields:
+        value = getattr(job, field.attname)
+        if field.primary_key or isinstance(value, DatabaseDefault):
+            continue
+        columns.append(str(field.column))
+        prepared = field.get_db_prep_save(value, connection)
+        if field.attname == "status":
+            values.append("CASE WHEN (SELECT held FROM on_hold) THEN %s ELSE %s END")
+            params.extend([Job.Status.HELD, prepared])
+        elif field.attname == "lease_expires_at":
+            values.append("CASE WHEN (SELECT held FROM on_hold) THEN NULL ELSE %s::timestamptz END")
+            params.append(prepared)
+        else:
+            values.append("%s")
+            params.append(prepared)
+    sql = (
+        f"WITH on_hold AS (SELECT {_HELD} AS held)"  # noqa: S608  # the model's columns
+        f" INSERT INTO {Job._meta.db_table} ({', '.join(columns)}) VALUES ({', '.join(values)})"
+        " RETURNING id, status, lease_expires_at"
+    )
+    job.pk, job.status, job.lease_expires_at = fetch_prepared(sql, params)[0]
+    job._state.adding = False
+    job._state.db = connection.alias
 
 
 def release_held_jobs(

@@ -286,6 +286,15 @@ def is_held(organization_id: int, capability: str) -> bool:
     ).exists()
 
 
+def held_condition(organization: str, capability: str) -> str:
+    """`is_held` as a SQL condition on the placeholders or columns given, for
+    start_job's INSERT (the check and the job's row in one statement)."""
+    return (
+        "EXISTS (SELECT 1 FROM metering_anomalyhold hold WHERE hold.organization_id = "  # noqa: S608
+        f"{organization} AND hold.capability = {capability} AND hold.held_since IS NOT NULL)"
+    )
+
+
 def set_hold_on_anomaly(organization: Organization, capability: str, enabled: bool, actor_id: int) -> bool:
     """Store the organization's choice; True when it changed. Inside the
     caller's transaction (metering.actions.set_hold_on_anomaly audits it)."""

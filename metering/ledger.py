@@ -29,6 +29,7 @@ from django.db import connection, transaction
 
 from metering.models import EventKind
 from metering.moments import hour_of
+from portal.db import prepared_cursor
 
 EVENT_COLUMNS = (
     "organization_id",
@@ -296,7 +297,10 @@ def append_if_charging(
     """
     if charge:
         params.extend(charge[1])
-    with connection.cursor() as cursor:
+    # Prepared: every job's result runs this statement (one text per guard,
+    # number of events and charge), and PostgreSQL took longer to plan its
+    # CTEs than to run them.
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     guarded, new = rows[0][0], rows[0][1]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
 from django.db import connection
+from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
 def relax_durability() -> None:
@@ -11,3 +17,58 @@ def relax_durability() -> None:
     delivery attempts), never usage."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+@contextmanager
+def prepared_cursor() -> Iterator[CursorWrapper]:
+    """A cursor whose statements PostgreSQL parses and plans once per
+    connection (server-side binding, prepared statements), for the few
+    statements every job runs (claim, result, enqueue): their planning cost
+    more than their execution. Everything else keeps Django's client-side
+    binding. Django's wrapper still logs the statements (query counts) and
+    turns driver errors into django.db errors.
+
+    Off (a plain cursor) when DATABASES' OPTIONS has no `prepare_threshold`
+    (`DATABASE_PREPARED_STATEMENTS=false`: a pooler in transaction mode that
+    cannot keep prepared statements, PgBouncer before 1.21)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw is None or getattr(raw, "prepare_threshold", None) is None:
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.validate_thread_sharing()
+    inner: Any = _PreparingCursor(raw)
+    logged = connection.queries_logged
+    wrapped = _PreparedDebugWrapper(inner, connection) if logged else connection.make_cursor(inner)
+    with wrapped:
+        yield wrapped
+
+
+def fetch_prepared(sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run `sql` on a prepared_cursor; the rows it returned."""
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+
+_ServerBindingCursor: Any = ServerBindingCursor
+
+
+class _PreparingCursor(_ServerBindingCursor):
+    """psycopg's server-side binding cursor, preparing every statement it runs
+    (Django's wrapper calls execute without psycopg's `prepare` argument)."""
+
+    def execute(
+        self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: Any = None
+    ) -> Any:
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+class _PreparedDebugWrapper(CursorDebugWrapper):
+    """Logs a prepared statement as its text with placeholders (psycopg keeps
+    no interpolated text of a server-side bound statement to log)."""
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        with self.debug_sql(sql, params):
+            return CursorWrapper.execute(self, sql, params)

@@ -156,6 +156,12 @@ if DATABASES:
             "max_size": env.int("DATABASE_POOL_MAX", default=10),
             "timeout": 10,
         }
+    # The statements every job runs (portal.db.prepared_cursor) are prepared
+    # once per connection; Django's other queries bind client-side, which
+    # never prepares. Off for a pooler that cannot keep prepared statements
+    # (PgBouncer in transaction mode before 1.21).
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {

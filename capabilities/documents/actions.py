@@ -23,6 +23,7 @@ from capabilities.models import Job
 from metering import ledger
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
+from portal.db import relax_durability
 from portal.models import Organization, User
 
 CAPABILITY = "documents"
@@ -164,21 +165,17 @@ def store_extraction(
 ) -> None:
     """Replace the document's pages with `pages`, searchable, with its fields,
     extracted by `job` from the content whose SHA-256 is `content_sha256`.
-    Replacing makes a second run of the same job (a redelivery) harmless."""
+    Replacing makes a second run of the same job (a redelivery) harmless.
+
+    The commit doesn't wait for the WAL flush: the job's result, committed
+    durably right after, flushes the WAL up to it, these rows included; a
+    crash before that loses them with the job's outcome, and the job runs
+    again (its lease expires) and stores them again."""
     with transaction.atomic():
+        relax_durability()
         locked = Document.objects.select_for_update().get(pk=document.pk)
         Page.objects.filter(document=locked).delete()
-        Page.objects.bulk_create(
-            Page(
-                document=locked,
-                organization_id=locked.organization_id,
-                number=page.number,
-                text=page.text,
-                method=page.method,
-            )
-            for page in pages
-        )
-        search.index_document(locked)
+        search.insert_pages(locked, [(page.number, page.text, page.method) for page in pages])
         locked.kind = kind
         locked.page_count = len(pages)
         locked.fields = fields

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+from django.db import connection
 from django.db.models import F
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -102,6 +103,30 @@ def mark_span(page: Page, start: int, end: int) -> SafeString | None:
     return mark_safe(  # noqa: S308  # every part is escaped
         f'{escape(text[:start])}<mark id="quote" class="quote">{quoted}</mark>{escape(text[end:])}'
     )
+
+
+def insert_pages(document: Document, pages: list[tuple[int, str, str]]) -> None:
+    """Store the document's pages (number, text, method) searchable: rows and
+    tsvectors in one statement (inside the caller's transaction), where
+    inserting them and then indexing them wrote every row twice."""
+    if not pages:
+        return
+    numbers, texts, methods = (list(column) for column in zip(*pages, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Page._meta.db_table}"  # noqa: S608  # the model's table
+            " (document_id, organization_id, number, text, method, search_vector)"
+            " SELECT %s, %s, page.number, page.text, page.method, to_tsvector(%s::regconfig, page.text)"
+            " FROM unnest(%s::integer[], %s::text[], %s::varchar[]) AS page (number, text, method)",
+            [
+                document.pk,
+                document.organization_id,
+                capability_setting("documents", "SEARCH_CONFIG"),
+                numbers,
+                texts,
+                methods,
+            ],
+        )
 
 
 def index_document(document: Document) -> None:
