@@ -19,7 +19,7 @@ from django.apps import AppConfig, apps
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
-from capabilities.gate import MAX_AGE, STALENESS
+from capabilities.gate import STALENESS
 from metering import meter_prices
 
 if TYPE_CHECKING:
@@ -414,6 +414,11 @@ def app_registry() -> Registry:
 # after it commits (`announce_change`), so every process sees it within the
 # gate's bound; the process that made it sees it at once.
 _STAMP_KEY = "capabilities:services:v"
+# Services are reread at least this often whatever the stamp says, so a change
+# whose stamp was lost (the cache down as it committed) is seen within it. Long,
+# because services change rarely and the reread is a query: it happens at the
+# first question after it runs out, never between two close ones.
+MAX_AGE = 600.0
 
 
 @dataclass
@@ -433,8 +438,10 @@ logger = logging.getLogger(__name__)
 def registry() -> Registry:
     """Every capability: the installed apps and the registered services."""
     loaded = _loaded
-    if loaded is not None and _clock() - loaded.validated_at <= STALENESS:
-        return loaded.registry
+    if loaded is not None:
+        now = _clock()
+        if now - loaded.validated_at <= STALENESS and now - loaded.loaded_at < MAX_AGE:
+            return loaded.registry
     return _refresh()
 
 
