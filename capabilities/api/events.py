@@ -189,6 +189,7 @@ class EventIngest(APIView):
         *cast(list[type[authentication.BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES),
     ]
     permission_classes = [ServiceOrMember]
+    request_body_required = True  # the schema is given raw; OpenAPI must still say a body is needed
     tenancy_opt_out = (
         "a service credential reports for the organizations that use its capability; "
         "others pass the default tenancy permissions (ServiceOrMember)"

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,6 +41,7 @@ class ItAdmin(permissions.BasePermission):
         raise exceptions.PermissionDenied(self.message, code="it_admin_required")
 
 
+@extend_schema_serializer(component_name="ServiceMeter")  # not the catalog's Meter
 class MeterSerializer(serializers.Serializer[Any]):
     key = serializers.RegexField(r"^[a-z][a-z0-9_]{1,39}$", max_length=40)
     unit = serializers.CharField(max_length=40, help_text="Singular: page, minute, 1,000 characters")

@@ -123,6 +123,14 @@ class AutoSchema(openapi.AutoSchema):
         handler = getattr(self.view, self.method.lower(), None)
         return bool(getattr(handler, "idempotent", False))
 
+    def _get_request_body(self, direction: str = "request"):  # type: ignore[no-untyped-def]
+        """drf-spectacular leaves a body given as a raw schema (a dict) optional;
+        a view whose handlers need one says `request_body_required = True`."""
+        body = super()._get_request_body(direction)
+        if body is not None and getattr(self.view, "request_body_required", False):
+            body["required"] = True
+        return body
+
     def get_override_parameters(self):  # type: ignore[no-untyped-def]
         parameters = super().get_override_parameters()
         if self._idempotent():
