@@ -383,6 +383,7 @@ def start_job(
     actor, else an API key; a capability starting one by itself says AUTOMATIC."""
     from capabilities import is_enabled
     from capabilities.job_context import job_function
+    from capabilities.releases import running
 
     capability = registry().get(capability_key)
     if not organization.is_active:
@@ -392,8 +393,9 @@ def start_job(
     stop = budget_stop(organization, capability_key)
     if stop is not None:
         raise BudgetExhausted(stop, capability.title)
+    version = running(organization, capability_key).version.number
     try:
-        job_function(capability_key, kind)
+        job_function(capability_key, kind, version)
     except LookupError as missing:
         raise ActionError(str(missing), "unknown_job_kind") from None
     task_id = str(uuid.uuid4())  # known before the message exists: one write, one commit
@@ -401,6 +403,7 @@ def start_job(
         organization=organization,
         capability=capability_key,
         kind=kind,
+        version=version,
         input=job_input or {},
         requested_by=actor,
         source=source or (Job.Source.PERSON if actor is not None else Job.Source.API_KEY),

@@ -59,8 +59,13 @@ def job_kinds_are_importable(app_configs: Any, **kwargs: Any) -> list[checks.Che
 
     errors: list[checks.CheckMessage] = []
     for capability in registry():
-        for kind in capability.job_kinds:
-            declaration = capability.job_kind(kind)
+        declarations = [(kind, capability.job_kind(kind)) for kind in capability.job_kinds]
+        declarations += [
+            (f"{kind} ({version.number})", capability.job_kind(kind, version.number))
+            for version in capability.releases
+            for kind, _ in version.job_kinds
+        ]
+        for kind, declaration in declarations:
             for what, path in (("function", declaration.function), ("input", declaration.input)):
                 if not path:
                     continue

@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -66,6 +66,9 @@ class _Snapshot:
     loaded_at: float
     stops: tuple[BudgetStop, ...] = ()
     locked: frozenset[str] = frozenset()
+    # Capability key -> (channel, pinned version or "", the pin's reason), for
+    # the capabilities not simply on stable (capabilities.releases).
+    releases: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 logger = logging.getLogger(__name__)
@@ -117,6 +120,17 @@ def locked_keys(organization: Organization | int) -> frozenset[str]:
     return snapshot.locked
 
 
+def release_choice(organization: Organization | int, key: str) -> tuple[str, str, str]:
+    """`organization`'s channel for capability `key`, the version an IT admin
+    pinned it to ("" for none) and why, from the same snapshot (what a job is
+    queued with, what OFREP and the catalog state)."""
+    org_id = organization if isinstance(organization, int) else organization.pk
+    snapshot = _snapshots.get(org_id)
+    if snapshot is None or _clock() - snapshot.validated_at > STALENESS:
+        snapshot = _refresh(org_id, snapshot)
+    return snapshot.releases.get(key, ("stable", "", ""))
+
+
 def _refresh(org_id: int, snapshot: _Snapshot | None) -> _Snapshot:
     with _lock:
         now = _clock()
@@ -127,19 +141,15 @@ def _refresh(org_id: int, snapshot: _Snapshot | None) -> _Snapshot:
             # is the record. Every STALENESS this process reads the rows again,
             # until the cache answers; nobody gets an error for Redis's outage.
             logger.warning("Toggle stamps unreachable; reading toggles from the database", exc_info=True)
-            enabled, stops, locked = _load(org_id)
-            fresh = _Snapshot(
-                version="", enabled=enabled, validated_at=now, loaded_at=now, stops=stops, locked=locked
-            )
+            enabled, stops, locked, releases = _load(org_id)
+            fresh = _Snapshot("", enabled, now, now, stops, locked, releases)
             _snapshots[org_id] = fresh
             return fresh
         if snapshot is not None and snapshot.version == version and now - snapshot.loaded_at < MAX_AGE:
             snapshot.validated_at = now
             return snapshot
-        enabled, stops, locked = _load(org_id)
-        fresh = _Snapshot(
-            version=version, enabled=enabled, validated_at=now, loaded_at=now, stops=stops, locked=locked
-        )
+        enabled, stops, locked, releases = _load(org_id)
+        fresh = _Snapshot(version, enabled, now, now, stops, locked, releases)
         _snapshots[org_id] = fresh
         return fresh
 
@@ -155,9 +165,11 @@ def _stamp(org_id: int) -> str:
     return str(version)
 
 
-def _load(org_id: int) -> tuple[frozenset[str], tuple[BudgetStop, ...], frozenset[str]]:
-    """The organization's enabled capabilities, reached stop budgets and
-    locked capabilities, in one query (a snapshot's whole cost)."""
+def _load(
+    org_id: int,
+) -> tuple[frozenset[str], tuple[BudgetStop, ...], frozenset[str], dict[str, tuple[str, str, str]]]:
+    """The organization's enabled capabilities, reached stop budgets, locked
+    capabilities and release choices, in one query (a snapshot's whole cost)."""
     from django.db import connection
     from django.utils import timezone
 
@@ -168,10 +180,15 @@ def _load(org_id: int) -> tuple[frozenset[str], tuple[BudgetStop, ...], frozense
     enabled: set[str] = set()
     locked: set[str] = set()
     stops = []
+    releases: dict[str, tuple[str, str, str]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_SNAPSHOT_SQL, [org_id, org_id, org_id, period_start(timezone.now())])
+        cursor.execute(_SNAPSHOT_SQL, [org_id, org_id, org_id, org_id, period_start(timezone.now())])
         for row_kind, capability, budget_id, amount, spent, currency, platform in cursor.fetchall():
-            if row_kind in ("on", "lock"):
+            if row_kind == "release":
+                # The row's text column: "channel:pinned:reason" (neither of the first two has a colon).
+                channel, pinned, reason = currency.split(":", 2)
+                releases[capability] = (channel, pinned, reason)
+            elif row_kind in ("on", "lock"):
                 # A toggle of an app that was uninstalled is not a capability any more.
                 if capability in installed:
                     (enabled if row_kind == "on" else locked).add(capability)
@@ -179,7 +196,7 @@ def _load(org_id: int) -> tuple[frozenset[str], tuple[BudgetStop, ...], frozense
                 stops.append(
                     BudgetStop(budget_id, capability, Decimal(amount), Decimal(spent), currency, platform)
                 )
-    return frozenset(enabled), tuple(stops), frozenset(locked)
+    return frozenset(enabled), tuple(stops), frozenset(locked), releases
 
 
 # The rule as SQL: the organization's toggle row for the capability says enabled.
@@ -243,6 +260,10 @@ _SNAPSHOT_SQL = (
     " FROM capabilities_featuretoggle toggle WHERE toggle.organization_id = %s AND toggle.enabled"
     " UNION ALL SELECT 'lock', toggle.capability_key, NULL, NULL, NULL, NULL, NULL"
     " FROM capabilities_featuretoggle toggle WHERE toggle.organization_id = %s AND toggle.locked"
+    " UNION ALL SELECT 'release', choice.capability_key, NULL, NULL, NULL,"
+    " choice.channel || ':' || choice.pinned_version || ':' || choice.pinned_reason, NULL"
+    " FROM capabilities_releasechoice choice WHERE choice.organization_id = %s"
+    " AND (choice.channel <> 'stable' OR choice.pinned_version <> '')"
     " UNION ALL SELECT 'stop', stops.capability, stops.id, stops.amount, stops.spent, stops.currency,"
     " stops.platform FROM (" + _STOPS_SQL + ") AS stops"
 )

@@ -52,8 +52,10 @@ class JobContext:
         self.usage[meter_key] = self.usage.get(meter_key, 0) + quantity
 
 
-def job_function(capability_key: str, kind: str) -> Any:
-    return import_string(registry().get(capability_key).job_kind(kind).function)
+def job_function(capability_key: str, kind: str, version: str = "") -> Any:
+    """The function of job kind `kind`, as version `version` of the capability
+    declares it (its own declaration when the version does not change it)."""
+    return import_string(registry().get(capability_key).job_kind(kind, version).function)
 
 
 class JobInputInvalid(Exception):
@@ -69,7 +71,11 @@ def clean_input(organization: Organization, capability_key: str, kind: str, data
     for `organization` (by the API or a page) with the kind's input form, and
     return the job's input. Raises LookupError for an unknown kind and
     JobInputInvalid naming each field that is wrong, missing or unknown."""
-    declaration = registry().get(capability_key).job_kind(kind)
+    from capabilities.releases import running
+
+    declaration = (
+        registry().get(capability_key).job_kind(kind, running(organization, capability_key).version.number)
+    )
     if not isinstance(data, dict):
         raise JobInputInvalid({"input": ['The input must be a JSON object, like {"pages": 3}.']})
     if not declaration.input:

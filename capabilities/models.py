@@ -67,6 +67,56 @@ class ToggleChange(AppendOnlyModel):
         return f"{self.capability_key}: {self.from_enabled} -> {self.to_enabled} by {self.actor_email}"
 
 
+class ReleaseChoice(models.Model):
+    """Which release of a capability an organization runs: its channel
+    (`stable` unless an owner or admin opted in to `beta`), or a version an IT
+    admin pinned it to (with the reason; the organization cannot change it
+    then). No row: stable."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    capability_key = models.CharField(max_length=64)
+    channel = models.CharField(max_length=16, default="stable")
+    pinned_version = models.CharField(max_length=40, blank=True)
+    pinned_reason = models.CharField(max_length=300, blank=True)
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "capability_key"], name="one_release_choice_per_capability"
+            )
+        ]
+
+    def __str__(self) -> str:
+        chosen = f"pinned to {self.pinned_version}" if self.pinned_version else self.channel
+        return f"{self.capability_key} {chosen} for {self.organization}"
+
+
+class ReleaseChange(AppendOnlyModel):
+    """One change of the release an organization runs: a channel switch, or a
+    pin set or lifted by an IT admin. Never edited."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    capability_key = models.CharField(max_length=64)
+    from_channel = models.CharField(max_length=16)
+    to_channel = models.CharField(max_length=16)
+    from_version = models.CharField(max_length=40)  # the version it ran before, and after
+    to_version = models.CharField(max_length=40)
+    pinned = models.BooleanField(default=False)  # set by an IT admin, who locked it
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_email = models.CharField(max_length=254, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["organization", "capability_key", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.capability_key}: {self.from_version} -> {self.to_version} by {self.actor_email}"
+
+
 class Job(models.Model):
     """One run of a capability's job function for an organization."""
 
@@ -121,6 +171,9 @@ class Job(models.Model):
     # the job on a retry, or records its outcome.
     lease_token = models.CharField(max_length=32, blank=True)
     publications = models.PositiveSmallIntegerField(default=1)  # messages sent for it
+    # The capability's version it runs with, fixed when it is queued: a channel
+    # change afterwards does not change what a queued job runs.
+    version = models.CharField(max_length=40, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-queued_at", "-id"]

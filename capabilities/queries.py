@@ -30,6 +30,7 @@ from capabilities.models import (
     ToggleChange,
 )
 from capabilities.registry import Capability, registry
+from capabilities.releases import Running, running
 from metering.queries import estimates as cost_estimates
 from metering.queries.estimates import Estimate
 from portal.models import Organization
@@ -44,6 +45,7 @@ class CatalogEntry:
     dependencies: list[Capability]
     missing_dependencies: list[Capability]
     degraded: bool = False  # its jobs fail above the rule (capabilities/degraded.py), for everyone
+    release: Running | None = None  # the version the organization runs, and its channel
 
     @property
     def key(self) -> str:
@@ -72,6 +74,7 @@ def catalog(organization: Organization) -> list[CatalogEntry]:
                     dep for dep in dependencies if not (rows.get(dep.key) and rows[dep.key].enabled)
                 ],
                 degraded=capability.key in degraded,
+                release=running(organization, capability.key),
             )
         )
     return entries

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 import time
 import uuid
@@ -102,6 +103,39 @@ class JobKind:
     by_hand: bool = False
 
 
+# What a version may be called: "1.0", "2.1.0-beta.1".
+VERSION_NUMBER = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+\-]{0,39}")
+STABLE = "stable"
+BETA = "beta"
+CHANNELS = {STABLE: "Stable", BETA: "Beta"}
+
+
+@dataclass(frozen=True)
+class Version:
+    """One release of a capability.
+
+    number     what people call it: "1.0", "2.0"
+    channel    `stable` (every organization runs it unless it opts in to beta or
+               is pinned) or `beta` (organizations that opted in)
+    notes      the release notes shown beside it
+    job_kinds  the job kinds this version changes: kind -> its JobKind (a new
+               function or input form); the others are the capability's own
+    """
+
+    number: str
+    channel: str = STABLE
+    notes: str = ""
+    job_kinds: tuple[tuple[str, JobKind | str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.channel not in CHANNELS:
+            raise ImproperlyConfigured(f"Version {self.number}: channel must be one of {', '.join(CHANNELS)}")
+
+    @property
+    def channel_label(self) -> str:
+        return CHANNELS[self.channel]
+
+
 @dataclass(frozen=True)
 class NavEntry:
     label: str
@@ -121,6 +155,8 @@ class Capability:
     nav: NavEntry | None = None
     dependencies: tuple[str, ...] = ()
     version: str = "1.0.0"
+    # Its releases, oldest first; none declared: one stable release, `version`.
+    versions: tuple[Version, ...] = ()
     # Prices of the platform meters (per API call, per started second of a job).
     api_call_price: Decimal = Decimal("0")
     compute_second_price: Decimal = Decimal("0")
@@ -190,10 +226,38 @@ class Capability:
         """Whether using it costs anything at the prices in force now."""
         return any(meter.unit_price > 0 for meter in self.priced_meters)
 
-    def job_kind(self, kind: str) -> JobKind:
-        """The declaration of job kind `kind`; LookupError if there is none."""
+    @property
+    def releases(self) -> tuple[Version, ...]:
+        """Its versions, oldest first (one stable release when none is declared)."""
+        return self.versions or (Version(self.version, STABLE),)
+
+    def release(self, number: str) -> Version:
+        """Version `number`; LookupError if it has none of that number."""
+        for version in self.releases:
+            if version.number == number:
+                return version
+        raise LookupError(f"{self.title} has no version {number!r}")
+
+    def latest(self, channel: str) -> Version:
+        """The newest version an organization on `channel` runs: beta's newest
+        beta release, or stable's when there is none newer (and stable's always)."""
+        stable = [version for version in self.releases if version.channel == STABLE]
+        if channel == BETA:
+            newest = self.releases[-1]
+            if newest.channel == BETA:
+                return newest
+        return stable[-1] if stable else self.releases[0]
+
+    @property
+    def has_beta(self) -> bool:
+        return self.latest(BETA).channel == BETA
+
+    def job_kind(self, kind: str, version: str = "") -> JobKind:
+        """The declaration of job kind `kind` (as version `version` changes it,
+        when given); LookupError if there is none."""
+        changed = dict(self.release(version).job_kinds) if version else {}
         try:
-            declared = self.job_kinds[kind]
+            declared = changed[kind] if kind in changed else self.job_kinds[kind]
         except KeyError:
             raise LookupError(f"{self.title} has no job kind {kind!r}") from None
         if isinstance(declared, str):
@@ -376,6 +440,26 @@ class Registry:
                     raise ImproperlyConfigured(
                         f"Capability {capability.key!r}: demo_usage names a meter it lacks, {usage.meter!r}"
                     )
+            numbers = [version.number for version in capability.releases]
+            for number in numbers:
+                if not VERSION_NUMBER.fullmatch(number):
+                    raise ImproperlyConfigured(
+                        f"Capability {capability.key!r}: {number!r} is not a version number"
+                    )
+            if capability.versions:
+                if not any(version.channel == STABLE for version in capability.versions):
+                    raise ImproperlyConfigured(f"Capability {capability.key!r}: no stable version")
+                # `version` says the release everyone runs by default.
+                capability.version = capability.latest(STABLE).number
+            if len(set(numbers)) != len(numbers):
+                raise ImproperlyConfigured(f"Capability {capability.key!r} declares a version twice")
+            for version in capability.releases:
+                for kind, _ in version.job_kinds:
+                    if kind not in capability.job_kinds:
+                        raise ImproperlyConfigured(
+                            f"Capability {capability.key!r} {version.number}: changes {kind!r}, "
+                            "which is not one of its job kinds"
+                        )
         for key in self.capabilities:
             if key in self.requirements(key):
                 raise ImproperlyConfigured(

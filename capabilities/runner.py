@@ -285,7 +285,14 @@ def _execute(job: Job) -> str:
     context = JobContext(job=job, input=dict(job.input or {}))
     started = time.monotonic()
     try:
-        function = job_function(job.capability, job.kind)
+        try:
+            function = job_function(job.capability, job.kind, job.version)
+        except LookupError:
+            title = registry().title_of(job.capability)
+            raise JobFailed(
+                f"Version {job.version} of {title}, which this job was queued with, is no longer installed. "
+                "Start it again to run it on the version in use now."
+            ) from None
         result = function(context)
     except JobFailed as failure:
         return _fail(job, str(failure), "job_failed")

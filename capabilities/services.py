@@ -38,6 +38,7 @@ from capabilities.models import (
 from capabilities.registry import (
     API_CALLS,
     COMPUTE_SECONDS,
+    VERSION_NUMBER,
     ServiceCapability,
     announce_change,
     app_registry,
@@ -123,8 +124,8 @@ def check(spec: ServiceSpec, current: ExternalCapability | None = None) -> None:
         add("summary", "At most 200 characters.")
     if not spec.category.strip() or len(spec.category) > 60:
         add("category", "A category of 1 to 60 characters groups its card in the catalog.")
-    if not spec.version.strip() or len(spec.version) > 40:
-        add("version", "A version of 1 to 40 characters, e.g. 1.0.0.")
+    if not VERSION_NUMBER.fullmatch(spec.version.strip()):
+        add("version", "A version of 1 to 40 letters, digits, dots, plus or minus signs, e.g. 1.0.0.")
     for name in ("documentation_url", "health_url"):
         url = getattr(spec, name)
         if url:

@@ -12,6 +12,7 @@ class JobTable(tables.Table):
     id = tables.Column(verbose_name="Job", linkify=lambda record: reverse("job", args=[record.pk]))
     capability = tables.Column()
     kind = tables.Column()
+    version = tables.Column(verbose_name="Version", empty_values=())
     status = tables.Column()
     progress = tables.Column(empty_values=(), orderable=False)
     queued_at = tables.DateTimeColumn(
@@ -21,7 +22,7 @@ class JobTable(tables.Table):
 
     class Meta:
         model = Job
-        fields = ["id", "capability", "kind", "status", "progress", "queued_at", "requested_by"]
+        fields = ["id", "capability", "kind", "version", "status", "progress", "queued_at", "requested_by"]
         attrs = {"class": "table"}
         empty_text = "No job matches these filters."
 
@@ -30,6 +31,19 @@ class JobTable(tables.Table):
 
     def render_capability(self, value: str) -> str:
         return registry().get(value).title if value in registry() else value
+
+    def render_version(self, value: str, record: Job) -> str:
+        """The version it ran with; a beta one says so. Jobs from before versions: the capability's first."""
+        capability = registry().known(record.capability)
+        if not value:
+            return capability.releases[0].number if capability is not None else "—"
+        if capability is not None:
+            try:
+                if capability.release(value).channel == "beta":
+                    return format_html('{} <span class="badge badge-warn">Beta</span>', value)
+            except LookupError:
+                pass
+        return value
 
     def render_status(self, value: str, record: Job) -> str:
         return format_html('<span class="badge badge-job-{}">{}</span>', record.status, value)

@@ -6,7 +6,7 @@ from importlib.util import find_spec
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from capabilities import job_views, schedule_views, views
+from capabilities import job_views, release_views, schedule_views, views
 from capabilities.ofrep import urls as ofrep_urls
 from capabilities.registry import app_registry
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("capabilities/<slug:key>/toggle/", views.toggle, name="capability_toggle"),
     path("capabilities/<slug:key>/jobs/", job_views.start_job, name="job_start"),
     path("capabilities/<slug:key>/release/", job_views.release_held_jobs, name="capability_release"),
+    path("capabilities/<slug:key>/channel/", release_views.choose_channel, name="capability_channel"),
     path("capabilities/<slug:key>/schedules/", schedule_views.schedule_switch, name="capability_schedule"),
     path(
         "capabilities/<slug:key>/schedules/<int:schedule_id>/cancel/",
@@ -33,6 +34,11 @@ ofrep_urlpatterns = ofrep_urls.urlpatterns
 manage_urlpatterns: list[URLPattern | URLResolver] = [
     path("organizations/<slug:slug>/capabilities/", views.manage_toggles, name="capabilities"),
     path("organizations/<slug:slug>/capabilities/<slug:key>/", views.manage_force, name="capability_force"),
+    path(
+        "organizations/<slug:slug>/capabilities/<slug:key>/version/",
+        release_views.manage_pin,
+        name="capability_pin",
+    ),
     path("organizations/<slug:slug>/schedules/", schedule_views.manage_schedule, name="schedule_create"),
     path(
         "organizations/<slug:slug>/schedules/<int:schedule_id>/cancel/",

@@ -18,7 +18,7 @@ from capabilities.approvals import queries as approval_queries
 from capabilities.approvals import views as approval_views
 from capabilities.approvals.policy import approval_needed
 from capabilities.forms import ForceForm, JobInputForm, ScheduleForm, ToggleForm
-from capabilities.models import Job
+from capabilities.models import Job, ReleaseChange
 from capabilities.registry import Capability, registry
 from metering import budgets
 from portal.access import AuthenticatedRequest, OrgRequest, org_role_required, platform_required
@@ -114,6 +114,9 @@ def render_capability_page(
         {
             "entry": entry,
             "history": queries.history(request.organization, key)[:100],
+            "release_history": ReleaseChange.objects.filter(
+                organization=request.organization, capability_key=key
+            ).order_by("-at", "-id")[:50],
             "schedules": schedules.for_capability(request.organization, key),
             # The form proposes the switch the capability does not have now.
             "schedule_form": schedule_form

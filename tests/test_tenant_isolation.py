@@ -49,7 +49,14 @@ from capabilities.contracts.fields import Finding
 from capabilities.contracts.models import Contract, ContractCorrection
 from capabilities.documents.actions import upload_documents
 from capabilities.documents.models import Document
-from capabilities.models import FeatureToggle, Job, ScheduledSwitch, ToggleChange
+from capabilities.models import (
+    FeatureToggle,
+    Job,
+    ReleaseChange,
+    ReleaseChoice,
+    ScheduledSwitch,
+    ToggleChange,
+)
 from capabilities.notifications import actions as notifications
 from capabilities.notifications.models import Delivery, Rule
 from capabilities.qa.models import Question
@@ -266,6 +273,13 @@ REGISTRY: dict[str, Entry] = {
         shows=lambda w: [],
         data=lambda w: {"enabled": "off", "when": "end_of_period", "organization": w.acme.slug},
     ),
+    # A channel chosen from gina's session is globex's, whatever the form says.
+    "capability_channel": CurrentOrganization(
+        methods=("POST",),
+        kwargs=_ocr,
+        shows=lambda w: [],
+        data=lambda w: {"channel": "beta", "organization": w.acme.slug},
+    ),
     "capability_schedule_cancel": AcmeObject(
         lambda w: {"key": "glossary", "schedule_id": w.acme_schedule.pk}, methods=("POST",)
     ),
@@ -404,6 +418,11 @@ REGISTRY: dict[str, Entry] = {
         methods=("GET",), shows=lambda w: ['"organization":"globex"', '"anomalies":[]']
     ),
     "manage:capabilities": Platform(methods=("GET",), kwargs=_acme_slug),
+    "manage:capability_pin": Platform(
+        methods=("POST",),
+        kwargs=lambda w: {"slug": w.acme.slug, "key": "ocr"},
+        data=lambda w: {"version": "2.0.0", "reason": "outsider"},
+    ),
     "manage:schedule_create": Platform(
         methods=("POST",),
         kwargs=_acme_slug,
@@ -549,6 +568,9 @@ REGISTRY: dict[str, Entry] = {
         kwargs=_ocr,
         shows=lambda w: [],
         data=lambda w: {"enabled": False, "include_related": True},
+    ),
+    "capability-channel": CurrentOrganization(
+        methods=("PUT",), kwargs=_ocr, shows=lambda w: [], data=lambda w: {"channel": "beta"}
     ),
     "capability-history": CurrentOrganization(
         methods=("GET",), kwargs=_ocr, shows=lambda w: ["globex pilot"]
@@ -856,6 +878,12 @@ def acme_state(acme: Organization) -> dict[str, Any]:
             .values_list("capability_key", "enabled", "locked")
         ),
         "toggle_changes": ToggleChange.objects.filter(organization=acme).count(),
+        "release_choices": list(
+            ReleaseChoice.objects.filter(organization=acme)
+            .order_by("capability_key")
+            .values_list("capability_key", "channel", "pinned_version")
+        ),
+        "release_changes": ReleaseChange.objects.filter(organization=acme).count(),
         "jobs": list(
             Job.objects.filter(organization=acme).order_by("pk").values_list("pk", "status", "input")
         ),

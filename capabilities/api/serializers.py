@@ -41,12 +41,36 @@ class EstimateSerializer(serializers.Serializer):
     )
 
 
+class VersionSerializer(serializers.Serializer):
+    version = serializers.CharField(source="number")
+    channel = serializers.ChoiceField(choices=["stable", "beta"])
+    notes = serializers.CharField(help_text="Its release notes")
+
+
 class CapabilitySerializer(serializers.Serializer):
     key = serializers.CharField(source="capability.key")
     name = serializers.CharField(source="capability.title")
     summary = serializers.CharField(source="capability.summary")
     category = serializers.CharField(source="capability.category")
-    version = serializers.CharField(source="capability.version")
+    version = serializers.CharField(
+        source="capability.version", help_text="Its current stable version: what organizations run by default"
+    )
+    versions = VersionSerializer(
+        source="capability.releases", many=True, help_text="Its versions, oldest first"
+    )
+    channel = serializers.ChoiceField(
+        source="release.channel",
+        choices=["stable", "beta"],
+        help_text="The organization's channel for it: `stable` unless an owner or admin opted in to `beta`",
+    )
+    running_version = serializers.CharField(
+        source="release.version.number",
+        help_text="The version the organization's new jobs run with: its channel's newest, or the pinned one",
+    )
+    pinned = serializers.BooleanField(
+        source="release.pinned", help_text="An IT admin pinned `running_version`; the channel can't change"
+    )
+    pinned_reason = serializers.CharField(source="release.pinned_reason")
     dependencies = serializers.SerializerMethodField()
     meters = MeterSerializer(source="capability.priced_meters", many=True)
     enabled = serializers.BooleanField()
@@ -77,6 +101,10 @@ class ToggleRequestSerializer(serializers.Serializer):
         help_text="Also switch the capabilities the dependency rule requires (on: missing dependencies; "
         "off: enabled dependents). Without it such a change answers 409.",
     )
+
+
+class ChannelRequestSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=["stable", "beta"])
 
 
 class ToggleResultSerializer(serializers.Serializer):
@@ -114,6 +142,7 @@ class JobSerializer(serializers.ModelSerializer):
             "result",
             "error",
             "error_code",
+            "version",
             "requested_by",
             "queued_at",
             "started_at",

@@ -7,6 +7,7 @@ from capabilities.api import events, schedules, services, views
 urlpatterns = [
     path("capabilities/", views.CapabilityList.as_view(), name="capability-list"),
     path("capabilities/<slug:key>/toggle", views.CapabilityToggle.as_view(), name="capability-toggle"),
+    path("capabilities/<slug:key>/channel", views.CapabilityChannel.as_view(), name="capability-channel"),
     path("capabilities/<slug:key>/history", views.CapabilityHistory.as_view(), name="capability-history"),
     path(
         "capabilities/<slug:key>/schedules",

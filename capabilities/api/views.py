@@ -11,10 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from capabilities import actions, is_enabled, queries
+from capabilities import actions, is_enabled, queries, releases
 from capabilities.api.permissions import BudgetExhaustedError, CapabilityDisabledError
 from capabilities.api.serializers import (
     CapabilitySerializer,
+    ChannelRequestSerializer,
     JobRequestSerializer,
     JobSerializer,
     ToggleChangeSerializer,
@@ -122,6 +123,45 @@ class CapabilityToggle(APIView):
         return Response(
             ToggleResultSerializer({"changed": result.changed, "capability": entry}, context=context).data
         )
+
+
+class CapabilityChannel(APIView):
+    permission_classes = [IsAuthenticated, OrganizationMember]
+    managing_roles_for = {"PUT"}
+
+    @extend_schema(
+        summary="Choose a capability's channel",
+        description="`beta` runs the capability's newest beta version for the organization's new jobs "
+        "(jobs already queued keep the version they were queued with); `stable` goes back. Owners and "
+        "admins. Audited, and shown in the capability's history.",
+        request=ChannelRequestSerializer,
+        responses={
+            200: CapabilitySerializer,
+            400: OpenApiResponse(description="Not a channel, or `no_beta_version`: it has no beta now"),
+            403: OpenApiResponse(description="Not an owner or admin"),
+            409: OpenApiResponse(description="`version_pinned`: an IT admin pinned a version"),
+        },
+    )
+    def put(self, request: Request, key: str) -> Response:
+        _installed(key)
+        payload = ChannelRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        organization = organization_of(request)
+        try:
+            releases.set_channel(
+                request_actor(request),
+                organization,
+                key,
+                payload.validated_data["channel"],
+                origin=origin_of(request),
+            )
+        except ActionError as refusal:
+            if refusal.code == "version_pinned":
+                raise Conflict(refusal.message, code=refusal.code) from None
+            raise exceptions.ValidationError({"channel": [refusal.message]}, code=refusal.code) from None
+        entry = queries.catalog_entry(organization, key)
+        context = {"estimates": {key: queries.estimate(organization, key)}}
+        return Response(CapabilitySerializer(entry, context=context).data)
 
 
 @extend_schema(

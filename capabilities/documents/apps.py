@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from capabilities.registry import CapabilityConfig, DemoMeter, JobKind, Meter, NavEntry
+from capabilities.registry import BETA, CapabilityConfig, DemoMeter, JobKind, Meter, NavEntry, Version
 
 if TYPE_CHECKING:
     from portal.models import Organization, User
@@ -30,7 +30,29 @@ class DocumentsConfig(CapabilityConfig):
         )
     }
     nav = NavEntry("Documents", "index")
-    version = "1.0.0"
+    versions = (
+        Version(
+            "1.0.0",
+            notes="Reads PDFs (with OCR for scans), Word files and text; finds dates, amounts, "
+            "invoice and contract numbers and parties.",
+        ),
+        Version(
+            "1.1.0",
+            BETA,
+            notes="A better field finder: also bank accounts (IBANs, kept only when their check digits "
+            "hold), VAT numbers and payment due dates.",
+            job_kinds=(
+                (
+                    "extract",
+                    JobKind(
+                        "capabilities.documents.jobs.extract_more_fields",
+                        input="capabilities.documents.forms.ExtractInput",
+                        label="Extract text and fields",
+                    ),
+                ),
+            ),
+        ),
+    )
     demo_usage = (DemoMeter("pages", 16, 3.5), DemoMeter("searches", 22))
     demo_reason = "Stop retyping supplier invoices and contracts: read and search them instead"
     default_settings = {

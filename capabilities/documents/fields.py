@@ -195,3 +195,68 @@ def _parties(text: str) -> list[dict[str, Any]]:
         role = match.group("role").lower()
         found.append((match.start(), {"text": match.group(0).strip(), "value": name, "role": role}))
     return [item for _, item in sorted(found, key=lambda pair: pair[0])]
+
+
+# --- Version 1.1 (beta): bank accounts, VAT numbers and due dates -------------
+
+# An IBAN as printed: country, check digits, then the account in groups of four
+# (spaces optional); kept only when its mod-97 check holds (ISO 13616).
+IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+VAT_COUNTRIES = "AT|BE|BG|CY|CZ|DE|DK|EE|EL|ES|FI|FR|GB|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK|XI"
+# A VAT identification number after its label: "VAT no. DE123456789", "USt-IdNr.: DE…".
+VAT = re.compile(
+    r"\b(?:VAT|USt-?IdNr|TVA|IVA|BTW)\b[^\n\d]{0,20}?(?P<number>(?:"
+    + VAT_COUNTRIES
+    + r") ?[0-9A-Z][0-9A-Z ]{6,13}[0-9A-Z])\b",
+    re.I,
+)
+DUE = re.compile(r"\b(?:payment\s+)?(?:due|payable)(?:\s+(?:date|by|on))?\s*[:\-]?\s*", re.I)
+
+
+def iban_is_valid(candidate: str) -> bool:
+    """The ISO 13616 check: the country and check digits moved to the end,
+    letters as numbers (A = 10 … Z = 35), the whole number mod 97 is 1."""
+    compact = candidate.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    digits = "".join(str(int(character, 36)) for character in rearranged)
+    return int(digits) % 97 == 1
+
+
+def _ibans(text: str) -> list[dict[str, Any]]:
+    return [
+        {"text": match.group(0), "value": match.group(0).replace(" ", "")}
+        for match in IBAN.finditer(text)
+        if iban_is_valid(match.group(0))
+    ]
+
+
+def _vat_numbers(text: str) -> list[dict[str, Any]]:
+    return [
+        {"text": match.group(0).strip(), "value": match.group("number").replace(" ", "").upper()}
+        for match in VAT.finditer(text)
+    ]
+
+
+def _due_dates(text: str) -> list[dict[str, Any]]:
+    """The date right after "due", "payable", "payment due by"…"""
+    found = []
+    for match in DUE.finditer(text):
+        following = _dates(text[match.end() : match.end() + 40])
+        if following and text[match.end() :].startswith(following[0]["text"]):
+            found.append(
+                {"text": (match.group(0) + following[0]["text"]).strip(), "value": following[0]["value"]}
+            )
+    return found
+
+
+def find_more_fields(text: str) -> dict[str, list[dict[str, Any]]]:
+    """Version 1.1's field finder: 1.0's fields, and bank accounts (IBANs that
+    pass their check), VAT numbers and payment due dates."""
+    return {
+        **find_fields(text),
+        "due_dates": _distinct(_due_dates(text)),
+        "ibans": _distinct(_ibans(text)),
+        "vat_numbers": _distinct(_vat_numbers(text)),
+    }

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from capabilities.capability_settings import capability_setting
 from capabilities.documents import actions, extraction, queries
-from capabilities.documents.fields import find_fields
+from capabilities.documents.fields import find_fields, find_more_fields
 from capabilities.documents.models import Document
 from capabilities.job_context import JobContext, JobFailed
 
@@ -19,6 +20,17 @@ PROGRESS_INTERVAL = 0.25  # seconds between progress writes
 
 
 def extract(ctx: JobContext) -> dict[str, Any]:
+    """Version 1.0's extraction."""
+    return _extract(ctx, find_fields)
+
+
+def extract_more_fields(ctx: JobContext) -> dict[str, Any]:
+    """Version 1.1's extraction (beta): the same reading, a field finder that
+    also finds bank accounts, VAT numbers and due dates."""
+    return _extract(ctx, find_more_fields)
+
+
+def _extract(ctx: JobContext, finder: Callable[[str], dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
     document_id = ctx.input.get("document_id")
     if not isinstance(document_id, int):
         raise JobFailed("This job needs the id of an uploaded document (document_id).")
@@ -70,7 +82,7 @@ def extract(ctx: JobContext) -> dict[str, Any]:
         )
     elif blank:
         notes.append(f"{len(blank)} page(s) hold no text.")
-    fields = find_fields("\n\n".join(page.text for page in pages))
+    fields = finder("\n\n".join(page.text for page in pages))
     actions.store_extraction(document, kind, pages, fields, notes, content_sha256=content_sha256, job=ctx.job)
     ctx.meter("pages", len(pages))
     return {

@@ -21,8 +21,11 @@ def exists(key: str) -> bool:
 
 def evaluate(organization_id: int, key: str) -> dict[str, Any]:
     """The OFREP evaluation of flag `key` (an installed capability)."""
+    from capabilities.releases import running
+
     stopped = budget_stop(organization_id, key) is not None
     value = is_enabled(organization_id, key) and not stopped
+    release = running(organization_id, key)
     return {
         "key": key,
         "value": value,
@@ -30,7 +33,9 @@ def evaluate(organization_id: int, key: str) -> dict[str, Any]:
         "variant": "on" if value else "off",
         "metadata": {
             "locked": key in locked_keys(organization_id),
-            "version": registry().get(key).version,
+            # The version the organization runs (its channel's, or the one pinned).
+            "version": release.version.number,
+            "channel": release.channel,
             "budget_state": "stopped" if stopped else "ok",
         },
     }

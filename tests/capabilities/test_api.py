@@ -62,6 +62,18 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
         "summary": "Turns scanned pages into text.",
         "category": "Documents",
         "version": "1.0.0",
+        "versions": [
+            {"version": "1.0.0", "channel": "stable", "notes": "Recognises printed text."},
+            {
+                "version": "2.0.0",
+                "channel": "beta",
+                "notes": "A new engine that also reads two-column pages.",
+            },
+        ],
+        "channel": "stable",
+        "running_version": "1.0.0",
+        "pinned": False,
+        "pinned_reason": "",
         "dependencies": [],
         "meters": [
             {

@@ -85,6 +85,7 @@ def test_bob_starts_a_job_and_gets_202_with_it(client_for, bob, acme, ocr_on):
         "result": None,
         "error": "",
         "error_code": "",
+        "version": "1.0.0",  # the stable version: acme has not opted in to the beta
         "requested_by": "bob@acme.test",
         "queued_at": body["queued_at"],
         "started_at": None,

@@ -84,7 +84,12 @@ def test_an_enabled_capability_evaluates_true(flags, alice, acme):
     assert details.reason == Reason.STATIC
     assert details.variant == "on"
     assert details.error_code is None
-    assert dict(details.flag_metadata) == {"locked": False, "version": OCR_VERSION, "budget_state": "ok"}
+    assert dict(details.flag_metadata) == {
+        "locked": False,
+        "version": OCR_VERSION,
+        "channel": "stable",
+        "budget_state": "ok",
+    }
 
 
 def test_a_disabled_capability_evaluates_false(flags):

@@ -98,3 +98,35 @@ def test_a_title_word_before_the_label_does_not_hide_the_number():
     assert [item["value"] for item in find_fields(text)["contract_numbers"]] == ["MSA-2026-0417"]
     text = "Commercial Invoice\nInvoice No. INV-77/A"
     assert [item["value"] for item in find_fields(text)["invoice_numbers"]] == ["INV-77/A"]
+
+
+# --- version 1.1 (beta): bank accounts, VAT numbers, due dates ------------------------
+
+
+@pytest.mark.parametrize(
+    ("iban", "valid"),
+    [
+        ("DE89 3704 0044 0532 0130 00", True),
+        ("GB82 WEST 1234 5698 7654 32", True),
+        ("FR14 2004 1010 0505 0001 3M02 606", True),
+        ("DE89 3704 0044 0532 0130 01", False),  # one digit off: the check fails
+        ("DE89 3704", False),  # too short
+    ],
+)
+def test_an_iban_is_kept_only_when_its_check_digits_hold(iban, valid):
+    from capabilities.documents.fields import find_more_fields, iban_is_valid
+
+    assert iban_is_valid(iban) is valid
+    found = find_more_fields(f"Pay to IBAN {iban} please")["ibans"]
+    assert [item["value"] for item in found] == ([iban.replace(" ", "")] if valid else [])
+
+
+def test_vat_numbers_need_their_label_and_due_dates_the_word_due():
+    from capabilities.documents.fields import find_more_fields
+
+    fields = find_more_fields(
+        "USt-IdNr.: DE123456789\nTVA FR 40 303265045\nOrder DE123456789 shipped\n"
+        "Payable on 2024-07-15. Issued 2024-06-01."
+    )
+    assert [item["value"] for item in fields["vat_numbers"]] == ["DE123456789", "FR40303265045"]
+    assert [item["value"] for item in fields["due_dates"]] == ["2024-07-15"]

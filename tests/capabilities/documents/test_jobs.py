@@ -141,3 +141,34 @@ def test_a_document_deleted_before_its_job_fails_it(documents_on, alice, acme):
     _run(job.pk)
     job.refresh_from_db()
     assert (job.status, job.error) == ("failed", "The document was deleted before it could be read.")
+
+
+INVOICE_WITH_BANK_DETAILS = (
+    "Invoice No: INV-88 dated 2024-05-01\n"
+    "VAT no.: DE 123456789\n"
+    "IBAN: DE89 3704 0044 0532 0130 00\n"
+    "Payment due by 31 May 2024\n"
+    "Total 120.00 EUR"
+)
+
+
+def test_the_beta_extraction_finds_bank_details_and_stable_does_not(
+    extracted, acme, alice, django_capture_on_commit_callbacks
+):
+    """Version 1.1 (beta) of Documents' extraction: the organization opts in,
+    and its next upload's fields have due dates, IBANs and VAT numbers."""
+    from capabilities import releases
+
+    [on_stable] = extracted(("stable.txt", INVOICE_WITH_BANK_DETAILS.encode()))
+    with django_capture_on_commit_callbacks(execute=True):
+        releases.set_channel(alice, acme, "documents", "beta")
+    [on_beta] = extracted(("beta.txt", INVOICE_WITH_BANK_DETAILS.encode()))
+
+    assert (on_stable.job.version, on_beta.job.version) == ("1.0.0", "1.1.0")
+    assert "ibans" not in on_stable.fields
+    assert on_beta.fields["ibans"] == [
+        {"text": "DE89 3704 0044 0532 0130 00", "value": "DE89370400440532013000"}
+    ]
+    assert [item["value"] for item in on_beta.fields["vat_numbers"]] == ["DE123456789"]
+    assert [item["value"] for item in on_beta.fields["due_dates"]] == ["2024-05-31"]
+    assert on_beta.fields["invoice_numbers"] == on_stable.fields["invoice_numbers"]  # 1.0's fields kept

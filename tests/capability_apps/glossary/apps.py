@@ -1,6 +1,6 @@
 """Test capability with no meters: free to switch on, no confirmation."""
 
-from capabilities.registry import CapabilityConfig
+from capabilities.registry import CapabilityConfig, Version
 
 
 class GlossaryConfig(CapabilityConfig):
@@ -10,3 +10,5 @@ class GlossaryConfig(CapabilityConfig):
     verbose_name = "Glossary"
     summary = "A shared list of the organization's terms."
     category = "Knowledge"
+    # Two stable releases and no beta: nothing to opt in to.
+    versions = (Version("1.0.0"), Version("1.1.0", notes="Terms sorted by use."))

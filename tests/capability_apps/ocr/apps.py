@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from capabilities.registry import CapabilityConfig, JobKind, Meter
+from capabilities.registry import BETA, CapabilityConfig, JobKind, Meter, Version
 
 
 class OcrConfig(CapabilityConfig):
@@ -24,3 +24,22 @@ class OcrConfig(CapabilityConfig):
         "explode": "tests.capability_apps.ocr.jobs.explode",
         "kill_worker": "tests.capability_apps.ocr.jobs.kill_worker",
     }
+    versions = (
+        Version("1.0.0", notes="Recognises printed text."),
+        Version(
+            "2.0.0",
+            BETA,
+            notes="A new engine that also reads two-column pages.",
+            job_kinds=(
+                (
+                    "recognize",
+                    JobKind(
+                        "tests.capability_apps.ocr.jobs.recognize_two_columns",
+                        input="tests.capability_apps.ocr.forms.RecognizeInput",
+                        label="Recognise pages",
+                        by_hand=True,
+                    ),
+                ),
+            ),
+        ),
+    )

@@ -24,6 +24,11 @@ def recognize(ctx: JobContext) -> dict:
     return {"pages": pages, "text": "recognised"}
 
 
+def recognize_two_columns(ctx: JobContext) -> dict:
+    """Version 2.0's recognition: the same pages, and says which engine read them."""
+    return {**recognize(ctx), "engine": "two-column"}
+
+
 def noop(ctx: JobContext) -> dict:
     """The smallest metered job: counts one page. Used by the job-overhead
     benchmark and tests of the runner."""

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from capabilities.registry import CapabilityConfig, Meter, NavEntry
+from capabilities.registry import BETA, CapabilityConfig, Meter, NavEntry, Version
 
 
 class SummariesConfig(CapabilityConfig):
@@ -15,3 +15,8 @@ class SummariesConfig(CapabilityConfig):
     meters = (Meter("summaries", "summary", Decimal("0.05")),)
     dependencies = ("ocr",)
     nav = NavEntry("Summaries", "index")
+    versions = (
+        Version("1.0.0", notes="One paragraph per document."),
+        Version("1.1.0", notes="Keeps the document's headings."),
+        Version("2.0.0", BETA, notes="Bullet points instead of a paragraph."),
+    )
