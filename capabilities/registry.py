@@ -108,6 +108,7 @@ VERSION_NUMBER = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+\-]{0,39}")
 STABLE = "stable"
 BETA = "beta"
 CHANNELS = {STABLE: "Stable", BETA: "Beta"}
+CHANNEL_CHOICES = list(CHANNELS.items())
 
 
 @dataclass(frozen=True)

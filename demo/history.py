@@ -47,9 +47,10 @@ from django.db.models import Count
 from billing import actions, push, reconcile, sync, webhooks
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, Invoice, ReconciliationRun
+from capabilities import releases
 from capabilities.actions import set_capability_enabled
 from capabilities.models import FeatureToggle, ToggleChange
-from capabilities.registry import Capability, registry
+from capabilities.registry import BETA, Capability, registry
 from capabilities.schedules import schedule_switch
 from demo import translation
 from demo.clock import Timeline, real_now
@@ -183,6 +184,7 @@ def build(credential_file: Path | None = None) -> Report:
         _reconcile_last_period(report, cast, real_now())
     _set_budgets(report, cast)
     _schedule_switch(report, cast)
+    _try_a_beta(report, cast)
     portal_demo.record_history_built(
         {
             "built_at": f"{real_now():%Y-%m-%d %H:%M} UTC",
@@ -481,6 +483,16 @@ def _set_budgets(report: Report, cast: portal_demo.Cast) -> None:
         f"Budgets: Acme Corp's monthly total {money(total, budgets.currency())} (stops new work), "
         "an alert-only budget on its busiest capability, and a platform cap of $250.00 on Globex."
     )
+
+
+def _try_a_beta(report: Report, cast: portal_demo.Cast) -> None:
+    """Globex tries Documents' beta (its better field finder): the capability
+    page shows both versions to each organization, Globex's on the beta."""
+    if "documents" not in registry() or not registry().get("documents").has_beta:
+        return
+    releases.set_channel(cast.people["gina"], cast.organizations["globex"], "documents", BETA)
+    version = registry().get("documents").latest(BETA).number
+    report.say(f"Versions: Globex runs Documents {version} (beta); Acme Corp stays on stable.")
 
 
 def _schedule_switch(report: Report, cast: portal_demo.Cast) -> None:

@@ -13,6 +13,22 @@ from portal.models import Organization, Role, User
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Before pytest-django creates the test database: close the connection
+    pools opened while tests were collected (the capability registry reads
+    external capabilities; modules call it to parametrize). Django renames the
+    database to test_… in the settings but keeps a pool it already has, whose
+    connections would all go to the database DATABASE_URL names: every test
+    in this process on one database, every worker and server it starts on
+    another, without the tables (tests/portal/test_database.py checks it)."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        connection.close_pool()  # type: ignore[attr-defined]  # the PostgreSQL backend's
+
+
 @pytest.fixture
 def acme(db) -> Organization:
     return OrganizationFactory(name="Acme Corp", slug="acme")

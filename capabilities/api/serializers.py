@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from capabilities.models import Job, ScheduledSwitch, ToggleChange
-from capabilities.registry import registry
+from capabilities.registry import CHANNEL_CHOICES, registry
 
 
 class MeterSerializer(serializers.Serializer):
@@ -43,7 +43,7 @@ class EstimateSerializer(serializers.Serializer):
 
 class VersionSerializer(serializers.Serializer):
     version = serializers.CharField(source="number")
-    channel = serializers.ChoiceField(choices=["stable", "beta"])
+    channel = serializers.ChoiceField(choices=CHANNEL_CHOICES)
     notes = serializers.CharField(help_text="Its release notes")
 
 
@@ -60,7 +60,7 @@ class CapabilitySerializer(serializers.Serializer):
     )
     channel = serializers.ChoiceField(
         source="release.channel",
-        choices=["stable", "beta"],
+        choices=CHANNEL_CHOICES,
         help_text="The organization's channel for it: `stable` unless an owner or admin opted in to `beta`",
     )
     running_version = serializers.CharField(
@@ -104,7 +104,7 @@ class ToggleRequestSerializer(serializers.Serializer):
 
 
 class ChannelRequestSerializer(serializers.Serializer):
-    channel = serializers.ChoiceField(choices=["stable", "beta"])
+    channel = serializers.ChoiceField(choices=CHANNEL_CHOICES)
 
 
 class ToggleResultSerializer(serializers.Serializer):

@@ -73,3 +73,26 @@ def test_queued_job_of_a_suspended_organization_is_refused(alice, acme, ivan):
         wait_for(lambda: _status(job) != Job.Status.QUEUED, 60, "the worker to pick the job up")
     job.refresh_from_db()
     assert (job.status, job.error_code) == (Job.Status.REFUSED, "organization_suspended")
+
+
+def test_a_job_queued_on_stable_runs_on_stable_after_the_switch_to_beta(alice, acme):
+    """Versions (issue 19): the job keeps the version it was queued with; the
+    worker, a separate process, runs that version's function, and the next job
+    runs the beta the organization switched to."""
+    from capabilities import releases
+
+    actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
+    queued_on_stable = actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 1})
+    releases.set_channel(alice, acme, "ocr", "beta")  # while the job waits, no worker running
+    queued_on_beta = actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 1})
+
+    with celery_worker(queues="cap.ocr"):
+        for job in (queued_on_stable, queued_on_beta):
+            wait_for(lambda job=job: Job.objects.get(pk=job.pk).is_finished, 60, "both jobs to run")
+
+    queued_on_stable.refresh_from_db()
+    queued_on_beta.refresh_from_db()
+    assert (queued_on_stable.status, queued_on_stable.version) == (Job.Status.SUCCEEDED, "1.0.0")
+    assert queued_on_stable.result == {"pages": 1, "text": "recognised"}
+    assert (queued_on_beta.status, queued_on_beta.version) == (Job.Status.SUCCEEDED, "2.0.0")
+    assert queued_on_beta.result == {"pages": 1, "text": "recognised", "engine": "two-column"}
