@@ -262,7 +262,11 @@ class ExternalCapability(models.Model):
     dependencies = models.JSONField(default=list, blank=True)  # capability keys
     documentation_url = models.URLField(max_length=500, blank=True)
     health_url = models.URLField(max_length=500, blank=True)
-    version = models.CharField(max_length=40, default="1.0.0")
+    version = models.CharField(max_length=40, default="1.0.0")  # its stable version
+    # A beta version organizations can opt in to ("" for none), and its notes:
+    # the flag's metadata tells the service which one an organization runs.
+    beta_version = models.CharField(max_length=40, blank=True, default="", db_default="")
+    beta_notes = models.CharField(max_length=300, blank=True, default="", db_default="")
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

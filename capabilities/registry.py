@@ -348,6 +348,8 @@ class ServiceCapability(Capability):
         documentation_url: str = "",
         health_url: str = "",
         retired: bool = False,
+        beta_version: str = "",
+        beta_notes: str = "",
     ) -> None:
         self.key = key
         self.name = name
@@ -359,6 +361,8 @@ class ServiceCapability(Capability):
         self.documentation_url = documentation_url
         self.health_url = health_url
         self.retired = retired
+        if beta_version:
+            self.versions = (Version(version), Version(beta_version, BETA, notes=beta_notes))
 
     @property
     def title(self) -> str:
@@ -628,6 +632,8 @@ def service_of(row: ExternalCapability) -> ServiceCapability:
         documentation_url=row.documentation_url,
         health_url=row.health_url,
         retired=row.is_retired,
+        beta_version=row.beta_version,
+        beta_notes=row.beta_notes,
     )
 
 

@@ -26,7 +26,14 @@ class ServiceForm(forms.Form):
     name = forms.CharField(max_length=80, widget=forms.TextInput(attrs={"placeholder": "Translation"}))
     summary = forms.CharField(max_length=200, required=False, help_text="One line for the catalog card.")
     category = forms.CharField(max_length=60, initial="Services")
-    version = forms.CharField(max_length=40, initial="1.0.0")
+    version = forms.CharField(max_length=40, initial="1.0.0", label="Stable version")
+    beta_version = forms.CharField(
+        max_length=40,
+        required=False,
+        help_text="Optional: a version organizations can opt in to. The flag's metadata says which "
+        "one each organization runs.",
+    )
+    beta_notes = forms.CharField(max_length=300, required=False, label="What the beta changes")
     documentation_url = forms.URLField(
         max_length=500, required=False, assume_scheme="https", label="Documentation link"
     )

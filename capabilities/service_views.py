@@ -116,6 +116,8 @@ def service_change(request: AuthenticatedRequest, key: str) -> HttpResponse:
         "summary": spec.summary,
         "category": spec.category,
         "version": spec.version,
+        "beta_version": spec.beta_version,
+        "beta_notes": spec.beta_notes,
         "documentation_url": spec.documentation_url,
         "health_url": spec.health_url,
         "dependencies": spec.dependencies,

@@ -77,6 +77,8 @@ class ServiceSpec:
     health_url: str = ""
     version: str = "1.0.0"
     meters: list[MeterSpec] = field(default_factory=list)
+    beta_version: str = ""  # a version organizations can opt in to; "" for none
+    beta_notes: str = ""
 
 
 class InvalidService(ActionError):
@@ -126,6 +128,18 @@ def check(spec: ServiceSpec, current: ExternalCapability | None = None) -> None:
         add("category", "A category of 1 to 60 characters groups its card in the catalog.")
     if not VERSION_NUMBER.fullmatch(spec.version.strip()):
         add("version", "A version of 1 to 40 letters, digits, dots, plus or minus signs, e.g. 1.0.0.")
+    beta = spec.beta_version.strip()
+    if beta and not VERSION_NUMBER.fullmatch(beta):
+        add(
+            "beta_version",
+            "A version of 1 to 40 letters, digits, dots, plus or minus signs, e.g. 2.0.0-beta.",
+        )
+    elif beta and beta == spec.version.strip():
+        add("beta_version", "The beta must be another version than the stable one.")
+    if len(spec.beta_notes) > 300:
+        add("beta_notes", "At most 300 characters.")
+    elif spec.beta_notes.strip() and not beta:
+        add("beta_notes", "Release notes are for a beta version: give its number too.")
     for name in ("documentation_url", "health_url"):
         url = getattr(spec, name)
         if url:
@@ -217,6 +231,8 @@ def register(actor: User, spec: ServiceSpec, *, origin: Origin | None = None) ->
                 documentation_url=spec.documentation_url,
                 health_url=spec.health_url,
                 version=spec.version.strip(),
+                beta_version=spec.beta_version.strip(),
+                beta_notes=spec.beta_notes.strip(),
                 created_by=actor,
                 created_at=now,
                 updated_at=now,
@@ -256,6 +272,8 @@ def change(
         service.documentation_url = spec.documentation_url
         service.health_url = spec.health_url
         service.version = spec.version.strip()
+        service.beta_version = spec.beta_version.strip()
+        service.beta_notes = spec.beta_notes.strip()
         service.updated_at = timezone.now()
         service.save()
         known = {meter.key: meter for meter in service.meters.all()}
@@ -458,6 +476,8 @@ def spec_from(data: dict[str, object]) -> ServiceSpec:
         health_url=str(data.get("health_url") or ""),
         version=str(data.get("version") or "1.0.0"),
         meters=meters,
+        beta_version=str(data.get("beta_version") or ""),
+        beta_notes=str(data.get("beta_notes") or ""),
     )
 
 
@@ -472,8 +492,10 @@ def spec_of(service: ExternalCapability) -> ServiceSpec:
         dependencies=list(entry.dependencies),
         documentation_url=entry.documentation_url,
         health_url=entry.health_url,
-        version=entry.version,
+        version=entry.releases[0].number,
         meters=[MeterSpec(m.key, m.unit, m.unit_price, m.currency, m.description) for m in entry.meters],
+        beta_version=service.beta_version,
+        beta_notes=service.beta_notes,
     )
 
 
@@ -486,6 +508,7 @@ def _details(spec: ServiceSpec) -> dict[str, object]:
         "documentation_url": spec.documentation_url,
         "health_url": spec.health_url,
         "version": spec.version,
+        "beta_version": spec.beta_version,
         "meters": [
             {"key": m.key, "unit": m.unit, "unit_price": str(m.unit_price), "currency": m.currency}
             for m in spec.meters

@@ -57,7 +57,18 @@ class ServiceSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=80)
     summary = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=60, required=False, default="Services")
-    version = serializers.CharField(max_length=40, required=False, default="1.0.0")
+    version = serializers.CharField(
+        max_length=40, required=False, default="1.0.0", help_text="The stable version every organization runs"
+    )
+    beta_version = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A version organizations can opt in to (their `channel` beta); the flag's metadata "
+        "`version` tells the service which one an organization runs. Empty: none.",
+    )
+    beta_notes = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     documentation_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     health_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     dependencies = serializers.ListField(
@@ -81,6 +92,8 @@ def _representation(service: ExternalCapability) -> dict[str, Any]:
         "summary": spec.summary,
         "category": spec.category,
         "version": spec.version,
+        "beta_version": spec.beta_version,
+        "beta_notes": spec.beta_notes,
         "documentation_url": spec.documentation_url,
         "health_url": spec.health_url,
         "dependencies": spec.dependencies,

@@ -280,6 +280,8 @@ def test_an_owner_switches_from_the_page_and_the_history_shows_it(
     assert answer.status_code == 302
     page = client.get("/capabilities/ocr/").content.decode()
     assert "Back to stable" in page
+    catalog = client.get("/").content.decode()
+    assert "Runs 2.0.0" in catalog  # the catalog card says it runs the beta
     assert "Channel stable → beta" in page and "version 1.0.0 → 2.0.0" in page
     assert releases.running(acme, "ocr").version.number == "2.0.0"
 

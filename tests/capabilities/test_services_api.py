@@ -64,6 +64,9 @@ def test_an_it_admin_registers_and_reads_a_service(client_for, ivan):
         ({"meters": [{"key": "api_calls", "unit": "call", "unit_price": "1"}]}, "meters"),
         ({"meters": [{"key": "pages", "unit": "page"}]}, "meters"),
         ({"meters": "pages"}, "meters"),
+        ({"beta_version": "1.0.0"}, "beta_version"),  # the stable one
+        ({"beta_version": "2.0:beta"}, "beta_version"),
+        ({"beta_notes": "Faster"}, "beta_notes"),  # notes without a beta
     ],
 )
 def test_bad_declarations_are_400_naming_the_field(client_for, ivan, change, field):
@@ -152,3 +155,32 @@ def test_the_catalog_api_lists_a_service_like_an_app(client_for, ivan, alice, ac
     )
     assert toggled.status_code == 200, toggled.json()
     assert set(toggled.json()["changed"]) == {"translation", "documents"}
+
+
+def test_a_service_declares_a_beta_that_organizations_opt_in_to(client_for, ivan, alice, acme):
+    """Versions for services (issue 19): the beta is declared through the API,
+    an owner opts in, and the flag's metadata tells the service the version."""
+    from django.test import TestCase
+
+    from capabilities import releases
+    from capabilities.ofrep.evaluation import evaluate
+
+    declaration = {
+        **DECLARATION,
+        "version": "1.4.0",
+        "beta_version": "2.0.0-beta",
+        "beta_notes": "Neural engine",
+    }
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        answer = client_for(ivan).post(URL, declaration, content_type="application/json")
+    assert answer.status_code == 201, answer.json()
+    assert (answer.json()["beta_version"], answer.json()["beta_notes"]) == ("2.0.0-beta", "Neural engine")
+    assert [(v.number, v.channel) for v in registry().get("translation").releases] == [
+        ("1.4.0", "stable"),
+        ("2.0.0-beta", "beta"),
+    ]
+    assert evaluate(acme.pk, "translation")["metadata"]["version"] == "1.4.0"
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        releases.set_channel(alice, acme, "translation", "beta")
+    assert evaluate(acme.pk, "translation")["metadata"]["version"] == "2.0.0-beta"
