@@ -312,6 +312,8 @@ def _execute(job: Job) -> str:
 def _usage_records(job: Job, usage: dict[str, int], elapsed: float, at: datetime) -> list[ledger.UsageRecord]:
     """The job's usage, keyed `job:<id>:<meter>`: a redelivered or duplicated
     run of the same job can never count twice."""
+    # The version the job ran with, so usage can be grouped by it (the usage API's group_by=version).
+    version = {"version": job.version} if job.version else {}
     records = [
         ledger.UsageRecord(
             organization_id=job.organization_id,
@@ -322,6 +324,7 @@ def _usage_records(job: Job, usage: dict[str, int], elapsed: float, at: datetime
             idempotency_key=f"job:{job.pk}:{meter}",
             kind=EventKind.UNITS,
             job_id=job.pk,
+            properties=version,
         )
         for meter, quantity in sorted(usage.items())
         if quantity
@@ -336,6 +339,7 @@ def _usage_records(job: Job, usage: dict[str, int], elapsed: float, at: datetime
             idempotency_key=f"job:{job.pk}:{COMPUTE_SECONDS}",
             kind=EventKind.COMPUTE,
             job_id=job.pk,
+            properties=version,
         )
     )
     return records

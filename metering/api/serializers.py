@@ -17,7 +17,7 @@ from metering.budgets import DEFAULT_THRESHOLDS, BudgetStatus
 from metering.forms import MAX_RANGE_DAYS
 from metering.models import Budget, UsageEvent
 
-GROUPINGS = ("capability", "meter", "day", "hour")
+GROUPINGS = ("capability", "meter", "version", "day", "hour")
 DEFAULT_GROUPING = "capability,meter"
 
 
@@ -107,6 +107,12 @@ class UsageRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
     capability = serializers.CharField(required=False)
     meter = serializers.CharField(required=False)
     unit = serializers.CharField(required=False, help_text="Present when grouped by meter.")
+    version = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="Grouped by version: the capability version its jobs ran with; null for usage no "
+        "versioned job made.",
+    )
     day = serializers.DateField(required=False)
     hour = serializers.DateTimeField(required=False)
     quantity = serializers.IntegerField(

@@ -106,7 +106,9 @@ def _organization_to_read(request: Request, slug: str | None) -> Organization:
         OpenApiParameter(
             "group_by",
             OpenApiTypes.STR,
-            description=f"Comma-separated subset of {', '.join(GROUPINGS)} (default {DEFAULT_GROUPING}).",
+            description=f"Comma-separated subset of {', '.join(GROUPINGS)} (default {DEFAULT_GROUPING}). "
+            "`version`: the capability version the jobs that made the usage ran with (null for usage "
+            "no versioned job made: API calls, services' events, jobs from before versions).",
         ),
         OpenApiParameter(
             "organization", OpenApiTypes.STR, description="Platform finance only: an organization's slug."
@@ -131,7 +133,7 @@ class UsageReport(APIView):
         else:
             period = billing_period(timezone.now())
         group_by: list[str] = params["group_by"] or DEFAULT_GROUPING.split(",")
-        rows = usage_report(organization_rollups(organization), period, group_by)
+        rows = usage_report(organization_rollups(organization), period, group_by, organization=organization)
         totals = totals_of_report(rows)
         return Response(
             {

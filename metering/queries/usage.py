@@ -17,10 +17,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet, Sum
-from django.db.models.functions import TruncDay
+from django.db.models.fields.json import KT
+from django.db.models.functions import TruncDay, TruncHour
 
 from metering import meter_prices
-from metering.models import UsageRollup
+from metering.models import UsageEvent, UsageRollup
 from metering.moments import midnight
 from metering.periods import HOUR, Period, billing_period
 from metering.queries.sources import Source, in_period, source_of
@@ -203,16 +204,39 @@ class ReportRow:
         return found
 
 
-def usage_report(rollups: QuerySet[UsageRollup], period: Period, group_by: Sequence[str]) -> list[ReportRow]:
+def usage_report(
+    rollups: QuerySet[UsageRollup],
+    period: Period,
+    group_by: Sequence[str],
+    *,
+    organization: Organization | None = None,
+) -> list[ReportRow]:
     """Usage grouped by any of capability, meter, day, hour (one query). The
     database groups by capability and meter too, so each row is priced by its
-    own meter before the rows are added up to the requested grouping."""
-    scoped = in_period(rollups, period)
-    fields = ["capability", "meter"]
+    own meter before the rows are added up to the requested grouping.
+
+    Grouped by `version` (of `organization`), it is read from the ledger's
+    events instead: the rollups don't keep the capability version a job ran
+    with, its usage events do (`properties.version`); usage that no job of a
+    declared version made (API calls, services' events, jobs from before
+    versions) has version None."""
+    if "version" in group_by:
+        assert organization is not None, "grouping by version reads the organization's events"
+        scoped = UsageEvent.objects.filter(
+            organization=organization, occurred_at__gte=period.start, occurred_at__lt=period.end
+        ).annotate(version=KT("properties__version"))
+        fields = ["capability", "meter", "version"]
+        time_column = "occurred_at"
+    else:
+        scoped = in_period(rollups, period)
+        fields = ["capability", "meter"]
+        time_column = "hour"
     if "day" in group_by:
-        scoped = scoped.annotate(day=TruncDay("hour", tzinfo=UTC))
+        scoped = scoped.annotate(day=TruncDay(time_column, tzinfo=UTC))
         fields.append("day")
     if "hour" in group_by:
+        if time_column != "hour":
+            scoped = scoped.annotate(hour=TruncHour(time_column, tzinfo=UTC))
         fields.append("hour")
     rows = scoped.values(*fields).annotate(total=Sum("quantity")).order_by()
     sums: dict[tuple[Any, ...], list[Any]] = {}
@@ -238,6 +262,7 @@ def usage_report(rollups: QuerySet[UsageRollup], period: Period, group_by: Seque
             row.group[time_key] if time_key else 0,
             row.group.get("capability", ""),
             row.group.get("meter", ""),
+            row.group.get("version") or "",
             row.currency,
         ),
     )

@@ -316,3 +316,21 @@ def test_the_jobs_page_shows_each_jobs_version(client_for, alice, acme, switch, 
     assert "2.0.0" in page and "Beta" in page
     detail = client_for(alice).get(f"/jobs/{job.pk}/").content.decode()
     assert "Runs with version 2.0.0" in detail
+
+
+def test_usage_is_grouped_by_the_version_its_jobs_ran(client_for, alice, acme, switch, commit):
+    switch(alice, acme, "ocr", enabled=True)
+    stable_job = actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 2})
+    commit(releases.set_channel, alice, acme, "ocr", BETA)
+    beta_job = actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 3})
+    _run(stable_job.pk, "stable")
+    _run(beta_job.pk, "beta")
+
+    answer = client_for(alice).get("/api/v1/usage/", {"group_by": "capability,meter,version"})
+    assert answer.status_code == 200, answer.content
+    pages = {row["version"]: row["quantity"] for row in answer.json()["rows"] if row["meter"] == "pages"}
+    assert pages == {"1.0.0": 2, "2.0.0": 3}
+    assert "version" in answer.json()["group_by"]
+    # The same usage without the version: the rollups agree with the events.
+    total = client_for(alice).get("/api/v1/usage/", {"group_by": "capability,meter"}).json()["rows"]
+    assert {row["meter"]: row["quantity"] for row in total if row["capability"] == "ocr"}["pages"] == 5
