@@ -49,6 +49,7 @@ from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, Invoice, ReconciliationRun
 from capabilities import releases
 from capabilities.actions import set_capability_enabled
+from capabilities.approvals.actions import request_capability
 from capabilities.models import FeatureToggle, ToggleChange
 from capabilities.registry import BETA, Capability, registry
 from capabilities.schedules import schedule_switch
@@ -64,6 +65,7 @@ from metering.moments import hour_of
 from metering.periods import billing_period
 from metering.queries.usage import organization_rollups, projection
 from portal import demo as portal_demo
+from portal.actions.errors import ActionError
 from portal.models import Organization, User
 
 HISTORY_DAYS = 60
@@ -185,6 +187,7 @@ def build(credential_file: Path | None = None) -> Report:
     _set_budgets(report, cast)
     _schedule_switch(report, cast)
     _try_a_beta(report, cast)
+    _ask_for_one(report, cast)
     portal_demo.record_history_built(
         {
             "built_at": f"{real_now():%Y-%m-%d %H:%M} UTC",
@@ -483,6 +486,31 @@ def _set_budgets(report: Report, cast: portal_demo.Cast) -> None:
         f"Budgets: Acme Corp's monthly total {money(total, budgets.currency())} (stops new work), "
         "an alert-only budget on its busiest capability, and a platform cap of $250.00 on Globex."
     )
+
+
+def _ask_for_one(report: Report, cast: portal_demo.Cast) -> None:
+    """Bob, a member of Acme, asks for a capability Acme has off: the owners'
+    badge and the requests page show a pending request to decide on."""
+    acme = cast.organizations["acme"]
+    on = set(
+        FeatureToggle.objects.filter(organization=acme, enabled=True).values_list("capability_key", flat=True)
+    )
+    off = [c for c in registry() if not c.external and c.key not in on]
+    if not off:
+        return
+    capability = off[0]
+    try:
+        request_capability(
+            cast.people["bob"],
+            acme,
+            capability.key,
+            reason=f"Our team would use {capability.title} every week: could we try it this month?",
+        )
+    except ActionError as refusal:  # asked on an earlier run, or not askable now
+        if refusal.code != "already_requested":
+            report.say(f"Requests: Bob's request for {capability.title} was not made: {refusal.message}")
+        return
+    report.say(f"Requests: Bob asked Acme Corp's owners for {capability.title}; it waits on /requests/.")
 
 
 def _try_a_beta(report: Report, cast: portal_demo.Cast) -> None:

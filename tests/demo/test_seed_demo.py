@@ -218,6 +218,21 @@ def test_the_demo_shows_the_whole_chain(emulator, client_for, tmp_path):
     assert (scheduled.at.day, scheduled.at.hour, scheduled.at.minute) == (1, 0, 0)  # 00:00 UTC on the 1st
     assert "Switches off" in client_for(alice).get("/").content.decode()
 
+    # Globex runs Documents' beta; Acme stays on stable and is offered it.
+    from capabilities import releases
+
+    assert releases.running(globex, "documents").version.channel == "beta"
+    assert releases.running(acme, "documents").version.channel == "stable"
+    assert "Try the beta" in client_for(alice).get("/capabilities/documents/").content.decode()
+    assert "Globex runs Documents" in output
+
+    # Bob asked for a capability Acme has off: a pending request on /requests/.
+    from capabilities.approvals.models import CapabilityRequest
+
+    asked = CapabilityRequest.objects.get(organization=acme)
+    assert asked.requested_by.email == "bob@acme.test" and asked.status == CapabilityRequest.Status.PENDING
+    assert "Bob asked Acme Corp's owners" in output
+
     # A second run adds nothing, and keeps the credential.
     before = counts()
     again = seed()
