@@ -101,14 +101,17 @@ def _fresh_toggle_snapshots():
     from billing.price_book import forget_cached_prices
     from capabilities.gate import forget_snapshots
     from capabilities.registry import reset_for_tests
+    from portal.verified_keys import forget_verified_keys
 
     forget_snapshots()
     forget_cached_prices()
     reset_for_tests()
+    forget_verified_keys()
     yield
     forget_snapshots()
     forget_cached_prices()
     reset_for_tests()
+    forget_verified_keys()
 
 
 @pytest.fixture(autouse=True)

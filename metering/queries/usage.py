@@ -220,6 +220,7 @@ def usage_report(
     with, its usage events do (`properties.version`); usage that no job of a
     declared version made (API calls, services' events, jobs from before
     versions) has version None."""
+    scoped: QuerySet[Any]
     if "version" in group_by:
         assert organization is not None, "grouping by version reads the organization's events"
         scoped = UsageEvent.objects.filter(

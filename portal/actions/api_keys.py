@@ -12,6 +12,7 @@ from django.utils import timezone
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
 from portal.models import SCOPE_HOLDERS, ApiKeyScope, Membership, Organization, OrganizationAPIKey, User
+from portal.verified_keys import forget_verified_keys_on_commit
 
 
 def _key_expiry(expires_on: datetime.date | None) -> datetime.datetime | None:
@@ -70,6 +71,7 @@ def _revoke(actor: User | None, api_key: OrganizationAPIKey, *, reason: str, ori
     api_key.revoked_reason = reason
     api_key.scope_migrated = False
     api_key.save(update_fields=["revoked", "revoked_at", "revoked_reason", "scope_migrated"])
+    forget_verified_keys_on_commit()  # other processes: within KEY_STALENESS
     record_audit(
         actor,
         "api_key.revoked",

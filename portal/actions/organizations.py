@@ -10,6 +10,7 @@ from portal.actions.errors import ActionError
 from portal.actions.invitations import create_invitation
 from portal.audit import Origin, record_audit
 from portal.models import Invitation, Membership, Organization, Role, User
+from portal.verified_keys import forget_verified_keys_on_commit
 
 
 def create_organization(
@@ -58,6 +59,7 @@ def suspend_organization(
         organization.suspended_reason = reason
         organization.suspended_at = timezone.now()
         organization.save(update_fields=["status", "suspended_reason", "suspended_at"])
+        forget_verified_keys_on_commit()  # its keys' remembered organization; others within KEY_STALENESS
         record_audit(
             actor,
             "organization.suspended",
@@ -80,6 +82,7 @@ def reactivate_organization(
         organization.suspended_reason = ""
         organization.suspended_at = None
         organization.save(update_fields=["status", "suspended_reason", "suspended_at"])
+        forget_verified_keys_on_commit()
         record_audit(
             actor,
             "organization.reactivated",

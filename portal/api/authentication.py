@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, cast
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from portal import verified_keys
 from portal.models import SCOPE_ROLES, Membership, Organization, OrganizationAPIKey, User
 
 KEYWORD = "Api-Key"
@@ -52,7 +54,19 @@ class OrganizationApiKeyAuthentication(authentication.BaseAuthentication):
 def verified_api_key(secret: str) -> OrganizationAPIKey:
     """The valid, unrevoked, unexpired organization API key whose full secret
     is `secret` (its last use noted), or AuthenticationFailed saying why not.
-    The REST API and the OFREP flag endpoints both authenticate with it."""
+    The REST API and the OFREP flag endpoints both authenticate with it.
+    Verified lately, it is answered from this process's memory (its expiry
+    still checked; see portal.verified_keys)."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    remembered = verified_keys.recall(digest)
+    if remembered is not None and not remembered.has_expired:
+        return remembered
+    api_key = _verify(secret)
+    verified_keys.remember(digest, api_key)
+    return api_key
+
+
+def _verify(secret: str) -> OrganizationAPIKey:
     prefix = secret.partition(".")[0]
     api_key = (
         OrganizationAPIKey.objects.select_related("organization").filter(prefix=prefix, revoked=False).first()
