@@ -1,8 +1,11 @@
 """Tables of the jobs pages (django-tables2)."""
 
+import contextlib
+
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from capabilities.models import Job
 from capabilities.registry import registry
@@ -11,8 +14,7 @@ from capabilities.registry import registry
 class JobTable(tables.Table):
     id = tables.Column(verbose_name="Job", linkify=lambda record: reverse("job", args=[record.pk]))
     capability = tables.Column()
-    kind = tables.Column()
-    version = tables.Column(verbose_name="Version", empty_values=())
+    kind = tables.Column(verbose_name="Kind · version")
     status = tables.Column()
     progress = tables.Column(empty_values=(), orderable=False)
     queued_at = tables.DateTimeColumn(
@@ -22,7 +24,7 @@ class JobTable(tables.Table):
 
     class Meta:
         model = Job
-        fields = ["id", "capability", "kind", "version", "status", "progress", "queued_at", "requested_by"]
+        fields = ["id", "capability", "kind", "status", "progress", "queued_at", "requested_by"]
         attrs = {"class": "table"}
         empty_text = "No job matches these filters."
 
@@ -32,18 +34,22 @@ class JobTable(tables.Table):
     def render_capability(self, value: str) -> str:
         return registry().get(value).title if value in registry() else value
 
-    def render_version(self, value: str, record: Job) -> str:
-        """The version it ran with; a beta one says so. Jobs from before versions: the capability's first."""
+    def render_kind(self, value: str, record: Job) -> str:
+        """The kind, and under it the version it ran with (a beta one says so)."""
+        version = record.version
         capability = registry().known(record.capability)
-        if not value:
-            return capability.releases[0].number if capability is not None else "—"
-        if capability is not None:
-            try:
-                if capability.release(value).channel == "beta":
-                    return format_html('{} <span class="badge badge-warn">Beta</span>', value)
-            except LookupError:
-                pass
-        return value
+        if not version:  # queued before versions: the capability's first
+            version = capability.releases[0].number if capability is not None else ""
+        beta = False
+        if capability is not None and version:
+            with contextlib.suppress(LookupError):  # a version no longer installed
+                beta = capability.release(version).channel == "beta"
+        return format_html(
+            '{}<br><span class="muted small">{}{}</span>',
+            value,
+            version,
+            mark_safe(' <span class="badge badge-warn">Beta</span>') if beta else "",  # a constant
+        )
 
     def render_status(self, value: str, record: Job) -> str:
         return format_html('<span class="badge badge-job-{}">{}</span>', record.status, value)
