@@ -24,7 +24,7 @@ from capabilities.signals import capability_toggled
 from metering import anomalies
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
-from portal.models import Organization, Role, User
+from portal.models import MANAGING_ROLES, Organization, Role, User
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,14 @@ class DependencyConflict(ActionError):
 @dataclass(frozen=True)
 class ToggleResult:
     changed: dict[str, bool]  # capability key -> new state, for every toggle that changed
+
+
+def may_manage(actor: User, organization: Organization) -> bool:
+    """Owners and admins of the organization, and IT admins for any: who may
+    schedule a capability's switch or choose its channel."""
+    if actor.is_staff:
+        return True
+    return organization.memberships.filter(user=actor, role__in=MANAGING_ROLES).exists()
 
 
 def _titles(keys: Iterable[str]) -> str:

@@ -86,10 +86,9 @@ def job_detail(request: OrgRequest, job_id: int) -> HttpResponse:
     job = get_for_org(request, Job.objects.select_related("requested_by"), pk=job_id)
     usage = UsageEvent.objects.filter(organization=request.organization, job_id=job.pk).order_by("meter")
     capability = registry().known(job.capability)
-    version = next((v for v in capability.releases if v.number == job.version), None) if capability else None
     context = {
         "job": job,
-        "job_version_is_beta": version is not None and version.channel == "beta",
+        "job_version_is_beta": capability is not None and capability.is_beta(job.version),
         "usage": usage,
         "capability": registry().get(job.capability) if job.capability in registry() else None,
         "can_cancel": job.status in (Job.Status.QUEUED, Job.Status.HELD)

@@ -249,6 +249,10 @@ class Capability:
                 return newest
         return stable[-1] if stable else self.releases[0]
 
+    def is_beta(self, number: str) -> bool:
+        """Whether version `number` is a beta release (False for one it doesn't have)."""
+        return any(version.number == number and version.channel == BETA for version in self.releases)
+
     @property
     def has_beta(self) -> bool:
         return self.latest(BETA).channel == BETA

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from capabilities.actions import may_manage
 from capabilities.gate import bump_version, release_choice
 from capabilities.models import ReleaseChange, ReleaseChoice
 from capabilities.registry import BETA, CHANNELS, STABLE, Capability, Version, registry
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
-from portal.models import MANAGING_ROLES, Organization, User
+from portal.models import Organization, User
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,6 @@ def running(organization: Organization | int, key: str) -> Running:
     return _resolve(capability, *release_choice(organization, key))
 
 
-def may_choose_channel(actor: User, organization: Organization) -> bool:
-    """Owners and admins of the organization, and IT admins for any."""
-    if actor.is_staff:
-        return True
-    return organization.memberships.filter(user=actor, role__in=MANAGING_ROLES).exists()
-
-
 def _locked_choice(organization: Organization, key: str) -> ReleaseChoice:
     choice, _ = ReleaseChoice.objects.select_for_update().get_or_create(
         organization=organization, capability_key=key
@@ -77,21 +71,26 @@ def _locked_choice(organization: Organization, key: str) -> ReleaseChoice:
     return choice
 
 
-def _record(
+def _save(
     actor: User,
     organization: Organization,
-    key: str,
+    capability: Capability,
+    choice: ReleaseChoice,
     before: Running,
-    after: Running,
     *,
     action: str,
     reason: str,
     origin: Origin | None,
-    choice: ReleaseChoice,
-) -> None:
+) -> Running:
+    """Save `choice` as changed by `actor`, and record the change (history,
+    audit, the gate's new stamp after commit); the release it makes run."""
+    choice.updated_by = actor
+    choice.updated_at = timezone.now()
+    choice.save()
+    after = _of_row(capability, choice)
     ReleaseChange.objects.create(
         organization=organization,
-        capability_key=key,
+        capability_key=capability.key,
         from_channel=before.channel,
         to_channel=after.channel,
         from_version=before.version.number,
@@ -110,7 +109,7 @@ def _record(
         target=choice,
         origin=origin,
         details={
-            "capability": key,
+            "capability": capability.key,
             "channel": after.channel,
             "from_version": before.version.number,
             "to_version": after.version.number,
@@ -118,6 +117,7 @@ def _record(
             "reason": reason,
         },
     )
+    return after
 
 
 def set_channel(
@@ -129,7 +129,7 @@ def set_channel(
     capability = registry().get(key)
     if channel not in CHANNELS:
         raise ActionError(f"“{channel}” is not a channel; choose stable or beta.", "unknown_channel")
-    if not may_choose_channel(actor, organization):
+    if not may_manage(actor, organization):
         raise ActionError(
             "Only owners and admins can choose a capability's channel.", "managing_role_required"
         )
@@ -147,22 +147,16 @@ def set_channel(
         if choice.channel == channel:
             return before
         choice.channel = channel
-        choice.updated_by = actor
-        choice.updated_at = timezone.now()
-        choice.save()
-        after = _of_row(capability, choice)
-        _record(
+        return _save(
             actor,
             organization,
-            key,
+            capability,
+            choice,
             before,
-            after,
             action="capability.channel_changed",
             reason=f"Switched to {CHANNELS[channel].lower()}",
             origin=origin,
-            choice=choice,
         )
-    return after
 
 
 def pin_version(
@@ -194,22 +188,16 @@ def pin_version(
         before = _of_row(capability, choice)
         choice.pinned_version = version
         choice.pinned_reason = reason
-        choice.updated_by = actor
-        choice.updated_at = timezone.now()
-        choice.save()
-        after = _of_row(capability, choice)
-        _record(
+        return _save(
             actor,
             organization,
-            key,
+            capability,
+            choice,
             before,
-            after,
             action="capability.version_pinned",
             reason=reason,
             origin=origin,
-            choice=choice,
         )
-    return after
 
 
 def unpin_version(
@@ -226,19 +214,13 @@ def unpin_version(
             raise ActionError(f"{capability.title} is not pinned to a version.", "not_pinned")
         choice.pinned_version = ""
         choice.pinned_reason = ""
-        choice.updated_by = actor
-        choice.updated_at = timezone.now()
-        choice.save()
-        after = _of_row(capability, choice)
-        _record(
+        return _save(
             actor,
             organization,
-            key,
+            capability,
+            choice,
             before,
-            after,
             action="capability.version_unpinned",
             reason=reason.strip()[:300] or "Pin lifted",
             origin=origin,
-            choice=choice,
         )
-    return after

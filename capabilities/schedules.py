@@ -32,7 +32,7 @@ from capabilities.registry import registry
 from metering.periods import billing_period
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
-from portal.models import MANAGING_ROLES, Organization, User
+from portal.models import Organization, User
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +50,6 @@ BEAT = "Switchboard (scheduled switch)"
 def known_time_zones() -> frozenset[str]:
     """The IANA zone names a schedule may be chosen in (read once)."""
     return frozenset({"UTC", *zoneinfo.available_timezones()})
-
-
-def may_schedule(actor: User, organization: Organization) -> bool:
-    """Owners and admins of the organization, and IT admins for any."""
-    if actor.is_staff:
-        return True
-    return organization.memberships.filter(user=actor, role__in=MANAGING_ROLES).exists()
 
 
 def _state_word(enabled: bool) -> str:
@@ -100,7 +93,7 @@ def schedule_switch(
     or at the end of the billing period in progress when `end_of_period`."""
     capability = registry().get(key)
     now = now or timezone.now()
-    if not may_schedule(actor, organization):
+    if not actions.may_manage(actor, organization):
         raise ActionError("Only owners and admins can schedule a switch.", "managing_role_required")
     if time_zone not in known_time_zones():
         raise ActionError(f"“{time_zone}” is not a time zone we know.", "unknown_time_zone")
@@ -166,7 +159,7 @@ def cancel_schedule(
     actor: User, schedule: ScheduledSwitch, *, origin: Origin | None = None, now: datetime | None = None
 ) -> ScheduledSwitch:
     """Cancel a pending schedule; one that was applied, failed or cancelled refuses."""
-    if not may_schedule(actor, schedule.organization):
+    if not actions.may_manage(actor, schedule.organization):
         raise ActionError("Only owners and admins can cancel a scheduled switch.", "managing_role_required")
     now = now or timezone.now()
     with transaction.atomic(durable=True):
@@ -229,7 +222,7 @@ def _refusal(schedule: ScheduledSwitch) -> str | None:
         return "The capability is no longer installed."
     if not organization.is_active:
         return f"{organization.name} is suspended."
-    if not author.is_active or not may_schedule(author, organization):
+    if not author.is_active or not actions.may_manage(author, organization):
         return f"{author.email}, who scheduled it, is no longer an owner or admin of {organization.name}."
     return None
 

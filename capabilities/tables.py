@@ -1,7 +1,5 @@
 """Tables of the jobs pages (django-tables2)."""
 
-import contextlib
-
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
@@ -40,10 +38,7 @@ class JobTable(tables.Table):
         capability = registry().known(record.capability)
         if not version:  # queued before versions: the capability's first
             version = capability.releases[0].number if capability is not None else ""
-        beta = False
-        if capability is not None and version:
-            with contextlib.suppress(LookupError):  # a version no longer installed
-                beta = capability.release(version).channel == "beta"
+        beta = capability is not None and capability.is_beta(version)
         return format_html(
             '{}<br><span class="muted small">{}{}</span>',
             value,
