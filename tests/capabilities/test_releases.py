@@ -334,3 +334,19 @@ def test_usage_is_grouped_by_the_version_its_jobs_ran(client_for, alice, acme, s
     # The same usage without the version: the rollups agree with the events.
     total = client_for(alice).get("/api/v1/usage/", {"group_by": "capability,meter"}).json()["rows"]
     assert {row["meter"]: row["quantity"] for row in total if row["capability"] == "ocr"}["pages"] == 5
+
+
+def test_a_malformed_channel_form_is_refused_with_a_message(client_for, alice, acme):
+    answer = client_for(alice).post("/capabilities/ocr/channel/", {"channel": "nightly"}, follow=True)
+    assert answer.status_code == 200
+    assert "Choose stable or beta." in answer.content.decode()
+    assert not ReleaseChoice.objects.exists()
+
+
+def test_a_malformed_pin_form_is_refused_with_a_message(client_for, ivan, acme):
+    url = f"/manage/organizations/{acme.slug}/capabilities/ocr/version/"
+    answer = client_for(ivan).post(url, {"version": "2.0.0", "reason": "x" * 301}, follow=True)
+    assert "The reason is at most 300 characters." in answer.content.decode()
+    answer = client_for(ivan).post(url, {"version": "2.0.0", "reason": ""}, follow=True)
+    assert "Give a reason: the organization sees it." in answer.content.decode()
+    assert not ReleaseChoice.objects.exists()
