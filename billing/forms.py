@@ -16,7 +16,11 @@ from metering.periods import billing_period
 
 def meter_choices() -> list[tuple[str, str]]:
     return [
-        (f"{capability.key}.{meter.key}", f"{capability.title} — {meter.unit} ({meter.key})")
+        (
+            f"{capability.key}.{meter.key}",
+            f"{capability.title} — {meter.unit} ({meter.key})"
+            + (f", version {meter.version} only" if meter.version else ""),
+        )
         for capability in registry()
         for meter in capability.all_meters
     ]

@@ -27,7 +27,6 @@ from billing.models import (
 )
 from billing.price_book import ensure_defaults
 from billing.push import STRIPE_HORIZON, close_delay
-from capabilities import enabled_in_database
 from capabilities.registry import registry
 from metering import meter_prices
 from metering.moments import hour_of
@@ -106,8 +105,7 @@ def upcoming_invoice(organization: Organization, now: datetime) -> Upcoming:
     if not billed:
         # Not on Stripe yet (or Stripe unconfigured): estimate what the
         # subscription will hold, the enabled capabilities' priced meters.
-        enabled = enabled_in_database(organization)
-        billed = {pair for pair in sync.priced_meters(now) if pair[0] in enabled}
+        billed = set(sync.subscribed_meters(organization, now))  # no items yet
     by_pair: dict[tuple[str, str], ComparedLine] = {}
     for usage in usage_by_meter(organization_rollups(organization), period):
         if (usage.capability, usage.meter) not in billed:
@@ -178,6 +176,7 @@ class PriceLine:
     current: PriceVersion
     scheduled: PriceVersion | None  # a version starting in a later period
     history: list[PriceVersion]
+    version: str = ""  # a capability version's own meter: the version it prices
 
 
 def price_lines(at: datetime | None = None) -> list[PriceLine]:
@@ -196,7 +195,14 @@ def price_lines(at: datetime | None = None) -> list[PriceLine]:
             scheduled = next((v for v in history if v.effective_from > moment), None)
             result.append(
                 PriceLine(
-                    capability.key, capability.title, meter.key, meter.unit, current, scheduled, history
+                    capability.key,
+                    capability.title,
+                    meter.key,
+                    meter.unit,
+                    current,
+                    scheduled,
+                    history,
+                    version=meter.version,
                 )
             )
     return result

@@ -10,7 +10,9 @@ event name before it is created. Re-running sync is always safe.
 
 Items: added when a capability is switched on; when it is switched off the item
 stays until the end of the billing period (its usage is still invoiced) and is
-removed after that only if the capability is still off."""
+removed after that only if the capability is still off. A version priced
+differently has an item of its own while the organization runs that version
+(`subscribed_meters`), kept and removed by the same rule."""
 
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ from django.utils import timezone
 from billing import price_book
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, PriceVersion, StripeMeter, SubscriptionItem
-from capabilities import enabled_in_database, organizations_with_any_on
+from capabilities import enabled_in_database, organizations_with_any_on, releases
 from capabilities.registry import registry
 from metering.periods import billing_period
+from metering.queries.usage import organization_rollups, usage_by_meter
 from portal.models import Membership, Organization, Role
 
 logger = logging.getLogger(__name__)
@@ -59,6 +62,40 @@ def priced_meters(at: datetime | None = None) -> dict[tuple[str, str], PriceVers
         pair: version
         for pair, version in price_book.versions_in_force(at).items()
         if pair in installed and version.unit_price > 0
+    }
+
+
+def subscribed_meters(
+    organization: Organization, moment: datetime, held: frozenset[tuple[str, str]] = frozenset()
+) -> dict[tuple[str, str], PriceVersion]:
+    """The meters `organization`'s subscription should bill at `moment`: the
+    priced meters of its enabled capabilities. A version's own meter (a version
+    priced differently) only while the organization runs that version, so no
+    one else's invoice carries an empty line for it; or when it has usage of
+    this period and no item yet (`held`: the meters it has items for), e.g. a
+    job queued on the version before a channel change finished after the
+    item's sync. An item no longer wanted leaves at the period's end, billed."""
+    enabled = enabled_in_database(organization)
+    priced = {pair: version for pair, version in priced_meters(moment).items() if pair[0] in enabled}
+    by_version = {
+        (capability.key, meter.key): meter.version
+        for capability in registry().billable()
+        for meter in capability.version_meters
+    }
+    if not any(pair in by_version for pair in priced):
+        return priced
+    runs = releases.versions_in_database(organization)
+    used = {
+        (line.capability, line.meter)
+        for line in usage_by_meter(organization_rollups(organization), billing_period(moment))
+        if line.quantity
+    }
+    return {
+        pair: version
+        for pair, version in priced.items()
+        if pair not in by_version
+        or runs.get(pair[0]) == by_version[pair]
+        or (pair in used and pair not in held)
     }
 
 
@@ -151,9 +188,9 @@ def sync_organization(organization: Organization, now: datetime | None = None) -
     capability meters (see the module's note on removal)."""
     report = SyncReport()
     moment = now or timezone.now()
-    enabled = enabled_in_database(organization)
-    wanted = {pair: version for pair, version in priced_meters(moment).items() if pair[0] in enabled}
     account = BillingAccount.objects.filter(organization=organization).first()
+    held = frozenset(account.items.values_list("capability", "meter")) if account else frozenset()
+    wanted = subscribed_meters(organization, moment, held)
     if not wanted and (account is None or not account.stripe_subscription_id):
         return report  # nothing billable yet: no customer needed
     account = ensure_customer(organization, report)

@@ -8,6 +8,9 @@ from typing import Any
 
 from django.db.models import (
     Aggregate,
+    BooleanField,
+    Case,
+    CharField,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -18,6 +21,8 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 
@@ -26,6 +31,7 @@ from capabilities.models import (
     ExternalCapability,
     FeatureToggle,
     Job,
+    ReleaseChange,
     ServiceCredential,
     ToggleChange,
 )
@@ -156,7 +162,52 @@ def lock_off(organization: Organization, key: str) -> LockOff | None:
 
 
 def history(organization: Organization, key: str) -> QuerySet[ToggleChange]:
+    """The switches of capability `key`'s toggle for `organization`, newest first."""
     return ToggleChange.objects.filter(organization=organization, capability_key=key).order_by("-at", "-id")
+
+
+def change_history(organization: Organization, key: str) -> QuerySet[Any]:
+    """Every change of capability `key` for `organization`, newest first: its
+    toggle's switches and the changes of the release it runs (channel switches,
+    pins), as rows of the same columns (one query per page, one to count).
+    Toggle rows have no channels or versions; release rows have no `enabled`."""
+    no_text = Value(None, output_field=CharField())
+    no_flag = Value(None, output_field=BooleanField())
+    toggles = ToggleChange.objects.filter(organization=organization, capability_key=key).values(
+        entry_kind=Value("toggle"),
+        entry_at=F("at"),
+        entry_id=F("id"),
+        entry_actor=F("actor_email"),
+        entry_reason=F("reason"),
+        entry_source=F("source"),
+        entry_locked=F("locked"),
+        entry_from_enabled=F("from_enabled"),
+        entry_to_enabled=F("to_enabled"),
+        entry_from_channel=no_text,
+        entry_to_channel=no_text,
+        entry_from_version=no_text,
+        entry_to_version=no_text,
+    )
+    releases = ReleaseChange.objects.filter(organization=organization, capability_key=key).values(
+        entry_kind=Value("release"),
+        entry_at=F("at"),
+        entry_id=F("id"),
+        entry_actor=F("actor_email"),
+        entry_reason=F("reason"),
+        # Pins are set and lifted by IT admins (platform staff), who may switch a channel too.
+        entry_source=Case(
+            When(actor__is_staff=True, then=Value(ToggleChange.Source.IT_ADMIN.value)),
+            default=Value(ToggleChange.Source.ORGANIZATION.value),
+        ),
+        entry_locked=F("pinned"),
+        entry_from_enabled=no_flag,
+        entry_to_enabled=no_flag,
+        entry_from_channel=F("from_channel"),
+        entry_to_channel=F("to_channel"),
+        entry_from_version=F("from_version"),
+        entry_to_version=F("to_version"),
+    )
+    return toggles.union(releases, all=True).order_by("-entry_at", "-entry_id")
 
 
 @dataclass(frozen=True)

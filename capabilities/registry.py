@@ -38,6 +38,10 @@ class Meter:
     currency: str = "usd"
     aggregation: str = "sum"
     description: str = ""
+    # Set on a version's own meter (see `Version.prices`): the release it bills
+    # and the meter it prices differently for that release.
+    version: str = ""
+    base: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.unit_price, Decimal):
@@ -60,6 +64,8 @@ class PricedMeter:
     currency: str
     scheduled_price: Decimal | None = None
     scheduled_from: datetime | None = None
+    version: str = ""  # a version's own meter: the release it bills
+    base: str = ""  # ... and the meter it prices differently
 
     @property
     def priced(self) -> bool:
@@ -121,20 +127,41 @@ class Version:
     notes      the release notes shown beside it
     job_kinds  the job kinds this version changes: kind -> its JobKind (a new
                function or input form); the others are the capability's own
+    prices     the meters this version prices differently: meter key -> default
+               price per unit (a beta at a discount, say). Each becomes a meter
+               of its own (`version_meter_key`), with its own line in the price
+               book, its own Stripe meter and price, and its own usage lines; the
+               jobs of this version count their units there. Versions share the
+               capability's prices for every other meter.
     """
 
     number: str
     channel: str = STABLE
     notes: str = ""
     job_kinds: tuple[tuple[str, JobKind | str], ...] = ()
+    prices: tuple[tuple[str, Decimal], ...] = ()
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
             raise ImproperlyConfigured(f"Version {self.number}: channel must be one of {', '.join(CHANNELS)}")
+        for meter, price in self.prices:
+            if not isinstance(price, Decimal):
+                raise ImproperlyConfigured(
+                    f"Version {self.number}: the price of {meter!r} must be a Decimal, never a float"
+                )
+            if price < 0:
+                raise ImproperlyConfigured(f"Version {self.number}: the price of {meter!r} is negative")
 
     @property
     def channel_label(self) -> str:
         return CHANNELS[self.channel]
+
+
+def version_meter_key(meter: str, number: str) -> str:
+    """The key of version `number`'s own meter for `meter` ("pages", "1.1.0" ->
+    "pages_v1_1_0"): letters, digits and underscores, like every meter key, so
+    it is as safe in Stripe's event names and identifiers."""
+    return f"{meter}_v{re.sub(r'[^0-9a-z]+', '_', number.lower()).strip('_')}"
 
 
 @dataclass(frozen=True)
@@ -180,7 +207,7 @@ class Capability:
         return f"cap.{self.key}"
 
     @property
-    def all_meters(self) -> tuple[Meter, ...]:
+    def own_meters(self) -> tuple[Meter, ...]:
         """Declared meters plus the platform's API-call and compute meters."""
         declared = {meter.key for meter in self.meters}
         platform = (
@@ -193,6 +220,45 @@ class Capability:
             ),
         )
         return self.meters + tuple(meter for meter in platform if meter.key not in declared)
+
+    @property
+    def version_meters(self) -> tuple[Meter, ...]:
+        """The meters of the versions that price a meter differently (`Version.prices`)."""
+        own = {meter.key: meter for meter in self.own_meters}
+        found = []
+        for version in self.releases:
+            for key, price in version.prices:
+                base = own.get(key)
+                if base is None:
+                    continue  # refused by Registry.validate
+                found.append(
+                    Meter(
+                        version_meter_key(key, version.number),
+                        base.unit,
+                        price,
+                        base.currency,
+                        description=f"{base.description or base.unit.capitalize()}, version {version.number}",
+                        version=version.number,
+                        base=key,
+                    )
+                )
+        return tuple(found)
+
+    @property
+    def all_meters(self) -> tuple[Meter, ...]:
+        """Every meter its usage is billed by: its own and its versions' own."""
+        return self.own_meters + self.version_meters
+
+    def billed_meter(self, meter: str, version: str = "") -> str:
+        """The meter that units of `meter` counted by a job of version `version`
+        are billed by: the version's own meter when it prices `meter`
+        differently, `meter` itself otherwise."""
+        if not version:
+            return meter
+        for release in self.releases:
+            if release.number == version:
+                return version_meter_key(meter, version) if meter in dict(release.prices) else meter
+        return meter
 
     @property
     def priced_meters(self) -> tuple[PricedMeter, ...]:
@@ -212,15 +278,29 @@ class Capability:
                     currency=info.currency if info else meter.currency,
                     scheduled_price=info.scheduled_price if info else None,
                     scheduled_from=info.scheduled_from if info else None,
+                    version=meter.version,
+                    base=meter.base,
                 )
             )
         return tuple(priced)
 
     @property
     def listed_meters(self) -> tuple[PricedMeter, ...]:
-        """What the catalog shows: declared meters and any priced platform meter."""
+        """What the catalog shows: declared meters and any priced platform meter
+        (a version's own prices are shown beside the version)."""
         declared = {meter.key for meter in self.meters}
-        return tuple(meter for meter in self.priced_meters if meter.key in declared or meter.priced)
+        return tuple(
+            meter
+            for meter in self.priced_meters
+            if not meter.version and (meter.key in declared or meter.priced)
+        )
+
+    def version_prices(self, number: str) -> list[tuple[PricedMeter, PricedMeter]]:
+        """The meters version `number` prices differently, each as (the
+        capability's own meter, the version's), at the prices in force now."""
+        priced = self.priced_meters
+        own = {meter.key: meter for meter in priced if not meter.version}
+        return [(own[meter.base], meter) for meter in priced if meter.version == number and meter.base in own]
 
     @property
     def is_paid(self) -> bool:
@@ -256,6 +336,11 @@ class Capability:
     @property
     def has_beta(self) -> bool:
         return self.latest(BETA).channel == BETA
+
+    @property
+    def newest_beta(self) -> Version:
+        """What an organization that opts in to beta runs (stable's newest when there is no beta)."""
+        return self.latest(BETA)
 
     def job_kind(self, kind: str, version: str = "") -> JobKind:
         """The declaration of job kind `kind` (as version `version` changes it,
@@ -462,6 +547,30 @@ class Registry:
                 capability.version = capability.latest(STABLE).number
             if len(set(numbers)) != len(numbers):
                 raise ImproperlyConfigured(f"Capability {capability.key!r} declares a version twice")
+            own = {meter.key for meter in capability.own_meters}
+            for version in capability.releases:
+                for meter, _ in version.prices:
+                    if meter not in own:
+                        raise ImproperlyConfigured(
+                            f"Capability {capability.key!r} {version.number}: prices {meter!r}, "
+                            "which is not one of its meters"
+                        )
+                    if meter == API_CALLS:
+                        raise ImproperlyConfigured(
+                            f"Capability {capability.key!r} {version.number}: API calls are billed at the "
+                            "capability's price, whichever version an organization runs"
+                        )
+                    derived = version_meter_key(meter, version.number)
+                    if derived in own:
+                        raise ImproperlyConfigured(
+                            f"Capability {capability.key!r} {version.number}: its own meter for {meter!r} "
+                            f"would be {derived!r}, which it declares already"
+                        )
+            keys = [meter.key for meter in capability.all_meters]
+            if len(set(keys)) != len(keys):
+                raise ImproperlyConfigured(
+                    f"Capability {capability.key!r}: two versions' numbers give their meters the same key"
+                )
             for version in capability.releases:
                 for kind, _ in version.job_kinds:
                     if kind not in capability.job_kinds:

@@ -21,6 +21,7 @@ from capabilities.actions import may_manage
 from capabilities.gate import bump_version, release_choice
 from capabilities.models import ReleaseChange, ReleaseChoice
 from capabilities.registry import BETA, CHANNELS, STABLE, Capability, Version, registry
+from capabilities.signals import release_changed
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
 from portal.models import Organization, User
@@ -64,6 +65,22 @@ def running(organization: Organization | int, key: str) -> Running:
     return _resolve(capability, *release_choice(organization, key))
 
 
+def versions_in_database(organization: Organization) -> dict[str, str]:
+    """The version `organization` runs of each capability that has more than
+    one release, read from the database now (the record: for billing, which
+    must not act on a snapshot)."""
+    choices = {
+        choice.capability_key: choice for choice in ReleaseChoice.objects.filter(organization=organization)
+    }
+    found = {}
+    for capability in registry():
+        if len(capability.releases) > 1:
+            choice = choices.get(capability.key)
+            runs = _of_row(capability, choice) if choice else Running(capability.latest(STABLE), STABLE)
+            found[capability.key] = runs.version.number
+    return found
+
+
 def _locked_choice(organization: Organization, key: str) -> ReleaseChoice:
     choice, _ = ReleaseChoice.objects.select_for_update().get_or_create(
         organization=organization, capability_key=key
@@ -100,8 +117,20 @@ def _save(
         actor_email=actor.email,
         reason=reason,
     )
-    # Every process's gate snapshot holds the choice: announce it like a toggle change.
-    transaction.on_commit(lambda: bump_version(organization.pk))
+
+    def announce() -> None:
+        # Every process's gate snapshot holds the choice: announce it like a toggle change.
+        bump_version(organization.pk)
+        release_changed.send(
+            sender=ReleaseChoice,
+            organization=organization,
+            capability_key=capability.key,
+            from_version=before.version.number,
+            to_version=after.version.number,
+            actor=actor,
+        )
+
+    transaction.on_commit(announce)
     record_audit(
         actor,
         action,

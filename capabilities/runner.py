@@ -314,11 +314,17 @@ def _usage_records(job: Job, usage: dict[str, int], elapsed: float, at: datetime
     run of the same job can never count twice."""
     # The version the job ran with, so usage can be grouped by it (the usage API's group_by=version).
     version = {"version": job.version} if job.version else {}
+    # A version that prices a meter differently has its own meter for it.
+    capability = registry().known(job.capability)
+
+    def billed(meter: str) -> str:
+        return capability.billed_meter(meter, job.version) if capability is not None else meter
+
     records = [
         ledger.UsageRecord(
             organization_id=job.organization_id,
             capability=job.capability,
-            meter=meter,
+            meter=billed(meter),
             quantity=quantity,
             occurred_at=at,
             idempotency_key=f"job:{job.pk}:{meter}",
@@ -333,7 +339,7 @@ def _usage_records(job: Job, usage: dict[str, int], elapsed: float, at: datetime
         ledger.UsageRecord(
             organization_id=job.organization_id,
             capability=job.capability,
-            meter=COMPUTE_SECONDS,
+            meter=billed(COMPUTE_SECONDS),
             quantity=max(1, math.ceil(elapsed)),
             occurred_at=at,
             idempotency_key=f"job:{job.pk}:{COMPUTE_SECONDS}",

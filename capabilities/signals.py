@@ -7,6 +7,10 @@ from django.dispatch import Signal
 # Sent with organization, capability_key, enabled, actor once a toggle change commits.
 capability_toggled = Signal()
 
+# Sent with organization, capability_key, from_version, to_version, actor once a
+# change of the release an organization runs (a channel switch, a pin) commits.
+release_changed = Signal()
+
 # Sent with job_id, organization_id, capability, kind and status ("succeeded",
 # "failed", or "refused" when a worker refused a queued job because its
 # capability was switched off or its organization suspended) once the job's

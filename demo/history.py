@@ -47,11 +47,11 @@ from django.db.models import Count
 from billing import actions, push, reconcile, sync, webhooks
 from billing import stripe_gateway as gateway
 from billing.models import BillingAccount, Invoice, ReconciliationRun
-from capabilities import releases
+from capabilities import is_enabled, releases
 from capabilities.actions import set_capability_enabled
 from capabilities.approvals.actions import request_capability
 from capabilities.models import FeatureToggle, ToggleChange
-from capabilities.registry import BETA, Capability, registry
+from capabilities.registry import BETA, Capability, CapabilityConfig, registry
 from capabilities.schedules import schedule_switch
 from demo import translation
 from demo.clock import Timeline, real_now
@@ -518,9 +518,16 @@ def _try_a_beta(report: Report, cast: portal_demo.Cast) -> None:
     page shows both versions to each organization, Globex's on the beta."""
     if "documents" not in registry() or not registry().get("documents").has_beta:
         return
-    releases.set_channel(cast.people["gina"], cast.organizations["globex"], "documents", BETA)
-    version = registry().get("documents").latest(BETA).number
+    globex, gina = cast.organizations["globex"], cast.people["gina"]
+    releases.set_channel(gina, globex, "documents", BETA)
+    documents = registry().get("documents")
+    version = documents.latest(BETA).number
     report.say(f"Versions: Globex runs Documents {version} (beta); Acme Corp stays on stable.")
+    # Globex reads the sample documents on the beta: their pages are billed on
+    # the beta's own meter, at its own price (a line of its own on /usage/).
+    if isinstance(documents, CapabilityConfig) and is_enabled(globex, "documents"):
+        for line in documents.demo_content(globex, gina):
+            report.say(f"Documents {version} (beta), Globex: {line}")
 
 
 def _schedule_switch(report: Report, cast: portal_demo.Cast) -> None:

@@ -181,6 +181,18 @@ def test_make_run_boots_on_embedded_servers_and_usage_reaches_stripe(quickstart)
 
     wait_for(translated, 180, "the translation service's usage in acme's ledger")
 
+    # Globex runs Documents' beta, which prices pages on its own meter: the demo's
+    # documents it read on the beta are billed there, at the beta's price.
+    gina = _sign_in(base, "gina@globex.test")
+
+    def beta_pages() -> int:
+        answer = gina.get(f"{base}/api/v1/usage/", params={"group_by": "capability,meter"}, timeout=30)
+        rows = answer.json()["rows"] if answer.status_code == 200 else []
+        return sum(row["quantity"] for row in rows if row["meter"] == "pages_v1_1_0")
+
+    wait_for(beta_pages, 180, "Globex's pages read on Documents' beta")
+    assert "Documents 1.1.0 (beta), Globex:" in log_path.read_text()
+
     # Documents is on in the demo; switch it on if a future demo leaves it off.
     csrf = alice.cookies["csrftoken"]
     headers = {"X-CSRFToken": csrf, "Referer": f"{base}/"}

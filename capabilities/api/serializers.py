@@ -21,6 +21,13 @@ class MeterSerializer(serializers.Serializer):
         max_digits=24, decimal_places=10, coerce_to_string=True, help_text="The price in force now, per unit"
     )
     currency = serializers.CharField()
+    version = serializers.CharField(
+        help_text="Set on a version's own meter: the version whose jobs are billed by it "
+        "(it prices `base` differently); empty for the capability's own meters"
+    )
+    base = serializers.CharField(
+        help_text="Set on a version's own meter: the capability's meter it replaces for that version"
+    )
 
 
 class EstimateSerializer(serializers.Serializer):
@@ -112,12 +119,30 @@ class ToggleResultSerializer(serializers.Serializer):
     capability = CapabilitySerializer()
 
 
-class ToggleChangeSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor_email")
+class HistoryEntrySerializer(serializers.Serializer):
+    """One change of a capability for the organization (a row of `queries.change_history`)."""
 
-    class Meta:
-        model = ToggleChange
-        fields = ["at", "from_enabled", "to_enabled", "locked", "actor", "reason", "source"]
+    kind = serializers.ChoiceField(
+        choices=[("toggle", "Switched on or off"), ("release", "Channel or pinned version changed")],
+        source="entry_kind",
+        help_text="`toggle`: switched on or off (`from_enabled`, `to_enabled`); `release`: the "
+        "channel or the pinned version changed (`from_channel`, `to_channel`, `from_version`, `to_version`)",
+    )
+    at = serializers.DateTimeField(source="entry_at")
+    from_enabled = serializers.BooleanField(source="entry_from_enabled", allow_null=True)
+    to_enabled = serializers.BooleanField(source="entry_to_enabled", allow_null=True)
+    locked = serializers.BooleanField(
+        source="entry_locked", help_text="Locked by an IT admin: a forced toggle, or a pinned version"
+    )
+    actor = serializers.CharField(source="entry_actor")
+    reason = serializers.CharField(source="entry_reason")
+    source = serializers.ChoiceField(choices=ToggleChange.Source.choices, source="entry_source")  # type: ignore[assignment]
+    from_channel = serializers.ChoiceField(
+        choices=CHANNEL_CHOICES, source="entry_from_channel", allow_null=True
+    )
+    to_channel = serializers.ChoiceField(choices=CHANNEL_CHOICES, source="entry_to_channel", allow_null=True)
+    from_version = serializers.CharField(source="entry_from_version", allow_null=True)
+    to_version = serializers.CharField(source="entry_to_version", allow_null=True)
 
 
 class JobSerializer(serializers.ModelSerializer):

@@ -16,9 +16,9 @@ from capabilities.api.permissions import BudgetExhaustedError, CapabilityDisable
 from capabilities.api.serializers import (
     CapabilitySerializer,
     ChannelRequestSerializer,
+    HistoryEntrySerializer,
     JobRequestSerializer,
     JobSerializer,
-    ToggleChangeSerializer,
     ToggleRequestSerializer,
     ToggleResultSerializer,
 )
@@ -165,10 +165,13 @@ class CapabilityChannel(APIView):
 
 
 @extend_schema(
-    summary="History of a capability's toggle", description="Who switched it, when and why, newest first."
+    summary="History of a capability",
+    description="Every change of the capability for the organization, newest first: who switched it "
+    "on or off (`kind` `toggle`) or changed the channel or the pinned version it runs (`kind` "
+    "`release`), when and why.",
 )
 class CapabilityHistory(generics.ListAPIView):
-    serializer_class = ToggleChangeSerializer
+    serializer_class = HistoryEntrySerializer
     permission_classes = [IsAuthenticated, OrganizationMember]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -176,7 +179,7 @@ class CapabilityHistory(generics.ListAPIView):
             return ToggleChange.objects.none()
         key = self.kwargs["key"]
         _installed(key)
-        return queries.history(organization_of(self.request), key)
+        return queries.change_history(organization_of(self.request), key)
 
 
 class JobFilter(django_filters.FilterSet):

@@ -19,3 +19,10 @@ register.filter("count", formatting.count)
 def schedules_of(scheduled: dict[str, list[Any]] | None, key: str) -> list[Any]:
     """A catalog card's pending scheduled switches (from `schedules.pending_by_capability`)."""
     return (scheduled or {}).get(key, [])
+
+
+@register.filter
+def version_prices(capability: Any, number: str) -> list[Any]:
+    """The meters version `number` of `capability` prices differently, as
+    (the capability's meter, the version's) pairs at the prices in force."""
+    return list(capability.version_prices(number))

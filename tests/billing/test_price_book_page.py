@@ -42,6 +42,9 @@ def test_the_price_book_lists_every_meter_with_its_current_price(client_for, fio
         assert "v1" in row and "1 version" in row
     ocr = rows[[capability.key for capability, _ in declared].index("ocr")]
     assert "$0.01" in ocr
+    # OCR 2.0.0 prices pages differently: a line of its own, marked with the version.
+    beta = rows[[(c.key, m.key) for c, m in declared].index(("ocr", "pages_v2_0_0"))]
+    assert "$0.005" in beta and "Version 2.0.0 only" in beta
 
 
 def test_a_price_change_is_version_2_from_the_next_period(client_for, fiona):

@@ -5,13 +5,16 @@ or unconfigured nothing is lost and the backlog drains later."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from billing import push, queries, stripe_gateway, sync
 from billing.models import BillingAccount, PushCursor, StripeMeter, UsagePush
+from capabilities import releases
 from metering.moments import hour_of
+from metering.periods import billing_period
 
 pytestmark = pytest.mark.django_db
 
@@ -222,3 +225,52 @@ def test_the_hour_in_progress_is_pushed_as_it_fills_with_the_open_hour_setting(
     assert push.send().sent == 1  # the new usage only, as a delta with the next sequence number
     pushes = list(UsagePush.objects.filter(organization=acme).order_by("seq").values_list("seq", "quantity"))
     assert pushes == [(0, 5), (1, 2)]
+
+
+def test_a_version_priced_differently_is_billed_on_its_own_stripe_meter_and_price(
+    stripe, alice, acme, subscribed, record_usage, hour_ago, django_capture_on_commit_callbacks
+):
+    """OCR 2.0.0 (beta) prices pages at 0.005 instead of 0.010: its jobs' pages
+    go to a meter of their own, with its own Stripe meter, price and item, which
+    the subscription holds only while the organization runs that version."""
+    subscribed(alice, acme)
+    account = BillingAccount.objects.get(organization=acme)
+    assert {item.meter for item in account.items.all()} == {"pages"}  # on stable: no empty beta line
+
+    with django_capture_on_commit_callbacks(execute=False):
+        releases.set_channel(alice, acme, "ocr", "beta")
+    sync.sync_organization(acme)
+    items = {item.meter: item.price.unit_price for item in account.items.all()}
+    assert items == {"pages": Decimal("0.01"), "pages_v2_0_0": Decimal("0.005")}
+    assert StripeMeter.objects.get(meter="pages_v2_0_0").event_name == "switchboard.ocr.pages_v2_0_0"
+
+    record_usage(acme, 2, at=hour_ago(3))
+    record_usage(acme, 3, at=hour_ago(3), meter="pages_v2_0_0")
+    push.plan()
+    assert push.send().sent == 2
+    assert (stripe_total(acme), stripe_total(acme, meter="pages_v2_0_0")) == (2, 3)
+
+    # Back on stable, the beta item stays until the period's end: its pages are billed.
+    with django_capture_on_commit_callbacks(execute=False):
+        releases.set_channel(alice, acme, "ocr", "stable")
+    sync.sync_organization(acme)
+    beta_item = account.items.get(meter="pages_v2_0_0")
+    assert beta_item.remove_after == billing_period(timezone.now()).end + sync.REMOVAL_DELAY
+
+
+def test_usage_of_a_version_the_organization_left_before_its_item_was_made_is_billed(
+    stripe, alice, acme, subscribed, record_usage, now
+):
+    """A job queued on the beta finished after the organization went back to
+    stable, before any sync saw it on beta: the sync adds the beta's item for
+    the period, so those pages are invoiced."""
+    subscribed(alice, acme)
+    record_usage(acme, 4, at=now, meter="pages_v2_0_0")
+
+    sync.sync_organization(acme)
+
+    account = BillingAccount.objects.get(organization=acme)
+    assert {item.meter for item in account.items.all()} == {"pages", "pages_v2_0_0"}
+    # Once it holds the item, the next sync lets it leave at the period's end.
+    sync.sync_organization(acme)
+    assert account.items.get(meter="pages_v2_0_0").remove_after is not None

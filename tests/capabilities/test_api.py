@@ -82,6 +82,8 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
                 "aggregation": "sum",
                 "unit_price": "0.0100000000",
                 "currency": "usd",
+                "version": "",
+                "base": "",
             },
             # Platform meters every capability has; free unless the capability prices them.
             {
@@ -90,6 +92,8 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
                 "aggregation": "sum",
                 "unit_price": "0.0000000000",
                 "currency": "usd",
+                "version": "",
+                "base": "",
             },
             {
                 "key": "compute_seconds",
@@ -97,6 +101,18 @@ def test_bob_lists_the_catalog_with_acmes_state_and_prices(client_for, alice, bo
                 "aggregation": "sum",
                 "unit_price": "0.0000000000",
                 "currency": "usd",
+                "version": "",
+                "base": "",
+            },
+            # Version 2.0.0 (beta) prices pages differently: its jobs' pages are billed here.
+            {
+                "key": "pages_v2_0_0",
+                "unit": "page",
+                "aggregation": "sum",
+                "unit_price": "0.0050000000",
+                "currency": "usd",
+                "version": "2.0.0",
+                "base": "pages",
             },
         ],
         "enabled": False,

@@ -4,13 +4,27 @@ pages, the API and OFREP state it."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from billing import actions as billing_actions
+from billing import price_book
+from billing.models import PriceVersion
 from capabilities import actions, releases
 from capabilities.models import Job, ReleaseChange, ReleaseChoice
 from capabilities.ofrep.evaluation import evaluate
-from capabilities.registry import BETA, STABLE, CapabilityConfig, JobKind, Registry, Version, registry
+from capabilities.registry import (
+    BETA,
+    STABLE,
+    CapabilityConfig,
+    JobKind,
+    Meter,
+    Registry,
+    Version,
+    registry,
+)
 from capabilities.runner import _run
 from portal.actions.errors import ActionError
 from portal.models import AuditEntry
@@ -74,6 +88,57 @@ def test_bad_version_declarations_fail_at_start_up(versions, message):
     capability.versions = versions
     with pytest.raises(ImproperlyConfigured, match=message):
         Registry({"broken": capability}).validate()
+
+
+@pytest.mark.parametrize(
+    ("prices", "message"),
+    [
+        ((("nope", Decimal("0.01")),), "prices 'nope', which is not one of its meters"),
+        ((("api_calls", Decimal("0.01")),), "API calls are billed at the capability's price"),
+    ],
+)
+def test_bad_version_prices_fail_at_start_up(prices, message):
+    class Broken(CapabilityConfig):
+        key = "broken"
+        meters = (Meter("pages", "page", Decimal("0.01")), Meter("pages_v2_0", "page", Decimal("0.01")))
+
+    capability = Broken.__new__(Broken)
+    capability.versions = (Version("1.0"), Version("2.0", BETA, prices=prices))
+    with pytest.raises(ImproperlyConfigured, match=message):
+        Registry({"broken": capability}).validate()
+
+
+def test_a_version_meter_that_would_shadow_a_declared_one_is_refused():
+    class Broken(CapabilityConfig):
+        key = "broken"
+        meters = (Meter("pages", "page", Decimal("0.01")), Meter("pages_v2_0", "page", Decimal("0.01")))
+
+    capability = Broken.__new__(Broken)
+    capability.versions = (Version("1.0"), Version("2.0", BETA, prices=(("pages", Decimal("0.005")),)))
+    with pytest.raises(ImproperlyConfigured, match="'pages_v2_0', which it declares already"):
+        Registry({"broken": capability}).validate()
+
+
+@pytest.mark.parametrize(("price", "message"), [(0.005, "never a float"), (Decimal("-1"), "negative")])
+def test_a_version_price_is_a_decimal_of_zero_or_more(price, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        Version("2.0", BETA, prices=(("pages", price),))
+
+
+def test_a_version_that_prices_a_meter_has_its_own_meter_for_it(db):
+    ocr = registry().get("ocr")
+    own = ocr.meter("pages_v2_0_0")
+    assert (own.unit, own.unit_price, own.version, own.base) == ("page", Decimal("0.005"), "2.0.0", "pages")
+    # Its jobs count pages there; every other version, and every other meter, shares the capability's.
+    assert ocr.billed_meter("pages", "2.0.0") == "pages_v2_0_0"
+    assert ocr.billed_meter("pages", "1.0.0") == "pages"
+    assert ocr.billed_meter("compute_seconds", "2.0.0") == "compute_seconds"
+    assert ocr.billed_meter("pages", "") == "pages" and ocr.billed_meter("pages", "9.9") == "pages"
+    # The catalog lists the capability's own price; the version's is shown beside the version.
+    assert [meter.key for meter in ocr.listed_meters] == ["pages"]
+    [(base, priced)] = ocr.version_prices("2.0.0")
+    assert (base.unit_price, priced.unit_price) == (Decimal("0.010"), Decimal("0.005"))
+    assert ocr.version_prices("1.0.0") == []
 
 
 def test_an_unknown_channel_is_refused_at_declaration():
@@ -280,6 +345,8 @@ def test_an_owner_switches_from_the_page_and_the_history_shows_it(
     assert answer.status_code == 302
     page = client.get("/capabilities/ocr/").content.decode()
     assert "Back to stable" in page
+    # The prices card says what the version it now runs costs.
+    assert "Your new jobs run version 2.0.0, priced differently: <strong>$0.005</strong> per page" in page
     catalog = client.get("/").content.decode()
     assert "Runs 2.0.0" in catalog  # the catalog card says it runs the beta
     assert "Channel stable → beta" in page and "version 1.0.0 → 2.0.0" in page
@@ -328,12 +395,21 @@ def test_usage_is_grouped_by_the_version_its_jobs_ran(client_for, alice, acme, s
 
     answer = client_for(alice).get("/api/v1/usage/", {"group_by": "capability,meter,version"})
     assert answer.status_code == 200, answer.content
-    pages = {row["version"]: row["quantity"] for row in answer.json()["rows"] if row["meter"] == "pages"}
-    assert pages == {"1.0.0": 2, "2.0.0": 3}
+    # 2.0.0 prices pages differently, so its pages are counted on its own meter.
+    pages = {
+        (row["meter"], row["version"]): row["quantity"]
+        for row in answer.json()["rows"]
+        if row["meter"].startswith("pages")
+    }
+    assert pages == {("pages", "1.0.0"): 2, ("pages_v2_0_0", "2.0.0"): 3}
     assert "version" in answer.json()["group_by"]
     # The same usage without the version: the rollups agree with the events.
     total = client_for(alice).get("/api/v1/usage/", {"group_by": "capability,meter"}).json()["rows"]
-    assert {row["meter"]: row["quantity"] for row in total if row["capability"] == "ocr"}["pages"] == 5
+    by_meter = {row["meter"]: row for row in total if row["capability"] == "ocr"}
+    assert (by_meter["pages"]["quantity"], by_meter["pages_v2_0_0"]["quantity"]) == (2, 3)
+    # Each at its own price: 2 x 0.010 and 3 x 0.005.
+    costs = (Decimal(by_meter["pages"]["cost"]), Decimal(by_meter["pages_v2_0_0"]["cost"]))
+    assert costs == (Decimal("0.02"), Decimal("0.015"))
 
 
 def test_a_malformed_channel_form_is_refused_with_a_message(client_for, alice, acme):
@@ -350,3 +426,94 @@ def test_a_malformed_pin_form_is_refused_with_a_message(client_for, ivan, acme):
     answer = client_for(ivan).post(url, {"version": "2.0.0", "reason": ""}, follow=True)
     assert "Give a reason: the organization sees it." in answer.content.decode()
     assert not ReleaseChoice.objects.exists()
+
+
+# --- a version priced differently ----------------------------------------------------
+
+
+def test_the_price_book_has_a_line_for_a_version_priced_differently(fiona):
+    price_book.ensure_defaults()
+    line = PriceVersion.objects.get(capability="ocr", meter="pages_v2_0_0")
+    assert (line.version, line.unit_price) == (1, Decimal("0.005"))
+    # Finance changes it like any other price: a version from the next period's start.
+    change = billing_actions.change_price(
+        fiona, "ocr", "pages_v2_0_0", Decimal("0.007"), note="Beta ends soon"
+    )
+    assert (change.version, change.effective_from) == (2, price_book.next_period_start())
+    assert PriceVersion.objects.get(capability="ocr", meter="pages", version=1).unit_price == Decimal("0.01")
+
+
+def test_the_page_says_what_the_beta_costs(client_for, alice, acme):
+    page = client_for(alice).get("/capabilities/ocr/").content.decode()
+    assert "Priced for this version:" in page and "$0.005" in page
+    assert "It is priced differently: $0.005 per page instead of $0.01" in page
+    # A beta priced like stable says so.
+    summaries = client_for(alice).get("/capabilities/summaries/").content.decode()
+    assert "It costs the same." in summaries
+
+
+def test_the_api_lists_a_versions_own_meter(client_for, alice, acme):
+    listed = {c["key"]: c for c in client_for(alice).get("/api/v1/capabilities/").json()}
+    meters = {meter["key"]: meter for meter in listed["ocr"]["meters"]}
+    assert (meters["pages_v2_0_0"]["version"], meters["pages_v2_0_0"]["base"]) == ("2.0.0", "pages")
+    assert meters["pages_v2_0_0"]["unit_price"] == "0.0050000000"
+    assert (meters["pages"]["version"], meters["pages"]["base"]) == ("", "")
+
+
+# --- the history API -------------------------------------------------------------------
+
+
+def test_the_history_api_lists_channel_switches_and_pins_with_the_toggles(
+    client_for, alice, ivan, bob, acme, switch, commit
+):
+    switch(alice, acme, "ocr", enabled=True, reason="Scans")
+    commit(releases.set_channel, alice, acme, "ocr", BETA)
+    commit(releases.pin_version, ivan, acme, "ocr", "1.0.0", reason="Hold for the audit")
+
+    answer = client_for(bob).get("/api/v1/capabilities/ocr/history")
+
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["count"] == 3
+    rows = [
+        (
+            row["kind"],
+            row["actor"],
+            row["source"],
+            row["locked"],
+            row["to_enabled"],
+            row["from_version"],
+            row["to_version"],
+            row["to_channel"],
+            row["reason"],
+        )
+        for row in body["results"]
+    ]
+    assert rows == [
+        (
+            "release",
+            "ivan@switchboard.test",
+            "it_admin",
+            True,
+            None,
+            "2.0.0",
+            "1.0.0",
+            "beta",
+            "Hold for the audit",
+        ),
+        (
+            "release",
+            "alice@acme.test",
+            "organization",
+            False,
+            None,
+            "1.0.0",
+            "2.0.0",
+            "beta",
+            "Switched to beta",
+        ),
+        ("toggle", "alice@acme.test", "organization", False, True, None, None, None, "Scans"),
+    ]
+    # Paginated across both kinds.
+    page = client_for(bob).get("/api/v1/capabilities/ocr/history", {"limit": 1, "offset": 1}).json()
+    assert [row["kind"] for row in page["results"]] == ["release"] and page["count"] == 3

@@ -19,6 +19,9 @@ def test_alice_tries_the_beta_of_text_recognition_and_goes_back(page: Page, sign
     versions = page.locator("#versions")
     expect(versions).to_contain_text("Your new jobs run version 1.0.0")
     expect(versions).to_contain_text("A new engine that also reads two-column pages.")
+    # The beta prices pages differently: said beside it, and before opting in.
+    expect(versions.locator(".version-prices")).to_contain_text("$0.005 per page")
+    expect(versions).to_contain_text("It is priced differently: $0.005 per page instead of $0.01")
 
     versions.get_by_role("button", name="Try the beta").click()
 

@@ -30,6 +30,7 @@ class OcrConfig(CapabilityConfig):
             "2.0.0",
             BETA,
             notes="A new engine that also reads two-column pages.",
+            prices=(("pages", Decimal("0.005")),),
             job_kinds=(
                 (
                     "recognize",
