@@ -22,13 +22,23 @@ from portal.models import User
 VALUE_FIELDS = (*FIELDS, "notice_deadline")
 
 
-def store_analysis(document: Document, finding: Finding, *, job: Job | None = None) -> Contract:
+def store_analysis(
+    document: Document, finding: Finding, *, job: Job | None = None, unless_analysed: bool = False
+) -> Contract:
     """Write what the finder read in `document`. A field a person corrected
-    keeps the correction; the notice deadline follows corrected dates."""
+    keeps the correction; the notice deadline follows corrected dates.
+
+    With `unless_analysed`, an analysis another job already stored of this same
+    text stands and nothing is written: the contract returned names that job
+    (`analysed_by`), which is the one that bills it. The contract's row lock
+    orders two jobs that read the same text (the automatic analysis of a new
+    extraction and the switch-on's analysis of every document)."""
     with transaction.atomic():
         contract, _ = Contract.objects.select_for_update().get_or_create(
             document=document, defaults={"organization_id": document.organization_id}
         )
+        if unless_analysed and _analysed_by_another(contract, document, job):
+            return contract
         corrected = set(contract.corrected)
         citations = {
             name: [citation.as_dict() for citation in cited] for name, cited in finding.citations.items()
@@ -51,6 +61,15 @@ def store_analysis(document: Document, finding: Finding, *, job: Job | None = No
         contract.schedule(timezone.localdate())
         contract.save()
     return contract
+
+
+def _analysed_by_another(contract: Contract, document: Document, job: Job | None) -> bool:
+    return (
+        contract.analysed_at is not None
+        and bool(contract.source_sha256)
+        and contract.source_sha256 == document.extracted_sha256
+        and (job is None or contract.analysed_by_id != job.pk)
+    )
 
 
 def _follow_corrections(

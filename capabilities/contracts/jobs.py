@@ -2,7 +2,11 @@
 started when its extraction succeeds), or every extracted document of the
 organization not analysed since its text last changed (`analyse_all`, started
 when the tracker is switched on). One `contracts` unit per document that reads
-as a contract."""
+as a contract, billed by the job that stored its analysis: an automatic
+analysis of text another job already analysed (the two start together when the
+tracker is switched on while a document is being read) stores and bills
+nothing. A person asking for a document to be analysed again gets it read
+again."""
 
 from __future__ import annotations
 
@@ -11,17 +15,24 @@ from typing import Any
 
 from capabilities.contracts import actions, queries
 from capabilities.contracts.fields import find_contract
+from capabilities.contracts.models import Contract
 from capabilities.documents.models import Document
 from capabilities.job_context import JobContext, JobFailed
+from capabilities.models import Job
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes
 
 
-def _analyse(document: Document, ctx: JobContext) -> bool:
+def _analyse(document: Document, ctx: JobContext, *, unless_analysed: bool) -> Contract:
     pages = [(page.number, page.text) for page in queries.page_texts(document)]
     finding = find_contract(pages)
-    contract = actions.store_analysis(document, finding, job=ctx.job)
-    return contract.is_contract
+    return actions.store_analysis(document, finding, job=ctx.job, unless_analysed=unless_analysed)
+
+
+def _billed(contract: Contract, ctx: JobContext) -> bool:
+    """This job stored the analysis of a contract (not another job's analysis
+    of the same text)."""
+    return contract.is_contract and contract.analysed_by_id == ctx.job.pk
 
 
 def analyse(ctx: JobContext) -> dict[str, Any]:
@@ -33,10 +44,13 @@ def analyse(ctx: JobContext) -> dict[str, Any]:
         raise JobFailed("The document was deleted before it could be analysed.")
     if not document.extracted_sha256 and not document.page_count:
         raise JobFailed("The document's text has not been read yet; wait for its extraction to finish.")
-    is_contract = _analyse(document, ctx)
-    if is_contract:
+    contract = _analyse(document, ctx, unless_analysed=ctx.job.source == Job.Source.AUTOMATIC)
+    if _billed(contract, ctx):
         ctx.meter("contracts", 1)
-    return {"document_id": document.pk, "is_contract": is_contract}
+    result: dict[str, Any] = {"document_id": document.pk, "is_contract": contract.is_contract}
+    if contract.analysed_by_id != ctx.job.pk:
+        result["unchanged_since_job"] = contract.analysed_by_id
+    return result
 
 
 def analyse_all(ctx: JobContext) -> dict[str, Any]:
@@ -45,7 +59,7 @@ def analyse_all(ctx: JobContext) -> dict[str, Any]:
     contracts = 0
     reported = time.monotonic()
     for done, document in enumerate(waiting, start=1):
-        contracts += _analyse(document, ctx)
+        contracts += _billed(_analyse(document, ctx, unless_analysed=True), ctx)
         if time.monotonic() - reported >= PROGRESS_INTERVAL or done == len(waiting):
             ctx.progress(done, len(waiting))
             reported = time.monotonic()

@@ -128,6 +128,33 @@ def test_switching_the_tracker_on_analyses_existing_documents(
     assert billed(acme) == 2
 
 
+def test_a_document_read_while_the_tracker_is_switched_on_is_billed_once(
+    alice, acme, run_queued, django_capture_on_commit_callbacks
+):
+    """The switch-on's analysis of every document and the automatic analysis of
+    the new extraction both reach the document: the first stores and bills,
+    the other finds its analysis of the same text and bills nothing."""
+    set_capability_enabled(alice, acme, "documents", enabled=True)
+    [document] = documents_actions.upload_documents(
+        alice, acme, [SimpleUploadedFile(*eval_file("02-saas-subscription.txt"))]
+    ).documents
+    with django_capture_on_commit_callbacks(execute=True):
+        set_capability_enabled(alice, acme, "contracts", enabled=True)
+    # The extraction finishes first and starts the automatic analysis; the
+    # switch-on's job, queued earlier, then finds the document extracted.
+    assert run_queued() == [
+        "documents.extract:succeeded",
+        "contracts.analyse_all:succeeded",
+        "contracts.analyse:succeeded",
+    ]
+    every = Job.objects.get(capability="contracts", kind="analyse_all")
+    one = Job.objects.get(capability="contracts", kind="analyse")
+    assert every.result == {"documents": 1, "contracts": 1}
+    assert one.result == {"document_id": document.pk, "is_contract": True, "unchanged_since_job": every.pk}
+    assert Contract.objects.get(document=document).analysed_by_id == every.pk
+    assert billed(acme) == 1
+
+
 def test_a_correction_wins_over_re_analysis_and_is_audited(contracts_on, upload, alice, run_queued):
     [contract] = upload(eval_file("01-imaging-services.txt"))
     correction = actions.correct_contract(
@@ -149,6 +176,7 @@ def test_a_correction_wins_over_re_analysis_and_is_audited(contracts_on, upload,
     contract.refresh_from_db()
     assert contract.notice_period_days == 90 and contract.notice_deadline == date(2025, 11, 30)
     assert contract.effective_date == date(2025, 3, 1)  # the others are read again
+    assert billed(contracts_on) == 2  # asked for by a person: read again and billed
 
 
 def test_marking_a_value_unknown_and_correcting_a_date(contracts_on, upload, alice):
