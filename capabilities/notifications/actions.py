@@ -21,16 +21,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from capabilities import is_enabled
-from capabilities.actions import start_job
+from capabilities.actions import start_job, start_job_with_row
 from capabilities.capability_settings import capability_setting
 from capabilities.models import Job
-from capabilities.notifications.models import Attempt, Channel, Delivery, Rule
+from capabilities.notifications.models import Channel, Delivery, Rule
 from capabilities.notifications.targets import clean_target
 from capabilities.registry import registry
 from portal.actions.errors import ActionError
-from portal.audit import Origin, record_audit
-from portal.db import relax_durability
-from portal.models import Organization, User
+from portal.audit import Origin, audit_entry, record_audit
+from portal.db import fetch_prepared
+from portal.models import AuditEntry, Organization, User
 from portal.outbound import Outcome
 from portal.webhooks import new_secret
 
@@ -199,35 +199,42 @@ def _test_payload(organization: Organization, rule: Rule) -> dict[str, Any]:
     }
 
 
-def _queue_first_attempt(actor: User | None, delivery: Delivery) -> None:
-    """Without an actor the delivery follows a rule, after another job finished."""
-    start_job(
+def _queue_delivery(actor: User | None, delivery: Delivery, *, audit: AuditEntry | None = None) -> Delivery:
+    """Write `delivery` (unsaved) and queue its first attempt, a `deliver`
+    job, with the action's audit entry: one statement, committed on its own.
+    Without an actor the delivery follows a rule, after another job finished.
+    Raises IntegrityError (nothing written) when the rule already made this
+    delivery, ActionError when the job may not start."""
+    start_job_with_row(
         actor,
         delivery.organization,
         KEY,
         kind="deliver",
-        job_input={"delivery": delivery.pk, "attempt": 1},
+        row=delivery,
+        id_key="delivery",
+        job_input={"attempt": 1},
         source=None if actor is not None else Job.Source.AUTOMATIC,
+        audit=audit,
     )
+    return delivery
 
 
 def send_test(actor: User, rule: Rule, *, origin: Origin | None = None) -> Delivery:
     """Send a test message over the rule's channel now. It is a real message:
     delivered, it counts (and is billed) like any other."""
-    with transaction.atomic(durable=True):
-        delivery = Delivery.objects.create(
-            organization=rule.organization,
-            rule=rule,
-            channel=rule.channel,
-            target=rule.target,
-            event="test",
-            payload=_test_payload(rule.organization, rule),
-        )
-        _queue_first_attempt(actor, delivery)
-        record_audit(
-            actor, "notifications.test_sent", organization=rule.organization, target=rule, origin=origin
-        )
-    return delivery
+    organization = rule.organization
+    delivery = Delivery(
+        organization=organization,
+        rule=rule,
+        channel=rule.channel,
+        target=rule.target,
+        event="test",
+        payload=_test_payload(organization, rule),
+    )
+    audit = audit_entry(
+        actor, "notifications.test_sent", organization=organization, target=rule, origin=origin
+    )
+    return _queue_delivery(actor, delivery, audit=audit)
 
 
 def notify_job_finished(*, job_id: int, organization_id: int, capability: str, status: str) -> list[Delivery]:
@@ -253,8 +260,9 @@ def notify_job_finished(*, job_id: int, organization_id: int, capability: str, s
     made = []
     for rule in rules:
         try:
-            with transaction.atomic(durable=True):
-                delivery = Delivery.objects.create(
+            delivery = _queue_delivery(
+                None,
+                Delivery(
                     organization=organization,
                     rule=rule,
                     channel=rule.channel,
@@ -262,8 +270,8 @@ def notify_job_finished(*, job_id: int, organization_id: int, capability: str, s
                     event=payload["event"],
                     payload=payload,
                     source_job=job,
-                )
-                _queue_first_attempt(None, delivery)
+                ),
+            )
         except IntegrityError:
             continue  # this rule already notified about this job
         except ActionError as refusal:
@@ -319,8 +327,9 @@ def notify_contract_deadline(
     made = []
     for rule in rules:
         try:
-            with transaction.atomic(durable=True):
-                delivery = Delivery.objects.create(
+            delivery = _queue_delivery(
+                None,
+                Delivery(
                     organization=organization,
                     rule=rule,
                     channel=rule.channel,
@@ -328,8 +337,8 @@ def notify_contract_deadline(
                     event=event,
                     payload=payload,
                     subject_key=f"contract:{contract_id}:{notice_deadline.isoformat()}",
-                )
-                _queue_first_attempt(None, delivery)
+                ),
+            )
         except IntegrityError:
             continue  # this rule already told about this contract's deadline
         except ActionError as refusal:
@@ -347,85 +356,124 @@ def notify_contract_deadline(
 @dataclass(frozen=True)
 class Claim:
     delivery: Delivery
+    # The secret of the delivery's rule (None: the rule was deleted).
+    secret: str | None = None
     # This job delivered it already (its outcome was lost, e.g. a worker died
     # before the runner recorded it): meter again, the usage key dedupes.
     already_delivered: bool = False
 
 
 # Durability: the claim and the attempt's record commit without waiting for the
-# WAL flush (relax_durability). The runner's result transaction right after is
-# synchronous and flushes the WAL up to it, these included; a crash before it
-# loses at most the claim, and the job's message comes back to claim again.
+# WAL flush (`set_config('synchronous_commit', 'off', true)` in the statement).
+# The runner's result transaction right after is synchronous and flushes the
+# WAL up to it, these included; a crash before it loses at most the claim, and
+# the job's message comes back to claim again.
+#
+# Each is one statement in its own transaction: every deliver job runs both, and
+# a BEGIN, a SET LOCAL, a separate read and a COMMIT around them cost more round
+# trips than the work. The claim's conditions are checked by its UPDATE under
+# the row's lock, so two jobs racing for an attempt cannot both take it. Its
+# SELECT reads the row as it was when the statement started (a data-modifying
+# WITH is not visible to the rest of its statement): `claimed` says whether the
+# UPDATE took it, and the caller applies the four columns it set.
+CLAIM = """
+    WITH claimed AS (
+        UPDATE notifications_delivery
+        SET status = %s, attempt_count = %s, current_job_id = %s, next_attempt_at = NULL
+        WHERE id = %s AND organization_id = %s AND status IN (%s, %s) AND attempt_count = %s
+        RETURNING id, set_config('synchronous_commit', 'off', true)
+    )
+    SELECT delivery.*, rule.secret AS rule_secret, EXISTS (SELECT 1 FROM claimed) AS claimed
+    FROM notifications_delivery AS delivery
+    LEFT JOIN notifications_rule AS rule ON rule.id = delivery.rule_id
+    WHERE delivery.id = %s AND delivery.organization_id = %s
+"""
+
+RECORD = """
+    WITH attempt AS (
+        INSERT INTO notifications_attempt
+            (delivery_id, number, job_id, at, duration_ms, status_code, succeeded, error)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+    )
+    UPDATE notifications_delivery
+    SET status = %s, delivered_at = %s, next_attempt_at = %s, last_error = %s
+    WHERE id = %s
+    RETURNING set_config('synchronous_commit', 'off', true)
+"""
 
 
 def claim_attempt(organization_id: int, delivery_id: int, attempt: int, job_id: int) -> Claim | None:
     """Take attempt `attempt` of a delivery for job `job_id`, or None when it is
     not this job's to make (made by another job, delivered, given up)."""
-    with transaction.atomic(durable=True):
-        relax_durability()
-        delivery = (
-            Delivery.objects.select_for_update(of=("self",))
-            .select_related("rule")
-            .filter(organization_id=organization_id, pk=delivery_id)
-            .first()
-        )
-        if delivery is None:
-            return None
-        if delivery.current_job_id == job_id and delivery.attempt_count == attempt:
-            if delivery.status == Delivery.Status.DELIVERED:
-                return Claim(delivery, already_delivered=True)
-            if delivery.status == Delivery.Status.SENDING:
-                return Claim(delivery)  # this job's message came back: try again
-            return None
-        waiting = delivery.status in (Delivery.Status.PENDING, Delivery.Status.RETRYING)
-        if not waiting or delivery.attempt_count != attempt - 1:
-            return None
-        delivery.status = Delivery.Status.SENDING
+    sending = Delivery.Status.SENDING.value
+    waiting = [Delivery.Status.PENDING.value, Delivery.Status.RETRYING.value]
+    params = [sending, attempt, job_id, delivery_id, organization_id, *waiting, attempt - 1]
+    found = list(Delivery.objects.raw(CLAIM, [*params, delivery_id, organization_id]))
+    if not found:
+        return None
+    delivery = found[0]
+    secret = delivery.rule_secret  # type: ignore[attr-defined]
+    if delivery.claimed:  # type: ignore[attr-defined]
+        delivery.status = sending
         delivery.attempt_count = attempt
         delivery.current_job_id = job_id
         delivery.next_attempt_at = None
-        delivery.save(update_fields=["status", "attempt_count", "current_job", "next_attempt_at"])
-    return Claim(delivery)
+        return Claim(delivery, secret)
+    # Not claimable: unless this very job claimed it before (its message came
+    # back after a worker died), it is not this job's to make.
+    if delivery.current_job_id == job_id and delivery.attempt_count == attempt:
+        if delivery.status == Delivery.Status.DELIVERED:
+            return Claim(delivery, secret, already_delivered=True)
+        if delivery.status == Delivery.Status.SENDING:
+            return Claim(delivery, secret)  # this job's message came back: try again
+    return None
 
 
 def record_attempt(delivery: Delivery, attempt: int, job_id: int, outcome: Outcome) -> Delivery:
-    """Write the attempt and the delivery's new state; schedule the next
-    attempt after commit when one is left and could help."""
+    """Write the attempt and the delivery's new state (one statement); schedule
+    the next attempt after commit when one is left and could help."""
     from capabilities.notifications.tasks import retry_delivery
 
     now = timezone.now()
     delays = capability_setting("notifications", "RETRY_DELAYS")
-    with transaction.atomic(durable=True):
-        relax_durability()
-        # The attempt is claimed (status `sending`, this job) until this commits,
-        # so no other row for it can exist.
-        Attempt.objects.create(
-            delivery=delivery,
-            number=attempt,
-            job_id=job_id,
-            at=now,
-            duration_ms=outcome.duration_ms,
-            status_code=outcome.status_code,
-            succeeded=outcome.delivered,
-            error=outcome.error[:500],
-        )
-        delivery.last_error = outcome.error[:500]
-        if outcome.delivered:
-            delivery.status = Delivery.Status.DELIVERED
-            delivery.delivered_at = now
-        elif outcome.retryable and attempt < max_attempts():
-            delay = delays[attempt - 1]
-            delivery.status = Delivery.Status.RETRYING
-            delivery.next_attempt_at = now + timedelta(seconds=delay)
-            next_attempt = attempt + 1
-            transaction.on_commit(
-                lambda: retry_delivery.apply_async(
-                    args=[delivery.pk, next_attempt], countdown=delay, queue=f"cap.{KEY}"
-                )
+    delivery.last_error = outcome.error[:500]
+    next_attempt, delay = 0, 0
+    if outcome.delivered:
+        delivery.status = Delivery.Status.DELIVERED
+        delivery.delivered_at = now
+    elif outcome.retryable and attempt < max_attempts():
+        delay = delays[attempt - 1]
+        delivery.status = Delivery.Status.RETRYING
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+        next_attempt = attempt + 1
+    else:
+        delivery.status = Delivery.Status.FAILED
+    # The attempt is claimed (status `sending`, this job) until this commits,
+    # so no other row for it can exist.
+    fetch_prepared(
+        RECORD,
+        [
+            delivery.pk,
+            attempt,
+            job_id,
+            now,
+            outcome.duration_ms,
+            outcome.status_code,
+            outcome.delivered,
+            outcome.error[:500],
+            Delivery.Status(delivery.status).value,
+            delivery.delivered_at,
+            delivery.next_attempt_at,
+            delivery.last_error,
+            delivery.pk,
+        ],
+    )
+    if next_attempt:
+        transaction.on_commit(
+            lambda: retry_delivery.apply_async(
+                args=[delivery.pk, next_attempt], countdown=delay, queue=f"cap.{KEY}"
             )
-        else:
-            delivery.status = Delivery.Status.FAILED
-        delivery.save(update_fields=["status", "delivered_at", "next_attempt_at", "last_error"])
+        )
     return delivery
 
 

@@ -41,14 +41,13 @@ def _email(delivery: Delivery) -> tuple[str, str]:
     return subject, "\n".join(lines) + "\n"
 
 
-def _send(delivery: Delivery) -> channels.Outcome:
+def _send(delivery: Delivery, secret: str) -> channels.Outcome:
     if delivery.channel == Channel.EMAIL:
         subject, body = _email(delivery)
         return channels.send_email(delivery.target, subject, body)
-    assert delivery.rule is not None
     return channels.post_webhook(
         delivery.target,
-        delivery.rule.secret,
+        secret,
         {**delivery.payload, "delivery": delivery.pk},
         delivery_id=delivery.pk,
         event=delivery.event,
@@ -70,10 +69,10 @@ def deliver(ctx: JobContext) -> dict[str, Any]:
     if claim.already_delivered:
         ctx.meter(delivery.meter, 1)
         return {"delivery": delivery.pk, "attempt": attempt, "sent": True}
-    if delivery.rule is None:
+    if claim.secret is None:
         actions.give_up(delivery, "The rule was deleted before this attempt.")
         raise JobFailed("The notification rule was deleted; the message was not sent.")
-    outcome = _send(delivery)
+    outcome = _send(delivery, claim.secret)
     delivery = actions.record_attempt(delivery, attempt, ctx.job.pk, outcome)
     if outcome.delivered:
         ctx.meter(delivery.meter, 1)

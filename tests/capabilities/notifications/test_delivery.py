@@ -330,3 +330,22 @@ def test_signatures_fail_on_a_changed_body_or_an_old_timestamp():
     assert not channels.verify("whsec_y", header, body, now=1_000_010)
     assert not channels.verify("whsec_x", header, body, now=1_000_000 + 301)
     assert not channels.verify("whsec_x", "v1=abc", body)
+
+
+def test_a_deliver_job_runs_four_statements(alice, acme_on, run_queued, django_assert_max_num_queries):
+    """Issue 20: claim the job, claim the attempt (reading the delivery and its
+    rule's secret), record the attempt, record the result: one statement each."""
+    with webhook_receiver([200, 200]) as receiver:
+        rule = _webhook_rule(alice, acme_on, receiver.url)
+        actions.send_test(alice, rule)
+        run_queued()  # the first warms this process's snapshots
+        delivery = actions.send_test(alice, rule)
+        job = Job.objects.get(capability="notifications", status=Job.Status.QUEUED)
+
+        with django_assert_max_num_queries(4):
+            assert _run(job.pk) == Job.Status.SUCCEEDED
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
+    assert [(a.number, a.succeeded, a.status_code) for a in delivery.attempts.all()] == [(1, True, 200)]
+    assert billed(acme_on, "webhooks") == 2
