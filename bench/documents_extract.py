@@ -3,7 +3,7 @@ file, job on cap.documents through a real worker, text extraction with pypdf,
 pages stored and indexed for search, fields found, usage recorded), against
 the bare library: pypdf's extract_text over the same PDFs' pages in a loop,
 in one process. Runs alternate; medians are compared.
-Target: at least a third of the bare library's pages per second."""
+Target: half the bare library's pages per second (issue 20; a third before it)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import tempfile
 import time
 from typing import Any
 
-DOCUMENTS = 20
+DOCUMENTS = 40
 PAGES_PER_DOCUMENT = 5
-RUNS = 3
+RUNS = 5
 
 PARAGRAPH = (
     "Invoice No: INV-{n}-{p} dated 2024-03-15 between Acme Corp and Globex Inc. "
@@ -44,11 +44,14 @@ def _bare(pdfs: list[bytes]) -> float:
 def run() -> dict[str, Any]:
     from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db.models import Max
+    from django.utils import timezone
 
     from bench.fixtures import bench_organization
     from bench.harness import median, write_result
     from capabilities import actions as capability_actions
     from capabilities import is_enabled
+    from capabilities.capability_settings import capability_setting
     from capabilities.documents.actions import upload_documents
     from capabilities.models import Job
     from tests.workers import celery_worker, wait_for
@@ -64,25 +67,33 @@ def run() -> dict[str, Any]:
     total_pages = DOCUMENTS * PAGES_PER_DOCUMENT
 
     def ours_run() -> float:
-        start = time.perf_counter()
+        # From before the uploads to the last job's finish as the worker
+        # recorded it (the same clock): the poll below only notices the end,
+        # and its interval would otherwise add up to 0.1 s to a run of ~1 s.
+        start = timezone.now()
         uploads = [SimpleUploadedFile(f"bench-{n}.pdf", content) for n, content in enumerate(pdfs)]
-        documents = upload_documents(owner, organization, uploads).documents
-        ids = [document.job.pk for document in documents if document.job]
+        ids = []
+        per_upload = capability_setting("documents", "MAX_FILES")  # as a person would upload them
+        for first in range(0, len(uploads), per_upload):
+            documents = upload_documents(owner, organization, uploads[first : first + per_upload]).documents
+            ids += [document.job.pk for document in documents if document.job]
         wait_for(
             lambda: Job.objects.filter(pk__in=ids, status=Job.Status.SUCCEEDED).count() == len(ids),
             300,
             "the extraction jobs",
         )
-        elapsed = time.perf_counter() - start
         failed = Job.objects.filter(pk__in=ids).exclude(status=Job.Status.SUCCEEDED).count()
         if failed:
             raise RuntimeError(f"{failed} extraction jobs did not succeed")
-        return total_pages / elapsed
+        finished = Job.objects.filter(pk__in=ids).aggregate(last=Max("finished_at"))["last"]
+        return total_pages / (finished - start).total_seconds()
 
     ours: list[float] = []
     bare: list[float] = []
     # One worker process (solo pool) against one process of the bare library.
     with celery_worker(queues="cap.documents", env={"MEDIA_ROOT": media, "DATABASE_POOL": "true"}):
+        _bare(pdfs)  # one unmeasured round of each first: imports, caches, the worker's first job
+        ours_run()
         for _ in range(RUNS):
             bare.append(_bare(pdfs))
             ours.append(ours_run())
@@ -95,12 +106,14 @@ def run() -> dict[str, Any]:
         baseline=median(bare),
         baseline_name="pypdf PdfReader + extract_text over the same pages in a loop, one process",
         higher_is_better=True,
-        target="ratio >= 0.33",
+        target="ratio >= 0.5",
         runs=RUNS,
         documents_per_run=DOCUMENTS,
         pages_per_document=PAGES_PER_DOCUMENT,
         worker="celery solo pool, one process, queue cap.documents",
+        ours_timed="from before the uploads to the last job's finished_at as the worker recorded it",
+        warm_up="one unmeasured round of each side first",
         ours_runs=[round(value, 1) for value in ours],
         baseline_runs=[round(value, 1) for value in bare],
-        meets_target=median(ours) / median(bare) >= 0.33,
+        meets_target=median(ours) / median(bare) >= 0.5,
     )

@@ -2,7 +2,7 @@
 row, enqueue on cap.<key>, claim re-reading the toggle, usage events and rollup
 in the result's transaction) against a bare no-op Celery task on the same
 broker and the same worker, side by side in alternating runs.
-Target: at least half the bare task's throughput.
+Target: three quarters of the bare task's throughput (issue 20; half before it).
 
 The same jobs of organizations that have budgets (a stop budget on the
 capability and one on the total, never reached) are measured in the same
@@ -106,7 +106,7 @@ def run() -> dict[str, Any]:
         baseline=median(bare),
         baseline_name="bare no-op Celery task (one Redis INCR) on the same broker and worker",
         higher_is_better=True,
-        target="ratio >= 0.5",
+        target="ratio >= 0.75",
         runs=RUNS,
         jobs_per_run=JOBS,
         organizations=ORGANIZATIONS,
@@ -119,5 +119,5 @@ def run() -> dict[str, Any]:
         worker="celery prefork, concurrency 2, queues celery + cap.ocr",
         ours_runs=[round(value, 1) for value in ours],
         baseline_runs=[round(value, 1) for value in bare],
-        meets_target=median(ours) / median(bare) >= 0.5,
+        meets_target=median(ours) / median(bare) >= 0.75,
     )

@@ -9,7 +9,7 @@ benchmark database's own tables, where the finance dashboard benchmark keeps
 its 10.8 million events between runs, but of exact copies (columns, defaults,
 identity, indexes, constraints, foreign keys, triggers) in a schema of this
 benchmark's own, first on the search path, so `ledger.ingest` and COPY both
-write to them unchanged. Target: at least a third of COPY's rate.
+write to them unchanged. Target: six tenths of COPY's rate (issue 20; a third before it).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def run() -> dict[str, Any]:
         baseline=baseline_rate,
         baseline_name="raw PostgreSQL COPY of the same rows into metering_usageevent",
         higher_is_better=True,
-        target="≥ 0.33 of COPY",
+        target="≥ 0.6 of COPY",
         runs=RUNS,
         rows_per_run=ROWS,
         ingest_batch=BATCH,
@@ -134,7 +134,7 @@ def run() -> dict[str, Any]:
         ours_runs=[round(value) for value in rates["ours"]],
         baseline_runs=[round(value) for value in rates["baseline"]],
         ratio_runs=[round(o / b, 2) for o, b in zip(rates["ours"], rates["baseline"], strict=True)],
-        meets_target=ratio >= 1 / 3,
+        meets_target=ratio >= 0.6,
     )
 
 

@@ -4,7 +4,10 @@ the signed POST to a local HTTP server, the attempt recorded, one `webhooks`
 unit metered in the job's result transaction) against the bare library:
 requests posting the same signed payloads to the same server in a loop.
 Both sides are timed from the first message queued (or posted) to the last
-answered and recorded. Target: a tenth of the bare loop's rate."""
+answered and recorded. Target: three tenths of the bare loop's rate (issue 20; a tenth
+before it). `queue_seconds` is how long the benchmark's own loop took to queue each
+run's messages (one test send at a time, each its own transaction and message):
+when it is close to the whole run, the workers keep up and the queuing bounds the rate."""
 
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ def run() -> dict[str, Any]:
 
     ours: list[float] = []
     bare: list[float] = []
+    queued: list[float] = []
     with (
         webhook_receiver([200]) as receiver,
         celery_worker(
@@ -67,6 +71,7 @@ def run() -> dict[str, Any]:
 
             start = time.perf_counter()
             ids = [actions.send_test(owner, rule).pk for _ in range(MESSAGES)]
+            queued.append(time.perf_counter() - start)
             wait_until(
                 lambda: (
                     Delivery.objects.filter(pk__in=ids, status=Delivery.Status.DELIVERED).count()  # noqa: B023
@@ -75,6 +80,9 @@ def run() -> dict[str, Any]:
                 "the deliveries",
             )
             ours.append(MESSAGES / (time.perf_counter() - start))
+        # The rule fires on every job of Text recognition: left behind, it would
+        # make the other benchmarks' jobs of this organization send messages.
+        rule.delete()
 
     return write_result(
         "notifications_send",
@@ -84,11 +92,12 @@ def run() -> dict[str, Any]:
         baseline=median(bare),
         baseline_name="requests.Session posting the same signed payloads to the same local server in a loop",
         higher_is_better=True,
-        target="ratio >= 0.1",
+        target="ratio >= 0.3",
         runs=RUNS,
         messages_per_run=MESSAGES,
         worker="celery prefork, concurrency 2, queue cap.notifications; baseline: one loop, one process",
         ours_runs=[round(value, 1) for value in ours],
         baseline_runs=[round(value, 1) for value in bare],
-        meets_target=median(ours) / median(bare) >= 0.1,
+        meets_target=median(ours) / median(bare) >= 0.3,
+        queue_seconds=[round(value, 3) for value in queued],
     )

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from capabilities.gate import BudgetStop, budget_refusal, budget_stop, bump_version
@@ -24,7 +25,8 @@ from capabilities.signals import capability_toggled
 from metering import anomalies
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
-from portal.models import MANAGING_ROLES, Organization, Role, User
+from portal.db import fetch_prepared, insert_values, saved
+from portal.models import MANAGING_ROLES, AuditEntry, Organization, Role, User
 
 logger = logging.getLogger(__name__)
 
@@ -389,6 +391,80 @@ def start_job(
     """Queue a job of a capability on the capability's own queue. `source` says
     who started it (`Job.Source`): by default a person when there is an
     actor, else an API key; a capability starting one by itself says AUTOMATIC."""
+    job = _new_job(actor, organization, capability_key, kind=kind, job_input=job_input, source=source)
+    insert, params = _job_insert(job)
+    [(pk, job.status, job.lease_expires_at)] = fetch_prepared(
+        f"WITH on_hold AS (SELECT {_HELD} AS held) {insert} RETURNING id, status, lease_expires_at",
+        [job.organization_id, job.capability, *params],
+    )
+    saved(job, pk)
+    _publish_after_commit(job)
+    return job
+
+
+def start_job_with_row(
+    actor: User | None,
+    organization: Organization,
+    capability_key: str,
+    *,
+    kind: str,
+    row: Model,
+    id_key: str,
+    job_input: dict | None = None,
+    source: str | None = None,
+    audit: AuditEntry | None = None,
+) -> Job:
+    """`start_job` for a job about a new row: insert `row` (an unsaved model
+    instance with an `id` key), the job, whose input carries the row's new id
+    under `id_key`, and the action's `audit` entry, in one statement. Outside a
+    transaction it commits on its own: one round trip where a transaction of
+    three inserts takes five (inside a caller's transaction it joins it, in a
+    savepoint). `row` is saved (its `pk` set). A constraint the row breaks
+    raises IntegrityError with nothing written."""
+    job = _new_job(actor, organization, capability_key, kind=kind, job_input=job_input, source=source)
+    input_field = Job._meta.get_field("input")
+    row_insert, row_params = insert_values(row)
+    job_insert, job_params = _job_insert(
+        job,
+        input=(
+            "%s::jsonb || jsonb_build_object(%s::text, (SELECT id FROM new_row))",
+            [input_field.get_db_prep_save(job.input, connection), id_key],
+        ),
+    )
+    ctes = [
+        f"new_row AS ({row_insert} RETURNING id)",
+        f"on_hold AS (SELECT {_HELD} AS held)",
+        f"job AS ({job_insert} RETURNING id, status, lease_expires_at, input)",
+    ]
+    params = [*row_params, job.organization_id, job.capability, *job_params]
+    if audit is not None:
+        audit_insert, audit_params = insert_values(audit)
+        ctes.append(f"audit AS ({audit_insert})")
+        params.extend(audit_params)
+    returned = "(SELECT id FROM new_row), id, status, lease_expires_at, input"
+    sql = f"WITH {', '.join(ctes)} SELECT {returned} FROM job"  # noqa: S608  # the models' columns
+    if connection.in_atomic_block:
+        with transaction.atomic():  # a savepoint: a broken constraint leaves the caller's transaction usable
+            [written] = fetch_prepared(sql, params)
+    else:
+        [written] = fetch_prepared(sql, params)
+    row_pk, job_pk, job.status, job.lease_expires_at, job.input = written
+    saved(row, row_pk)
+    saved(job, job_pk)
+    _publish_after_commit(job)
+    return job
+
+
+def _new_job(
+    actor: User | None,
+    organization: Organization,
+    capability_key: str,
+    *,
+    kind: str,
+    job_input: dict | None,
+    source: str | None,
+) -> Job:
+    """The job `start_job` queues, unsaved, once every check let it start."""
     from capabilities import is_enabled
     from capabilities.job_context import job_function
     from capabilities.releases import running
@@ -406,8 +482,7 @@ def start_job(
         job_function(capability_key, kind, version)
     except LookupError as missing:
         raise ActionError(str(missing), "unknown_job_kind") from None
-    task_id = str(uuid.uuid4())  # known before the message exists: one write, one commit
-    job = Job(
+    return Job(
         organization=organization,
         capability=capability_key,
         kind=kind,
@@ -415,15 +490,12 @@ def start_job(
         input=job_input or {},
         requested_by=actor,
         source=source or (Job.Source.PERSON if actor is not None else Job.Source.API_KEY),
-        celery_task_id=task_id,
+        # Known before the message exists: one write, one commit.
+        celery_task_id=str(uuid.uuid4()),
         status=Job.Status.QUEUED,
         # The message's lease: unclaimed past it, the sweep sends it again.
         lease_expires_at=timezone.now() + timedelta(seconds=settings.JOB_REQUEUE_GRACE),
     )
-    _insert_job(job)
-    if job.status != Job.Status.HELD:
-        transaction.on_commit(lambda: publish_job(job.pk, capability.queue, task_id))
-    return job
 
 
 # A new job's row, held when its capability is held after a usage spike (it
@@ -432,42 +504,35 @@ def start_job(
 # transaction block commits on its own: no BEGIN and COMMIT round trips, and
 # the hold's check in the same round trip, on the busiest write of the portal.
 # Inside a caller's transaction it joins it, and the message waits for that
-# commit.
+# commit. The statement reads the hold from a CTE `on_hold` (these two
+# parameters: the organization and the capability) before the insert.
 _HELD = anomalies.held_condition("%s", "%s")
 
 
-def _insert_job(job: Job) -> None:
-    from django.db import connection
-    from django.db.models.expressions import DatabaseDefault
-
-    from portal.db import fetch_prepared
-
-    columns: list[str] = []
-    values: list[str] = []
-    params: list[object] = [job.organization_id, job.capability]
-    for field in Job._meta.concrete_fields:
-        value = getattr(job, field.attname)
-        if field.primary_key or isinstance(value, DatabaseDefault):
-            continue
-        columns.append(str(field.column))
-        prepared = field.get_db_prep_save(value, connection)
-        if field.attname == "status":
-            values.append("CASE WHEN (SELECT held FROM on_hold) THEN %s ELSE %s END")
-            params.extend([Job.Status.HELD, prepared])
-        elif field.attname == "lease_expires_at":
-            values.append("CASE WHEN (SELECT held FROM on_hold) THEN NULL ELSE %s::timestamptz END")
-            params.append(prepared)
-        else:
-            values.append("%s")
-            params.append(prepared)
-    sql = (
-        f"WITH on_hold AS (SELECT {_HELD} AS held)"  # noqa: S608  # the model's columns
-        f" INSERT INTO {Job._meta.db_table} ({', '.join(columns)}) VALUES ({', '.join(values)})"
-        " RETURNING id, status, lease_expires_at"
+def _job_insert(job: Job, **expressions: tuple[str, list[object]]) -> tuple[str, list[object]]:
+    """The job's INSERT (after `WITH on_hold`)."""
+    return insert_values(
+        job,
+        {
+            "status": (
+                "CASE WHEN (SELECT held FROM on_hold) THEN %s ELSE %s END",
+                [Job.Status.HELD, job.status],
+            ),
+            "lease_expires_at": (
+                "CASE WHEN (SELECT held FROM on_hold) THEN NULL ELSE %s::timestamptz END",
+                [job.lease_expires_at],
+            ),
+            **expressions,
+        },
     )
-    job.pk, job.status, job.lease_expires_at = fetch_prepared(sql, params)[0]
-    job._state.adding = False
-    job._state.db = connection.alias
+
+
+def _publish_after_commit(job: Job) -> None:
+    """The job's row is written: its message leaves after commit (not a held job's)."""
+    if job.status != Job.Status.HELD:
+        queue = registry().get(job.capability).queue
+        task_id = job.celery_task_id
+        transaction.on_commit(lambda: publish_job(job.pk, queue, task_id))
 
 
 def release_held_jobs(

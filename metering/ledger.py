@@ -11,8 +11,10 @@ the events that were inserted, in the same transaction.
   (CloudEvents), in one statement with the rows as one JSON parameter; returns
   the keys that were new, so each event can be answered accepted or duplicate.
 - `ingest(records)`: high-volume batches (API-call flushes, imports, synthetic
-  data). On PostgreSQL the rows go through COPY into a staging table and one
-  statement inserts them and increments the rollups.
+  data). A batch of keys never seen goes by COPY straight into the ledger and
+  one statement increments the rollups by the rows it wrote; a batch with a
+  recorded key goes through COPY into a staging table and one statement that
+  inserts the new keys and increments the rollups by them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from psycopg.errors import UniqueViolation
 
 from metering.models import EventKind
 from metering.moments import hour_of
@@ -361,42 +364,93 @@ def append_batch(records: Sequence[UsageRecord]) -> set[str]:
 
 def ingest(records: Iterable[UsageRecord]) -> int:
     """Record a large batch in its own transaction; returns how many were new.
-    Of a key repeated in the batch, the first is the one recorded."""
+    Of a key repeated in the batch, the first is the one recorded.
+
+    A batch of keys the ledger has never seen (imports, synthetic data, a
+    first flush) is copied straight into the ledger with COPY, in key order,
+    and the rollups grow by all of it. If any key is already there, or being
+    written by a concurrent transaction that then commits, COPY fails on the
+    unique key, its savepoint undoes it, and the batch goes through a staging
+    table instead: inserted with ON CONFLICT DO NOTHING, the rollups grown by
+    what was inserted. Either way each key is counted once."""
+    first: dict[str, UsageRecord] = {}
+    for record in records:
+        first.setdefault(record.idempotency_key, record)
+    if not first:
+        return 0
+    # Keys in byte order (Python compares strings by code point, which is
+    # UTF-8's byte order and COLLATE "C"), as `append` and the staging path
+    # insert them: concurrent writers of the same keys wait, never deadlock.
+    ordered = [first[key] for key in sorted(first)]
+    now = _now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A batch's sorts and aggregates (by key, by rollup row) fit in memory
+        # rather than spilling to disk at PostgreSQL's default 4 MB.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        try:
+            with transaction.atomic():
+                _copy_events(cursor, "metering_usageevent", ordered, now)
+        except UniqueViolation:  # COPY's error is psycopg's own, not wrapped by Django
+            return _ingest_through_staging(cursor, ordered, now)
+        # The rollups grow by the rows this COPY wrote: those recorded at
+        # `now` by its (sub)transaction, the xmin of each row it wrote.
+        count = _grow_rollups(
+            cursor,
+            """SELECT organization_id, capability, meter,
+                      date_trunc('hour', occurred_at, 'UTC') AS hour, quantity
+               FROM metering_usageevent
+               WHERE recorded_at = %s
+                 AND xmin = (SELECT xmin FROM metering_usageevent WHERE idempotency_key = %s)""",
+            [now, ordered[0].idempotency_key],
+        )
+        if count != len(ordered):  # cannot happen; if it did, nothing of the batch would be kept
+            raise RuntimeError(f"ingest: the rollups grew by {count} events where {len(ordered)} were copied")
+    return len(ordered)
+
+
+def _ingest_through_staging(cursor: Any, ordered: Sequence[UsageRecord], now: datetime) -> int:
+    """`ingest` of a batch some of whose keys are recorded: COPY into a
+    temporary table, then one statement inserts the new keys and grows the
+    rollups by them."""
     staging = f"usage_staging_{uuid.uuid4().hex[:12]}"
     columns = ", ".join(EVENT_COLUMNS)
-    now = _now()
-    seen: set[str] = set()
-    with transaction.atomic(), connection.cursor() as cursor:
-        # The event columns only: no id (an identity column, which LIKE would
-        # copy as a bare NOT NULL), no indexes, no constraints, no WAL (temporary).
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS"
-            f" SELECT {columns} FROM metering_usageevent WITH NO DATA"
-        )
-        with cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-            for record in records:
-                if record.idempotency_key in seen:
-                    continue
-                seen.add(record.idempotency_key)
-                copy.write_row(event_row(record, now))
-        if not seen:
-            return 0
-        # Keys and rollups in the same fixed order as `append` (byte order, as
-        # Python sorts; rollups chained by ROLLUP_CTES): concurrent writers wait
-        # for each other, never deadlock.
-        cursor.execute(
-            f"""
-            WITH inserted AS (
-                INSERT INTO metering_usageevent ({columns})
-                SELECT {columns} FROM {staging} ORDER BY idempotency_key COLLATE "C"
-                ON CONFLICT (idempotency_key) DO NOTHING
-                RETURNING organization_id, capability, meter,
-                          date_trunc('hour', occurred_at, 'UTC') AS hour, quantity
-            ), {ROLLUP_CTES}
-            SELECT (SELECT coalesce(sum(events), 0) FROM totals), (SELECT count(*) FROM monthly)
-            """
-        )
-        count, _ = cursor.fetchone()
+    # The event columns only: no id (an identity column, which LIKE would
+    # copy as a bare NOT NULL), no indexes, no constraints, no WAL (temporary).
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS"
+        f" SELECT {columns} FROM metering_usageevent WITH NO DATA"
+    )
+    _copy_events(cursor, staging, ordered, now)
+    # Keys and rollups in the same fixed order as `append` (byte order, as
+    # Python sorts; rollups chained by ROLLUP_CTES): concurrent writers wait
+    # for each other, never deadlock.
+    return _grow_rollups(
+        cursor,
+        f"""INSERT INTO metering_usageevent ({columns})
+            SELECT {columns} FROM {staging} ORDER BY idempotency_key COLLATE "C"
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING organization_id, capability, meter,
+                      date_trunc('hour', occurred_at, 'UTC') AS hour, quantity""",
+    )
+
+
+def _copy_events(cursor: Any, table: str, ordered: Sequence[UsageRecord], now: datetime) -> None:
+    """COPY the ledger rows of `ordered`, recorded at `now`, into `table`."""
+    with cursor.copy(f"COPY {table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+        for record in ordered:
+            copy.write_row(event_row(record, now))
+
+
+def _grow_rollups(cursor: Any, inserted: str, params: Sequence[Any] | None = None) -> int:
+    """Grow the rollups by the rows of `inserted` (a query or a data-modifying
+    statement returning organization_id, capability, meter, hour, quantity),
+    in one statement; returns how many events they summed."""
+    cursor.execute(
+        f"WITH inserted AS ({inserted}), {ROLLUP_CTES}"
+        " SELECT (SELECT coalesce(sum(events), 0) FROM totals), (SELECT count(*) FROM monthly)",
+        params,
+    )
+    count, _ = cursor.fetchone()
     return int(count)
 
 

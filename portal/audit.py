@@ -1,5 +1,6 @@
 """The audit trail: where a change came from (`Origin`, read off a request by
-`origin_of`) and the one function that appends an entry to the log."""
+`origin_of`) and the one function that appends an entry to the log (and the
+entry it appends, for a statement that writes it with other rows)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,32 @@ def record_audit(
     actor_email: str = "",
 ) -> AuditEntry:
     """Append one entry to the audit log. Call inside the action's transaction."""
-    return AuditEntry.objects.create(
+    entry = audit_entry(
+        actor,
+        action,
+        organization=organization,
+        target=target,
+        origin=origin,
+        details=details,
+        actor_email=actor_email,
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(
+    actor: User | None,
+    action: str,
+    *,
+    organization: Organization | None = None,
+    target: Model | None = None,
+    origin: Origin | None = None,
+    details: dict[str, Any] | None = None,
+    actor_email: str = "",
+) -> AuditEntry:
+    """The entry `record_audit` appends, unsaved: for an action that writes it
+    in the same statement as its other rows (`capabilities.actions.start_job_with_row`)."""
+    return AuditEntry(
         actor=actor if actor is not None and actor.pk else None,
         actor_email=actor.email if actor is not None and actor.pk else actor_email,
         organization=organization,

@@ -9,6 +9,8 @@ from typing import Any
 from django.db import connection
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.db.models import Model
+from django.db.models.expressions import DatabaseDefault, RawSQL
 
 
 def relax_durability() -> None:
@@ -17,6 +19,13 @@ def relax_durability() -> None:
     delivery attempts), never usage."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def relaxed_durability() -> RawSQL:
+    """`relax_durability` as a column to annotate the transaction's first
+    query with (`.annotate(relaxed=relaxed_durability())`): the same setting,
+    without its own round trip."""
+    return RawSQL("set_config('synchronous_commit', 'off', true)", ())
 
 
 @contextmanager
@@ -43,6 +52,41 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     wrapped = _PreparedDebugWrapper(inner, connection) if logged else connection.make_cursor(inner)
     with wrapped:
         yield wrapped
+
+
+def insert_values(
+    instance: Model, expressions: dict[str, tuple[str, Sequence[Any]]] | None = None
+) -> tuple[str, list[Any]]:
+    """`INSERT INTO <table> (<columns>) VALUES (<values>)` for an unsaved model
+    instance, and its parameters: every concrete field as the ORM would save it
+    (defaults and `auto_now_add` applied), but the primary key and database
+    defaults. `expressions` gives a field (by attname) its own SQL and
+    parameters instead: a value read from another row of the same statement."""
+    expressions = expressions or {}
+    columns: list[str] = []
+    values: list[str] = []
+    params: list[Any] = []
+    for field in instance._meta.concrete_fields:
+        if field.primary_key or isinstance(getattr(instance, field.attname), DatabaseDefault):
+            continue
+        columns.append(connection.ops.quote_name(str(field.column)))
+        if field.attname in expressions:
+            sql, extra = expressions[field.attname]
+            values.append(sql)
+            params.extend(extra)
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.pre_save(instance, add=True), connection))
+    table = connection.ops.quote_name(instance._meta.db_table)
+    columns_sql, values_sql = ", ".join(columns), ", ".join(values)
+    return f"INSERT INTO {table} ({columns_sql}) VALUES ({values_sql})", params  # noqa: S608  # the model's columns
+
+
+def saved(instance: Model, pk: Any) -> None:
+    """Mark an instance inserted by hand (`insert_values`) as saved, with its new key."""
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = connection.alias
 
 
 def fetch_prepared(sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -23,7 +23,7 @@ from capabilities.models import Job
 from metering import ledger
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
-from portal.db import relax_durability
+from portal.db import relaxed_durability
 from portal.models import Organization, User
 
 CAPABILITY = "documents"
@@ -162,19 +162,32 @@ def store_extraction(
     *,
     content_sha256: str,
     job: Job,
-) -> None:
+) -> int | None:
     """Replace the document's pages with `pages`, searchable, with its fields,
     extracted by `job` from the content whose SHA-256 is `content_sha256`.
     Replacing makes a second run of the same job (a redelivery) harmless.
+
+    Returns None, or the id of another job that stored an extraction of this
+    same content while this one was reading it (two extractions of a document
+    started together, both past the job's "already paid" check): then nothing
+    is stored, and this job must not bill the pages that job bills. The
+    document's row lock orders the two.
 
     The commit doesn't wait for the WAL flush: the job's result, committed
     durably right after, flushes the WAL up to it, these rows included; a
     crash before that loses them with the job's outcome, and the job runs
     again (its lease expires) and stores them again."""
     with transaction.atomic():
-        relax_durability()
-        locked = Document.objects.select_for_update().get(pk=document.pk)
-        Page.objects.filter(document=locked).delete()
+        locked = (
+            Document.objects.select_for_update().annotate(relaxed=relaxed_durability()).get(pk=document.pk)
+        )
+        if locked.extracted_by_id not in (None, job.pk) and locked.extracted_sha256 == content_sha256:
+            return locked.extracted_by_id
+        if locked.extracted_sha256 or locked.page_count:
+            # Read before (pages are stored only here, with these two set):
+            # the first extraction of a document has none to delete, and
+            # deleting looks for their passages first.
+            Page.objects.filter(document=locked).delete()
         search.insert_pages(locked, [(page.number, page.text, page.method) for page in pages])
         locked.kind = kind
         locked.page_count = len(pages)
@@ -194,6 +207,7 @@ def store_extraction(
                 "extracted_by",
             ]
         )
+    return None
 
 
 def record_search(organization: Organization, actor: User | None, query: str) -> str:

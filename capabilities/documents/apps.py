@@ -40,7 +40,8 @@ class DocumentsConfig(CapabilityConfig):
             "1.1.0",
             BETA,
             notes="A better field finder: also bank accounts (IBANs, kept only when their check digits "
-            "hold), VAT numbers and payment due dates.",
+            "hold), VAT numbers and payment due dates. Half price per page while it is in beta.",
+            prices=(("pages", Decimal("0.005")),),
             job_kinds=(
                 (
                     "extract",

@@ -55,7 +55,11 @@ DATE_PATTERNS = [
     ),
     (
         "month_d_y",
-        re.compile(r"\b" + MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})\b", re.I),
+        # Every month's name starts with one of these letters: the lookahead
+        # turns most words away before the 25 names are tried.
+        re.compile(
+            r"\b(?=[adfjmnos])" + MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})\b", re.I
+        ),
     ),
 ]
 

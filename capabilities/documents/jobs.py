@@ -47,13 +47,7 @@ def _extract(ctx: JobContext, finder: Callable[[str], dict[str, list[dict[str, A
     if paid is not None:
         # Started before the other extraction finished (the API refuses it
         # after): the pages are there and were billed once; this run is free.
-        return {
-            "document_id": document.pk,
-            "kind": document.kind,
-            "pages": document.page_count,
-            "billed_pages": 0,
-            "unchanged_since_job": paid.pk,
-        }
+        return _unbilled(document.pk, document.kind, document.page_count, paid.pk)
     try:
         kind = extraction.content_kind(content, document.declared_kind)
         total, reading = extraction.open_pages(content, kind)
@@ -83,7 +77,13 @@ def _extract(ctx: JobContext, finder: Callable[[str], dict[str, list[dict[str, A
     elif blank:
         notes.append(f"{len(blank)} page(s) hold no text.")
     fields = finder("\n\n".join(page.text for page in pages))
-    actions.store_extraction(document, kind, pages, fields, notes, content_sha256=content_sha256, job=ctx.job)
+    stored_by = actions.store_extraction(
+        document, kind, pages, fields, notes, content_sha256=content_sha256, job=ctx.job
+    )
+    if stored_by is not None:
+        # Another extraction of the same content, started at the same time,
+        # stored first: its job bills these pages; this one is free.
+        return _unbilled(document.pk, kind, len(pages), stored_by)
     ctx.meter("pages", len(pages))
     return {
         "document_id": document.pk,
@@ -91,4 +91,15 @@ def _extract(ctx: JobContext, finder: Callable[[str], dict[str, list[dict[str, A
         "pages": len(pages),
         "ocr_pages": sum(1 for page in pages if page.method == "ocr"),
         "fields": {name: len(found) for name, found in fields.items()},
+    }
+
+
+def _unbilled(document_id: int, kind: str, pages: int, billed_by: int) -> dict[str, Any]:
+    """The result of a run whose pages another job (`billed_by`) extracted and bills."""
+    return {
+        "document_id": document_id,
+        "kind": kind,
+        "pages": pages,
+        "billed_pages": 0,
+        "unchanged_since_job": billed_by,
     }

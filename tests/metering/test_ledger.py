@@ -16,6 +16,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
+from django.test.utils import CaptureQueriesContext
 
 from metering import ledger
 from metering.models import EventKind, UsageEvent, UsageRollup
@@ -193,6 +194,36 @@ def _mixed_usage(acme, globex, prefix: str) -> list[ledger.UsageRecord]:
         at = T0 + timedelta(minutes=17 * i)
         records.append(usage(organization, f"{prefix}-{i}", i + 1, at=at, capability=capability, meter=meter))
     return records
+
+
+def test_a_batch_of_new_keys_is_copied_straight_into_the_ledger(acme, globex):
+    records = _mixed_usage(acme, globex, "fresh")
+    with CaptureQueriesContext(connection) as queries:
+        assert ledger.ingest(records) == 60
+    assert not [query for query in queries if "TEMPORARY TABLE" in query["sql"]]
+    assert UsageEvent.objects.count() == 60
+    assert rollups() == events_by_hour()
+
+
+def test_a_batch_with_one_recorded_key_goes_through_staging_and_records_the_rest(acme, globex):
+    records = _mixed_usage(acme, globex, "late")
+    append([records[-1]])  # the last key in byte order: COPY fails on its last row
+    with CaptureQueriesContext(connection) as queries:
+        assert ledger.ingest(records) == 59
+    assert [query for query in queries if "TEMPORARY TABLE" in query["sql"]]
+    assert UsageEvent.objects.count() == 60
+    assert rollups() == events_by_hour()
+
+
+def test_a_copied_batch_grows_the_rollups_by_its_own_rows_only(acme, monkeypatch):
+    # Events recorded at the very same moment in the same transaction, before
+    # the batch, are not the batch's: the rollups count each once.
+    monkeypatch.setattr(ledger, "_now", lambda: T0)
+    with transaction.atomic():
+        assert len(ledger.append([usage(acme, "before", 2)])) == 1
+        assert ledger.ingest([usage(acme, "copied-1", 3), usage(acme, "copied-2", 4)]) == 2
+    assert set(UsageEvent.objects.values_list("recorded_at", flat=True)) == {T0}
+    assert rollups() == {(acme.pk, "ocr", "pages", T0.replace(minute=0)): (9, 3)}
 
 
 def test_rollups_equal_the_events_grouped_by_hour(acme, globex):
