@@ -210,8 +210,9 @@ EVENT_TYPES = (
 # through a scalar subquery of it: concurrent writers of the same rows lock them
 # in the same order and wait for each other instead of deadlocking.
 ROLLUP_CTES = """totals AS (
-            SELECT organization_id, capability, meter, hour, sum(quantity) AS quantity, count(*) AS events
-            FROM inserted GROUP BY organization_id, capability, meter, hour
+            SELECT organization_id, capability COLLATE "C" AS capability, meter COLLATE "C" AS meter, hour,
+                   sum(quantity) AS quantity, count(*) AS events
+            FROM inserted GROUP BY 1, 2, 3, 4
         ), hourly AS (
             INSERT INTO metering_usagerollup (organization_id, capability, meter, hour, quantity, events)
             SELECT organization_id, capability, meter, hour, quantity, events FROM totals

@@ -76,15 +76,17 @@ class Rollup(models.Model):
 
 
 class UsageRollup(Rollup):
+    # The row's key is what it counts: no id, and no unique constraint or
+    # (organization, hour) index beside the key. Its columns in this order
+    # serve an organization's hours as one range (the usage pages) as well as
+    # the ledger's upserts (ON CONFLICT names the same columns, in any order).
+    # A new hourly row, nearly one per event in a large ingest spread over a
+    # month, writes two indexes where it wrote four.
+    pk = models.CompositePrimaryKey("organization", "hour", "capability", "meter")
     hour = models.DateTimeField()  # start of the UTC hour
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "capability", "meter", "hour"], name="one_rollup_per_hour"
-            )
-        ]
-        indexes = [models.Index(fields=["hour"]), models.Index(fields=["organization", "hour"])]
+        indexes = [models.Index(fields=["hour"])]
 
     def __str__(self) -> str:
         return (
