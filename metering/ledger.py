@@ -139,11 +139,27 @@ def _insert_chunk(records: Sequence[UsageRecord]) -> set[str]:
         return {key for (key,) in cursor.fetchall()}
 
 
-# Rollup grains, finest first: table, time column, and the record's bucket.
-ROLLUPS: tuple[tuple[str, str, Callable[[UsageRecord], Any]], ...] = (
-    ("metering_usagerollup", "hour", lambda record: record.hour),
-    ("metering_usagedailyrollup", "day", lambda record: record.hour.date()),
-    ("metering_usagemonthlyrollup", "month", lambda record: record.hour.date().replace(day=1)),
+RollupKey = tuple[int, str, str, Any]  # organization id, capability, meter, bucket
+
+# Rollup grains, finest first: table, time column, the record's bucket, and the
+# order every writer locks the grain's rows in (ROLLUP_CTES too): the hourly
+# rows in their primary key's order (organization, hour, capability, meter),
+# so a batch's new rows go into the key's index in order; the daily and monthly
+# rows in their unique key's.
+ROLLUPS: tuple[tuple[str, str, Callable[[UsageRecord], Any], Callable[[RollupKey], tuple[Any, ...]]], ...] = (
+    (
+        "metering_usagerollup",
+        "hour",
+        lambda record: record.hour,
+        lambda key: (key[0], key[3], key[1], key[2]),
+    ),
+    ("metering_usagedailyrollup", "day", lambda record: record.hour.date(), lambda key: key),
+    (
+        "metering_usagemonthlyrollup",
+        "month",
+        lambda record: record.hour.date().replace(day=1),
+        lambda key: key,
+    ),
 )
 
 
@@ -153,14 +169,15 @@ def _increment_rollups(records: Iterable[UsageRecord]) -> None:
     if not records:
         return
     statements: list[tuple[str, list[Any]]] = []
-    for table, column, bucket_of in ROLLUPS:
-        totals: dict[tuple[int, str, str, Any], list[int]] = defaultdict(lambda: [0, 0])
+    for table, column, bucket_of, lock_order in ROLLUPS:
+        totals: dict[RollupKey, list[int]] = defaultdict(lambda: [0, 0])
         for record in records:
             total = totals[(record.organization_id, record.capability, record.meter, bucket_of(record))]
             total[0] += record.quantity
             total[1] += 1
-        # A fixed order: concurrent transactions lock rollup rows in the same order.
-        rows = sorted(totals.items())
+        # A fixed order: concurrent transactions lock rollup rows in the same
+        # order (Python compares strings in byte order, as COLLATE "C" does).
+        rows = sorted(totals.items(), key=lambda item: lock_order(item[0]))
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             params: list[Any] = []
@@ -205,18 +222,18 @@ EVENT_TYPES = (
 # The rollup increments of the rows a preceding `inserted` CTE returned
 # (organization_id, capability, meter, hour, quantity), summed per hour once:
 # hourly, then daily, then
-# monthly, each in key order. The sub-statements of one statement run in an
+# monthly, each in its lock order (ROLLUPS). The sub-statements of one statement run in an
 # order of PostgreSQL's choosing, so each grain waits for the one before
 # through a scalar subquery of it: concurrent writers of the same rows lock them
 # in the same order and wait for each other instead of deadlocking.
 ROLLUP_CTES = """totals AS (
             SELECT organization_id, capability COLLATE "C" AS capability, meter COLLATE "C" AS meter, hour,
                    sum(quantity) AS quantity, count(*) AS events
-            FROM inserted GROUP BY 1, 2, 3, 4
+            FROM inserted GROUP BY 1, 4, 2, 3
         ), hourly AS (
             INSERT INTO metering_usagerollup (organization_id, capability, meter, hour, quantity, events)
             SELECT organization_id, capability, meter, hour, quantity, events FROM totals
-            ORDER BY organization_id, capability COLLATE "C", meter COLLATE "C", hour
+            ORDER BY organization_id, hour, capability COLLATE "C", meter COLLATE "C"
             ON CONFLICT (organization_id, capability, meter, hour) DO UPDATE SET
                 quantity = metering_usagerollup.quantity + excluded.quantity,
                 events = metering_usagerollup.events + excluded.events
