@@ -4,6 +4,7 @@ it on the capability's own queue `cap.<key>`."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,16 +33,29 @@ class JobContext:
     job: Job
     input: dict[str, Any]
     usage: dict[str, int] = field(default_factory=dict)
+    # The last total reported, written or not: the job's result records it.
+    progress_total: int = 0
+    # When progress was last written (time.monotonic()); the job's start at first.
+    progress_written: float = field(default_factory=time.monotonic)
 
     @property
     def organization_id(self) -> int:
         return self.job.organization_id
 
-    def progress(self, done: int, total: int) -> None:
+    def progress(self, done: int, total: int, *, every: float = 0.0) -> None:
         """Report progress; the job page's bar follows it. One prepared
         statement, committing on its own without waiting for the WAL flush
-        (it says so itself): progress is redrawn by the next call if lost."""
-        fetch_prepared(PROGRESS, [max(0, done), max(0, total), self.job.pk])
+        (it says so itself): progress is redrawn by the next call if lost.
+
+        With `every` (seconds), a call sooner than that after the job started
+        or after the last write is not written: a job of many fast steps
+        reports each and pays a write only every so often, and a job that
+        finishes within `every` writes none (its result records the total)."""
+        self.progress_total = max(0, total)
+        if every and time.monotonic() - self.progress_written < every:
+            return
+        fetch_prepared(PROGRESS, [max(0, done), self.progress_total, self.job.pk])
+        self.progress_written = time.monotonic()
 
     def meter(self, meter_key: str, quantity: int) -> None:
         """Count `quantity` units of the capability's meter `meter_key`. Units are

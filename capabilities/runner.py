@@ -306,7 +306,13 @@ def _execute(job: Job) -> str:
             "internal_error",
         )
     elapsed = time.monotonic() - started
-    return _succeed(job, result if isinstance(result, dict) else {"value": result}, context.usage, elapsed)
+    return _succeed(
+        job,
+        result if isinstance(result, dict) else {"value": result},
+        context.usage,
+        elapsed,
+        progress_total=context.progress_total,
+    )
 
 
 def _usage_records(job: Job, usage: dict[str, int], elapsed: float, at: datetime) -> list[ledger.UsageRecord]:
@@ -357,21 +363,34 @@ def _usage_records(job: Job, usage: dict[str, int], elapsed: float, at: datetime
 FINISH = """
     UPDATE capabilities_job
     SET status = %s, result = %s, error = '', error_code = '', finished_at = %s,
-        progress_done = progress_total, lease_expires_at = NULL
+        progress_done = GREATEST(progress_total, %s), progress_total = GREATEST(progress_total, %s),
+        lease_expires_at = NULL
     WHERE id = %s AND status = %s AND lease_token = %s
     RETURNING id
 """
 
 
-def _succeed(job: Job, result: dict[str, Any], usage: dict[str, int], elapsed: float) -> str:
+def _succeed(
+    job: Job, result: dict[str, Any], usage: dict[str, int], elapsed: float, *, progress_total: int = 0
+) -> str:
     """Result, status, usage events and rollups: one transaction, committed
-    durably (the connection's synchronous commit)."""
+    durably (the connection's synchronous commit). The progress bar ends full,
+    at the last total the job reported (some it did not write: JobContext.progress)."""
     now = timezone.now()
     records = _usage_records(job, usage, elapsed, now)
     # One statement outside any transaction block: a transaction of its own,
     # in one round trip.
     result_value = Job._meta.get_field("result").get_db_prep_value(result, connection)
-    params = [Job.Status.SUCCEEDED, result_value, now, job.pk, Job.Status.RUNNING, job.lease_token]
+    params = [
+        Job.Status.SUCCEEDED,
+        result_value,
+        now,
+        progress_total,
+        progress_total,
+        job.pk,
+        Job.Status.RUNNING,
+        job.lease_token,
+    ]
     # The organization's budgets (the claim said whether it has any) are
     # charged in the same statement, with the cost of the usage it inserts.
     charge = budgets.charge_ctes(job.organization_id, job.capability, now) if _budgeted(job) else None

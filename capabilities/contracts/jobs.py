@@ -10,7 +10,6 @@ again."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from capabilities.contracts import actions, queries
@@ -57,12 +56,9 @@ def analyse_all(ctx: JobContext) -> dict[str, Any]:
     waiting = list(queries.documents_to_analyse(ctx.organization_id))
     ctx.progress(0, len(waiting))
     contracts = 0
-    reported = time.monotonic()
     for done, document in enumerate(waiting, start=1):
         contracts += _billed(_analyse(document, ctx, unless_analysed=True), ctx)
-        if time.monotonic() - reported >= PROGRESS_INTERVAL or done == len(waiting):
-            ctx.progress(done, len(waiting))
-            reported = time.monotonic()
+        ctx.progress(done, len(waiting), every=PROGRESS_INTERVAL)
     if contracts:
         ctx.meter("contracts", contracts)
     return {"documents": len(waiting), "contracts": contracts}

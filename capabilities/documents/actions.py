@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from capabilities.actions import start_job
@@ -23,7 +23,7 @@ from capabilities.models import Job
 from metering import ledger
 from portal.actions.errors import ActionError
 from portal.audit import Origin, record_audit
-from portal.db import relaxed_durability
+from portal.db import fetch_prepared, relaxed_durability
 from portal.models import Organization, User
 
 CAPABILITY = "documents"
@@ -177,6 +177,8 @@ def store_extraction(
     durably right after, flushes the WAL up to it, these rows included; a
     crash before that loses them with the job's outcome, and the job runs
     again (its lease expires) and stores them again."""
+    if _store_first_extraction(document, kind, pages, fields, notes, content_sha256=content_sha256, job=job):
+        return None
     with transaction.atomic():
         locked = (
             Document.objects.select_for_update().annotate(relaxed=relaxed_durability()).get(pk=document.pk)
@@ -208,6 +210,65 @@ def store_extraction(
             ]
         )
     return None
+
+
+# A document's first extraction, in one statement: the document's row (its
+# lock) is updated only if nothing was ever extracted from it, so no pages to
+# replace and no other job's extraction to defer to; the pages are inserted
+# only if it was. Committing without waiting for the WAL flush, as below.
+STORE_FIRST = f"""
+    WITH stored AS (
+        UPDATE {Document._meta.db_table}
+        SET kind = %s, page_count = %s, fields = %s, notes = %s,
+            content_sha256 = CASE content_sha256 WHEN '' THEN %s ELSE content_sha256 END,
+            extracted_sha256 = %s, extracted_by_id = %s
+        WHERE id = %s AND extracted_sha256 = '' AND page_count = 0 AND extracted_by_id IS NULL
+        RETURNING id, organization_id, set_config('synchronous_commit', 'off', true)
+    ), pages AS (
+        INSERT INTO {Page._meta.db_table} (document_id, organization_id, number, text, method, search_vector)
+        SELECT stored.id, stored.organization_id, page.number, page.text, page.method,
+               to_tsvector(%s::regconfig, page.text)
+        FROM stored, unnest(%s::integer[], %s::text[], %s::varchar[]) AS page (number, text, method)
+    )
+    SELECT count(*) FROM stored
+"""  # noqa: S608  # the models' tables
+
+
+def _store_first_extraction(
+    document: Document,
+    kind: str,
+    pages: list[PageText],
+    fields: dict,
+    notes: list[str],
+    *,
+    content_sha256: str,
+    job: Job,
+) -> bool:
+    """`store_extraction` for a document nothing was extracted from yet: one
+    round trip where locking the row, inserting the pages, updating the row
+    and committing took five. False, with nothing written, for any other
+    document (the general path then decides)."""
+    if not pages:
+        return False
+    fields_field, notes_field = Document._meta.get_field("fields"), Document._meta.get_field("notes")
+    [(stored,)] = fetch_prepared(
+        STORE_FIRST,
+        [
+            kind,
+            len(pages),
+            fields_field.get_db_prep_save(fields, connection),
+            notes_field.get_db_prep_save(notes, connection),
+            content_sha256,
+            content_sha256,
+            job.pk,
+            document.pk,
+            capability_setting("documents", "SEARCH_CONFIG"),
+            [page.number for page in pages],
+            [page.text for page in pages],
+            [page.method for page in pages],
+        ],
+    )
+    return bool(stored)
 
 
 def record_search(organization: Organization, actor: User | None, query: str) -> str:

@@ -43,6 +43,27 @@ def test_a_pdf_is_extracted_stored_and_billed_per_page(extracted, acme, alice, m
     assert document.uploaded_by == alice
 
 
+def test_a_first_extraction_takes_four_statements_and_writes_no_progress_of_its_own(
+    documents_on, alice, acme, django_assert_num_queries
+):
+    """The claim, the document's read, its pages and fields stored (one
+    statement where the row's lock, the pages, the row and the commit took
+    five), the result. A 2-page PDF read at once writes no progress; its bar
+    still ends full."""
+    [document] = actions.upload_documents(
+        alice, acme, [upload_file("two.pdf", samples.pdf("Invoice No: INV-78", "Total $5.00"))]
+    ).documents
+    assert document.job is not None
+    with django_assert_num_queries(4):
+        assert _run(document.job.pk) == Job.Status.SUCCEEDED
+    document.refresh_from_db()
+    assert document.page_count == 2 and document.extracted_by_id == document.job.pk
+    assert list(document.pages.values_list("number", flat=True)) == [1, 2]
+    assert [hit.page_number for hit in search.search(acme.pk, "INV-78")] == [1]
+    document.job.refresh_from_db()
+    assert (document.job.progress_done, document.job.progress_total) == (2, 2)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
