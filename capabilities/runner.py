@@ -32,7 +32,7 @@ from capabilities.registry import COMPUTE_SECONDS, registry
 from capabilities.signals import announce_job_finished, job_finished
 from metering import budgets, ledger
 from metering.models import EventKind
-from portal.db import fetch_prepared, relax_durability
+from portal.db import fetch_prepared, instance_from_row, relax_durability
 from portal.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -166,15 +166,8 @@ def _claim(job_id: int, token: str, previous: str | None) -> Job | None:
 
 
 def _job_from_row(row: Sequence[Any]) -> Job:
-    """The Job of a row whose first columns are _JOB_FIELDS, with the
-    fields' own conversions (the JSON fields) as a queryset applies them."""
-    values = []
-    for field, value in zip(Job._meta.concrete_fields, row, strict=False):
-        column: Any = field  # a converter is called with the expression: here, the field
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = converter(value, column, connection)
-        values.append(value)
-    return Job.from_db(connection.alias, _JOB_FIELDS, values)
+    """The Job of a row whose first columns are _JOB_FIELDS."""
+    return instance_from_row(Job, row)
 
 
 # Extend a running job's lease; only its holder's token matches.

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from django.db import connection
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
 from django.db.models.expressions import DatabaseDefault, RawSQL
+
+M = TypeVar("M", bound=Model)
 
 
 def relax_durability() -> None:
@@ -94,6 +97,43 @@ def fetch_prepared(sql: str, params: Sequence[Any] | dict[str, Any]) -> list[tup
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description is not None else []
+
+
+def instance_from_row(model: type[M], row: Sequence[Any]) -> M:
+    """The `model` instance of a row whose first columns are the model's
+    concrete fields in order (`model_columns`), with the fields' own
+    conversions (JSON fields, say) as a queryset applies them."""
+    values = []
+    fields = model._meta.concrete_fields
+    for field, value in zip(fields, row, strict=False):
+        column: Any = field  # a converter is called with the expression: here, the field
+        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+            value = converter(value, column, connection)
+        values.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], values)
+
+
+def model_columns(model: type[Model]) -> str:
+    """The model's concrete columns, in field order: a SELECT or RETURNING
+    list that `instance_from_row` reads back."""
+    return ", ".join(connection.ops.quote_name(str(field.column)) for field in model._meta.concrete_fields)
+
+
+def get_prepared(model: type[M], **equal: Any) -> M | None:
+    """The one row of `model` whose columns (by attname) equal `equal`, or
+    None: a prepared statement, for a read every job of a kind makes, where
+    the ORM spent longer building the query than PostgreSQL answering it.
+    The columns should be a unique key (the first row is taken)."""
+    rows = fetch_prepared(_select_sql(model, tuple(equal)), list(equal.values()))
+    return instance_from_row(model, rows[0]) if rows else None
+
+
+@lru_cache(maxsize=64)
+def _select_sql(model: type[Model], names: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    by_attname = {field.attname: str(field.column) for field in model._meta.concrete_fields}
+    where = " AND ".join(f"{quote(by_attname[name])} = %s" for name in names)
+    return f"SELECT {model_columns(model)} FROM {quote(model._meta.db_table)} WHERE {where} LIMIT 1"  # noqa: S608  # the model's names
 
 
 _ServerBindingCursor: Any = ServerBindingCursor

@@ -14,6 +14,7 @@ from capabilities.documents import actions, extraction, queries
 from capabilities.documents.fields import find_fields, find_more_fields
 from capabilities.documents.models import Document
 from capabilities.job_context import JobContext, JobFailed
+from portal.db import get_prepared
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes
 
@@ -33,7 +34,7 @@ def _extract(ctx: JobContext, finder: Callable[[str], dict[str, list[dict[str, A
     document_id = ctx.input.get("document_id")
     if not isinstance(document_id, int):
         raise JobFailed("This job needs the id of an uploaded document (document_id).")
-    document = Document.objects.filter(pk=document_id, organization_id=ctx.organization_id).first()
+    document = get_prepared(Document, id=document_id, organization_id=ctx.organization_id)
     if document is None:
         raise JobFailed("The document was deleted before it could be read.")
     try:

@@ -1,8 +1,12 @@
 """Key fields found in text: dates, amounts, invoice and contract numbers, parties."""
 
-import pytest
+import re
 
-from capabilities.documents.fields import find_fields
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from capabilities.documents.fields import AMOUNT_PATTERNS, NUMBER, find_fields
 
 INVOICE = """ACME Corp
 Invoice No: INV-2024-0042
@@ -130,3 +134,25 @@ def test_vat_numbers_need_their_label_and_due_dates_the_word_due():
     )
     assert [item["value"] for item in fields["vat_numbers"]] == ["DE123456789", "FR40303265045"]
     assert [item["value"] for item in fields["due_dates"]] == ["2024-07-15"]
+
+
+# The number as first written: two alternatives, each starting with its digit.
+PLAIN_NUMBER = r"\d{1,3}(?:[,.' ]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789,.' \nEURSDGBP€£$¥ab", max_size=40))
+def test_the_amount_patterns_find_what_the_plain_number_pattern_found(text):
+    """NUMBER starts with its first digit outside the alternatives (faster
+    scans); it matches exactly what the plain pattern matches, everywhere."""
+    for fast in AMOUNT_PATTERNS:
+        plain = re.compile(fast.pattern.replace(NUMBER, PLAIN_NUMBER))
+        assert plain.pattern != fast.pattern
+        assert [(m.span(), m.groupdict()) for m in fast.finditer(text)] == [
+            (m.span(), m.groupdict()) for m in plain.finditer(text)
+        ]
+
+
+def test_amounts_after_the_number_with_and_without_a_symbol_in_the_text():
+    assert [a["text"] for a in find_fields("12,50 € and 99 GBP")["amounts"]] == ["12,50 €", "99 GBP"]
+    assert [a["text"] for a in find_fields("99 GBP, 12 50")["amounts"]] == ["99 GBP"]
