@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
@@ -43,16 +43,17 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     Off (a plain cursor) when DATABASES' OPTIONS has no `prepare_threshold`
     (`DATABASE_PREPARED_STATEMENTS=false`: a pooler in transaction mode that
     cannot keep prepared statements, PgBouncer before 1.21)."""
-    connection.ensure_connection()
-    raw = connection.connection
+    database = connections[DEFAULT_DB_ALIAS]  # not the proxy: see insert_values
+    database.ensure_connection()
+    raw = database.connection
     if raw is None or getattr(raw, "prepare_threshold", None) is None:
-        with connection.cursor() as cursor:
+        with database.cursor() as cursor:
             yield cursor
         return
-    connection.validate_thread_sharing()
+    database.validate_thread_sharing()
     inner: Any = _PreparingCursor(raw)
-    logged = connection.queries_logged
-    wrapped = _PreparedDebugWrapper(inner, connection) if logged else connection.make_cursor(inner)
+    logged = database.queries_logged
+    wrapped = _PreparedDebugWrapper(inner, database) if logged else database.make_cursor(inner)
     with wrapped:
         yield wrapped
 
@@ -69,18 +70,23 @@ def insert_values(
     columns: list[str] = []
     values: list[str] = []
     params: list[Any] = []
+    # The connection itself, not the proxy `connection`: the proxy looks the
+    # connection up again (a context-local read) at every attribute, a few
+    # dozen times per insert on the path of every queued job.
+    database = connections[DEFAULT_DB_ALIAS]
+    quote = database.ops.quote_name
     for field in instance._meta.concrete_fields:
         if field.primary_key or isinstance(getattr(instance, field.attname), DatabaseDefault):
             continue
-        columns.append(connection.ops.quote_name(str(field.column)))
+        columns.append(quote(str(field.column)))
         if field.attname in expressions:
             sql, extra = expressions[field.attname]
             values.append(sql)
             params.extend(extra)
         else:
             values.append("%s")
-            params.append(field.get_db_prep_save(field.pre_save(instance, add=True), connection))
-    table = connection.ops.quote_name(instance._meta.db_table)
+            params.append(field.get_db_prep_save(field.pre_save(instance, add=True), database))
+    table = quote(instance._meta.db_table)
     columns_sql, values_sql = ", ".join(columns), ", ".join(values)
     return f"INSERT INTO {table} ({columns_sql}) VALUES ({values_sql})", params  # noqa: S608  # the model's columns
 
@@ -105,12 +111,13 @@ def instance_from_row(model: type[M], row: Sequence[Any]) -> M:
     conversions (JSON fields, say) as a queryset applies them."""
     values = []
     fields = model._meta.concrete_fields
+    database = connections[DEFAULT_DB_ALIAS]  # not the proxy: see insert_values
     for field, value in zip(fields, row, strict=False):
         column: Any = field  # a converter is called with the expression: here, the field
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = converter(value, column, connection)
+        for converter in database.ops.get_db_converters(column) + field.get_db_converters(database):
+            value = converter(value, column, database)
         values.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
+    return model.from_db(database.alias, [field.attname for field in fields], values)
 
 
 def model_columns(model: type[Model]) -> str:
