@@ -133,6 +133,8 @@ def _date(year: int, month: int, day: int) -> str | None:
 def _dates(text: str) -> list[dict[str, Any]]:
     found: list[tuple[int, dict[str, Any]]] = []
     for name, pattern in DATE_PATTERNS:
+        if name == "slash" and "/" not in text:
+            continue  # it cannot match: skip its scan of every digit
         for match in pattern.finditer(text):
             parts = match.groupdict()
             year = int(parts["year"])
@@ -199,7 +201,7 @@ def _references(pattern: re.Pattern[str], text: str) -> list[dict[str, Any]]:
 
 def _parties(text: str) -> list[dict[str, Any]]:
     found: list[tuple[int, dict[str, Any]]] = []
-    for match in BETWEEN.finditer(text):
+    for match in BETWEEN.finditer(text) if "between" in text else ():
         for group in (1, 2):
             name = match.group(group).strip(" ,.")
             found.append((match.start(group), {"text": name, "value": name, "role": "party"}))

@@ -65,7 +65,8 @@ class Page(models.Model):
         OCR = "ocr", "OCR"
         NONE = "none", "No text"
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="pages")
+    # No index of its own: the unique constraint (document, number) starts with it.
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="pages", db_index=False)
     # Denormalised so a search filters one table by tenant before ranking.
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     number = models.PositiveIntegerField()  # from 1
