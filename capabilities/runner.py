@@ -10,7 +10,6 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -139,7 +138,7 @@ def _claim(job_id: int, token: str, previous: str | None) -> Job | None:
         },
     )
     if rows:
-        claimed = _job_from_row(rows[0])
+        claimed = instance_from_row(Job, rows[0])  # CLAIM returns _JOB_FIELDS first
         claimed.budgeted = rows[0][-1]  # type: ignore[attr-defined]
         return claimed
     with transaction.atomic():
@@ -163,11 +162,6 @@ def _claim(job_id: int, token: str, previous: str | None) -> Job | None:
                 return None  # the budget was raised meanwhile: its message or the sweep runs it
             _refuse(job, budget_refusal(stop, registry().get(job.capability).title), "budget_exhausted")
         return None
-
-
-def _job_from_row(row: Sequence[Any]) -> Job:
-    """The Job of a row whose first columns are _JOB_FIELDS."""
-    return instance_from_row(Job, row)
 
 
 # Extend a running job's lease; only its holder's token matches.

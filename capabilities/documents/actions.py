@@ -177,7 +177,8 @@ def store_extraction(
     durably right after, flushes the WAL up to it, these rows included; a
     crash before that loses them with the job's outcome, and the job runs
     again (its lease expires) and stores them again."""
-    if _store_first_extraction(document, kind, pages, fields, notes, content_sha256=content_sha256, job=job):
+    rows = [(page.number, page.text, page.method) for page in pages]
+    if rows and _stored_as_first(document.pk, job.pk, kind, rows, fields, notes, content_sha256):
         return None
     with transaction.atomic():
         locked = (
@@ -190,7 +191,7 @@ def store_extraction(
             # the first extraction of a document has none to delete, and
             # deleting looks for their passages first.
             Page.objects.filter(document=locked).delete()
-        search.insert_pages(locked, [(page.number, page.text, page.method) for page in pages])
+        search.insert_pages(locked, rows)
         locked.kind = kind
         locked.page_count = len(pages)
         locked.fields = fields
@@ -224,48 +225,37 @@ STORE_FIRST = f"""
             extracted_sha256 = %s, extracted_by_id = %s
         WHERE id = %s AND extracted_sha256 = '' AND page_count = 0 AND extracted_by_id IS NULL
         RETURNING id, organization_id, set_config('synchronous_commit', 'off', true)
-    ), pages AS (
-        INSERT INTO {Page._meta.db_table} (document_id, organization_id, number, text, method, search_vector)
-        SELECT stored.id, stored.organization_id, page.number, page.text, page.method,
-               to_tsvector(%s::regconfig, page.text)
-        FROM stored, unnest(%s::integer[], %s::text[], %s::varchar[]) AS page (number, text, method)
-    )
+    ), pages AS ({search.pages_insert("stored.id", "stored.organization_id", source="stored, ")})
     SELECT count(*) FROM stored
 """  # noqa: S608  # the models' tables
 
 
-def _store_first_extraction(
-    document: Document,
+def _stored_as_first(
+    document_id: int,
+    job_id: int,
     kind: str,
-    pages: list[PageText],
+    rows: list[tuple[int, str, str]],
     fields: dict,
     notes: list[str],
-    *,
     content_sha256: str,
-    job: Job,
 ) -> bool:
     """`store_extraction` for a document nothing was extracted from yet: one
     round trip where locking the row, inserting the pages, updating the row
     and committing took five. False, with nothing written, for any other
     document (the general path then decides)."""
-    if not pages:
-        return False
-    fields_field, notes_field = Document._meta.get_field("fields"), Document._meta.get_field("notes")
+    meta = Document._meta
     [(stored,)] = fetch_prepared(
         STORE_FIRST,
         [
             kind,
-            len(pages),
-            fields_field.get_db_prep_save(fields, connection),
-            notes_field.get_db_prep_save(notes, connection),
+            len(rows),
+            meta.get_field("fields").get_db_prep_save(fields, connection),
+            meta.get_field("notes").get_db_prep_save(notes, connection),
             content_sha256,
             content_sha256,
-            job.pk,
-            document.pk,
-            capability_setting("documents", "SEARCH_CONFIG"),
-            [page.number for page in pages],
-            [page.text for page in pages],
-            [page.method for page in pages],
+            job_id,
+            document_id,
+            *search.pages_params(rows),
         ],
     )
     return bool(stored)

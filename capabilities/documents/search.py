@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
 from django.db import connection
@@ -105,27 +106,34 @@ def mark_span(page: Page, start: int, end: int) -> SafeString | None:
     )
 
 
+def pages_insert(document_id: str, organization_id: str, source: str = "") -> str:
+    """The INSERT of a document's pages (number, text, method) with their
+    tsvectors, rows and tsvectors in one statement (inserting them and then
+    indexing them wrote every row twice). `document_id` and `organization_id`
+    are SQL (placeholders, or columns of `source`, a FROM item before the
+    pages); its parameters after theirs are `pages_params`."""
+    return (
+        f"INSERT INTO {Page._meta.db_table}"  # noqa: S608  # the model's table
+        " (document_id, organization_id, number, text, method, search_vector)"
+        f" SELECT {document_id}, {organization_id}, page.number, page.text, page.method,"
+        " to_tsvector(%s::regconfig, page.text)"
+        f" FROM {source}unnest(%s::integer[], %s::text[], %s::varchar[]) AS page (number, text, method)"
+    )
+
+
+def pages_params(pages: list[tuple[int, str, str]]) -> list[Any]:
+    numbers, texts, methods = (list(column) for column in zip(*pages, strict=True))
+    return [capability_setting("documents", "SEARCH_CONFIG"), numbers, texts, methods]
+
+
 def insert_pages(document: Document, pages: list[tuple[int, str, str]]) -> None:
-    """Store the document's pages (number, text, method) searchable: rows and
-    tsvectors in one statement (inside the caller's transaction), where
-    inserting them and then indexing them wrote every row twice."""
+    """Store the document's pages (number, text, method) searchable (inside
+    the caller's transaction)."""
     if not pages:
         return
-    numbers, texts, methods = (list(column) for column in zip(*pages, strict=True))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Page._meta.db_table}"  # noqa: S608  # the model's table
-            " (document_id, organization_id, number, text, method, search_vector)"
-            " SELECT %s, %s, page.number, page.text, page.method, to_tsvector(%s::regconfig, page.text)"
-            " FROM unnest(%s::integer[], %s::text[], %s::varchar[]) AS page (number, text, method)",
-            [
-                document.pk,
-                document.organization_id,
-                capability_setting("documents", "SEARCH_CONFIG"),
-                numbers,
-                texts,
-                methods,
-            ],
+            pages_insert("%s", "%s"), [document.pk, document.organization_id, *pages_params(pages)]
         )
 
 
