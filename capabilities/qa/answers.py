@@ -15,8 +15,8 @@ import numpy as np
 from django.urls import reverse
 
 from capabilities.capability_settings import capability_setting
-from capabilities.documents.models import Document
-from capabilities.qa import embedding, generation, passages, retrieval
+from capabilities.documents.models import Document, Page
+from capabilities.qa import answerability, embedding, generation, passages, retrieval
 from portal.models import Organization
 
 PASSAGES = 5  # retrieved passages the sentences are chosen from
@@ -223,6 +223,11 @@ def answer(
     if best < capability_setting("qa", "MIN_SCORE"):
         return Answer(question, "extractive", None, nearest=hits, confidence=best)
     chosen = [index for index in order[:MOST] if scores[index] >= best * NEAR_BEST]
+    if capability_setting("qa", "CHECK_ANSWERS"):
+        chosen, gap = _checked(question, [sentences[index] for index in chosen], chosen)
+        if not chosen:
+            assert gap is not None
+            return Answer(question, "extractive", None, nearest=hits, confidence=best, note=gap.describe())
     citations = [
         _citation(number, sentences[index], float(scores[index])) for number, index in enumerate(chosen, 1)
     ]
@@ -232,6 +237,38 @@ def answer(
         return extractive
     generated = _generative(question, hits, sentences, scores)
     return replace(generated, confidence=best) if generated else replace(extractive, note=SET_ASIDE)
+
+
+def _checked(
+    question: str, chosen: list[_Sentence], indexes: list[int]
+) -> tuple[list[int], answerability.Gap | None]:
+    """The `indexes` of the chosen sentences whose document passes
+    answerability's checks (each document judged on its own), and the first
+    objection met."""
+    by_document: dict[int, list[int]] = {}
+    for position, sentence in enumerate(chosen):
+        by_document.setdefault(sentence.hit.document_id, []).append(position)
+    texts: dict[int, list[str]] = {}
+    for document_id, text in (
+        Page.objects.filter(document_id__in=by_document)
+        .order_by("document_id", "number")
+        .values_list("document_id", "text")
+    ):
+        texts.setdefault(document_id, []).append(text)
+    kept: list[int] = []
+    first_gap = None
+    for document_id, positions in by_document.items():
+        found = answerability.gap(
+            question,
+            " ".join(chosen[position].text for position in positions),
+            chosen[positions[0]].hit.document_name,
+            "\n".join(texts.get(document_id, [])),
+        )
+        if found is None:
+            kept.extend(positions)
+        elif first_gap is None:
+            first_gap = found
+    return [indexes[position] for position in sorted(kept)], first_gap
 
 
 def _generative(

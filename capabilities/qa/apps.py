@@ -54,6 +54,10 @@ class QaConfig(CapabilityConfig):
         # Below this score (cosine similarity of the best sentence to the
         # question, blended with word overlap) the answer is "no answer found".
         "MIN_SCORE": 0.45,
+        # Check that an answer's document names what the question names, holds
+        # the kind of thing asked for (a number, a time) and is about the
+        # question's words (answerability.py); off: the score alone decides.
+        "CHECK_ANSWERS": True,
         # Threads of the embedding model per worker process (0: onnxruntime decides).
         "EMBEDDING_THREADS": 0,
         # An OpenAI-compatible chat-completions server that writes answers from

@@ -51,6 +51,11 @@ class AnswerSerializer(serializers.Serializer):
         "(not billed)",
     )
     citations = CitationSerializer(many=True)
+    note = serializers.CharField(
+        allow_blank=True,
+        help_text="Why there is no answer (e.g. the closest passages never mention a name the question "
+        "gives), or why a generated answer was set aside; empty otherwise",
+    )
 
 
 class AskRefusedSerializer(serializers.Serializer):

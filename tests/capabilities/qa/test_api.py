@@ -38,7 +38,8 @@ def test_the_answer_with_its_citations(library, api, acme):
     )
     assert response.status_code == 200, response.content
     body = response.json()
-    assert set(body) == {"question", "mode", "answer", "citations"}
+    assert set(body) == {"question", "mode", "answer", "citations", "note"}
+    assert body["note"] == ""
     assert body["question"] == "Which law governs the agreement?" and body["mode"] == "extractive"
     assert "State of New York" in body["answer"] and "[1]" in body["answer"]
     citation = body["citations"][0]
@@ -69,6 +70,19 @@ def test_no_answer_is_null_and_not_billed(library, api, acme):
     )
     assert response.status_code == 200
     assert response.json()["answer"] is None and response.json()["citations"] == []
+    assert _billed(acme) == 0
+
+
+def test_no_answer_says_why_when_a_check_refused_it(library, api, acme):
+    response = api.post(
+        reverse(ASK),
+        {"question": "Where is the Chicago warehouse moving to?"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["answer"] is None and body["citations"] == []
+    assert body["note"] == "The passages that come closest never mention “Chicago”."
     assert _billed(acme) == 0
 
 
@@ -150,4 +164,4 @@ def test_the_operation_is_in_the_schema():
     operation = schema["paths"]["/api/v1/c/qa/ask"]["post"]
     assert set(operation["responses"]) >= {"200", "400", "404"}
     answer = schema["components"]["schemas"]["Answer"]
-    assert set(answer["properties"]) == {"question", "mode", "answer", "citations"}
+    assert set(answer["properties"]) == {"question", "mode", "answer", "citations", "note"}
