@@ -1,6 +1,7 @@
 """Alice uploads a contract, a real worker reads and indexes it, she asks
 when it can be ended, and the citation opens the page with the quoted span
-highlighted; a question it does not answer gets "No answer found"."""
+highlighted; a question it does not answer gets "No answer found", and a near
+miss (another company's agreement) says why."""
 
 from __future__ import annotations
 
@@ -73,6 +74,14 @@ def test_alice_asks_her_contract_and_follows_the_citation(
     expect(page.get_by_role("heading", name="No answer found in your documents")).to_be_visible()
     expect(page.locator(".qa-nearest li").first).to_contain_text("harborview-msa.pdf")
     page.screenshot(path=SHOTS / "no-answer.png", full_page=True)
+
+    # A near miss: the notice clause scores well, but the contract is not the
+    # one asked about; no answer, and the reason in words.
+    page.get_by_label("Your question").fill("How much notice must we give to end the Globex agreement?")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.get_by_role("heading", name="No answer found in your documents")).to_be_visible()
+    expect(page.locator("#answer")).to_contain_text("The passages that come closest never mention “Globex”.")
+    page.screenshot(path=SHOTS / "near-miss.png", full_page=True)
 
 
 def test_a_question_asked_joins_the_recent_questions_without_a_reload(
