@@ -29,7 +29,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import snowballstemmer
@@ -108,6 +108,10 @@ _MONTHS_AND_DAYS = frozenset(
         "sunday",
     )
 )
+# A document with more distinct words than this is searched for words near in
+# meaning only in the passages around the answer (embedding 2,000 words cold
+# takes about 1.5 s on two cores; the evaluation set's documents have fewer).
+VOCABULARY_EMBEDDED = 2_000
 # Word vectors kept per process (each 1.5 KB): the words of documents asked
 # about recur from question to question.
 _VECTORS_KEPT = 20_000
@@ -136,6 +140,7 @@ def _stemmer() -> snowballstemmer.stemmer:  # type: ignore[name-defined]
     return snowballstemmer.stemmer("english")
 
 
+@lru_cache(maxsize=65_536)
 def _stem(word: str) -> str:
     return str(_stemmer().stemWord(word))
 
@@ -209,15 +214,21 @@ def _vectors_of(words: list[str]) -> np.ndarray:
     return np.array([_vectors[word] for word in words], dtype=np.float32)
 
 
-def unsupported(words: list[str], text: str) -> list[str]:
+def unsupported(words: list[str], text: str, nearby: str | None = None) -> list[str]:
     """The `words` that `text` holds neither with the same stem nor as a word
-    near in meaning (NEAR)."""
-    vocabulary = sorted({word.lower() for word in _WORD.findall(text)})
+    near in meaning (NEAR). Words near in meaning are looked for among all
+    of `text`'s words, or, when it has more than VOCABULARY_EMBEDDED of them
+    and `nearby` is given, among the words of `nearby` (the passages around
+    the answer): the first question about a long contract would otherwise
+    wait for thousands of words to be embedded."""
+    vocabulary = {word.lower() for word in _WORD.findall(text)}
     stems = {_stem(word) for word in vocabulary}
     lonely = [word for word in words if _stem(word) not in stems]
+    if len(vocabulary) > VOCABULARY_EMBEDDED and nearby is not None:
+        vocabulary = {word.lower() for word in _WORD.findall(nearby)}
     if not lonely or not vocabulary:
         return lonely
-    similarity = _vectors_of(vocabulary) @ _vectors_of(lonely).T
+    similarity = _vectors_of(sorted(vocabulary)) @ _vectors_of(lonely).T
     best = similarity.max(axis=0)
     return [word for word, score in zip(lonely, best, strict=True) if score < NEAR]
 
@@ -240,10 +251,13 @@ def _kind_gap(question: str, answer: str) -> Gap | None:
     return None
 
 
-def gap(question: str, answer: str, document_name: str, document_text: str) -> Gap | None:
+def gap(
+    question: str, answer: str, document_name: str, document_text: str, nearby: str | None = None
+) -> Gap | None:
     """Why `answer` (sentences of one document) cannot answer `question`,
-    judged against that document's name and text; None when no check
-    objects. Each document is judged on its own: a question about the York
+    judged against that document's name and text (and, for words near in
+    meaning, the `nearby` passages it was retrieved with; the whole text by
+    default); None when no check objects. Each document is judged on its own: a question about the York
     clinic's landlord is not answered by York from one document and a
     landlord from another."""
     whole = f"{re.sub(r'[-_.]', ' ', document_name)}\n{document_text}"
@@ -255,7 +269,7 @@ def gap(question: str, answer: str, document_name: str, document_text: str) -> G
     found = _kind_gap(question, answer)
     if found:
         return found
-    lonely = unsupported(terms(question, named), whole)
+    lonely = unsupported(terms(question, named), whole, nearby)
     if lonely:
         return Gap("words", tuple(lonely))
     return None

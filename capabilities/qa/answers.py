@@ -224,7 +224,7 @@ def answer(
         return Answer(question, "extractive", None, nearest=hits, confidence=best)
     chosen = [index for index in order[:MOST] if scores[index] >= best * NEAR_BEST]
     if capability_setting("qa", "CHECK_ANSWERS"):
-        chosen, gap = _checked(question, [sentences[index] for index in chosen], chosen)
+        chosen, gap = _checked(question, [sentences[index] for index in chosen], chosen, hits)
         if not chosen:
             assert gap is not None
             return Answer(question, "extractive", None, nearest=hits, confidence=best, note=gap.describe())
@@ -240,7 +240,7 @@ def answer(
 
 
 def _checked(
-    question: str, chosen: list[_Sentence], indexes: list[int]
+    question: str, chosen: list[_Sentence], indexes: list[int], hits: list[retrieval.Hit]
 ) -> tuple[list[int], answerability.Gap | None]:
     """The `indexes` of the chosen sentences whose document passes
     answerability's checks (each document judged on its own), and the first
@@ -263,6 +263,7 @@ def _checked(
             " ".join(chosen[position].text for position in positions),
             chosen[positions[0]].hit.document_name,
             "\n".join(texts.get(document_id, [])),
+            " ".join(hit.text for hit in hits if hit.document_id == document_id),
         )
         if found is None:
             kept.extend(positions)

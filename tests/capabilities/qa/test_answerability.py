@@ -107,6 +107,20 @@ def test_the_question_s_words_must_be_in_the_document_or_near_in_meaning(words, 
     assert answerability.unsupported(words, text) == unsupported
 
 
+def test_a_long_document_is_searched_for_near_words_only_around_the_answer(monkeypatch):
+    monkeypatch.setattr(answerability, "VOCABULARY_EMBEDDED", 8)
+    long = "Taxis are refunded after ten at night. " + " ".join(f"clause{letter}" for letter in "abcdefghij")
+    around = "Receipts are needed for every claim."
+    # More distinct words than the bound: only the passages around the answer count.
+    assert answerability.unsupported(["cab"], long, around) == ["cab"]
+    assert answerability.unsupported(["cab"], long, "Taxis are refunded late at night.") == []
+    # Stems are always looked for in the whole document.
+    assert answerability.unsupported(["taxi"], long, around) == []
+    # Under the bound, the whole document counts.
+    monkeypatch.setattr(answerability, "VOCABULARY_EMBEDDED", 1_000)
+    assert answerability.unsupported(["cab"], long, around) == []
+
+
 def test_common_words_and_names_are_not_the_question_s_terms():
     assert answerability.terms("How long do we keep camera footage?") == ["camera", "footage"]
     assert answerability.terms("Can Helix's staff get a badge?", ["Helix"]) == ["staff", "badge"]
