@@ -26,6 +26,7 @@ on a blind set written without seeing them."""
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,6 +109,8 @@ _MONTHS_AND_DAYS = frozenset(
         "sunday",
     )
 )
+# Months that are verbs too: a name only when capitalised ("How many days may I…").
+_ALSO_VERBS = frozenset(("may", "march"))
 # A document with more distinct words than this is searched for words near in
 # meaning only in the passages around the answer (embedding 2,000 words cold
 # takes about 1.5 s on two cores; the evaluation set's documents have fewer).
@@ -116,6 +119,7 @@ VOCABULARY_EMBEDDED = 2_000
 # about recur from question to question.
 _VECTORS_KEPT = 20_000
 _vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+_vectors_lock = threading.Lock()  # web processes answer in several threads
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,9 @@ def names(question: str) -> list[str]:
     found = []
     for index, token in enumerate(tokens):
         bare = _bare(token)
-        figure = any(character.isdigit() for character in bare) or bare.lower() in _MONTHS_AND_DAYS
+        figure = any(character.isdigit() for character in bare) or (
+            bare.lower() in _MONTHS_AND_DAYS and bare not in _ALSO_VERBS
+        )
         if figure or (index and bare[:1].isupper() and bare != "I"):
             found.append(bare)
     return found
@@ -203,15 +209,18 @@ def terms(question: str, named: Iterable[str] = ()) -> list[str]:
 
 
 def _vectors_of(words: list[str]) -> np.ndarray:
-    missing = [word for word in dict.fromkeys(words) if word not in _vectors]
-    if missing:
-        for word, vector in zip(missing, embedding.embed(missing), strict=True):
-            _vectors[word] = vector
+    with _vectors_lock:
+        known = {word: _vectors[word] for word in words if word in _vectors}
+    missing = [word for word in dict.fromkeys(words) if word not in known]
+    if missing:  # embedded outside the lock: other threads read meanwhile
+        known.update(zip(missing, embedding.embed(missing), strict=True))
+    with _vectors_lock:
+        for word in dict.fromkeys(words):
+            _vectors[word] = known[word]
+            _vectors.move_to_end(word)
         while len(_vectors) > _VECTORS_KEPT:
             _vectors.popitem(last=False)
-    for word in words:
-        _vectors.move_to_end(word)
-    return np.array([_vectors[word] for word in words], dtype=np.float32)
+    return np.array([known[word] for word in words], dtype=np.float32)
 
 
 def unsupported(words: list[str], text: str, nearby: str | None = None) -> list[str]:

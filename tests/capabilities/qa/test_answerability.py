@@ -4,9 +4,12 @@ for, or is about something else. Checked on its own and through answers."""
 
 from __future__ import annotations
 
+import threading
+
+import numpy as np
 import pytest
 
-from capabilities.qa import answerability, answers
+from capabilities.qa import answerability, answers, embedding
 from tests.capabilities.qa.conftest import SERVICES_AGREEMENT, WAREHOUSE_MEMO
 
 LEASE = (
@@ -27,6 +30,8 @@ NDA = (
         ("How many parking spaces does the Manchester office have?", ["Manchester"]),
         ("What is the total of Radiant's invoice RIS-2024-0117?", ["Radiant", "RIS-2024-0117"]),
         ("what was invoiced in april 2024?", ["april", "2024"]),
+        ("How many days may I work abroad?", []),  # "may" the verb, not the month
+        ("What was invoiced in May?", ["May"]),
         ("Can I carry over unused holiday?", []),  # "Can" opens the question, "I" is no name
         ("What Is The Notice Period Of The Lease?", []),  # title case: capitals say nothing
     ],
@@ -119,6 +124,28 @@ def test_a_long_document_is_searched_for_near_words_only_around_the_answer(monke
     # Under the bound, the whole document counts.
     monkeypatch.setattr(answerability, "VOCABULARY_EMBEDDED", 1_000)
     assert answerability.unsupported(["cab"], long, around) == []
+
+
+def test_word_vectors_are_the_model_s_whatever_the_threads_and_the_cache_s_bound(monkeypatch):
+    monkeypatch.setattr(answerability, "_VECTORS_KEPT", 3)
+    monkeypatch.setattr(answerability, "_vectors", answerability.OrderedDict())
+    words = ["cab", "taxi", "invoice", "holiday", "vacation", "lease"]
+    expected = embedding.embed(words)
+    results = {}
+
+    def look_up(offset: int) -> None:
+        order = words[offset:] + words[:offset]
+        results[offset] = dict(zip(order, answerability._vectors_of(order), strict=True))
+
+    threads = [threading.Thread(target=look_up, args=(offset,)) for offset in range(len(words))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for found in results.values():
+        for index, word in enumerate(words):
+            assert np.allclose(found[word], expected[index], atol=1e-5)
+    assert len(answerability._vectors) == 3
 
 
 def test_common_words_and_names_are_not_the_question_s_terms():
