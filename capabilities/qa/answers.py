@@ -224,9 +224,8 @@ def answer(
         return Answer(question, "extractive", None, nearest=hits, confidence=best)
     chosen = [index for index in order[:MOST] if scores[index] >= best * NEAR_BEST]
     if capability_setting("qa", "CHECK_ANSWERS"):
-        chosen, gap = _checked(question, [sentences[index] for index in chosen], chosen, hits)
-        if not chosen:
-            assert gap is not None
+        chosen, gap = _checked(question, sentences, chosen, hits)
+        if gap is not None and not chosen:
             return Answer(question, "extractive", None, nearest=hits, confidence=best, note=gap.describe())
     citations = [
         _citation(number, sentences[index], float(scores[index])) for number, index in enumerate(chosen, 1)
@@ -240,14 +239,13 @@ def answer(
 
 
 def _checked(
-    question: str, chosen: list[_Sentence], indexes: list[int], hits: list[retrieval.Hit]
+    question: str, sentences: list[_Sentence], chosen: list[int], hits: list[retrieval.Hit]
 ) -> tuple[list[int], answerability.Gap | None]:
-    """The `indexes` of the chosen sentences whose document passes
-    answerability's checks (each document judged on its own), and the first
-    objection met."""
+    """The `chosen` sentences whose document passes answerability's checks
+    (each document judged on its own), and the first objection met."""
     by_document: dict[int, list[int]] = {}
-    for position, sentence in enumerate(chosen):
-        by_document.setdefault(sentence.hit.document_id, []).append(position)
+    for index in chosen:
+        by_document.setdefault(sentences[index].hit.document_id, []).append(index)
     texts: dict[int, list[str]] = {}
     for document_id, text in (
         Page.objects.filter(document_id__in=by_document)
@@ -255,21 +253,21 @@ def _checked(
         .values_list("document_id", "text")
     ):
         texts.setdefault(document_id, []).append(text)
-    kept: list[int] = []
+    kept: set[int] = set()
     first_gap = None
-    for document_id, positions in by_document.items():
+    for document_id, indexes in by_document.items():
         found = answerability.gap(
             question,
-            " ".join(chosen[position].text for position in positions),
-            chosen[positions[0]].hit.document_name,
+            " ".join(sentences[index].text for index in indexes),
+            sentences[indexes[0]].hit.document_name,
             "\n".join(texts.get(document_id, [])),
             " ".join(hit.text for hit in hits if hit.document_id == document_id),
         )
         if found is None:
-            kept.extend(positions)
+            kept.update(indexes)
         elif first_gap is None:
             first_gap = found
-    return [indexes[position] for position in sorted(kept)], first_gap
+    return [index for index in chosen if index in kept], first_gap
 
 
 def _generative(

@@ -100,3 +100,9 @@ def uploaded(alice, acme) -> Callable[..., list[Document]]:
 def documents_on_only(alice, acme) -> None:
     """Documents on, Q&A off."""
     set_capability_enabled(alice, acme, "documents", enabled=True)
+
+
+@pytest.fixture
+def library(qa_on, uploaded) -> list[Document]:
+    """A services agreement and a warehouse memo, uploaded, read and indexed for acme."""
+    return uploaded(("msa.txt", SERVICES_AGREEMENT), ("memo.txt", WAREHOUSE_MEMO))

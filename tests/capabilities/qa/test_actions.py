@@ -11,12 +11,7 @@ from capabilities.qa.models import Question
 from metering import ledger
 from metering.models import UsageEvent
 from portal.actions.errors import ActionError
-from tests.capabilities.qa.conftest import SERVICES_AGREEMENT, WAREHOUSE_MEMO
-
-
-@pytest.fixture
-def library(qa_on, uploaded):
-    return uploaded(("msa.txt", SERVICES_AGREEMENT), ("memo.txt", WAREHOUSE_MEMO))
+from tests.capabilities.qa.conftest import SERVICES_AGREEMENT
 
 
 def _questions_billed(organization) -> list[tuple[str, int]]:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from capabilities.qa import answerability, answers, embedding
-from tests.capabilities.qa.conftest import SERVICES_AGREEMENT, WAREHOUSE_MEMO
 
 LEASE = (
     "OFFICE LEASE. Landlord: Castlegate Property Holdings LLP. Tenant: Northgate Clinics Group plc. "
@@ -169,11 +168,6 @@ def test_each_gap_reads_as_a_sentence_for_people():
     assert answerability.Gap("words", ("dress", "code")).describe() == (
         "The passages that come closest are not about “dress” or “code”."
     )
-
-
-@pytest.fixture
-def library(qa_on, uploaded):
-    return uploaded(("msa.txt", SERVICES_AGREEMENT), ("memo.txt", WAREHOUSE_MEMO))
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,6 @@ import pytest
 
 from capabilities.documents.models import Page
 from capabilities.qa import answers
-from tests.capabilities.qa.conftest import SERVICES_AGREEMENT, WAREHOUSE_MEMO
-
-
-@pytest.fixture
-def library(qa_on, uploaded):
-    return uploaded(("msa.txt", SERVICES_AGREEMENT), ("memo.txt", WAREHOUSE_MEMO))
 
 
 @pytest.mark.parametrize(

@@ -12,14 +12,8 @@ from drf_spectacular.generators import SchemaGenerator
 from capabilities.documents.models import Page
 from metering.models import UsageEvent
 from portal.actions.api_keys import create_api_key
-from tests.capabilities.qa.conftest import SERVICES_AGREEMENT, WAREHOUSE_MEMO
 
 ASK = "qa-api:ask"
-
-
-@pytest.fixture
-def library(qa_on, uploaded):
-    return uploaded(("msa.txt", SERVICES_AGREEMENT), ("memo.txt", WAREHOUSE_MEMO))
 
 
 @pytest.fixture

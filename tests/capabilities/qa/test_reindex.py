@@ -16,7 +16,7 @@ from capabilities.models import Job
 from capabilities.qa import queries
 from capabilities.qa.models import Passage
 from metering.models import UsageEvent
-from tests.capabilities.qa.conftest import SERVICES_AGREEMENT, WAREHOUSE_MEMO, run_queued
+from tests.capabilities.qa.conftest import WAREHOUSE_MEMO, run_queued
 
 pytestmark = pytest.mark.django_db
 
@@ -38,11 +38,6 @@ def _reindex(*args: str) -> str:
 @pytest.fixture
 def documents_on_globex(gina, globex) -> None:
     set_capability_enabled(gina, globex, "documents", enabled=True)
-
-
-@pytest.fixture
-def library(qa_on, uploaded):
-    return uploaded(("msa.txt", SERVICES_AGREEMENT), ("memo.txt", WAREHOUSE_MEMO))
 
 
 def test_passages_record_the_settings_they_were_cut_with(library, capability_settings):

@@ -6,12 +6,6 @@ from __future__ import annotations
 import pytest
 
 from capabilities.qa import retrieval
-from tests.capabilities.qa.conftest import SERVICES_AGREEMENT, WAREHOUSE_MEMO
-
-
-@pytest.fixture
-def library(qa_on, uploaded):
-    return uploaded(("msa.txt", SERVICES_AGREEMENT), ("memo.txt", WAREHOUSE_MEMO))
 
 
 def test_hybrid_finds_a_paraphrase_that_full_text_misses(library, acme):
