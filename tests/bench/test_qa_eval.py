@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from bench.qa_eval.corpus import BLIND, HELD_OUT, QUESTIONS, documents, extracted_pages, keywords, questions
+from bench.qa_eval.corpus import (
+    BLIND,
+    FRESH,
+    HELD_OUT,
+    QUESTIONS,
+    documents,
+    extracted_pages,
+    keywords,
+    questions,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,23 +39,23 @@ def test_forty_answerable_and_ten_unanswerable_questions():
     assert len({question.id for question in questions()}) == len(questions())
 
 
-def test_the_held_out_and_blind_sets_have_24_answerable_and_16_unanswerable_questions():
-    for source in (HELD_OUT, BLIND):
+def test_the_held_out_blind_and_fresh_sets_have_24_answerable_and_16_unanswerable_questions():
+    for source in (HELD_OUT, BLIND, FRESH):
         answerable = [question for question in questions(source) if question.document]
         unanswerable = [question for question in questions(source) if not question.document]
         assert (len(answerable), len(unanswerable)) == (24, 16), source.name
         assert all(question.page is None and question.span is None for question in unanswerable)
-    ids = [question.id for source in (QUESTIONS, HELD_OUT, BLIND) for question in questions(source)]
+    ids = [question.id for source in (QUESTIONS, HELD_OUT, BLIND, FRESH) for question in questions(source)]
     assert len(set(ids)) == len(ids)
     texts = [
         question.question.casefold()
-        for source in (QUESTIONS, HELD_OUT, BLIND)
+        for source in (QUESTIONS, HELD_OUT, BLIND, FRESH)
         for question in questions(source)
     ]
     assert len(set(texts)) == len(texts)
 
 
-@pytest.mark.parametrize("source", [QUESTIONS, HELD_OUT, BLIND], ids=lambda source: source.stem)
+@pytest.mark.parametrize("source", [QUESTIONS, HELD_OUT, BLIND, FRESH], ids=lambda source: source.stem)
 def test_every_gold_span_occurs_once_on_its_page(pages, source):
     for question in questions(source):
         if question.document is None:
