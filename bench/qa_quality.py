@@ -11,9 +11,12 @@ portal's jobs on a real worker, then every question is asked.
   answered "no answer". Full-text search alone, answering with its best
   passage and "no answer" only when it finds nothing, is the comparison.
   Answers are measured with answerability's checks (the default) and without
-  them (`score_only`), on the set and on two sets of questions written by
-  helpers who never saw the checks (`held_out`, looked at while designing
-  them, and `blind`, first run once the design was fixed).
+  them (`score_only`), on the set and on three sets of questions written by
+  helpers who never saw the checks: `held_out`, looked at while designing
+  them; `blind`, first run once their design was fixed, then looked at when
+  the "what date" and "who did" checks and the title's weight were added;
+  and `fresh`, first run once those were fixed, which the no-answer target
+  is checked on besides the set.
 Targets: recall@5 >= 0.9 and at least 15 points above full-text alone;
 no-answer precision >= 0.9."""
 
@@ -190,7 +193,7 @@ def run() -> dict[str, Any]:
     with override_settings(CAPABILITY_SETTINGS={"qa": {"CHECK_ANSWERS": False}}):
         answering["score_only"] = _answering(organization, answerable, unanswerable, gold)
     other_sets = {}
-    for name, source in (("held_out", corpus.HELD_OUT), ("blind", corpus.BLIND)):
+    for name, source in (("held_out", corpus.HELD_OUT), ("blind", corpus.BLIND), ("fresh", corpus.FRESH)):
         extra = corpus.questions(source)
         extra_answerable = [question for question in extra if question.document]
         extra_unanswerable = [question for question in extra if not question.document]
@@ -251,14 +254,15 @@ def run() -> dict[str, Any]:
         score_only=answering["score_only"],
         held_out=other_sets["held_out"],
         blind=other_sets["blind"],
+        fresh=other_sets["fresh"],
         fulltext_top_passage_contains_gold_span=_share(fulltext_contains, len(answerable)),
         fulltext_no_answer_precision=_share(fulltext_no_answer, len(unanswerable)),
-        # The no-answer target on the tuning set and on the blind one (the
-        # checks were designed looking at the first).
+        # The no-answer target on the tuning set and on the newest set nobody
+        # designed against (the checks were designed looking at the others).
         meets_target=(
             recall["hybrid"] >= 0.9
             and recall["hybrid"] - recall["fulltext"] >= 0.15
             and no_answer_precision >= 0.9
-            and other_sets["blind"]["checked"]["no_answer_precision"] >= 0.9
+            and other_sets["fresh"]["checked"]["no_answer_precision"] >= 0.9
         ),
     )

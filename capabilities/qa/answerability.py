@@ -12,7 +12,9 @@ can read:
   non-disclosure agreement).
 - **The kind of answer.** "How many hours…" needs a number and hours in the
   answer; "how quickly", "how often" and "within how long" need a time;
-  "how much" and "what number" need a number.
+  "how much" and "what number" need a number; "on what date" and "which
+  day" need a date or a day; "who signed…" needs the answer to say who
+  signed (the verb, a word of its stem or one near in meaning).
 - **The question's words.** Each of the question's words that is not a
   common one must be in the answer's document: the word, a word of the same
   stem (renew, renewal), or one the embedding model puts near it (cab, taxi).
@@ -70,6 +72,22 @@ _TIMING = re.compile(
     r"\bhow\s+(?:quickly|soon|fast|often|frequently)\b|\bwithin\s+how\b|\bhow\s+much\s+(?:time|notice)\b",
     re.IGNORECASE,
 )
+# "On what date…", "which days…": a date, a day of the week or of the month.
+_DATE_WANTED = re.compile(r"\b(?:what|which)\s+(?:day|date|weekday)s?\b", re.IGNORECASE)
+_DATE = re.compile(
+    r"\d|\b(?:january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekdays?|weekends?|daily|"
+    r"first|second|third|fourth|fifth|last|anniversary|(?:working|business|calendar)\s+days?)\b",
+    re.IGNORECASE,
+)
+# "Who signed…", "- who do I tell": the words after a question's "who"
+# (not a relative clause's: "people who have left").
+_WHO = re.compile(r"(?:^|[-,;:?]\s*|\band\s+)who\s+((?:[\w'\u2019]+\s+){0,2}[\w'\u2019]+)", re.IGNORECASE)
+_AUXILIARY_WORDS = (
+    "do does did will would should can could must may might has have had shall i we you they he she it not"
+)
+_AUXILIARIES = frozenset(_AUXILIARY_WORDS.split())
+_BE = frozenset(("is", "are", "was", "were", "be"))
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
     "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|"
@@ -242,6 +260,21 @@ def unsupported(words: list[str], text: str, nearby: str | None = None) -> list[
     return [word for word, score in zip(lonely, best, strict=True) if score < NEAR]
 
 
+def asked_verb(question: str) -> str | None:
+    """What a "who" question asks who did ("Who approved the order?":
+    approved), past its auxiliaries and pronoun ("who do we book…": book);
+    None for "who is…" (the answer is a name, checked as the question's
+    words are) and for a common verb ("who do I tell")."""
+    found = _WHO.search(question)
+    if not found:
+        return None
+    words = [word.lower() for word in found.group(1).split()]
+    if words[0] in _BE:
+        return None
+    verb = next((word for word in words if word not in _AUXILIARIES), None)
+    return None if verb is None or verb in COMMON else _bare(verb)
+
+
 def _kind_gap(question: str, answer: str) -> Gap | None:
     """The answer lacks the kind of thing the question asks for."""
     unit = _HOW_MANY.search(question)
@@ -257,6 +290,11 @@ def _kind_gap(question: str, answer: str) -> Gap | None:
         return Gap("kind", wanted="when or how often")
     if _QUANTITY.search(question) and not (_NUMBER.search(answer) or _FREE.search(answer)):
         return Gap("kind", wanted="a number or an amount")
+    if _DATE_WANTED.search(question) and not _DATE.search(answer):
+        return Gap("kind", wanted="which day or date")
+    verb = asked_verb(question)
+    if verb and unsupported([verb], answer):  # in the answer itself, not just its document
+        return Gap("kind", wanted=f"who {verb}")
     return None
 
 

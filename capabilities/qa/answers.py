@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,6 +25,12 @@ MOST = 3  # sentences in an answer
 NEAR_BEST = 0.9  # a further sentence must score at least this share of the best
 MIN_WORDS = 5  # a shorter sentence is a heading or a label, not an answer
 LEXICAL_WEIGHT = 0.25
+# How much a sentence's likeness to its document's title counts against it:
+# a heading, the parties' preamble or a "Supplier: …" line says which
+# document the question is about, not what it asks ("What's the termination
+# clause for the imaging vendor?" is closer to "IMAGING EQUIPMENT SUPPLY AND
+# SERVICE AGREEMENT" than to the clause). The title is the file's name.
+TITLE_WEIGHT = 0.3
 NO_ANSWER = "No answer found in your documents."
 SET_ASIDE = (
     "The language model's answer was set aside (its citations or numbers did not check out against "
@@ -198,14 +205,26 @@ def _citation(number: int, sentence: _Sentence, score: float) -> Citation:
     )
 
 
+def title_of(document_name: str) -> str:
+    """A document's file name as words: "imaging-vendor-agreement.pdf" reads
+    "imaging vendor agreement"."""
+    return re.sub(r"[-_.\s]+", " ", PurePath(document_name).stem).strip() or document_name
+
+
 def score_sentences(question: str, sentences: list[_Sentence]) -> np.ndarray:
-    """How well each sentence answers: cosine similarity to the question,
-    blended with the share of the question's words it holds."""
-    vectors = embedding.embed([question, *[sentence.text for sentence in sentences]])
-    similarity = vectors[1:] @ vectors[0]
+    """How well each sentence answers: cosine similarity to the question, less
+    TITLE_WEIGHT of its similarity to its document's title, blended with the
+    share of the question's words it holds."""
+    titles = list(dict.fromkeys(title_of(sentence.hit.document_name) for sentence in sentences))
+    vectors = embedding.embed([question, *titles, *[sentence.text for sentence in sentences]])
+    title_vectors = dict(zip(titles, vectors[1 : 1 + len(titles)], strict=True))
+    sentence_vectors = vectors[1 + len(titles) :]
+    similarity = sentence_vectors @ vectors[0]
+    own_title = np.array([title_vectors[title_of(sentence.hit.document_name)] for sentence in sentences])
+    like_title = np.einsum("ij,ij->i", sentence_vectors, own_title)
     question_words = _content_words(question)
     lexical = np.array([_overlap(question_words, sentence.text) for sentence in sentences], dtype=np.float32)
-    return (1 - LEXICAL_WEIGHT) * similarity + LEXICAL_WEIGHT * lexical
+    return (1 - LEXICAL_WEIGHT) * (similarity - TITLE_WEIGHT * like_title) + LEXICAL_WEIGHT * lexical
 
 
 def answer(

@@ -52,8 +52,9 @@ class QaConfig(CapabilityConfig):
         "PASSAGE_CHARS": 600,
         "PASSAGE_OVERLAP": 150,
         # Below this score (cosine similarity of the best sentence to the
-        # question, blended with word overlap) the answer is "no answer found".
-        "MIN_SCORE": 0.45,
+        # question, less some of its likeness to its document's title, blended
+        # with word overlap) the answer is "no answer found".
+        "MIN_SCORE": 0.40,
         # Check that an answer's document names what the question names, holds
         # the kind of thing asked for (a number, a time) and is about the
         # question's words (answerability.py); off: the score alone decides.

@@ -62,7 +62,13 @@ def test_an_acronym_matches_the_words_it_abbreviates_and_the_file_name_counts():
     sentence = "between Northgate Clinics Group plc and Helix Genomics BV"
     assert answerability.gap("Who are the parties to the NDA?", sentence, "agreement.pdf", NDA) is None
     assert (
-        answerability.gap("Who signs the Helix contract?", sentence, "helix-contract.pdf", "Signed.") is None
+        answerability.gap(
+            "Who are the parties to the Helix contract?",
+            sentence,
+            "helix-contract.pdf",
+            "Signed by both parties.",
+        )
+        is None
     )
     found = answerability.gap("Who are the parties to the SLA?", sentence, "agreement.pdf", NDA)
     assert found == answerability.Gap("name", ("SLA",))
@@ -90,6 +96,24 @@ def test_an_acronym_matches_the_words_it_abbreviates_and_the_file_name_counts():
             "a number",
         ),
         ("What number do I call about a fault?", "call the service desk on 0113 496 0000", None),
+        ("On what date was the lease signed?", "The lease was signed by both parties.", "which day or date"),
+        ("On what date was the lease signed?", "The lease was signed on 3 March 2021.", None),
+        ("Which days do the cleaners come?", "The cleaners come Monday to Friday.", None),
+        (
+            "On what day of the month are salaries paid?",
+            "Salaries are paid monthly in arrears.",
+            "which day or date",
+        ),
+        ("On what day of the month are salaries paid?", "Salaries are paid on the last working day.", None),
+        ("Who signed the agreement for Northgate?", "Lumen grants the Subscriber a licence.", "who signed"),
+        ("Who signed the agreement for Northgate?", "Signed for Northgate by Daniel Okafor.", None),
+        ("Who do we book the crane with?", "The crane is booked with the site manager.", None),
+        (
+            "Who approves travel expenses?",
+            "Claims are authorised by your line manager.",
+            None,
+        ),  # near in meaning
+        ("Who is the landlord?", "Landlord: Castlegate Property Holdings LLP.", None),
     ],
 )
 def test_the_answer_must_hold_the_kind_of_thing_asked_for(question, answer, wanted):
@@ -145,6 +169,21 @@ def test_word_vectors_are_the_model_s_whatever_the_threads_and_the_cache_s_bound
         for index, word in enumerate(words):
             assert np.allclose(found[word], expected[index], atol=1e-5)
     assert len(answerability._vectors) == 3
+
+
+@pytest.mark.parametrize(
+    ("question", "verb"),
+    [
+        ("Who approved purchase order PO-77120?", "approved"),
+        ("Who do we book the crane with?", "book"),
+        ("My laptop was stolen - who should I call?", "call"),
+        ("Who is the landlord of the York clinic?", None),  # a name is asked for, not a deed
+        ("Who do I tell?", None),  # a common verb says nothing
+        ("How long do we keep the files of people who have left?", None),  # a relative clause
+    ],
+)
+def test_a_who_question_asks_who_did_what_its_verb_says(question, verb):
+    assert answerability.asked_verb(question) == verb
 
 
 def test_common_words_and_names_are_not_the_question_s_terms():

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from capabilities.documents.models import Page
-from capabilities.qa import answers
+from capabilities.qa import answers, retrieval
+from capabilities.qa.models import Passage
 
 
 @pytest.mark.parametrize(
@@ -54,3 +55,36 @@ def test_below_the_threshold_there_is_no_answer_only_the_nearest_passages(librar
 def test_with_nothing_indexed_there_is_no_answer(qa_on, acme):
     result = answers.answer(acme, "What is the notice period?")
     assert (result.text, result.citations, result.nearest) == (None, [], [])
+
+
+def _sentence(text: str, document_name: str) -> answers._Sentence:
+    hit = retrieval.Hit(Passage(), document_name, 1.0)
+    return answers._Sentence(hit, 0, len(text), text)
+
+
+def test_a_sentence_that_reads_like_its_document_s_title_counts_less(monkeypatch):
+    """A heading or the parties' preamble says which document the question
+    is about; the clause says what it asks."""
+    name = "imaging-vendor-agreement.pdf"
+    heading = _sentence("IMAGING EQUIPMENT SUPPLY AND SERVICE AGREEMENT", name)
+    preamble = _sentence(
+        "This Imaging Equipment Supply and Service Agreement is made on 1 February 2024 between "
+        "Radiant Imaging Systems Ltd and Northgate Clinics Group plc.",
+        name,
+    )
+    clause = _sentence(
+        "The Customer may also terminate for convenience on one hundred and eighty (180) days' "
+        "written notice, subject to paying the Vendor's reasonable costs.",
+        name,
+    )
+    question = "What's the termination clause for the imaging vendor?"
+    scores = answers.score_sentences(question, [heading, preamble, clause])
+    assert scores.argmax() == 2
+    monkeypatch.setattr(answers, "TITLE_WEIGHT", 0.0)
+    assert answers.score_sentences(question, [heading, preamble, clause]).argmax() == 0
+
+
+def test_a_document_s_title_is_its_file_name_in_words():
+    assert answers.title_of("imaging-vendor-agreement.pdf") == "imaging vendor agreement"
+    assert answers.title_of("Staff_Leave handbook.v2.docx") == "Staff Leave handbook v2"
+    assert answers.title_of(".pdf") == "pdf"  # a dot file: its whole name
