@@ -6,6 +6,8 @@ from typing import Any
 
 from celery import Celery
 
+from portal import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 NAMESPACE = "CELERY"
@@ -50,6 +52,7 @@ class DjangoCelerySettings(Mapping[str, Any]):
         return len(self._loaded())
 
 
+broker.install()
 app = Celery("portal")
 app.config_from_object(DjangoCelerySettings(NAMESPACE), namespace=NAMESPACE)
 app.autodiscover_tasks()
