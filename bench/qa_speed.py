@@ -261,21 +261,28 @@ def run() -> dict[str, Any]:
         baseline_runs=[round(value, 2) for value in bare],
         meets_target=median(ours) / median(bare) >= 0.7,
     )
+    questions = len(latencies["ask"]) // ROUNDS
+    first_round, repeated = latencies["ask"][:questions], latencies["ask"][questions:]
     latency = write_result(
         "qa_ask_latency",
-        metric=f"ask p95 latency with {passages_large:,} passages in one organization",
+        metric=f"ask p95 latency with {passages_large:,} passages in one organization, questions asked once",
         unit="ms",
-        ours=_p95(latencies["ask"]),
+        # The first round: every question new, its sentences embedded unless
+        # an earlier question retrieved the same passages (the vectors cache
+        # answers.sentence_vectors keeps); later rounds ask the same again.
+        ours=_p95(first_round),
         baseline=_p95(latencies["fulltext"]),
         baseline_name="PostgreSQL full-text query alone (the same question, top 5 passages by ts_rank)",
         higher_is_better=False,
         target="reported (no target in the issue)",
         runs=len(latencies["ask"]),
         passages=passages_large,
-        ask_p50_ms=round(statistics.median(latencies["ask"]), 1),
+        ask_p50_ms=round(statistics.median(first_round), 1),
+        ask_repeated_p50_ms=round(statistics.median(repeated), 1),
+        ask_repeated_p95_ms=round(_p95(repeated), 1),
         fulltext_p50_ms=round(statistics.median(latencies["fulltext"]), 1),
         ask_max_ms=round(max(latencies["ask"]), 1),
-        questions=len(latencies["ask"]) // ROUNDS,
+        questions=questions,
         rounds=ROUNDS,
         corpus_build_seconds=round(build_seconds, 1) or "reused from an earlier run",
     )

@@ -28,13 +28,10 @@ on a blind set written without seeing them."""
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-import numpy as np
 import snowballstemmer
 
 from capabilities.qa import embedding
@@ -133,11 +130,9 @@ _ALSO_VERBS = frozenset(("may", "march"))
 # meaning only in the passages around the answer (embedding 2,000 words cold
 # takes about 1.5 s on two cores; the evaluation set's documents have fewer).
 VOCABULARY_EMBEDDED = 2_000
-# Word vectors kept per process (each 1.5 KB): the words of documents asked
-# about recur from question to question.
-_VECTORS_KEPT = 20_000
-_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-_vectors_lock = threading.Lock()  # web processes answer in several threads
+# Word vectors kept per process (20,000 words, each 1.5 KB): the words of
+# documents asked about recur from question to question.
+word_vectors = embedding.VectorCache(20_000)
 
 
 @dataclass(frozen=True)
@@ -226,21 +221,6 @@ def terms(question: str, named: Iterable[str] = ()) -> list[str]:
     return found
 
 
-def _vectors_of(words: list[str]) -> np.ndarray:
-    with _vectors_lock:
-        known = {word: _vectors[word] for word in words if word in _vectors}
-    missing = [word for word in dict.fromkeys(words) if word not in known]
-    if missing:  # embedded outside the lock: other threads read meanwhile
-        known.update(zip(missing, embedding.embed(missing), strict=True))
-    with _vectors_lock:
-        for word in dict.fromkeys(words):
-            _vectors[word] = known[word]
-            _vectors.move_to_end(word)
-        while len(_vectors) > _VECTORS_KEPT:
-            _vectors.popitem(last=False)
-    return np.array([known[word] for word in words], dtype=np.float32)
-
-
 def unsupported(words: list[str], text: str, nearby: str | None = None) -> list[str]:
     """The `words` that `text` holds neither with the same stem nor as a word
     near in meaning (NEAR). Words near in meaning are looked for among all
@@ -255,7 +235,7 @@ def unsupported(words: list[str], text: str, nearby: str | None = None) -> list[
         vocabulary = {word.lower() for word in _WORD.findall(nearby)}
     if not lonely or not vocabulary:
         return lonely
-    similarity = _vectors_of(sorted(vocabulary)) @ _vectors_of(lonely).T
+    similarity = word_vectors(sorted(vocabulary)) @ word_vectors(lonely).T
     best = similarity.max(axis=0)
     return [word for word, score in zip(lonely, best, strict=True) if score < NEAR]
 

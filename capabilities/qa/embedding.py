@@ -6,6 +6,8 @@ on first use; `embed` turns texts into L2-normalised 384-dimension vectors."""
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from functools import cache
 
 import numpy as np
@@ -77,3 +79,36 @@ def embed(texts: list[str]) -> np.ndarray:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         vectors[chosen] = pooled / np.clip(norms, 1e-12, None)
     return vectors
+
+
+class VectorCache:
+    """`embed` with the vectors of the last `kept` distinct texts remembered
+    (the model gives a text the same vector whatever it is batched with), for
+    texts that recur from question to question: a document's words, the
+    sentences of the passages asked about. Shared by a process's threads (web
+    processes answer in several)."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            known = {text: self._vectors[text] for text in texts if text in self._vectors}
+        missing = [text for text in dict.fromkeys(texts) if text not in known]
+        if missing:  # embedded outside the lock: other threads read meanwhile
+            known.update(zip(missing, embed(missing), strict=True))
+        with self._lock:
+            for text in dict.fromkeys(texts):
+                self._vectors[text] = known[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > self.kept:
+                self._vectors.popitem(last=False)
+        vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        for index, text in enumerate(texts):
+            vectors[index] = known[text]
+        return vectors

@@ -37,6 +37,9 @@ CANDIDATES = 10  # per method, before fusion
 # on that set; on its odd- and even-numbered halves 0.2 gives 1.0 and 0.968.
 FULLTEXT_WEIGHT = 0.2
 _WORD = re.compile(r"\w+")
+# The last questions' vectors: a question is searched for, then its answer's
+# sentences are scored against it, and people ask the same question again.
+question_vectors = embedding.VectorCache(1_000)
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def vector(
     """The passages nearest the question in meaning, by cosine similarity
     (each with its ts_rank for `ranked_by` as `rank`, when given)."""
     if query_vector is None:
-        query_vector = embedding.embed([question])[0]
+        query_vector = question_vectors([question])[0]
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -176,7 +179,7 @@ def _fused(
 ) -> list[Hit]:
     """Both methods' candidates, each scored by its cosine similarity and its
     ts_rank relative to the best (see FULLTEXT_WEIGHT), scaled to 0..1."""
-    query_vector = embedding.embed([question])[0]
+    query_vector = question_vectors([question])[0]
     query = text_query(question)
     lexical = fulltext(organization, question, documents=documents, limit=candidates)
     nearest = vector(

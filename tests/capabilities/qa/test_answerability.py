@@ -4,9 +4,6 @@ for, or is about something else. Checked on its own and through answers."""
 
 from __future__ import annotations
 
-import threading
-
-import numpy as np
 import pytest
 
 from capabilities.qa import answerability, answers, embedding
@@ -149,26 +146,10 @@ def test_a_long_document_is_searched_for_near_words_only_around_the_answer(monke
     assert answerability.unsupported(["cab"], long, around) == []
 
 
-def test_word_vectors_are_the_model_s_whatever_the_threads_and_the_cache_s_bound(monkeypatch):
-    monkeypatch.setattr(answerability, "_VECTORS_KEPT", 3)
-    monkeypatch.setattr(answerability, "_vectors", answerability.OrderedDict())
-    words = ["cab", "taxi", "invoice", "holiday", "vacation", "lease"]
-    expected = embedding.embed(words)
-    results = {}
-
-    def look_up(offset: int) -> None:
-        order = words[offset:] + words[:offset]
-        results[offset] = dict(zip(order, answerability._vectors_of(order), strict=True))
-
-    threads = [threading.Thread(target=look_up, args=(offset,)) for offset in range(len(words))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for found in results.values():
-        for index, word in enumerate(words):
-            assert np.allclose(found[word], expected[index], atol=1e-5)
-    assert len(answerability._vectors) == 3
+def test_word_vectors_are_remembered_for_the_next_question(monkeypatch):
+    monkeypatch.setattr(answerability, "word_vectors", embedding.VectorCache(100))
+    assert answerability.unsupported(["cab"], "Taxis are refunded after 22:00.") == []
+    assert {"cab", "taxis", "are", "refunded", "after"} <= set(answerability.word_vectors._vectors)
 
 
 @pytest.mark.parametrize(

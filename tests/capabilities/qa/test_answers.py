@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from capabilities.documents.models import Page
-from capabilities.qa import answers, retrieval
+from capabilities.qa import answers, embedding, retrieval
 from capabilities.qa.models import Passage
 
 
@@ -88,3 +88,23 @@ def test_a_document_s_title_is_its_file_name_in_words():
     assert answers.title_of("imaging-vendor-agreement.pdf") == "imaging vendor agreement"
     assert answers.title_of("Staff_Leave handbook.v2.docx") == "Staff Leave handbook v2"
     assert answers.title_of(".pdf") == "pdf"  # a dot file: its whole name
+
+
+def test_asking_again_embeds_nothing_and_answers_the_same(library, acme, monkeypatch):
+    monkeypatch.setattr(answers, "sentence_vectors", embedding.VectorCache(1_000))
+    monkeypatch.setattr(retrieval, "question_vectors", embedding.VectorCache(100))
+    embedded = []
+    embed = embedding.embed
+
+    def counted(texts):
+        embedded.extend(texts)
+        return embed(texts)
+
+    monkeypatch.setattr(embedding, "embed", counted)
+    question = "What is the notice period to terminate the services agreement?"
+    first = answers.answer(acme, question)
+    assert question in embedded and len(embedded) > 5  # the question, the passages' sentences, titles
+    embedded.clear()
+    again = answers.answer(acme, question)
+    assert embedded == []
+    assert again == first
