@@ -66,8 +66,10 @@ def test_every_gold_span_occurs_once_on_its_page(pages, source):
         assert question.span and texts[question.page - 1].count(question.span) == 1, question.id
 
 
-def test_a_paraphrased_question_shares_no_keyword_with_its_gold_span():
-    paraphrased = [question for question in questions() if question.paraphrased]
+@pytest.mark.parametrize("source", [QUESTIONS, FRESH], ids=lambda source: source.stem)
+def test_a_paraphrased_question_shares_no_keyword_with_its_gold_span(source):
+    # The held-out and blind sets' writers marked "paraphrased" more loosely.
+    paraphrased = [question for question in questions(source) if question.paraphrased]
     assert len(paraphrased) >= 10
     for question in paraphrased:
         assert question.span is not None
