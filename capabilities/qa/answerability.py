@@ -71,12 +71,6 @@ _TIMING = re.compile(
 )
 # "On what date…", "which days…": a date, a day of the week or of the month.
 _DATE_WANTED = re.compile(r"\b(?:what|which)\s+(?:day|date|weekday)s?\b", re.IGNORECASE)
-_DATE = re.compile(
-    r"\d|\b(?:january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekdays?|weekends?|daily|"
-    r"first|second|third|fourth|fifth|last|anniversary|(?:working|business|calendar)\s+days?)\b",
-    re.IGNORECASE,
-)
 # "Who signed…", "- who do I tell": the words after a question's "who"
 # (not a relative clause's: "people who have left").
 _WHO = re.compile(r"(?:^|[-,;:?]\s*|\band\s+)who\s+((?:[\w'\u2019]+\s+){0,2}[\w'\u2019]+)", re.IGNORECASE)
@@ -123,6 +117,11 @@ _MONTHS_AND_DAYS = frozenset(
         "saturday",
         "sunday",
     )
+)
+_DATE = re.compile(
+    rf"\d|\b(?:{'|'.join(sorted(_MONTHS_AND_DAYS))}|weekdays?|weekends?|daily|"
+    r"first|second|third|fourth|fifth|last|anniversary|(?:working|business|calendar)\s+days?)\b",
+    re.IGNORECASE,
 )
 # Months that are verbs too: a name only when capitalised ("How many days may I…").
 _ALSO_VERBS = frozenset(("may", "march"))

@@ -219,12 +219,13 @@ def score_sentences(question: str, sentences: list[_Sentence]) -> np.ndarray:
     """How well each sentence answers: cosine similarity to the question, less
     TITLE_WEIGHT of its similarity to its document's title, blended with the
     share of the question's words it holds."""
-    titles = list(dict.fromkeys(title_of(sentence.hit.document_name) for sentence in sentences))
+    own_titles = [title_of(sentence.hit.document_name) for sentence in sentences]
+    titles = list(dict.fromkeys(own_titles))
     known = sentence_vectors([*titles, *[sentence.text for sentence in sentences]])
     title_vectors = dict(zip(titles, known[: len(titles)], strict=True))
     vectors = known[len(titles) :]
     similarity = vectors @ retrieval.question_vectors([question])[0]
-    own_title = np.array([title_vectors[title_of(sentence.hit.document_name)] for sentence in sentences])
+    own_title = np.array([title_vectors[title] for title in own_titles])
     like_title = np.einsum("ij,ij->i", vectors, own_title)
     question_words = _content_words(question)
     lexical = np.array([_overlap(question_words, sentence.text) for sentence in sentences], dtype=np.float32)
