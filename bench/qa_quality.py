@@ -15,8 +15,10 @@ portal's jobs on a real worker, then every question is asked.
   helpers who never saw the checks: `held_out`, looked at while designing
   them; `blind`, first run once their design was fixed, then looked at when
   the "what date" and "who did" checks and the title's weight were added;
-  and `fresh`, first run once those were fixed, which the no-answer target
-  is checked on besides the set.
+  `fresh`, first run once those were fixed; and `fresh2`, written later
+  by a helper who saw neither the answering code nor any result, kept for
+  the next design change, which the no-answer target is checked on besides
+  the set.
 Targets: recall@5 >= 0.9 and at least 15 points above full-text alone;
 no-answer precision >= 0.9."""
 
@@ -193,7 +195,7 @@ def run() -> dict[str, Any]:
     with override_settings(CAPABILITY_SETTINGS={"qa": {"CHECK_ANSWERS": False}}):
         answering["score_only"] = _answering(organization, answerable, unanswerable, gold)
     other_sets = {}
-    for name, source in (("held_out", corpus.HELD_OUT), ("blind", corpus.BLIND), ("fresh", corpus.FRESH)):
+    for name, source in (("held_out", corpus.HELD_OUT), ("blind", corpus.BLIND), ("fresh", corpus.FRESH), ("fresh2", corpus.FRESH2)):
         extra = corpus.questions(source)
         extra_answerable = [question for question in extra if question.document]
         extra_unanswerable = [question for question in extra if not question.document]
@@ -255,6 +257,7 @@ def run() -> dict[str, Any]:
         held_out=other_sets["held_out"],
         blind=other_sets["blind"],
         fresh=other_sets["fresh"],
+        fresh2=other_sets["fresh2"],
         fulltext_top_passage_contains_gold_span=_share(fulltext_contains, len(answerable)),
         fulltext_no_answer_precision=_share(fulltext_no_answer, len(unanswerable)),
         # The no-answer target on the tuning set and on the newest set nobody
@@ -263,6 +266,6 @@ def run() -> dict[str, Any]:
             recall["hybrid"] >= 0.9
             and recall["hybrid"] - recall["fulltext"] >= 0.15
             and no_answer_precision >= 0.9
-            and other_sets["fresh"]["checked"]["no_answer_precision"] >= 0.9
+            and other_sets["fresh2"]["checked"]["no_answer_precision"] >= 0.9
         ),
     )
