@@ -27,6 +27,9 @@ FRESH = HERE / "questions_fresh.json"
 # Written by a helper who never saw the answering code or any result, as a
 # reserve set for the next design change.
 FRESH2 = HERE / "questions_fresh2.json"
+# Written by a helper who never saw the answering code or any result, kept
+# blind for evaluating the next design change.
+FRESH3 = HERE / "questions_fresh3.json"
 PAGE_BREAK = "----- page break -----"
 # Words too common to count as a keyword a question shares with its answer.
 STOPWORDS = frozenset(

@@ -10,6 +10,7 @@ from bench.qa_eval.corpus import (
     BLIND,
     FRESH,
     FRESH2,
+    FRESH3,
     HELD_OUT,
     QUESTIONS,
     documents,
@@ -41,27 +42,27 @@ def test_forty_answerable_and_ten_unanswerable_questions():
 
 
 def test_the_held_out_blind_and_fresh_sets_have_24_answerable_and_16_unanswerable_questions():
-    for source in (HELD_OUT, BLIND, FRESH, FRESH2):
+    for source in (HELD_OUT, BLIND, FRESH, FRESH2, FRESH3):
         answerable = [question for question in questions(source) if question.document]
         unanswerable = [question for question in questions(source) if not question.document]
         assert (len(answerable), len(unanswerable)) == (24, 16), source.name
         assert all(question.page is None and question.span is None for question in unanswerable)
     ids = [
         question.id
-        for source in (QUESTIONS, HELD_OUT, BLIND, FRESH, FRESH2)
+        for source in (QUESTIONS, HELD_OUT, BLIND, FRESH, FRESH2, FRESH3)
         for question in questions(source)
     ]
     assert len(set(ids)) == len(ids)
     texts = [
         question.question.casefold()
-        for source in (QUESTIONS, HELD_OUT, BLIND, FRESH, FRESH2)
+        for source in (QUESTIONS, HELD_OUT, BLIND, FRESH, FRESH2, FRESH3)
         for question in questions(source)
     ]
     assert len(set(texts)) == len(texts)
 
 
 @pytest.mark.parametrize(
-    "source", [QUESTIONS, HELD_OUT, BLIND, FRESH, FRESH2], ids=lambda source: source.stem
+    "source", [QUESTIONS, HELD_OUT, BLIND, FRESH, FRESH2, FRESH3], ids=lambda source: source.stem
 )
 def test_every_gold_span_occurs_once_on_its_page(pages, source):
     for question in questions(source):
@@ -73,7 +74,7 @@ def test_every_gold_span_occurs_once_on_its_page(pages, source):
         assert question.span and texts[question.page - 1].count(question.span) == 1, question.id
 
 
-@pytest.mark.parametrize("source", [QUESTIONS, FRESH, FRESH2], ids=lambda source: source.stem)
+@pytest.mark.parametrize("source", [QUESTIONS, FRESH, FRESH2, FRESH3], ids=lambda source: source.stem)
 def test_a_paraphrased_question_shares_no_keyword_with_its_gold_span(source):
     # The held-out and blind sets' writers marked "paraphrased" more loosely.
     paraphrased = [question for question in questions(source) if question.paraphrased]
