@@ -195,7 +195,12 @@ def run() -> dict[str, Any]:
     with override_settings(CAPABILITY_SETTINGS={"qa": {"CHECK_ANSWERS": False}}):
         answering["score_only"] = _answering(organization, answerable, unanswerable, gold)
     other_sets = {}
-    for name, source in (("held_out", corpus.HELD_OUT), ("blind", corpus.BLIND), ("fresh", corpus.FRESH), ("fresh2", corpus.FRESH2)):
+    for name, source in (
+        ("held_out", corpus.HELD_OUT),
+        ("blind", corpus.BLIND),
+        ("fresh", corpus.FRESH),
+        ("fresh2", corpus.FRESH2),
+    ):
         extra = corpus.questions(source)
         extra_answerable = [question for question in extra if question.document]
         extra_unanswerable = [question for question in extra if not question.document]
