@@ -105,12 +105,15 @@ def _answering(organization, answerable, unanswerable, gold) -> dict[str, Any]: 
     confidence: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
     wrong_no_answer: list[str] = []
     not_containing: list[str] = []
+    marked = 0
     for question in answerable:
         answer = answers.answer(organization, question.question)
         confidence["answerable"].append(answer.confidence)
         if answer.text is None:
             wrong_no_answer.append(question.id)
             not_containing.append(question.id)
+            span = _normal(question.span or "")
+            marked += any(span in _normal(closest.quote) for closest in answer.closest)
             continue
         if _normal(question.span or "") in _normal(answer.text):
             contains += 1
@@ -139,6 +142,9 @@ def _answering(organization, answerable, unanswerable, gold) -> dict[str, Any]: 
         "answerable_answered": _share(len(answerable) - len(wrong_no_answer), len(answerable)),
         "answer_not_containing_gold_span": not_containing,
         "answerable_answered_no_answer": wrong_no_answer,
+        # Of those, how many showed the gold span as a nearest passage's
+        # closest sentence (marked on the page, `closest` in the API).
+        "no_answer_gold_marked": marked,
         "unanswerable_answered": made_up,
         "confidence": confidence,
     }
@@ -254,6 +260,7 @@ def run() -> dict[str, Any]:
         answer_cites_gold_span=ours["answer_cites_gold_span"],
         answer_not_containing_gold_span=ours["answer_not_containing_gold_span"],
         answerable_answered_no_answer=ours["answerable_answered_no_answer"],
+        no_answer_gold_marked=ours["no_answer_gold_marked"],
         no_answer_precision=no_answer_precision,
         unanswerable_answered=ours["unanswerable_answered"],
         min_score=capability_setting("qa", "MIN_SCORE"),

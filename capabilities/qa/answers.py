@@ -24,6 +24,7 @@ PASSAGES = 5  # retrieved passages the sentences are chosen from
 MOST = 3  # sentences in an answer
 NEAR_BEST = 0.9  # a further sentence must score at least this share of the best
 MIN_WORDS = 5  # a shorter sentence is a heading or a label, not an answer
+EXCERPT_SIDE = 160  # characters of a nearest passage shown on each side of its closest sentence
 LEXICAL_WEIGHT = 0.25
 # How much a sentence's likeness to its document's title counts against it:
 # a heading, the parties' preamble or a "Supplier: …" line says which
@@ -129,6 +130,43 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class NearestPassage:
+    """A passage shown with "no answer", and the sentence of it that came
+    closest to answering (None when it has none long enough to answer),
+    marked in an excerpt around it: the person judges, the portal does not
+    claim it answers."""
+
+    hit: retrieval.Hit
+    closest: Citation | None
+
+    def excerpt(self) -> tuple[str, str, str]:
+        """The text before the closest sentence, the sentence, and the text
+        after it, each side cut to about EXCERPT_SIDE characters at a word;
+        without a closest sentence, the passage's beginning."""
+        text = self.hit.text
+        if self.closest is None:
+            cut = _cut_after(text, 0, 2 * EXCERPT_SIDE)
+            return "", "", cut
+        begin = self.closest.start - self.hit.start
+        end = self.closest.end - self.hit.start
+        return _cut_before(text, begin, EXCERPT_SIDE), text[begin:end], _cut_after(text, end, EXCERPT_SIDE)
+
+
+def _cut_before(text: str, end: int, most: int) -> str:
+    if end <= most:
+        return text[:end]
+    kept = text[end - most : end]
+    return "…" + kept[kept.find(" ") + 1 :] if " " in kept else "…" + kept
+
+
+def _cut_after(text: str, begin: int, most: int) -> str:
+    if len(text) - begin <= most:
+        return text[begin:]
+    kept = text[begin : begin + most]
+    return (kept[: kept.rfind(" ")] if " " in kept else kept) + "…"
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     mode: str  # "extractive" or "generative"
@@ -139,10 +177,19 @@ class Answer:
     # The best sentence's score, compared with QA_MIN_SCORE (0 when the
     # passages held no sentence that could answer).
     confidence: float = 0.0
+    # With no answer: the sentence of each nearest passage that came closest
+    # (in the passages' order; passages with no such sentence left out).
+    closest: list[Citation] = field(default_factory=list)
 
     @property
     def answered(self) -> bool:
         return self.text is not None
+
+    @property
+    def nearest_passages(self) -> list[NearestPassage]:
+        """The nearest passages, each with its closest sentence."""
+        by_place = {citation.number: citation for citation in self.closest}
+        return [NearestPassage(hit, by_place.get(place)) for place, hit in enumerate(self.nearest, 1)]
 
 
 @dataclass(frozen=True)
@@ -245,12 +292,27 @@ def answer(
     order = [int(index) for index in np.argsort(-scores, kind="stable")]
     best = float(scores[order[0]])
     if best < capability_setting("qa", "MIN_SCORE"):
-        return Answer(question, "extractive", None, nearest=hits, confidence=best)
+        return Answer(
+            question,
+            "extractive",
+            None,
+            nearest=hits,
+            confidence=best,
+            closest=_closest(hits, sentences, scores),
+        )
     chosen = [index for index in order[:MOST] if scores[index] >= best * NEAR_BEST]
     if capability_setting("qa", "CHECK_ANSWERS"):
         chosen, gap = _checked(question, sentences, chosen, hits)
         if gap is not None and not chosen:
-            return Answer(question, "extractive", None, nearest=hits, confidence=best, note=gap.describe())
+            return Answer(
+                question,
+                "extractive",
+                None,
+                nearest=hits,
+                confidence=best,
+                note=gap.describe(),
+                closest=_closest(hits, sentences, scores),
+            )
     citations = [
         _citation(number, sentences[index], float(scores[index])) for number, index in enumerate(chosen, 1)
     ]
@@ -260,6 +322,25 @@ def answer(
         return extractive
     generated = _generative(question, hits, sentences, scores)
     return replace(generated, confidence=best) if generated else replace(extractive, note=SET_ASIDE)
+
+
+def _closest(hits: list[retrieval.Hit], sentences: list[_Sentence], scores: np.ndarray) -> list[Citation]:
+    """For each hit, the sentence within it that scored best (a sentence of
+    overlapping passages counts for each it lies in), numbered by the hit's
+    place (1 for the first); hits with no such sentence are left out."""
+    closest = []
+    for position, hit in enumerate(hits, 1):
+        inside = [
+            index
+            for index, sentence in enumerate(sentences)
+            if sentence.hit.passage.page_id == hit.passage.page_id
+            and hit.start <= sentence.start
+            and sentence.end <= hit.end
+        ]
+        if inside:
+            best = max(inside, key=lambda index: scores[index])
+            closest.append(_citation(position, sentences[best], float(scores[best])))
+    return closest
 
 
 def _checked(

@@ -51,6 +51,12 @@ class AnswerSerializer(serializers.Serializer):
         "(not billed)",
     )
     citations = CitationSerializer(many=True)
+    closest = CitationSerializer(
+        many=True,
+        help_text="Only when `answer` is null: for each passage that came closest (in order), its sentence "
+        "that came closest to answering, with its citation. Not an answer: shown so a person can judge. "
+        "Empty when there is an answer",
+    )
     note = serializers.CharField(
         allow_blank=True,
         help_text="Why there is no answer (e.g. the closest passages never mention a name the question "

@@ -66,6 +66,7 @@ class Ask(generics.GenericAPIView):
                     "mode": result.mode,
                     "answer": result.text,
                     "citations": [citation.as_json() for citation in result.citations],
+                    "closest": [citation.as_json() for citation in result.closest],
                     "note": result.note,
                 }
             ).data

@@ -52,6 +52,53 @@ def test_below_the_threshold_there_is_no_answer_only_the_nearest_passages(librar
     assert result.nearest  # shown, so the person can judge
 
 
+def test_with_no_answer_each_nearest_passage_marks_its_closest_sentence(library, acme):
+    # The checks refuse it (the memo is about Boston), so the memo's sentence
+    # that came closest is shown for the person to judge, marked, not claimed.
+    result = answers.answer(acme, "Where is the Chicago warehouse moving to?")
+    assert result.text is None and not result.citations and result.closest
+    memo = [citation for citation in result.closest if citation.document_name == "memo.txt"]
+    assert [citation.quote for citation in memo] == [
+        "The Boston warehouse moves to 12 Harbor Street on 14 April."
+    ]
+    for citation in result.closest:
+        page = Page.objects.get(document_id=citation.document_id, number=citation.page_number)
+        assert page.text[citation.start : citation.end] == citation.quote
+        hit = result.nearest[citation.number - 1]  # numbered by the passage's place
+        assert (
+            hit.document_id == citation.document_id and hit.start <= citation.start < citation.end <= hit.end
+        )
+    shown = result.nearest_passages
+    assert [nearest.hit for nearest in shown] == result.nearest
+    for nearest in shown:
+        if nearest.closest is not None:
+            before, marked, after = nearest.excerpt()
+            assert marked == nearest.closest.quote
+            assert (before + marked + after).strip("…") in nearest.hit.text
+
+
+def test_an_answer_marks_no_closest_sentences(library, acme):
+    result = answers.answer(acme, "How much is the monthly fee?")
+    assert result.answered and result.closest == []
+
+
+def test_the_excerpt_around_the_closest_sentence_is_cut_at_words():
+    words = " ".join(f"word{n}" for n in range(200))
+    text = f"{words} The closest sentence is here. {words}"
+    begin = text.index("The closest")
+    end = begin + len("The closest sentence is here.")
+    passage = Passage(document_id=1, page_id=1, page_number=1, start=100, end=100 + len(text), text=text)
+    hit = retrieval.Hit(passage=passage, document_name="long.txt", score=1.0)
+    citation = answers.Citation(1, 1, "long.txt", 1, 100 + begin, 100 + end, text[begin:end], 0.3, "/x")
+    before, marked, after = answers.NearestPassage(hit, citation).excerpt()
+    assert marked == "The closest sentence is here."
+    assert before.startswith("…word") and len(before) <= answers.EXCERPT_SIDE + 1
+    assert after.endswith("…") and len(after) <= answers.EXCERPT_SIDE + 1
+    assert before[1:] in text and after[:-1] in text
+    # Without a closest sentence, the passage's beginning.
+    assert answers.NearestPassage(hit, None).excerpt()[2].startswith("word0 word1")
+
+
 def test_with_nothing_indexed_there_is_no_answer(qa_on, acme):
     result = answers.answer(acme, "What is the notice period?")
     assert (result.text, result.citations, result.nearest) == (None, [], [])

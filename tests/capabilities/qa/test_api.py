@@ -32,8 +32,8 @@ def test_the_answer_with_its_citations(library, api, acme):
     )
     assert response.status_code == 200, response.content
     body = response.json()
-    assert set(body) == {"question", "mode", "answer", "citations", "note"}
-    assert body["note"] == ""
+    assert set(body) == {"question", "mode", "answer", "citations", "closest", "note"}
+    assert body["note"] == "" and body["closest"] == []
     assert body["question"] == "Which law governs the agreement?" and body["mode"] == "extractive"
     assert "State of New York" in body["answer"] and "[1]" in body["answer"]
     citation = body["citations"][0]
@@ -78,6 +78,13 @@ def test_no_answer_says_why_when_a_check_refused_it(library, api, acme):
     assert body["answer"] is None and body["citations"] == []
     assert body["note"] == "The passages that come closest never mention “Chicago”."
     assert _billed(acme) == 0
+    # The sentence of each nearest passage that came closest, cited, for a person to judge.
+    assert "The Boston warehouse moves to 12 Harbor Street on 14 April." in [
+        closest["quote"] for closest in body["closest"]
+    ]
+    for closest in body["closest"]:
+        page = Page.objects.get(document_id=closest["document_id"], number=closest["page_number"])
+        assert page.text[closest["start"] : closest["end"]] == closest["quote"]
 
 
 def test_chosen_documents(library, api):
@@ -158,4 +165,4 @@ def test_the_operation_is_in_the_schema():
     operation = schema["paths"]["/api/v1/c/qa/ask"]["post"]
     assert set(operation["responses"]) >= {"200", "400", "404"}
     answer = schema["components"]["schemas"]["Answer"]
-    assert set(answer["properties"]) == {"question", "mode", "answer", "citations", "note"}
+    assert set(answer["properties"]) == {"question", "mode", "answer", "citations", "closest", "note"}

@@ -61,6 +61,27 @@ def test_no_answer_shows_the_nearest_passages(library, client_for, alice):
     assert "/c/documents/" in body  # the nearest passages, linked
 
 
+def test_no_answer_marks_the_closest_sentence_of_each_passage(library, client_for, alice):
+    response = client_for(alice).post(
+        reverse("qa:ask"),
+        {"question": "Where is the Chicago warehouse moving to?"},
+        headers={"HX-Request": "true"},
+    )
+    body = response.content.decode()
+    assert "No answer found in your documents" in body
+    assert "the sentence that came closest is marked" in body
+    assert (
+        '<mark class="qa-closest">The Boston warehouse moves to 12 Harbor Street on 14 April.</mark>' in body
+    )
+    # Its link opens the page with that sentence highlighted.
+    link = re.search(
+        r'<a href="(/c/documents/\d+/pages/1/\?start=(\d+)&amp;end=(\d+)#quote)">memo\.txt', body
+    )
+    assert link is not None
+    start, end = int(link.group(2)), int(link.group(3))
+    assert WAREHOUSE_MEMO.strip()[start:end] == "The Boston warehouse moves to 12 Harbor Street on 14 April."
+
+
 def test_a_bad_question_is_a_form_error(library, client_for, alice, capability_settings):
     capability_settings("qa", MAX_QUESTION_CHARS=20)
     client = client_for(alice)
