@@ -25,6 +25,10 @@ MOST = 3  # sentences in an answer
 NEAR_BEST = 0.9  # a further sentence must score at least this share of the best
 MIN_WORDS = 5  # a shorter sentence is a heading or a label, not an answer
 EXCERPT_SIDE = 160  # characters of a nearest passage shown on each side of its closest sentence
+# With no answer, a passage's closest sentence is marked only if it scored at
+# least this share of QA_MIN_SCORE: a sentence far below it ("What is the
+# capital of France?" against a lease) would only send the reader astray.
+CLOSEST_SHARE = 0.5
 LEXICAL_WEIGHT = 0.25
 # How much a sentence's likeness to its document's title counts against it:
 # a heading, the parties' preamble or a "Supplier: …" line says which
@@ -327,7 +331,9 @@ def answer(
 def _closest(hits: list[retrieval.Hit], sentences: list[_Sentence], scores: np.ndarray) -> list[Citation]:
     """For each hit, the sentence within it that scored best (a sentence of
     overlapping passages counts for each it lies in), numbered by the hit's
-    place (1 for the first); hits with no such sentence are left out."""
+    place (1 for the first); hits with no such sentence, or whose best one
+    scored under CLOSEST_SHARE of QA_MIN_SCORE, are left out."""
+    floor = CLOSEST_SHARE * capability_setting("qa", "MIN_SCORE")
     closest = []
     for position, hit in enumerate(hits, 1):
         inside = [
@@ -339,7 +345,8 @@ def _closest(hits: list[retrieval.Hit], sentences: list[_Sentence], scores: np.n
         ]
         if inside:
             best = max(inside, key=lambda index: scores[index])
-            closest.append(_citation(position, sentences[best], float(scores[best])))
+            if scores[best] >= floor:
+                closest.append(_citation(position, sentences[best], float(scores[best])))
     return closest
 
 

@@ -1,7 +1,8 @@
 """Alice uploads a contract, a real worker reads and indexes it, she asks
 when it can be ended, and the citation opens the page with the quoted span
 highlighted; a question it does not answer gets "No answer found", and a near
-miss (another company's agreement) says why."""
+miss (another company's agreement) says why and marks the sentence that came
+closest, which opens highlighted on its page."""
 
 from __future__ import annotations
 
@@ -81,7 +82,13 @@ def test_alice_asks_her_contract_and_follows_the_citation(
     page.get_by_role("button", name="Ask").click()
     expect(page.get_by_role("heading", name="No answer found in your documents")).to_be_visible()
     expect(page.locator("#answer")).to_contain_text("The passages that come closest never mention “Globex”.")
+    # Each nearest passage marks its closest sentence; its link opens the page
+    # with that sentence highlighted, for Alice to judge.
+    notice = page.locator("mark.qa-closest", has_text="ninety (90) days")
+    expect(notice.first).to_be_visible()
     page.screenshot(path=SHOTS / "near-miss.png", full_page=True)
+    page.locator(".qa-nearest li", has=notice).first.get_by_role("link").click()
+    expect(page.locator("mark#quote")).to_contain_text("ninety (90) days")
 
 
 def test_a_question_asked_joins_the_recent_questions_without_a_reload(

@@ -50,6 +50,8 @@ def test_below_the_threshold_there_is_no_answer_only_the_nearest_passages(librar
     result = answers.answer(acme, question)
     assert result.text is None and not result.citations
     assert result.nearest  # shown, so the person can judge
+    # Nothing in them comes near enough to be marked as the closest sentence.
+    assert result.closest == []
 
 
 def test_with_no_answer_each_nearest_passage_marks_its_closest_sentence(library, acme):

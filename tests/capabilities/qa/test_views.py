@@ -69,7 +69,7 @@ def test_no_answer_marks_the_closest_sentence_of_each_passage(library, client_fo
     )
     body = response.content.decode()
     assert "No answer found in your documents" in body
-    assert "the sentence that came closest is marked" in body
+    assert "The sentences that came closest to answering are marked." in body
     assert (
         '<mark class="qa-closest">The Boston warehouse moves to 12 Harbor Street on 14 April.</mark>' in body
     )
