@@ -334,19 +334,20 @@ def _closest(hits: list[retrieval.Hit], sentences: list[_Sentence], scores: np.n
     place (1 for the first); hits with no such sentence, or whose best one
     scored under CLOSEST_SHARE of QA_MIN_SCORE, are left out."""
     floor = CLOSEST_SHARE * capability_setting("qa", "MIN_SCORE")
+    spans = [(sentence.hit.passage.page_id, sentence.start, sentence.end) for sentence in sentences]
+    ranked = [float(score) for score in scores]
     closest = []
     for position, hit in enumerate(hits, 1):
+        page, start, end = hit.passage.page_id, hit.start, hit.end
         inside = [
             index
-            for index, sentence in enumerate(sentences)
-            if sentence.hit.passage.page_id == hit.passage.page_id
-            and hit.start <= sentence.start
-            and sentence.end <= hit.end
+            for index, (on_page, begin, finish) in enumerate(spans)
+            if on_page == page and start <= begin and finish <= end
         ]
         if inside:
-            best = max(inside, key=lambda index: scores[index])
-            if scores[best] >= floor:
-                closest.append(_citation(position, sentences[best], float(scores[best])))
+            best = max(inside, key=ranked.__getitem__)
+            if ranked[best] >= floor:
+                closest.append(_citation(position, sentences[best], ranked[best]))
     return closest
 
 
