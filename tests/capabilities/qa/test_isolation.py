@@ -35,6 +35,10 @@ def test_answers_cite_only_the_organization_s_document(twins, acme, globex, alic
     assert {citation.document_id for citation in yours.citations} == {theirs.pk}
     assert all(hit.passage.organization_id == acme.pk for hit in mine.nearest)
     assert answers.answer(acme, "Which law governs the agreement?", documents=[theirs.pk]).text is None
+    # With no answer, the sentences marked as closest are the organization's own too.
+    _stored, refused = actions.ask_question(alice, acme, "Which law governs the Initech agreement?")
+    assert refused.text is None and refused.closest
+    assert {citation.document_id for citation in refused.closest} == {ours.pk}
     assert (
         Passage.objects.filter(organization=acme).count()
         == Passage.objects.filter(organization=globex).count()
