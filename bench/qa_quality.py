@@ -16,9 +16,10 @@ portal's jobs on a real worker, then every question is asked.
   them; `blind`, first run once their design was fixed, then looked at when
   the "what date" and "who did" checks and the title's weight were added;
   `fresh`, first run once those were fixed; and `fresh2`, written later
-  by a helper who saw neither the answering code nor any result, kept for
-  the next design change, which the no-answer target is checked on besides
-  the set.
+  by a helper who saw neither the answering code nor any result and first
+  run on the unchanged code, which the no-answer target is checked on
+  besides the set. (`questions_fresh3.json` is not asked here: it stays
+  unrun until the next design change is fixed.)
 Targets: recall@5 >= 0.9 and at least 15 points above full-text alone;
 no-answer precision >= 0.9."""
 

@@ -149,8 +149,7 @@ class NearestPassage:
         without a closest sentence, the passage's beginning."""
         text = self.hit.text
         if self.closest is None:
-            cut = _cut_after(text, 0, 2 * EXCERPT_SIDE)
-            return "", "", cut
+            return "", "", _cut_after(text, 0, 2 * EXCERPT_SIDE)
         begin = self.closest.start - self.hit.start
         end = self.closest.end - self.hit.start
         return _cut_before(text, begin, EXCERPT_SIDE), text[begin:end], _cut_after(text, end, EXCERPT_SIDE)
@@ -295,28 +294,19 @@ def answer(
     scores = score_sentences(question, sentences)
     order = [int(index) for index in np.argsort(-scores, kind="stable")]
     best = float(scores[order[0]])
+
+    def no_answer(note: str = "") -> Answer:
+        """No answer: the nearest passages, each with its closest sentence."""
+        closest = _closest(hits, sentences, scores)
+        return Answer(question, "extractive", None, nearest=hits, confidence=best, note=note, closest=closest)
+
     if best < capability_setting("qa", "MIN_SCORE"):
-        return Answer(
-            question,
-            "extractive",
-            None,
-            nearest=hits,
-            confidence=best,
-            closest=_closest(hits, sentences, scores),
-        )
+        return no_answer()
     chosen = [index for index in order[:MOST] if scores[index] >= best * NEAR_BEST]
     if capability_setting("qa", "CHECK_ANSWERS"):
         chosen, gap = _checked(question, sentences, chosen, hits)
         if gap is not None and not chosen:
-            return Answer(
-                question,
-                "extractive",
-                None,
-                nearest=hits,
-                confidence=best,
-                note=gap.describe(),
-                closest=_closest(hits, sentences, scores),
-            )
+            return no_answer(gap.describe())
     citations = [
         _citation(number, sentences[index], float(scores[index])) for number, index in enumerate(chosen, 1)
     ]
