@@ -1,13 +1,14 @@
 """Usage events recorded per second through the ledger's batch path
-(`ledger.ingest`: deduplication by idempotency key and the hourly rollups in
-the same transaction) against raw PostgreSQL `COPY` of the same rows into the
+(`ledger.ingest`: deduplication by idempotency key and the hourly, daily and
+monthly rollups in the same transaction) against raw PostgreSQL `COPY` of the same rows into the
 same table, side by side in one run, in alternating order.
 
 Both paths start from empty tables: the ledger refuses DELETE, so each
-measurement starts with a TRUNCATE of the ledger and its rollups. Not of the
-benchmark database's own tables, where the finance dashboard benchmark keeps
-its 10.8 million events between runs, but of exact copies (columns, defaults,
-identity, indexes, constraints, foreign keys, triggers) in a schema of this
+measurement starts with a TRUNCATE of the ledger and its three rollup tables. Not
+of the benchmark database's own tables, where the finance dashboard benchmark
+keeps its 10.8 million events between runs, but of exact copies (columns,
+defaults, identity, indexes, constraints, foreign keys, triggers, storage
+parameters) in a schema of this
 benchmark's own, first on the search path, so `ledger.ingest` and COPY both
 write to them unchanged. Target: six tenths of COPY's rate (issue 20; a third before it).
 """
@@ -29,7 +30,12 @@ BATCH = 50_000  # ledger.ingest call size, as `generate_usage` writes
 ORGANIZATIONS = 10
 HOURS = 30 * 24
 SCHEMA = "ledger_bench"
-TABLES = ("metering_usageevent", "metering_usagerollup")
+TABLES = (
+    "metering_usageevent",
+    "metering_usagerollup",
+    "metering_usagedailyrollup",
+    "metering_usagemonthlyrollup",
+)
 
 
 def run() -> dict[str, Any]:
@@ -71,7 +77,7 @@ def run() -> dict[str, Any]:
 
     def truncate() -> None:
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE metering_usageevent, metering_usagerollup")
+            cursor.execute(f"TRUNCATE {', '.join(TABLES)}")
 
     def ours(batch: list[ledger.UsageRecord]) -> None:
         recorded = 0
@@ -152,6 +158,11 @@ def _ledger_copies(connection: Any) -> Iterator[None]:
         cursor.execute(f"CREATE SCHEMA {SCHEMA}")
         for table in TABLES:
             cursor.execute(f"CREATE TABLE {SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL)")
+            # LIKE copies no storage parameters (a fillfactor): the same ones.
+            cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [f"public.{table}"])
+            (options,) = cursor.fetchone()
+            if options:
+                cursor.execute(f"ALTER TABLE {SCHEMA}.{table} SET ({', '.join(options)})")
             # LIKE copies neither foreign keys nor triggers: the same ones, by definition.
             cursor.execute(
                 "SELECT pg_get_constraintdef(oid) FROM pg_constraint"

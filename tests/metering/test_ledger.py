@@ -513,3 +513,33 @@ def test_append_batch_returns_the_new_keys_and_rolls_up_exactly_them(acme, globe
     assert UsageEvent.objects.get(idempotency_key="b").occurred_at == T0 + timedelta(hours=5)
     assert sum(UsageEvent.objects.values_list("quantity", flat=True)) == 4 + 2 + 3 + 7
     assert ledger.recorded_keys(["a", "zzz", "known"]) == {"a", "known"}
+
+
+# --- storage -----------------------------------------------------------------
+
+
+def _updates(table: str) -> tuple[int, int]:
+    """Rows of `table` this transaction updated, and how many of those were
+    heap-only (HOT: the new version on the same page, no new index entry)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s", [table]
+        )
+        updated, hot = cursor.fetchone()
+    return int(updated), int(hot)
+
+
+@pytest.mark.parametrize(
+    "table", ["metering_usagerollup", "metering_usagedailyrollup", "metering_usagemonthlyrollup"]
+)
+def test_adding_to_rollup_rows_on_a_full_page_rewrites_them_in_place(acme, table):
+    # 300 events, each in a month of its own: 300 new rows in every grain,
+    # written in their lock order, so the first months fill the first page.
+    months = [datetime(2001 + n // 12, n % 12 + 1, 3, 9, tzinfo=UTC) for n in range(300)]
+    ledger.ingest([usage(acme, f"first-{n}", at=at) for n, at in enumerate(months)])
+    before = _updates(table)
+    # Adding to ten rows of that first page: the page kept room for their new
+    # versions (the tables' fillfactor), so none of them is indexed again.
+    ledger.ingest([usage(acme, f"again-{n}", at=at) for n, at in enumerate(months[:10])])
+    updated, hot = (after - earlier for after, earlier in zip(_updates(table), before, strict=True))
+    assert (updated, hot) == (10, 10)
