@@ -114,6 +114,7 @@ def seed_demo() -> str:
 
     if demo.history_built() is not None:
         return "already in place"
+    _refuse_a_crowded_database()
     out = StringIO()
     with (
         running_emulator() as emulator,
@@ -129,6 +130,28 @@ def seed_demo() -> str:
         started = time.monotonic()
         call_command("seed_demo", stdout=out)
     return f"seeded in {time.monotonic() - started:.0f} s"
+
+
+# The demo's own history is about 9,000 events; other benchmarks' small runs add
+# a few thousand more. The finance dashboard's data set is 10.8 million.
+CROWDED = 100_000
+
+
+def _refuse_a_crowded_database() -> None:
+    """The demo's history pushes usage to the emulator as beat would: every
+    organization's unpushed usage, one call per organization, meter and hour.
+    Seeded after the finance dashboard benchmark's data set, that is hundreds of
+    thousands of calls, hours of them. Stop and say so instead."""
+    from metering.models import UsageEvent
+
+    events = UsageEvent.objects.count()
+    if events > CROWDED:
+        raise SystemExit(
+            f"pages_under_load seeds the demo into the benchmark database, but it already holds "
+            f"{events:,} usage events from other benchmarks: the demo's Stripe push would send every "
+            "organization's usage to the emulator, one call per hour and meter, for hours. Run it "
+            "first (`make bench` does) or on a fresh database (`--var` a new directory)."
+        )
 
 
 def session_cookie(email: str) -> str:

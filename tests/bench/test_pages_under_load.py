@@ -80,3 +80,13 @@ def test_a_page_that_does_not_answer_200_fails_the_load(cast, monkeypatch):
 
     with Server(workers=1, threads=2) as server, pytest.raises(RuntimeError, match="answered 302"):
         pages_under_load.load(server.port, signed_out, clients=2, requests=1)
+
+
+def test_the_demo_is_not_seeded_into_a_database_crowded_with_other_usage(cast, monkeypatch):
+    # The demo's Stripe push would send every organization's usage, one call
+    # per hour and meter: with the finance benchmark's 10.8 million events,
+    # for hours. The benchmark stops at once and says how to run it.
+    monkeypatch.setattr(pages_under_load, "CROWDED", UsageEvent.objects.count() - 1)
+    with pytest.raises(SystemExit, match=r"already holds [\d,]+ usage events .* Run it first"):
+        pages_under_load.seed_demo()
+    assert demo.history_built() is None
