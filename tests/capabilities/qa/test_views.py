@@ -20,13 +20,14 @@ def library(qa_on, uploaded):
     return uploaded(("msa.txt", SERVICES_AGREEMENT), ("memo.txt", WAREHOUSE_MEMO))
 
 
+def ask_htmx(client, question: str):
+    """Ask from the page's question box, as htmx sends it."""
+    return client.post(reverse("qa:ask"), {"question": question}, headers={"HX-Request": "true"})
+
+
 def test_the_answer_comes_back_with_citations_that_highlight_the_span(library, client_for, alice):
     client = client_for(alice)
-    response = client.post(
-        reverse("qa:ask"),
-        {"question": "What is the notice period to terminate?"},
-        headers={"HX-Request": "true"},
-    )
+    response = ask_htmx(client, "What is the notice period to terminate?")
     assert response.status_code == 200
     body = response.content.decode()
     assert "<html" not in body and 'id="answer"' in body
@@ -40,12 +41,7 @@ def test_the_answer_comes_back_with_citations_that_highlight_the_span(library, c
 
 
 def test_the_htmx_answer_also_refreshes_the_recent_questions(library, client_for, alice):
-    response = client_for(alice).post(
-        reverse("qa:ask"),
-        {"question": "What is the notice period to terminate?"},
-        headers={"HX-Request": "true"},
-    )
-    body = response.content.decode()
+    body = ask_htmx(client_for(alice), "What is the notice period to terminate?").content.decode()
     recent = re.search(
         r'<section class="card" id="recent-questions" hx-swap-oob="true">(.*?)</section>', body, re.S
     )
@@ -62,12 +58,7 @@ def test_no_answer_shows_the_nearest_passages(library, client_for, alice):
 
 
 def test_no_answer_marks_the_closest_sentence_of_each_passage(library, client_for, alice):
-    response = client_for(alice).post(
-        reverse("qa:ask"),
-        {"question": "Where is the Chicago warehouse moving to?"},
-        headers={"HX-Request": "true"},
-    )
-    body = response.content.decode()
+    body = ask_htmx(client_for(alice), "Where is the Chicago warehouse moving to?").content.decode()
     assert "No answer found in your documents" in body
     assert "The sentences that came closest to answering are marked." in body
     assert (
