@@ -1,16 +1,16 @@
 """Usage events recorded per second through the ledger's batch path
 (`ledger.ingest`: deduplication by idempotency key and the hourly, daily and
-monthly rollups in the same transaction) against raw PostgreSQL `COPY` of the same rows into the
-same table, side by side in one run, in alternating order.
+monthly rollups in the same transaction) against raw PostgreSQL `COPY` of the
+same rows into the same table, side by side in one run, in alternating order.
 
 Both paths start from empty tables: the ledger refuses DELETE, so each
-measurement starts with a TRUNCATE of the ledger and its three rollup tables. Not
-of the benchmark database's own tables, where the finance dashboard benchmark
-keeps its 10.8 million events between runs, but of exact copies (columns,
-defaults, identity, indexes, constraints, foreign keys, triggers, storage
-parameters) in a schema of this
-benchmark's own, first on the search path, so `ledger.ingest` and COPY both
-write to them unchanged. Target: six tenths of COPY's rate (issue 20; a third before it).
+measurement starts with a TRUNCATE of the ledger and its three rollup tables.
+Not of the benchmark database's own tables, where the finance dashboard
+benchmark keeps its 10.8 million events between runs, but of exact copies
+(columns, defaults, identity, indexes, constraints, foreign keys, triggers,
+storage parameters) in a schema of this benchmark's own, first on the search
+path, so `ledger.ingest` and COPY both write to them unchanged. Target: six
+tenths of COPY's rate (issue 20; a third before it).
 """
 
 from __future__ import annotations
