@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from capabilities.notifications.targets import clean_target
 from capabilities.registry import registry
 from portal.actions.errors import ActionError
 from portal.audit import Origin, audit_entry, record_audit
-from portal.db import fetch_prepared
+from portal.db import fetch_prepared, instance_from_row
 from portal.models import AuditEntry, Organization, User
 from portal.outbound import Outcome
 from portal.webhooks import new_secret
@@ -375,7 +375,9 @@ class Claim:
 # the row's lock, so two jobs racing for an attempt cannot both take it. Its
 # SELECT reads the row as it was when the statement started (a data-modifying
 # WITH is not visible to the rest of its statement): `claimed` says whether the
-# UPDATE took it, and the caller applies the four columns it set.
+# UPDATE took it, and the caller applies the four columns it set. Prepared, as
+# RECORD is: PostgreSQL took longer to plan it than to run it. Its columns are
+# named, not `*`, so a column added while a worker runs cannot shift the row.
 CLAIM = """
     WITH claimed AS (
         UPDATE notifications_delivery
@@ -383,11 +385,15 @@ CLAIM = """
         WHERE id = %s AND organization_id = %s AND status IN (%s, %s) AND attempt_count = %s
         RETURNING id, set_config('synchronous_commit', 'off', true)
     )
-    SELECT delivery.*, rule.secret AS rule_secret, EXISTS (SELECT 1 FROM claimed) AS claimed
+    SELECT {columns}, rule.secret, EXISTS (SELECT 1 FROM claimed)
     FROM notifications_delivery AS delivery
     LEFT JOIN notifications_rule AS rule ON rule.id = delivery.rule_id
     WHERE delivery.id = %s AND delivery.organization_id = %s
-"""
+""".format(  # noqa: S608  # the model's columns
+    columns=", ".join(
+        f"delivery.{connection.ops.quote_name(field.column)}" for field in Delivery._meta.concrete_fields
+    )
+)
 
 RECORD = """
     WITH attempt AS (
@@ -408,12 +414,12 @@ def claim_attempt(organization_id: int, delivery_id: int, attempt: int, job_id: 
     sending = Delivery.Status.SENDING.value
     waiting = [Delivery.Status.PENDING.value, Delivery.Status.RETRYING.value]
     params = [sending, attempt, job_id, delivery_id, organization_id, *waiting, attempt - 1]
-    found = list(Delivery.objects.raw(CLAIM, [*params, delivery_id, organization_id]))
-    if not found:
+    rows = fetch_prepared(CLAIM, [*params, delivery_id, organization_id])
+    if not rows:
         return None
-    delivery = found[0]
-    secret = delivery.rule_secret  # type: ignore[attr-defined]
-    if delivery.claimed:  # type: ignore[attr-defined]
+    *_, secret, claimed = rows[0]
+    delivery = instance_from_row(Delivery, rows[0])  # the row's first columns are the delivery's
+    if claimed:
         delivery.status = sending
         delivery.attempt_count = attempt
         delivery.current_job_id = job_id
