@@ -391,7 +391,7 @@ CLAIM = """
     WHERE delivery.id = %s AND delivery.organization_id = %s
 """.format(  # noqa: S608  # the model's columns
     columns=", ".join(
-        f"delivery.{connection.ops.quote_name(field.column)}" for field in Delivery._meta.concrete_fields
+        f"delivery.{connection.ops.quote_name(str(field.column))}" for field in Delivery._meta.concrete_fields
     )
 )
 
