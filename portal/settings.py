@@ -577,11 +577,5 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # The Stripe SDK logs two INFO lines per call, with customer ids in the URLs.
         "stripe": {"level": "WARNING"},
-        # Celery logs two INFO lines per task (received; succeeded, with its
-        # result), a tenth of a no-op job's cost in the worker. Every job's
-        # outcome is its row (status, times, error); failures, crashes and
-        # retries are logged at WARNING and above, as before.
-        "celery.app.trace": {"level": env.str("WORKER_TASK_LOG_LEVEL", default="WARNING")},
-        "celery.worker.strategy": {"level": env.str("WORKER_TASK_LOG_LEVEL", default="WARNING")},
     },
 }

@@ -69,7 +69,6 @@ def celery_worker(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    process.log_path = Path(log.name)  # type: ignore[attr-defined]  # read it inside the block
     try:
         wait_for(lambda: "ready." in Path(log.name).read_text(), timeout, "the worker to start")
         yield process

@@ -96,29 +96,3 @@ def test_a_job_queued_on_stable_runs_on_stable_after_the_switch_to_beta(alice, a
     assert queued_on_stable.result == {"pages": 1, "text": "recognised"}
     assert (queued_on_beta.status, queued_on_beta.version) == (Job.Status.SUCCEEDED, "2.0.0")
     assert queued_on_beta.result == {"pages": 1, "text": "recognised", "engine": "two-column"}
-
-
-@pytest.mark.parametrize(
-    ("level", "lines_per_job"),
-    [(None, 0), ("INFO", 2)],
-    ids=["by-default", "with-WORKER_TASK_LOG_LEVEL=INFO"],
-)
-def test_the_worker_logs_a_line_per_job_only_when_asked_to(alice, acme, level, lines_per_job):
-    """A job's outcome is its row, so by default the worker's log keeps to what
-    needs a person (failures, crashes, retries) and Celery's two lines per task
-    (received; succeeded, with its result) are off. WORKER_TASK_LOG_LEVEL=INFO
-    turns them back on."""
-    actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
-    jobs = [actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 1}) for _ in range(3)]
-    env = {"WORKER_TASK_LOG_LEVEL": level} if level else {}
-    with celery_worker(queues="cap.ocr", env=env) as worker:
-        wait_for(
-            lambda: all(_status(job) == Job.Status.SUCCEEDED for job in jobs), 60, "the worker to run the jobs"
-        )
-        # A task's last line follows its row's update: read the log once the
-        # worker has stopped (a warm shutdown writes everything out).
-        worker.terminate()
-        worker.wait(timeout=30)
-        log = worker.log_path.read_text()
-    per_task = [line for line in log.splitlines() if "capabilities.run_job[" in line]
-    assert len(per_task) == lines_per_job * len(jobs), log
