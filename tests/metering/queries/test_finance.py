@@ -14,6 +14,7 @@ from bench.finance_dashboard import top_organizations
 from metering import meter_prices, periods
 from metering.models import UsageRollup
 from metering.queries import finance, usage
+from metering.queries.sources import source_of
 from tests.factories import OrganizationFactory
 from tests.metering.usage_data import NOW, record
 
@@ -68,3 +69,37 @@ def test_search_organizations(acme, globex):
     record(globex, 2)
     rollups = finance.search_organizations(UsageRollup.objects.all(), "GLOB")
     assert {row.organization_id for row in rollups} == {globex.pk}
+
+
+def test_each_line_is_priced_by_its_own_meter_with_the_prices_as_one_parameter(acme, monkeypatch):
+    """The prices travel as one JSON parameter, not a CASE branch per meter
+    repeated wherever the price is used: the statement is the same size
+    however many meters there are. A meter the price list does not name is
+    priced at zero, in US dollars."""
+    from dataclasses import replace
+
+    record(acme, 100)  # ocr pages at $0.01
+    record(acme, 3, capability="summaries", meter="summaries")  # $0.05 each
+    record(acme, 7, capability="retired", meter="widgets")  # no price
+    period = periods.billing_period(NOW)
+    source = source_of(UsageRollup.objects.all())
+
+    lines = {
+        (line["capability"], line["meter"]): (line["unit_price"], line["currency"], line["amount"])
+        for line in finance.organization_lines(source, period)
+    }
+    assert lines == {
+        ("ocr", "pages"): (Decimal("0.01"), "usd", Decimal("1.00")),
+        ("summaries", "summaries"): (Decimal("0.05"), "usd", Decimal("0.15")),
+        ("retired", "widgets"): (Decimal("0"), "usd", Decimal("0.00")),
+    }
+
+    def statement() -> tuple[str, int]:
+        sql, params = finance.organization_lines(source, period).query.sql_with_params()
+        return sql, len(params)
+
+    known = meter_prices.meters()
+    few = statement()
+    more = known + [replace(info, meter=f"{info.meter}_{n}") for n in range(3) for info in known]
+    monkeypatch.setattr(meter_prices, "meters", lambda: more)
+    assert statement() == few
