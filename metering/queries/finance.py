@@ -175,8 +175,7 @@ class MeterValue(Func):
     (the unit price, the revenue, its rounding, and again in GROUP BY) repeated
     all the branches, so the organization lines' statement took 391 parameters
     and 15 kB of SQL, and Django built it in about 9 ms per compile, three
-    compiles per finance page. Grouped by the row's capability and meter, which
-    it depends on only."""
+    compiles per finance page."""
 
     def __init__(self, values: dict[str, dict[str, str]], default: Any, cast: str, output_field: Any) -> None:
         super().__init__(F("capability"), F("meter"), output_field=output_field)
@@ -192,7 +191,10 @@ class MeterValue(Func):
         return sql, [self.values, *capability_params, *meter_params, self.default]
 
     def get_group_by_cols(self) -> list[Any]:
-        return [column for source in self.get_source_expressions() for column in source.get_group_by_cols()]
+        # Nothing of its own: it depends only on the row's capability and meter,
+        # which every query pricing lines groups by. Grouped by, it was computed
+        # for every rollup row instead of once per line.
+        return []
 
 
 def meter_price_cases() -> tuple[MeterValue, MeterValue]:
