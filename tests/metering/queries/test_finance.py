@@ -100,6 +100,12 @@ def test_each_line_is_priced_by_its_own_meter_with_the_prices_as_one_parameter(a
 
     known = meter_prices.meters()
     few = statement()
+    # Priced once per line: the lookup depends only on the grouped capability
+    # and meter, so the lines are grouped by their five fields alone (Django
+    # writes their positions), not by the price and currency too, which would
+    # compute the lookup for every rollup row.
+    assert "jsonb" in few[0]
+    assert few[0].partition("GROUP BY")[2].partition(" ORDER BY")[0].strip() == "1, 2, 3, 4, 5"
     more = known + [replace(info, meter=f"{info.meter}_{n}") for n in range(3) for info in known]
     monkeypatch.setattr(meter_prices, "meters", lambda: more)
     assert statement() == few
