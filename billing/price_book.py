@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from billing.models import PriceVersion
-from capabilities.registry import registry
+from capabilities.registry import Registry, registry
 from metering.meter_prices import MeterInfo
 from metering.periods import billing_period
 
@@ -112,12 +112,32 @@ def plain(amount: Decimal) -> Decimal:
 
 class PriceBookMeterPrices:
     """Metering's meter prices, from the price book (replaces the
-    registry's defaults once billing is installed)."""
+    registry's defaults once billing is installed).
+
+    The list is built once per price snapshot and registry: pages ask for it
+    many times a request (the catalog 20 times, `/finance/` 31), and building
+    it from every capability's meters took 0.15 ms each time, a fifth of the
+    catalog's time. The snapshot's dictionaries and the registry are new
+    objects whenever they change (the price cache refreshes, a price changes,
+    a service is registered), so their identity says when to build again."""
+
+    def __init__(self) -> None:
+        self._built: tuple[Prices, Prices, Registry, list[MeterInfo]] | None = None
 
     def meters(self) -> list[MeterInfo]:
-        in_force, scheduled = current_prices(), scheduled_prices()
+        in_force, scheduled = _cached()
+        catalog = registry()
+        built = self._built
+        if built is not None and built[0] is in_force and built[1] is scheduled and built[2] is catalog:
+            return list(built[3])
+        infos = self._build(in_force, scheduled, catalog)
+        self._built = (in_force, scheduled, catalog, infos)
+        return list(infos)
+
+    @staticmethod
+    def _build(in_force: Prices, scheduled: Prices, catalog: Registry) -> list[MeterInfo]:
         infos = []
-        for capability in registry():
+        for capability in catalog:
             for meter in capability.all_meters:
                 version = in_force.get((capability.key, meter.key))
                 upcoming = scheduled.get((capability.key, meter.key))
