@@ -120,10 +120,14 @@ def instance_from_row(model: type[M], row: Sequence[Any]) -> M:
     return model.from_db(database.alias, [field.attname for field in fields], values)
 
 
-def model_columns(model: type[Model]) -> str:
+def model_columns(model: type[Model], alias: str = "") -> str:
     """The model's concrete columns, in field order: a SELECT or RETURNING
-    list that `instance_from_row` reads back."""
-    return ", ".join(connection.ops.quote_name(str(field.column)) for field in model._meta.concrete_fields)
+    list that `instance_from_row` reads back. With `alias`, each is qualified
+    by it (the model's table under that name in a join)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(
+        f"{prefix}{connection.ops.quote_name(str(field.column))}" for field in model._meta.concrete_fields
+    )
 
 
 def get_prepared(model: type[M], **equal: Any) -> M | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from capabilities.notifications.targets import clean_target
 from capabilities.registry import registry
 from portal.actions.errors import ActionError
 from portal.audit import Origin, audit_entry, record_audit
-from portal.db import fetch_prepared, instance_from_row
+from portal.db import fetch_prepared, instance_from_row, model_columns
 from portal.models import AuditEntry, Organization, User
 from portal.outbound import Outcome
 from portal.webhooks import new_secret
@@ -389,11 +389,7 @@ CLAIM = """
     FROM notifications_delivery AS delivery
     LEFT JOIN notifications_rule AS rule ON rule.id = delivery.rule_id
     WHERE delivery.id = %s AND delivery.organization_id = %s
-""".format(  # noqa: S608  # the model's columns
-    columns=", ".join(
-        f"delivery.{connection.ops.quote_name(str(field.column))}" for field in Delivery._meta.concrete_fields
-    )
-)
+""".format(columns=model_columns(Delivery, "delivery"))  # noqa: S608  # the model's columns
 
 RECORD = """
     WITH attempt AS (

@@ -43,7 +43,7 @@ from django.utils import timezone
 from metering import meter_prices
 from metering.models import UsageDailyRollup
 from metering.periods import Period, days_period
-from metering.queries.finance import line_amount_sql, meter_price_cases
+from metering.queries.finance import line_amount_sql, meter_price_expressions
 from metering.queries.sources import Source
 from metering.queries.usage import usage_by_meter
 from portal.models import Organization
@@ -147,7 +147,7 @@ def _peer_medians(
     The median is exact in numeric: the mean of the lower and upper middle
     values (`percentile_disc` ascending and descending), since
     `percentile_cont` works in floating point."""
-    price, currency = meter_price_cases()
+    price, currency = meter_price_expressions()
     lines = (
         UsageDailyRollup.objects.filter(day__gte=period.start.date(), day__lt=period.end.date())
         .values("organization_id", "capability", "meter")

@@ -197,7 +197,7 @@ class MeterValue(Func):
         return []
 
 
-def meter_price_cases() -> tuple[MeterValue, MeterValue]:
+def meter_price_expressions() -> tuple[MeterValue, MeterValue]:
     """Each (capability, meter)'s unit price and currency as SQL expressions, so
     the database prices and ranks rows without sending them all here. Of a
     meter listed twice, the first listing counts."""
@@ -226,7 +226,7 @@ def line_amount_sql(revenue: Any) -> Round:
 def organization_lines(source: Source, period: Period) -> QuerySet[Any]:
     """Quantity and revenue per organization, capability and meter, highest
     revenue first, priced in the database (one query per page read)."""
-    price, currency = meter_price_cases()
+    price, currency = meter_price_expressions()
     fields = ("organization_id", "organization__slug", "organization__name", "capability", "meter")
     rows = source.in_period(period)
     if source.column == "month" and _months_in(period) == 1:
