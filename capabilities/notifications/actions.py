@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -489,23 +490,77 @@ def give_up(delivery: Delivery, reason: str) -> None:
 
 def start_attempt(delivery_id: int, attempt: int) -> Job | None:
     """Queue attempt `attempt` of a delivery that waits for it (what a retry's
-    countdown ends in). A duplicated retry message finds it taken and does nothing."""
-    delivery = Delivery.objects.select_related("organization").filter(pk=delivery_id).first()
-    if (
-        delivery is None
-        or delivery.status != Delivery.Status.RETRYING
-        or delivery.attempt_count != attempt - 1
-    ):
-        return None
-    try:
-        return start_job(
-            None,
-            delivery.organization,
-            KEY,
-            kind="deliver",
-            job_input={"delivery": delivery.pk, "attempt": attempt},
-            source=Job.Source.AUTOMATIC,  # a retry, on its own schedule
+    countdown ends in, or the sweep when that message was lost). The delivery's
+    row is locked while it looks: a duplicated retry message, or the countdown
+    and the sweep at the same moment, find the attempt's job queued and do
+    nothing."""
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(pk=delivery_id)
+            .first()
         )
-    except ActionError as refusal:
-        give_up(delivery, f"Not retried: {refusal.message}")
-        return None
+        if (
+            delivery is None
+            or delivery.status != Delivery.Status.RETRYING
+            or delivery.attempt_count != attempt - 1
+            or _attempt_queued(delivery, attempt)
+        ):
+            return None
+        try:
+            # Inside this transaction: the job's message leaves once it commits.
+            return start_job(
+                None,
+                delivery.organization,
+                KEY,
+                kind="deliver",
+                job_input={"delivery": delivery.pk, "attempt": attempt},
+                source=Job.Source.AUTOMATIC,  # a retry, on its own schedule
+            )
+        except ActionError as refusal:
+            give_up(delivery, f"Not retried: {refusal.message}")
+            return None
+
+
+def _attempt_queued(delivery: Delivery, attempt: int) -> bool:
+    """Whether a deliver job for this attempt exists already (its claim, not
+    this check, decides which job sends; the job sweep looks after its message)."""
+    return Job.objects.filter(
+        organization_id=delivery.organization_id,
+        capability=KEY,
+        kind="deliver",
+        input__contains={"delivery": delivery.pk, "attempt": attempt},
+    ).exists()
+
+
+# Overdue retries are looked at in batches this large (oldest first); the rest
+# wait for the next sweep.
+RETRY_SWEEP_BATCH = 500
+
+
+def send_overdue_retries(now: datetime | None = None) -> int:
+    """Queue the next attempt of every delivery whose retry is overdue: its
+    countdown message should have ended `JOB_REQUEUE_GRACE` seconds ago and no
+    job for the attempt exists (the message was lost with Redis's data, or with
+    a worker killed while it held it). Beat runs it every `JOB_SWEEP_INTERVAL`.
+    Returns how many attempts it queued."""
+    moment = now or timezone.now()
+    overdue = (
+        Delivery.objects.filter(
+            status=Delivery.Status.RETRYING,
+            next_attempt_at__lte=moment - timedelta(seconds=settings.JOB_REQUEUE_GRACE),
+        )
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", "attempt_count")[:RETRY_SWEEP_BATCH]
+    )
+    queued = 0
+    for delivery_id, attempts_made in overdue:
+        if start_attempt(delivery_id, attempts_made + 1) is not None:
+            logger.warning(
+                "The retry of delivery %s (attempt %s) was overdue; queued it again",
+                delivery_id,
+                attempts_made + 1,
+            )
+            queued += 1
+    return queued

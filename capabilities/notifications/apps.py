@@ -51,12 +51,21 @@ class NotificationsConfig(CapabilityConfig):
     }
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from capabilities.notifications import receivers
         from capabilities.signals import contract_deadline_near, job_finished
 
         job_finished.connect(receivers.on_job_finished, dispatch_uid="notifications.on_job_finished")
         contract_deadline_near.connect(
             receivers.on_contract_deadline_near, dispatch_uid="notifications.on_contract_deadline_near"
+        )
+        # A retry is a Celery countdown: this sends again the ones whose message
+        # was lost, as the job sweep does for jobs (the schedule is the
+        # capability's: the project settings never name it).
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "notifications-send-overdue-retries",
+            {"task": "notifications.send_overdue_retries", "schedule": settings.JOB_SWEEP_INTERVAL},
         )
 
     def demo_content(self, organization: Organization, actor: User) -> list[str]:

@@ -5,8 +5,10 @@ message is billed once when delivered, never when it finally fails."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from celery import current_app
 from django.core import mail
 
 from capabilities.actions import start_job
@@ -166,14 +168,68 @@ def test_a_duplicated_retry_sends_and_bills_once(alice, acme_on, run_queued, ret
         _ocr_job(alice, acme_on)
         run_queued()
         delivery = Delivery.objects.get()
-        # The broker hands the retry out twice: two jobs for attempt 2.
+        # The broker hands the retry out twice: the second finds attempt 2's job queued.
         first = actions.start_attempt(delivery.pk, 2)
-        second = actions.start_attempt(delivery.pk, 2)
-        assert first is not None and second is not None
+        assert first is not None
+        assert actions.start_attempt(delivery.pk, 2) is None
+        # Two jobs for attempt 2 all the same (one queued by hand): the claim
+        # lets one send.
+        second = start_job(None, acme_on, "notifications", kind="deliver", job_input=first.input)
         assert run_queued() == ["notifications.deliver:succeeded", "notifications.deliver:succeeded"]
     assert len(receiver.received) == 2  # attempt 1 and one attempt 2
     assert Job.objects.get(pk=second.pk).result == {"delivery": delivery.pk, "attempt": 2, "sent": False}
     assert billed(acme_on, "webhooks") == 1
+
+
+def test_a_retry_whose_message_was_lost_is_queued_by_the_sweep(alice, acme_on, run_queued, retries, settings):
+    """The retry's countdown message never arrives (Redis lost it, or a worker
+    died holding it): once it is JOB_REQUEUE_GRACE late, beat's sweep queues
+    the attempt; the message arriving after all then finds it taken."""
+    with webhook_receiver([500, 200]) as receiver:
+        _webhook_rule(alice, acme_on, receiver.url)
+        _ocr_job(alice, acme_on)
+        run_queued()
+        delivery = Delivery.objects.get()
+        due = delivery.next_attempt_at
+        grace = timedelta(seconds=settings.JOB_REQUEUE_GRACE)
+        assert retries and delivery.status == Delivery.Status.RETRYING  # scheduled, never sent
+
+        assert actions.send_overdue_retries(now=due) == 0  # the countdown may still come
+        assert actions.send_overdue_retries(now=due + grace - timedelta(seconds=1)) == 0
+        assert actions.send_overdue_retries(now=due + grace) == 1
+        assert actions.send_overdue_retries(now=due + grace) == 0  # queued once
+        assert actions.start_attempt(delivery.pk, 2) is None  # the late message
+        assert run_queued() == ["notifications.deliver:succeeded"]
+        assert actions.send_overdue_retries(now=due + 10 * grace) == 0
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.DELIVERED
+    assert [(a.number, a.status_code) for a in delivery.attempts.all()] == [(1, 500), (2, 200)]
+    assert len(receiver.received) == 2
+    assert billed(acme_on, "webhooks") == 1
+
+
+def test_the_sweep_gives_up_a_lost_retry_of_a_switched_off_capability(
+    alice, acme_on, run_queued, retries, settings
+):
+    with webhook_receiver([500]) as receiver:
+        _webhook_rule(alice, acme_on, receiver.url)
+        _ocr_job(alice, acme_on)
+        run_queued()
+        switch_off(alice, acme_on, "notifications")
+        later = Delivery.objects.get().next_attempt_at + timedelta(seconds=settings.JOB_REQUEUE_GRACE)
+        assert actions.send_overdue_retries(now=later) == 0
+        assert run_queued() == []
+    delivery = Delivery.objects.get()
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.last_error.startswith("Not retried:") and "switched off" in delivery.last_error
+    assert len(receiver.received) == 1
+
+
+def test_beat_sweeps_lost_retries_as_often_as_lost_jobs(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["notifications-send-overdue-retries"]
+    assert entry == {"task": "notifications.send_overdue_retries", "schedule": settings.JOB_SWEEP_INTERVAL}
+    assert "notifications.send_overdue_retries" in current_app.tasks
 
 
 def test_a_deliver_job_run_again_after_it_delivered_bills_once(alice, acme_on, run_queued, retries):
