@@ -106,6 +106,22 @@ def fail_stale_runs(now: datetime | None = None) -> int:
     )
 
 
+def waiting_runs(now: datetime | None = None) -> list[int]:
+    """Runs still queued `JOB_REQUEUE_GRACE` seconds after they were asked for:
+    their message was lost (Redis lost its data, or a killed worker held it),
+    or every worker is busy. Sending one again is safe: `run` takes a queued run
+    once, and a second message finds it taken."""
+    moment = now or timezone.now()
+    return list(
+        ReconciliationRun.objects.filter(
+            status=ReconciliationRun.Status.QUEUED,
+            created_at__lte=moment - timedelta(seconds=settings.JOB_REQUEUE_GRACE),
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
 DailyTotals = Callable[[str, str, datetime, datetime], tuple[dict[date, Decimal], int]]
 
 

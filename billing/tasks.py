@@ -54,6 +54,17 @@ def run_reconciliation(run_id: int) -> str:
     return reconcile.run(run_id).status
 
 
+@shared_task(name="billing.resend_waiting_reconciliations")
+def resend_waiting_reconciliations() -> list[int]:
+    """Beat, every JOB_SWEEP_INTERVAL: send again the runs finance asked for
+    whose message was lost, so none stays "queued" for ever."""
+    waiting = reconcile.waiting_runs()
+    for run_id in waiting:
+        logger.warning("Reconciliation run %s is still queued; sending its message again", run_id)
+        run_reconciliation.delay(run_id)
+    return waiting
+
+
 @shared_task(name="billing.reconcile_daily")
 def reconcile_daily() -> list[int]:
     """Reconcile the current period; in the first days of a month also the one

@@ -287,6 +287,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.sync",
         "schedule": timedelta(hours=1),
     },
+    # A reconciliation asked for from the finance page whose message was lost.
+    "billing-resend-waiting-reconciliations": {
+        "task": "billing.resend_waiting_reconciliations",
+        "schedule": JOB_SWEEP_INTERVAL,
+    },
     "billing-reconcile": {
         "task": "billing.reconcile_daily",
         "schedule": crontab(hour=3, minute=30),

@@ -307,6 +307,37 @@ def test_a_run_whose_worker_stopped_is_marked_failed():
     assert recent.status == ReconciliationRun.Status.RUNNING
 
 
+@pytest.mark.django_db
+def test_a_run_whose_message_was_lost_is_sent_again(monkeypatch, settings):
+    """Finance asked for a run and its message vanished (Redis lost it): beat
+    sends it again once it is JOB_REQUEUE_GRACE late, so it never stays
+    queued for ever; runs just asked for, and runs already taken, are left."""
+    from billing import tasks
+
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.run_reconciliation, "delay", sent.append)
+    late = timezone.now() - timedelta(seconds=settings.JOB_REQUEUE_GRACE + 1)
+    period = billing_period(timezone.now()).start
+    lost = reconcile.start_run(None, period)
+    taken = reconcile.start_run(None, period)
+    just_asked = reconcile.start_run(None, period)
+    ReconciliationRun.objects.filter(pk__in=[lost.pk, taken.pk]).update(created_at=late)
+    ReconciliationRun.objects.filter(pk=taken.pk).update(status=ReconciliationRun.Status.RUNNING)
+
+    assert tasks.resend_waiting_reconciliations() == [lost.pk]
+    assert sent == [lost.pk]
+    tasks.run_reconciliation(lost.pk)  # the message sent again arrives (Stripe unconfigured here)
+    lost.refresh_from_db()
+    assert lost.status == ReconciliationRun.Status.FAILED and "not configured" in lost.error
+    assert tasks.resend_waiting_reconciliations() == []
+    assert ReconciliationRun.objects.get(pk=just_asked.pk).status == ReconciliationRun.Status.QUEUED
+    entry = settings.CELERY_BEAT_SCHEDULE["billing-resend-waiting-reconciliations"]
+    assert entry == {
+        "task": "billing.resend_waiting_reconciliations",
+        "schedule": settings.JOB_SWEEP_INTERVAL,
+    }
+
+
 # --- Stripe lagging longer than the settling delay ------------------------------------------------
 
 LAG = timedelta(minutes=90)  # Stripe's summaries lag; the portal's settling delay is 60 minutes
