@@ -5,6 +5,7 @@ whose flow crosses the broker (pytest-django's test DB is committed to with
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import connection
+
+from capabilities import presence
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +43,7 @@ def celery_worker(
     """Start `celery worker` for `queues`, wait until it is ready, stop it after
     (if it is still alive: a test may have killed it)."""
     assert settings.CELERY_BROKER_URL.startswith(("redis://", "redis+socket://")), "worker tests run on Redis"
-    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
     log = tempfile.NamedTemporaryFile("w+", prefix="celery-worker-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [
@@ -80,6 +83,10 @@ def celery_worker(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # A worker a test killed could not withdraw its presence: it would be
+        # listed on its queues for PRESENCE_STALE more seconds, into the next
+        # test's health figures. A stopped one has withdrawn it already.
+        presence.withdraw(name, queues.split(","))
         log.close()
         output = Path(log.name).read_text()
         Path(log.name).unlink(missing_ok=True)
