@@ -94,6 +94,13 @@ def celery_worker(
         print(output[-5000:])
 
 
+def worker_log(worker: subprocess.Popen[str]) -> str:
+    """What a running worker of `celery_worker` has logged so far (its stdout
+    goes to a file, read through the process's descriptor)."""
+    with open(f"/proc/{worker.pid}/fd/1") as log:
+        return log.read()
+
+
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
     """Poll `condition` until it is truthy; fail after `timeout` seconds. A
     deadline for a process to finish, never an assertion on speed."""

@@ -11,7 +11,7 @@ from capabilities import actions, sweep
 from capabilities.models import Job
 from capabilities.runner import run_job
 from metering.models import UsageEvent, UsageRollup
-from tests.workers import celery_worker, wait_for
+from tests.workers import celery_worker, wait_for, worker_log
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -50,8 +50,7 @@ def test_a_message_delivered_twice_counts_once(ocr_on, alice, acme):
 
 def worker_log_count(worker, text: str) -> int:
     """How many task receipts the worker's log shows (its stdout goes to a file)."""
-    with open(f"/proc/{worker.pid}/fd/1") as log:
-        return log.read().count(f"Task {text}[") // 2  # received + succeeded lines
+    return worker_log(worker).count(f"Task {text}[") // 2  # received + succeeded lines
 
 
 def test_a_worker_killed_mid_job_is_redelivered_and_counted_once(ocr_on, alice, acme, tmp_path):

@@ -17,7 +17,7 @@ from capabilities.notifications import actions
 from capabilities.notifications.models import Delivery
 from tests.capabilities.notifications.conftest import billed
 from tests.capabilities.notifications.receiver import webhook_receiver
-from tests.workers import celery_worker, wait_for
+from tests.workers import celery_worker, wait_for, worker_log
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -63,7 +63,9 @@ def test_a_retry_held_by_a_killed_worker_is_sent_by_the_sweep(alice, acme):
                 lambda: Delivery.objects.filter(status=Delivery.Status.RETRYING).exists(), 90, "attempt 1"
             )
             wait_for(
-                lambda: "notifications.retry_delivery" in _log(doomed), 30, "the worker to hold the retry"
+                lambda: "notifications.retry_delivery" in worker_log(doomed),
+                30,
+                "the worker to hold the retry",
             )
             os.kill(doomed.pid, signal.SIGKILL)
             doomed.wait()
@@ -77,8 +79,3 @@ def test_a_retry_held_by_a_killed_worker_is_sent_by_the_sweep(alice, acme):
     assert [(a.number, a.status_code) for a in delivery.attempts.order_by("number")] == [(1, 500), (2, 200)]
     assert len(receiver.received) == 2
     assert billed(acme, "webhooks") == 1
-
-
-def _log(worker) -> str:
-    with open(f"/proc/{worker.pid}/fd/1") as log:
-        return log.read()
