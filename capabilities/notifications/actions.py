@@ -18,7 +18,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from capabilities import is_enabled
@@ -526,12 +527,15 @@ def start_attempt(delivery_id: int, attempt: int) -> Job | None:
 def _attempt_queued(delivery: Delivery, attempt: int) -> bool:
     """Whether a deliver job for this attempt exists already (its claim, not
     this check, decides which job sends; the job sweep looks after its message)."""
+    return _attempt_jobs(delivery.organization_id, {"delivery": delivery.pk, "attempt": attempt}).exists()
+
+
+def _attempt_jobs(organization_id: Any, attempt: Any) -> QuerySet[Job]:
+    """An organization's deliver jobs for one attempt: `attempt` is the job's
+    input, `{"delivery": id, "attempt": n}`, or an expression building it."""
     return Job.objects.filter(
-        organization_id=delivery.organization_id,
-        capability=KEY,
-        kind="deliver",
-        input__contains={"delivery": delivery.pk, "attempt": attempt},
-    ).exists()
+        organization_id=organization_id, capability=KEY, kind="deliver", input__contains=attempt
+    )
 
 
 # Overdue retries are looked at in batches this large (oldest first); the rest
@@ -546,11 +550,15 @@ def send_overdue_retries(now: datetime | None = None) -> int:
     a worker killed while it held it). Beat runs it every `JOB_SWEEP_INTERVAL`.
     Returns how many attempts it queued."""
     moment = now or timezone.now()
+    next_attempt = JSONObject(delivery=OuterRef("pk"), attempt=OuterRef("attempt_count") + 1)
     overdue = (
         Delivery.objects.filter(
             status=Delivery.Status.RETRYING,
             next_attempt_at__lte=moment - timedelta(seconds=settings.JOB_REQUEUE_GRACE),
         )
+        # An attempt already queued (waiting while its capability is held, say)
+        # takes no place in the batch: it would fill every batch in turn.
+        .exclude(Exists(_attempt_jobs(OuterRef("organization_id"), next_attempt)))
         .order_by("next_attempt_at", "pk")
         .values_list("pk", "attempt_count")[:RETRY_SWEEP_BATCH]
     )

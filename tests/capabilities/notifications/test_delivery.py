@@ -209,6 +209,27 @@ def test_a_retry_whose_message_was_lost_is_queued_by_the_sweep(alice, acme_on, r
     assert billed(acme_on, "webhooks") == 1
 
 
+def test_an_attempt_already_queued_takes_no_place_in_the_sweeps_batch(
+    alice, acme_on, run_queued, retries, settings, monkeypatch
+):
+    """Overdue deliveries whose attempt waits queued (its capability held,
+    say) are not what the sweep is for: they must not fill its batch, or the
+    lost retries behind them would never be reached."""
+    monkeypatch.setattr(actions, "RETRY_SWEEP_BATCH", 1)
+    with webhook_receiver([500, 500]) as receiver:
+        _webhook_rule(alice, acme_on, receiver.url)
+        _webhook_rule(alice, acme_on, receiver.url)
+        _ocr_job(alice, acme_on)
+        run_queued()
+        waiting, lost = Delivery.objects.order_by("next_attempt_at", "pk")
+        assert actions.start_attempt(waiting.pk, 2) is not None  # its job waits in the queue
+        later = lost.next_attempt_at + timedelta(seconds=settings.JOB_REQUEUE_GRACE)
+        assert actions.send_overdue_retries(now=later) == 1
+        assert actions.send_overdue_retries(now=later) == 0
+    attempts = Job.objects.filter(capability="notifications", kind="deliver", input__attempt=2)
+    assert sorted(job.input["delivery"] for job in attempts) == sorted([waiting.pk, lost.pk])
+
+
 def test_the_sweep_gives_up_a_lost_retry_of_a_switched_off_capability(
     alice, acme_on, run_queued, retries, settings
 ):
