@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -92,6 +93,16 @@ def celery_worker(
         Path(log.name).unlink(missing_ok=True)
         # Show the worker's log in the test report when something went wrong.
         print(output[-5000:])
+
+
+def empty_queues(*queues: str) -> None:
+    """Drop every message waiting on `queues` and every message a worker holds
+    unacknowledged (kombu's `unacked` hash, which Redis hands back to the queue
+    once its visibility timeout passes): for a test that counts messages, which
+    an earlier test's killed worker could otherwise add to. The exchanges'
+    bindings stay, so messages published afterwards still arrive."""
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete("unacked", "unacked_index", *queues)
 
 
 def worker_log(worker: subprocess.Popen[str]) -> str:

@@ -18,7 +18,7 @@ from metering.models import UsageEvent
 from tests.capabilities.documents import samples
 from tests.capabilities.test_capability_health import row
 from tests.portal.health_page import health_section
-from tests.workers import celery_worker, wait_for
+from tests.workers import celery_worker, empty_queues, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -52,6 +52,7 @@ def test_one_capability_down_another_working_then_one_degraded(
     settings.METRICS_TOKEN = TOKEN
     actions.set_capability_enabled(alice, acme, "ocr", enabled=True)
     actions.set_capability_enabled(alice, acme, "documents", enabled=True)
+    empty_queues("cap.ocr", "cap.documents")  # an earlier test's messages are not this test's
     waiting = [
         actions.start_job(alice, acme, "ocr", kind="recognize", job_input={"pages": 2}) for _ in range(3)
     ]
