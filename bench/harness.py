@@ -39,17 +39,19 @@ def ensure_database(url: str) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
-def _commit() -> str:
-    """The checked-out commit (with "+changes" when the tree differs from it)."""
+def _commit(root: Path | None = None) -> str:
+    """The checked-out commit (with "+changes" when the code differs from it;
+    the result files themselves, which each benchmark of a run rewrites, do not
+    count)."""
     import subprocess
 
-    root = Path(__file__).resolve().parent.parent
+    root = root or Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results"],
             cwd=root,
             capture_output=True,
             text=True,
