@@ -101,8 +101,10 @@ def empty_queues(*queues: str) -> None:
     once its visibility timeout passes): for a test that counts messages, which
     an earlier test's killed worker could otherwise add to. The exchanges'
     bindings stay, so messages published afterwards still arrive."""
+    from kombu.transport.redis import Channel
+
     broker = redis.Redis.from_url(settings.REDIS_URL)
-    broker.delete("unacked", "unacked_index", *queues)
+    broker.delete(Channel.unacked_key, Channel.unacked_index_key, *queues)
 
 
 def worker_log(worker: subprocess.Popen[str]) -> str:
