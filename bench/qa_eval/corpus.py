@@ -28,8 +28,8 @@ FRESH = HERE / "questions_fresh.json"
 # run once, on the unchanged code (a60fa7d), then looked at: no longer blind.
 FRESH2 = HERE / "questions_fresh2.json"
 # Written by a helper who never saw the answering code or any result, kept
-# blind for evaluating the next design change: qa_quality does not ask it
-# yet, so nobody has looked at its results.
+# blind for the next design change; first run once, on the unchanged code
+# (4ccae6c, twelfth session), when no such change was coming: no longer blind.
 FRESH3 = HERE / "questions_fresh3.json"
 PAGE_BREAK = "----- page break -----"
 # Words too common to count as a keyword a question shares with its answer.
