@@ -7,7 +7,9 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,66 @@ def _machine() -> str:
         f"Python {platform.python_version()}; load average {load} (1, 5, 15 min) at the end"
         + (f"; {note}" if note else "")
     )
+
+
+def _busy_ticks(stat: Path = Path("/proc/stat")) -> int | None:
+    """Clock ticks every core of the machine has spent running anything
+    (user, nice, system, irq, softirq) since boot; None without /proc."""
+    try:
+        first = stat.read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in first[1:8])
+    return user + nice + system + irq + softirq
+
+
+@dataclass
+class Busy:
+    """What a measured span cost the whole machine: CPU seconds of every
+    process on every core (ours, the workers, PostgreSQL, Redis, and anything
+    else running), and its wall-clock seconds."""
+
+    cpu: float | None = None
+    wall: float = 0.0
+
+
+@contextmanager
+def machine_busy(stat: Path = Path("/proc/stat")) -> Iterator[Busy]:
+    """Measure the machine's CPU time over the `with` block. On two cores
+    shared by a producer, the workers, PostgreSQL and Redis, throughput ratios
+    move with whatever else runs; CPU per unit of work moves much less, and
+    with the cores kept busy it says what the ratio could be."""
+    busy = Busy()
+    before, start = _busy_ticks(stat), time.perf_counter()
+    try:
+        yield busy
+    finally:
+        after = _busy_ticks(stat)
+        busy.wall = time.perf_counter() - start
+        if before is not None and after is not None:
+            busy.cpu = (after - before) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_summary(ours: list[Busy], baseline: list[Busy], units: int) -> dict[str, Any]:
+    """The result fields of CPU per unit of work (the median of each side's
+    runs, in milliseconds), the baseline's over ours (the throughput ratio the
+    cores would allow if both sides kept them equally busy), and how many
+    cores each side kept busy; none without /proc."""
+    sides = {"ours": ours, "baseline": baseline}
+    cpu = {side: [busy.cpu for busy in runs if busy.cpu is not None] for side, runs in sides.items()}
+    if any(len(cpu[side]) < len(runs) or not runs for side, runs in sides.items()):
+        return {}
+    per_unit = {side: median(seconds) * 1000 / units for side, seconds in cpu.items()}
+    cores = {
+        side: median([seconds / busy.wall for seconds, busy in zip(cpu[side], runs, strict=True)])
+        for side, runs in sides.items()
+    }
+    return {
+        "cpu_ms_per_unit": {side: round(value, 3) for side, value in per_unit.items()},
+        "cpu_ratio": round(per_unit["baseline"] / per_unit["ours"], 3),
+        "cores_busy": {side: round(value, 2) for side, value in cores.items()},
+        "cpu_measured": "every process of the machine, from /proc/stat, over each timed run",
+    }
 
 
 def per_call_ns(call: Callable[[], Any], *, calls: int, batches: int) -> list[float]:

@@ -22,7 +22,7 @@ def run() -> dict[str, Any]:
     import requests
 
     from bench.fixtures import bench_organization
-    from bench.harness import median, wait_until, write_result
+    from bench.harness import Busy, cpu_summary, machine_busy, median, wait_until, write_result
     from capabilities import actions as capability_actions
     from capabilities import is_enabled
     from capabilities.capability_settings import capability_setting
@@ -38,6 +38,8 @@ def run() -> dict[str, Any]:
     ours: list[float] = []
     bare: list[float] = []
     queued: list[float] = []
+    ours_busy: list[Busy] = []
+    bare_busy: list[Busy] = []
     with (
         webhook_receiver([200]) as receiver,
         celery_worker(
@@ -56,30 +58,35 @@ def run() -> dict[str, Any]:
         payload = actions._test_payload(organization, rule)
         for _ in range(RUNS):
             # The bare library: sign and post the same payload, check the answer.
-            start = time.perf_counter()
-            for n in range(MESSAGES):
-                body = channels.encode({**payload, "delivery": n})
-                headers = {
-                    "Content-Type": "application/json",
-                    channels.SIGNATURE_HEADER: channels.signature_header(rule.secret, int(time.time()), body),
-                    channels.DELIVERY_HEADER: str(n),
-                    channels.EVENT_HEADER: "test",
-                }
-                response = session.post(receiver.url, data=body, headers=headers, timeout=timeout)
-                assert response.status_code == 200
-            bare.append(MESSAGES / (time.perf_counter() - start))
+            with machine_busy() as busy:
+                start = time.perf_counter()
+                for n in range(MESSAGES):
+                    body = channels.encode({**payload, "delivery": n})
+                    signature = channels.signature_header(rule.secret, int(time.time()), body)
+                    headers = {
+                        "Content-Type": "application/json",
+                        channels.SIGNATURE_HEADER: signature,
+                        channels.DELIVERY_HEADER: str(n),
+                        channels.EVENT_HEADER: "test",
+                    }
+                    response = session.post(receiver.url, data=body, headers=headers, timeout=timeout)
+                    assert response.status_code == 200
+                bare.append(MESSAGES / (time.perf_counter() - start))
+            bare_busy.append(busy)
 
-            start = time.perf_counter()
-            ids = [actions.send_test(owner, rule).pk for _ in range(MESSAGES)]
-            queued.append(time.perf_counter() - start)
-            wait_until(
-                lambda: (
-                    Delivery.objects.filter(pk__in=ids, status=Delivery.Status.DELIVERED).count()  # noqa: B023
-                    >= MESSAGES
-                ),
-                "the deliveries",
-            )
-            ours.append(MESSAGES / (time.perf_counter() - start))
+            with machine_busy() as busy:
+                start = time.perf_counter()
+                ids = [actions.send_test(owner, rule).pk for _ in range(MESSAGES)]
+                queued.append(time.perf_counter() - start)
+                wait_until(
+                    lambda: (
+                        Delivery.objects.filter(pk__in=ids, status=Delivery.Status.DELIVERED).count()  # noqa: B023
+                        >= MESSAGES
+                    ),
+                    "the deliveries",
+                )
+                ours.append(MESSAGES / (time.perf_counter() - start))
+            ours_busy.append(busy)
         # The rule fires on every job of Text recognition: left behind, it would
         # make the other benchmarks' jobs of this organization send messages.
         rule.delete()
@@ -100,4 +107,5 @@ def run() -> dict[str, Any]:
         baseline_runs=[round(value, 1) for value in bare],
         meets_target=median(ours) / median(bare) >= 0.3,
         queue_seconds=[round(value, 3) for value in queued],
+        **cpu_summary(ours_busy, bare_busy, MESSAGES),
     )
