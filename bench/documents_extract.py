@@ -97,12 +97,10 @@ def run() -> dict[str, Any]:
         _bare(pdfs)  # one unmeasured round of each first: imports, caches, the worker's first job
         ours_run()
         for _ in range(RUNS):
-            with machine_busy() as busy:
+            with machine_busy(bare_busy):
                 bare.append(_bare(pdfs))
-            bare_busy.append(busy)
-            with machine_busy() as busy:
+            with machine_busy(ours_busy):
                 ours.append(ours_run())
-            ours_busy.append(busy)
 
     return write_result(
         "documents_extract",

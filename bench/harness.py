@@ -101,11 +101,12 @@ class Busy:
 
 
 @contextmanager
-def machine_busy(stat: Path = Path("/proc/stat")) -> Iterator[Busy]:
-    """Measure the machine's CPU time over the `with` block. On two cores
-    shared by a producer, the workers, PostgreSQL and Redis, throughput ratios
-    move with whatever else runs; CPU per unit of work moves much less, and
-    with the cores kept busy it says what the ratio could be."""
+def machine_busy(runs: list[Busy] | None = None, stat: Path = Path("/proc/stat")) -> Iterator[Busy]:
+    """Measure the machine's CPU time over the `with` block (added to `runs`
+    when given). On two cores shared by a producer, the workers, PostgreSQL
+    and Redis, throughput ratios move with whatever else runs; CPU per unit of
+    work moves much less, and with the cores kept busy it says what the ratio
+    could be."""
     busy = Busy()
     before, start = _busy_ticks(stat), time.perf_counter()
     try:
@@ -115,6 +116,8 @@ def machine_busy(stat: Path = Path("/proc/stat")) -> Iterator[Busy]:
         busy.wall = time.perf_counter() - start
         if before is not None and after is not None:
             busy.cpu = (after - before) / os.sysconf("SC_CLK_TCK")
+    if runs is not None:
+        runs.append(busy)
 
 
 def cpu_summary(ours: list[Busy], baseline: list[Busy], units: int) -> dict[str, Any]:

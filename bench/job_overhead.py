@@ -62,7 +62,7 @@ def run() -> dict[str, Any]:
     counter = redis.Redis.from_url(settings.REDIS_URL)
 
     def metered_run(organizations: list[Any], busy_runs: list[Busy] | None = None) -> float:
-        with machine_busy() as busy:
+        with machine_busy(busy_runs):
             start = time.perf_counter()
             ids = [
                 actions.start_job(owner, organizations[n % len(organizations)], "ocr", kind="noop").pk
@@ -72,10 +72,7 @@ def run() -> dict[str, Any]:
                 lambda: Job.objects.filter(pk__in=ids, status=Job.Status.SUCCEEDED).count() >= JOBS,
                 "the metered jobs",
             )
-            rate = JOBS / (time.perf_counter() - start)
-        if busy_runs is not None:
-            busy_runs.append(busy)
-        return rate
+            return JOBS / (time.perf_counter() - start)
 
     ours: list[float] = []
     with_budgets: list[float] = []
@@ -87,13 +84,12 @@ def run() -> dict[str, Any]:
     with celery_worker(queues="celery,cap.ocr", pool="prefork", concurrency=2, env={"DATABASE_POOL": "true"}):
         for _ in range(RUNS):
             key = f"bench:bare:{uuid.uuid4().hex}"
-            with machine_busy() as busy:
+            with machine_busy(bare_busy):
                 start = time.perf_counter()
                 for _ in range(JOBS):
                     bare_noop.apply_async(args=[key], queue="celery")
                 wait_until(lambda: int(counter.get(key) or 0) >= JOBS, "the bare tasks")  # noqa: B023
                 bare.append(JOBS / (time.perf_counter() - start))
-            bare_busy.append(busy)
             counter.delete(key)
 
             # With and without budgets back to back, in turn first: each pair

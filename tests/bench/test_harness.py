@@ -48,10 +48,12 @@ def test_busy_ticks_count_every_busy_column_and_not_idle_waiting_or_stolen_time(
 def test_machine_busy_measures_the_cpu_time_spent_inside_the_block(tmp_path):
     stat = tmp_path / "stat"
     _stat(stat, user=100, system=40, idle=900)
-    with machine_busy(stat) as busy:
+    runs: list[Busy] = []
+    with machine_busy(runs, stat=stat) as busy:
         _stat(stat, user=100 + 150, system=40 + 50, idle=950)
     assert busy.cpu == pytest.approx(200 / os.sysconf("SC_CLK_TCK"))
     assert busy.wall > 0
+    assert runs == [busy]
 
 
 def test_cpu_summary_compares_cpu_per_unit_and_cores_kept_busy():
